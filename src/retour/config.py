@@ -1,0 +1,207 @@
+"""Study settings from `retour.toml`, and the paths of a study folder.
+
+Every setting is declared once here with its default and help text; `settings_table()` lists them for
+the docs and `retour init`. This module reads files and validates them; it computes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from retour.errors import ConfigError
+
+SETTINGS_FILE = "retour.toml"
+STORE_FILE = "retour.duckdb"
+OUTPUT_DIR = "out"
+CONFIG_FILES = (
+    "retour.toml",
+    "instrument.xlsx",
+    "indicators.toml",
+    "index.toml",
+    "needs.toml",
+    "communities.yaml",
+    "actors.yaml",
+    "recommendations.yaml",
+    "value_chains.yaml",
+    "score_weights.toml",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudySettings(_Section):
+    id: str = Field(description="Short identifier of the study, used in file names.", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(description="Full name of the study, shown on every output.")
+    country: str = Field(default="", description="ISO 3166 alpha-2 code of the country (for maps).")
+    languages: tuple[str, ...] = Field(default=("fr", "en"), description="Languages of labels and outputs.")
+    synthetic: bool = Field(
+        default=False,
+        description="True when the data are synthetic; every output then says so.",
+    )
+
+
+class RoundSettings(_Section):
+    name: str = Field(description="Round name used on the command line (baseline, midterm, final, ...).",
+                      pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    date: dt.date | None = Field(default=None, description="First day of fieldwork for the round.")
+    label_fr: str = Field(default="", description="Round name in French.")
+    label_en: str = Field(default="", description="Round name in English.")
+
+
+class DesignSettings(_Section):
+    community: str = Field(default="community", description="Questionnaire field holding the community id.")
+    stratum: str = Field(default="stratum", description="Field holding the stratum (empty: no strata).")
+    psu: str = Field(default="cluster", description="Field holding the primary sampling unit (cluster).")
+    weight: str = Field(default="weight", description="Field holding the sampling weight.")
+    fpc: str = Field(default="", description="Field holding the finite population correction (stratum size).")
+    case_id: str = Field(default="case_id", description="Field holding the respondent's case id (hashed).")
+
+
+class EstimationSettings(_Section):
+    min_cell: int = Field(default=10, ge=1,
+                          description="Estimates resting on fewer respondents are flagged and suppressed in outputs.")
+    confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level of intervals.")
+    ci_method: Literal["wilson", "logit"] = Field(
+        default="logit", description="Confidence interval for proportions: wilson or logit.")
+    lonely_psu: Literal["adjust", "certainty", "remove"] = Field(
+        default="adjust",
+        description="Strata with one PSU: adjust (centre on the grand mean), certainty (no variance), "
+        "remove (drop from the variance).",
+    )
+
+
+class IndexSettings(_Section):
+    reference_round: str = Field(default="baseline", description="Round whose min and max become the goalposts.")
+    bootstrap_replicates: int = Field(default=500, ge=10, description="Survey bootstrap replicates.")
+    interval_level: float = Field(default=0.90, gt=0, lt=1, description="Level of score and rank intervals.")
+    seed: int = Field(default=20180305, description="Seed of the survey bootstrap.")
+
+
+class PrivacySettings(_Section):
+    secret_env: str = Field(default="RETOUR_SECRET",
+                            description="Environment variable holding the secret used to hash identifiers; "
+                            "when unset, a secret is generated once and kept in the study folder.")
+    gps_precision_decimals: int = Field(default=2, ge=0, le=4,
+                                        description="Decimals kept in GPS coordinates (2 = about 1 km).")
+
+
+class ScoringSettings(_Section):
+    weights_file: str = Field(default="score_weights.toml", description="Weights of the individual score.")
+    threshold: float = Field(default=0.5, ge=0, le=1, description="A dimension below this is flagged.")
+    min_answered_share: float = Field(default=0.6, gt=0, le=1,
+                                      description="Share of a dimension's sub-indicators that must be answered.")
+
+
+class ReportSettings(_Section):
+    organisation: str = Field(default="", description="Organisation named on the cover of reports.")
+
+
+class Settings(_Section):
+    study: StudySettings
+    rounds: tuple[RoundSettings, ...] = Field(default=(RoundSettings(name="baseline"),),
+                                              description="Rounds of the survey, in order.")
+    design: DesignSettings = DesignSettings()
+    estimation: EstimationSettings = EstimationSettings()
+    index: IndexSettings = IndexSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    scoring: ScoringSettings = ScoringSettings()
+    report: ReportSettings = ReportSettings()
+
+    @model_validator(mode="after")
+    def _rounds_unique(self) -> Settings:
+        names = [r.name for r in self.rounds]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"round names must be unique; repeated: {', '.join(duplicated)}")
+        if self.index.reference_round not in names:
+            raise ValueError(f"index.reference_round '{self.index.reference_round}' is not a round "
+                             f"(rounds: {', '.join(names)})")
+        return self
+
+    def round(self, name: str) -> RoundSettings:
+        """The round called `name`, or a ConfigError listing the known rounds."""
+        for round_settings in self.rounds:
+            if round_settings.name == name:
+                return round_settings
+        known = ", ".join(r.name for r in self.rounds)
+        raise ConfigError(f"Unknown round '{name}'.", f"Rounds in retour.toml: {known}.")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A study folder and its validated settings."""
+
+    root: Path
+    settings: Settings
+
+    @property
+    def store_path(self) -> Path:
+        return self.root / STORE_FILE
+
+    @property
+    def output_dir(self) -> Path:
+        return self.root / OUTPUT_DIR
+
+    def path(self, name: str) -> Path:
+        """Path of a file in the study folder."""
+        return self.root / name
+
+    def config_hash(self) -> str:
+        """SHA-256 (first 12 hex digits) over the study's config files that exist, in a fixed order."""
+        digest = hashlib.sha256()
+        for name in CONFIG_FILES:
+            file = self.root / name
+            if file.exists():
+                digest.update(name.encode())
+                digest.update(file.read_bytes())
+        return digest.hexdigest()[:12]
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a `retour.toml` file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found.", "Create a study with: retour init DIR") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error}).") from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{path}: setting '{where}': {first['msg']}.",
+                          "See `retour init --help` and docs/settings.md for every setting.") from None
+
+
+def load_project(root: Path) -> Project:
+    """Open a study folder: check it exists and load its settings."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ConfigError(f"Study folder {root} does not exist.", "Create one with: retour init DIR")
+    return Project(root=root.resolve(), settings=load_settings(root / SETTINGS_FILE))
+
+
+def settings_table() -> list[dict[str, str]]:
+    """Every setting with its section, name, default and help text (for docs and tests)."""
+    rows: list[dict[str, str]] = []
+    for section_name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for name, sub in annotation.model_fields.items():
+                default = "" if sub.is_required() else repr(sub.default)
+                rows.append({"section": section_name, "setting": name, "default": default,
+                             "help": sub.description or ""})
+        else:
+            rows.append({"section": section_name, "setting": "", "default": "",
+                         "help": field.description or ""})
+    return rows
