@@ -122,6 +122,57 @@ def _root(
     _state["debug"] = debug
 
 
+@app.command("init")
+def init_command(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the study in.", show_default=False)],
+    template: Annotated[str, typer.Option("--template", "-t", help="Shipped example study to copy.")] = "mali-2018",
+    force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty.")] = False,
+) -> None:
+    """Create a study folder (settings, questionnaire, indicator catalogue, registers) from an example.
+
+    Example:
+        retour init my-study
+        retour form my-study
+    """
+    from retour.study import init_study
+
+    project = init_study(directory, template=template, force=force)
+    info(f"Created study '{project.settings.study.id}' in {project.root}.")
+    info(f"Next: retour form {directory}")
+
+
+@app.command("form")
+def form_command(
+    directory: Annotated[Path, typer.Argument(help="The study folder (or a questionnaire .xlsx).",
+                                              show_default=False)],
+    output: FormatOption = OutputFormat.TABLE,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate",
+                                           help="Run ODK Validate (needs Java).")] = True,
+) -> None:
+    """Check the questionnaire (XLSForm) with retour, pyxform and ODK Validate; write out/instrument.xml.
+
+    Every problem is listed with its sheet, row and column. Exit code 1 when there is any error
+    (warnings, such as a missing translation, do not stop the XForm from being written).
+
+    Example:
+        retour form my-study
+        retour form my-study --format json
+    """
+    from retour.errors import SchemaError
+    from retour.form import build_form
+
+    check = build_form(directory, validate=validate)
+    if check.problems:
+        records = [{"severity": p.severity.value, "sheet": p.source, "row": p.row, "column": p.column,
+                    "message": p.message, "hint": p.hint} for p in check.problems]
+        emit(records, output, title=f"Questionnaire problems: {check.xlsform}",
+             columns=["severity", "sheet", "row", "column", "message", "hint"])
+    if not check.ok:
+        raise SchemaError(f"{len(check.errors)} error(s) in {check.xlsform}; no XForm written.",
+                          "Fix them in the workbook (sheet, row and column above) and run `retour form` again.")
+    info(f"The questionnaire is valid. XForm written to {check.xform_path}")
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     """Entry point of the `retour` console script: the one place errors become `Error: ...`, exit 1."""
     command = typer.main.get_command(app)

@@ -105,6 +105,19 @@ class ReportSettings(_Section):
     organisation: str = Field(default="", description="Organisation named on the cover of reports.")
 
 
+class DashboardSettings(_Section):
+    session_minutes: int = Field(default=480, ge=5, le=10080,
+                                 description="Minutes a dashboard login stays valid without signing in again.")
+    login_attempts_per_minute: int = Field(default=5, ge=1,
+                                           description="Failed logins allowed per user name and address "
+                                           "in one minute before the dashboard refuses further attempts.")
+    upload_max_mb: float = Field(default=20.0, gt=0,
+                                 description="Largest survey export (in MB) an analyst may upload.")
+    secret_env: str = Field(default="RETOUR_DASHBOARD_SECRET",
+                            description="Environment variable holding the key that signs dashboard sessions; "
+                            "when unset, a key is generated once and kept in the study folder.")
+
+
 class Settings(_Section):
     study: StudySettings
     rounds: tuple[RoundSettings, ...] = Field(default=(RoundSettings(name="baseline"),),
@@ -115,6 +128,7 @@ class Settings(_Section):
     privacy: PrivacySettings = PrivacySettings()
     scoring: ScoringSettings = ScoringSettings()
     report: ReportSettings = ReportSettings()
+    dashboard: DashboardSettings = DashboardSettings()
 
     @model_validator(mode="after")
     def _rounds_unique(self) -> Settings:

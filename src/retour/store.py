@@ -180,3 +180,231 @@ def latest_run(con: Connection, stage: str, round_name: str | None = None) -> di
         params.append(round_name)
     runs = frame(con, query + " ORDER BY run_id DESC LIMIT 1", params)
     return runs.row(0, named=True) if runs.height else None
+
+
+# --- Dashboard: users, needs overrides, actor edits and uploads (issue 11) ---------------------------
+
+
+@migration("0200_users")
+def _create_users(con: Connection) -> None:
+    con.execute("""
+        CREATE TABLE users (
+            name VARCHAR PRIMARY KEY,
+            password_hash VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            language VARCHAR NOT NULL DEFAULT 'fr',
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            password_changed_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        )
+    """)
+
+
+@migration("0201_needs_overrides")
+def _create_needs_overrides(con: Connection) -> None:
+    con.execute("""
+        CREATE TABLE needs_overrides (
+            override_id INTEGER PRIMARY KEY,
+            round VARCHAR NOT NULL,
+            community_id VARCHAR NOT NULL,
+            issue_id VARCHAR NOT NULL,
+            level VARCHAR NOT NULL,
+            previous_level VARCHAR,
+            why VARCHAR NOT NULL,
+            set_by VARCHAR NOT NULL,
+            set_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        )
+    """)
+    con.execute("CREATE SEQUENCE needs_overrides_id_seq START 1")
+
+
+@migration("0202_uploads")
+def _create_uploads(con: Connection) -> None:
+    con.execute("""
+        CREATE TABLE uploads (
+            upload_id INTEGER PRIMARY KEY,
+            file_name VARCHAR NOT NULL,
+            stored_as VARCHAR NOT NULL,
+            round VARCHAR NOT NULL,
+            uploaded_by VARCHAR NOT NULL,
+            uploaded_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            size_bytes BIGINT NOT NULL,
+            rows_read INTEGER,
+            accepted INTEGER,
+            quarantined INTEGER,
+            problems INTEGER,
+            status VARCHAR NOT NULL,
+            message VARCHAR
+        )
+    """)
+    con.execute("CREATE SEQUENCE uploads_id_seq START 1")
+
+
+@migration("0203_actor_edits")
+def _create_actor_edits(con: Connection) -> None:
+    con.execute("""
+        CREATE TABLE actor_edits (
+            edit_id INTEGER PRIMARY KEY,
+            actor_id VARCHAR NOT NULL,
+            field VARCHAR NOT NULL,
+            old_value VARCHAR,
+            new_value VARCHAR,
+            edited_by VARCHAR NOT NULL,
+            edited_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        )
+    """)
+    con.execute("CREATE SEQUENCE actor_edits_id_seq START 1")
+
+
+def open_read_only(path: Path | str) -> Connection:
+    """A read-only connection to an existing store; StoreError 'in use' while another process writes."""
+    if not Path(path).exists():
+        raise StoreError(f"The store {path} does not exist yet.",
+                         "Run `retour ingest` (or `retour demo`) first.")
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except (duckdb.IOException, duckdb.ConnectionException) as error:
+        if "lock" in str(error).lower() or "configuration" in str(error).lower():
+            raise StoreError(f"The store {path} is in use by another retour process.",
+                             "Wait for it to finish, then try again.") from None
+        raise StoreError(f"Cannot open the store {path}: {error}") from None
+
+
+def read_users(con: Connection) -> pl.DataFrame:
+    """Every dashboard user with role, language and password hash, sorted by name (empty before 0200)."""
+    if not table_exists(con, "users"):
+        return pl.DataFrame(schema={"name": pl.Utf8, "password_hash": pl.Utf8, "role": pl.Utf8,
+                                    "language": pl.Utf8, "created_at": pl.Datetime,
+                                    "password_changed_at": pl.Datetime})
+    return frame(con, "SELECT name, password_hash, role, language, created_at, password_changed_at "
+                      "FROM users ORDER BY name")
+
+
+def add_user(con: Connection, name: str, password_hash: str, role: str, language: str = "fr") -> None:
+    """Create a dashboard user; StoreError if the name is taken."""
+    with transaction(con):
+        taken = con.execute("SELECT count(*) FROM users WHERE name = ?", [name]).fetchall()
+        if taken[0][0]:
+            raise StoreError(f"A user called '{name}' already exists.",
+                             "Choose another name, or set a new password: retour users DIR passwd NAME")
+        con.execute("INSERT INTO users (name, password_hash, role, language) VALUES (?, ?, ?, ?)",
+                    [name, password_hash, role, language])
+
+
+def update_user(con: Connection, name: str, *, password_hash: str | None = None, role: str | None = None,
+                language: str | None = None) -> bool:
+    """Change a user's password hash, role or language; False if there is no such user.
+
+    A new password also moves `password_changed_at`, which ends the sessions opened before it.
+    """
+    assignments: list[str] = []
+    params: list[object] = []
+    if password_hash is not None:
+        assignments += ["password_hash = ?", "password_changed_at = current_timestamp"]
+        params.append(password_hash)
+    if role is not None:
+        assignments.append("role = ?")
+        params.append(role)
+    if language is not None:
+        assignments.append("language = ?")
+        params.append(language)
+    if not assignments:
+        return bool(con.execute("SELECT count(*) FROM users WHERE name = ?", [name]).fetchall()[0][0])
+    with transaction(con):
+        changed = con.execute(f"UPDATE users SET {', '.join(assignments)} WHERE name = ? RETURNING name",
+                              [*params, name]).fetchall()
+    return bool(changed)
+
+
+def remove_user(con: Connection, name: str) -> bool:
+    """Delete a dashboard user; False if there was no such user."""
+    with transaction(con):
+        removed = con.execute("DELETE FROM users WHERE name = ? RETURNING name", [name]).fetchall()
+    return bool(removed)
+
+
+def set_need_override(con: Connection, round_name: str, community_id: str, issue_id: str, level: str,
+                      why: str, by: str) -> dict[str, object]:
+    """Record an analyst's override of one needs cell and apply it to the stored `needs` table.
+
+    Every override is kept in `needs_overrides` (with the level it replaced); `read_need_overrides`
+    gives the latest per cell in the shape `needs.apply_overrides` takes, so a new needs run keeps them.
+    """
+    with transaction(con):
+        current = []
+        if table_exists(con, "needs"):
+            current = con.execute(
+                "SELECT level FROM needs WHERE round = ? AND community_id = ? AND issue_id = ?",
+                [round_name, community_id, issue_id]).fetchall()
+        if not current:
+            raise StoreError(f"No needs cell for community '{community_id}' and issue '{issue_id}' "
+                             f"in round '{round_name}'.", "Run `retour needs` for this round first.")
+        row = con.execute(
+            "INSERT INTO needs_overrides (override_id, round, community_id, issue_id, level, previous_level, "
+            "why, set_by) VALUES (nextval('needs_overrides_id_seq'), ?, ?, ?, ?, ?, ?, ?) "
+            "RETURNING override_id, set_at",
+            [round_name, community_id, issue_id, level, current[0][0], why, by]).fetchall()
+        con.execute("UPDATE needs SET level = ?, overridden = true, override_by = ?, override_why = ?, "
+                    "override_at = ? WHERE round = ? AND community_id = ? AND issue_id = ?",
+                    [level, by, why, row[0][1], round_name, community_id, issue_id])
+    return {"override_id": int(row[0][0]), "round": round_name, "community_id": community_id,
+            "issue_id": issue_id, "level": level, "previous_level": current[0][0], "why": why,
+            "set_by": by, "set_at": row[0][1]}
+
+
+def read_need_overrides(con: Connection, round_name: str | None = None, latest: bool = False) -> pl.DataFrame:
+    """Recorded needs overrides (oldest first), for all rounds or one; `latest`: only the last per cell.
+
+    Columns: override_id, round, community_id, issue_id, level, previous_level, why, set_by, set_at.
+    """
+    where, params = ("WHERE round = ?", [round_name]) if round_name is not None else ("", [])
+    if latest:
+        return frame(con, f"SELECT * FROM needs_overrides {where} QUALIFY row_number() OVER "
+                          "(PARTITION BY round, community_id, issue_id ORDER BY override_id DESC) = 1 "
+                          "ORDER BY override_id", params)
+    return frame(con, f"SELECT * FROM needs_overrides {where} ORDER BY override_id", params)
+
+
+def read_runs(con: Connection) -> pl.DataFrame:
+    """Every recorded stage run, oldest first."""
+    return frame(con, "SELECT * FROM runs ORDER BY run_id")
+
+
+def record_upload(con: Connection, upload: dict[str, object]) -> int:
+    """Log an uploaded export and what ingest made of it; return the upload id."""
+    columns = ("file_name", "stored_as", "round", "uploaded_by", "size_bytes", "rows_read", "accepted",
+               "quarantined", "problems", "status", "message")
+    row = con.execute(
+        f"INSERT INTO uploads (upload_id, {', '.join(columns)}) VALUES (nextval('uploads_id_seq'), "
+        f"{', '.join('?' for _ in columns)}) RETURNING upload_id",
+        [upload.get(column) for column in columns]).fetchall()
+    return int(row[0][0])
+
+
+def read_uploads(con: Connection) -> pl.DataFrame:
+    """Every uploaded export, newest first (empty before migration 0202)."""
+    if not table_exists(con, "uploads"):
+        return pl.DataFrame()
+    return frame(con, "SELECT * FROM uploads ORDER BY upload_id DESC")
+
+
+def record_actor_edit(con: Connection, actor_id: str, changes: dict[str, tuple[str, str]], by: str) -> int:
+    """Log an analyst's edits of one actor (field -> (old, new)); return how many fields changed."""
+    with transaction(con):
+        for field, (old, new) in changes.items():
+            con.execute("INSERT INTO actor_edits (edit_id, actor_id, field, old_value, new_value, edited_by) "
+                        "VALUES (nextval('actor_edits_id_seq'), ?, ?, ?, ?, ?)",
+                        [actor_id, field, old, new, by])
+    return len(changes)
+
+
+def read_actor_edits(con: Connection, latest: bool = False) -> pl.DataFrame:
+    """Recorded actor edits in the order made; `latest`: only the last per actor and field.
+
+    Columns: edit_id, actor_id, field, old_value, new_value, edited_by, edited_at (empty before 0203).
+    """
+    if not table_exists(con, "actor_edits"):
+        return pl.DataFrame()
+    if latest:
+        return frame(con, "SELECT * FROM actor_edits QUALIFY row_number() OVER "
+                          "(PARTITION BY actor_id, field ORDER BY edit_id DESC) = 1 ORDER BY edit_id")
+    return frame(con, "SELECT * FROM actor_edits ORDER BY edit_id")

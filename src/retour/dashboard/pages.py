@@ -1,0 +1,327 @@
+"""What each dashboard page shows, gathered from stored result tables; one public function per page.
+
+These functions select, join and order rows of the stored tables (`estimates`, `gaps`, `index_scores`,
+`needs`, `runs`, ...) for the templates. They compute no statistic: every number shown was written by a
+pipeline stage. They never write; see `actions` for what analysts change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from retour import store
+from retour.dashboard.access import StoreAccess
+from retour.dashboard.labels import Labels
+
+PILLARS = ("economic", "social", "psychosocial", "composite")
+LEVELS = ("priority", "important", "outside_reach", "none")
+GROUP_PAIRS = (("migration_status", "returnee", "non_migrant"), ("sex", "women", "men"))
+PROFILE_BLOCKS = ("profil_socio_economique", "profil_migratoire", "reintegration_durable")
+SERVICES_THEME = "services"
+RESULT_TABLES = ("estimates", "gaps", "index_scores", "index_contributions", "index_rank_probabilities",
+                 "needs", "changes")
+
+
+@dataclass(frozen=True)
+class RoundChoice:
+    """A round of the study and whether the store has results for it."""
+
+    name: str
+    has_results: bool
+
+
+def rounds_with_results(access: StoreAccess, round_names: list[str]) -> list[RoundChoice]:
+    """The study's rounds in order, each marked by whether estimates or an index are stored for it."""
+    present: set[str] = set()
+    for table in ("estimates", "index_scores"):
+        stored = access.results(table)
+        if stored.height and "round" in stored.columns:
+            present |= set(stored.get_column("round").unique().to_list())
+    return [RoundChoice(name, name in present) for name in round_names]
+
+
+def default_round(access: StoreAccess, round_names: list[str]) -> str:
+    """The last round with results, else the first round of the study."""
+    with_results = [choice.name for choice in rounds_with_results(access, round_names) if choice.has_results]
+    return with_results[-1] if with_results else round_names[0]
+
+
+def latest_stamp(access: StoreAccess, round_name: str) -> dict[str, Any] | None:
+    """The most recent stage run for the round (or for no round): its version, hashes and time."""
+    runs = access.cached(("runs",), store.read_runs)
+    if runs.height == 0:
+        return None
+    mine = runs.filter(pl.col("round").is_null() | (pl.col("round") == round_name))
+    return mine.row(mine.height - 1, named=True) if mine.height else None
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dicts() if frame.height else []
+
+
+def _overall(estimates: pl.DataFrame) -> pl.DataFrame:
+    if estimates.height == 0:
+        return estimates
+    return estimates.filter(pl.col("group_dimension") == "all")
+
+
+def overview(access: StoreAccess, labels: Labels, round_names: list[str], round_name: str) -> dict[str, Any]:
+    """Rounds and their status, the sample per community, the composite ranking and the stage runs."""
+    estimates = _overall(access.results("estimates", round_name))
+    sample: list[dict[str, Any]] = []
+    if estimates.height:
+        largest = (estimates.group_by("community_id").agg(pl.col("n").max().alias("respondents"))
+                   .sort("community_id"))
+        sample = [row for row in largest.to_dicts() if row["community_id"] != "all"]
+        sample.sort(key=lambda row: labels.community(row["community_id"]))
+        total = largest.filter(pl.col("community_id") == "all")
+        sample_total = int(total.item(0, "respondents")) if total.height else None
+    else:
+        sample_total = None
+    scores = access.results("index_scores", round_name)
+    composite = _rows(scores.filter(pl.col("pillar") == "composite").sort("rank")) if scores.height else []
+    runs = access.cached(("runs",), store.read_runs)
+    stage_runs = []
+    if runs.height:
+        mine = runs.filter(pl.col("round").is_null() | (pl.col("round") == round_name))
+        stage_runs = _rows(mine.sort("run_id", descending=True).unique("stage", keep="first", maintain_order=True))
+    return {"rounds": rounds_with_results(access, round_names), "sample": sample, "sample_total": sample_total,
+            "composite": composite, "stage_runs": stage_runs}
+
+
+def ranking(access: StoreAccess, round_name: str, sort: str = "composite", descending: bool = False
+            ) -> dict[str, Any]:
+    """Tableau 1: one row per community with every pillar's score, rank and intervals, ordered by `sort`."""
+    sort = sort if sort in PILLARS else "composite"
+    scores = access.results("index_scores", round_name)
+    if scores.height == 0:
+        return {"rows": [], "sort": sort, "descending": descending}
+    rows: dict[str, dict[str, Any]] = {}
+    for record in scores.iter_rows(named=True):
+        rows.setdefault(record["community_id"], {"community_id": record["community_id"]})[record["pillar"]] = record
+    ordered = sorted(rows.values(), key=lambda row: (row.get(sort) or {}).get("rank") or 10**6,
+                     reverse=descending)
+    return {"rows": ordered, "sort": sort, "descending": descending}
+
+
+def _indicator_rows(labels: Labels, community: pl.DataFrame, sample: pl.DataFrame,
+                    indicator_ids: list[str]) -> list[dict[str, Any]]:
+    by_id = {row["indicator_id"]: row for row in _rows(community)}
+    means = {row["indicator_id"]: row for row in _rows(sample)}
+    return [{"indicator_id": indicator_id, "own": by_id[indicator_id], "mean": means.get(indicator_id),
+             "proportion": labels.is_proportion(indicator_id)}
+            for indicator_id in indicator_ids if indicator_id in by_id]
+
+
+def _group_rows(estimates: pl.DataFrame, gaps: pl.DataFrame, community_id: str,
+                indicator_ids: list[str]) -> list[dict[str, Any]]:
+    """Per group pair and indicator: both groups' estimates and the stored gap test."""
+    mine = estimates.filter(pl.col("community_id") == community_id) if estimates.height else estimates
+    by_key = {(r["group_dimension"], r["group"], r["indicator_id"]): r for r in _rows(mine)}
+    gap_rows = gaps.filter(pl.col("community_id") == community_id) if gaps.height else gaps
+    gap_by_key = {(r["group_dimension"], r["indicator_id"]): r for r in _rows(gap_rows)}
+    tables = []
+    for dimension, group_a, group_b in GROUP_PAIRS:
+        lines = []
+        for indicator_id in indicator_ids:
+            first, second = by_key.get((dimension, group_a, indicator_id)), by_key.get((dimension, group_b,
+                                                                                         indicator_id))
+            if first is None and second is None:
+                continue
+            lines.append({"indicator_id": indicator_id, "a": first, "b": second,
+                          "gap": gap_by_key.get((dimension, indicator_id))})
+        if lines:
+            tables.append({"dimension": dimension, "group_a": group_a, "group_b": group_b, "lines": lines})
+    return tables
+
+
+def community(access: StoreAccess, labels: Labels, round_name: str, community_id: str) -> dict[str, Any]:
+    """A community's fact-sheet content for one round, read from the stored tables."""
+    estimates = access.results("estimates", round_name)
+    overall = _overall(estimates)
+    own = overall.filter(pl.col("community_id") == community_id) if overall.height else overall
+    sample = overall.filter(pl.col("community_id") == "all") if overall.height else overall
+    order = labels.indicator_order()
+    stored_ids = set(own.get_column("indicator_id").to_list()) if own.height else set()
+    extra = sorted(stored_ids - set(order))
+    profile_blocks = []
+    for block in PROFILE_BLOCKS:
+        ids = [i for i in order if labels.indicator_blocks.get(i) == block
+               and labels.indicator_themes.get(i) != SERVICES_THEME and i in stored_ids]
+        profile_blocks.append({"block": block, "rows": _indicator_rows(labels, own, sample, ids)})
+    if extra:
+        profile_blocks.append({"block": "other", "rows": _indicator_rows(labels, own, sample, extra)})
+    services_ids = [i for i in order if labels.indicator_themes.get(i) == SERVICES_THEME and i in stored_ids]
+    fiche_ids = [i for i in order if labels.indicator_blocks.get(i) in PROFILE_BLOCKS] or sorted(stored_ids)
+    scores = access.results("index_scores", round_name)
+    mine_scores = scores.filter(pl.col("community_id") == community_id) if scores.height else scores
+    needs = access.results("needs", round_name)
+    mine_needs = needs.filter(pl.col("community_id") == community_id) if needs.height else needs
+    return {
+        "community_id": community_id,
+        "has_data": bool(own.height or mine_scores.height),
+        "profile_blocks": [block for block in profile_blocks if block["rows"]],
+        "services": _indicator_rows(labels, own, sample, services_ids),
+        "groups": _group_rows(estimates, access.results("gaps", round_name), community_id, fiche_ids),
+        "scores": {row["pillar"]: row for row in _rows(mine_scores)},
+        "needs": [row for row in _rows(mine_needs) if row.get("level") in ("priority", "important")],
+        "n_communities": scores.get_column("community_id").n_unique() if scores.height else 0,
+    }
+
+
+def community_ids(access: StoreAccess, labels: Labels, round_name: str | None = None) -> list[str]:
+    """Communities with stored results (else those the study names), in alphabetical order of name."""
+    found: set[str] = set()
+    for table in ("estimates", "index_scores", "needs"):
+        stored = access.results(table, round_name)
+        if stored.height and "community_id" in stored.columns:
+            found |= set(stored.get_column("community_id").unique().to_list())
+    found.discard("all")
+    ids = found or set(labels.communities)
+    return sorted(ids, key=labels.community)
+
+
+def needs_matrix(access: StoreAccess, labels: Labels, round_name: str) -> dict[str, Any]:
+    """Tableau 2: issues by communities, each cell with its level, rule, evidence and any override."""
+    needs = access.results("needs", round_name)
+    if needs.height == 0:
+        return {"issues": [], "communities": [], "cells": {}, "history": []}
+    cells = {(row["issue_id"], row["community_id"]): row for row in needs.iter_rows(named=True)}
+    issue_ids = needs.get_column("issue_id").unique(maintain_order=True).to_list()
+    known = list(labels.issues)
+    issue_ids.sort(key=lambda issue: known.index(issue) if issue in known else len(known))
+    communities = sorted(needs.get_column("community_id").unique().to_list(), key=labels.community)
+    history = access.cached(("need_overrides", round_name),
+                            lambda con: store.read_need_overrides(con, round_name))
+    return {"issues": issue_ids, "communities": communities, "cells": cells,
+            "history": list(reversed(_rows(history)))}
+
+
+def need_cell(access: StoreAccess, round_name: str, community_id: str, issue_id: str) -> dict[str, Any] | None:
+    """One cell of the needs matrix, or None if the round has no such cell."""
+    needs = access.results("needs", round_name)
+    if needs.height == 0:
+        return None
+    match = needs.filter((pl.col("community_id") == community_id) & (pl.col("issue_id") == issue_id))
+    return match.row(0, named=True) if match.height else None
+
+
+def rounds_comparison(access: StoreAccess, labels: Labels, round_names: list[str], community_id: str,
+                      ) -> dict[str, Any]:
+    """Each round's estimate per indicator for one community (or the whole sample), and stored changes."""
+    estimates = _overall(access.results("estimates"))
+    present = [r for r in round_names if estimates.height and r in set(estimates.get_column("round").to_list())]
+    if not present:
+        return {"rounds": [], "lines": [], "has_changes": False}
+    mine = estimates.filter(pl.col("community_id") == community_id)
+    by_key = {(row["round"], row["indicator_id"]): row for row in _rows(mine)}
+    changes = access.results("changes")
+    change_by_key: dict[str, dict[str, Any]] = {}
+    if changes.height and {"community_id", "indicator_id"} <= set(changes.columns):
+        relevant = changes.filter(pl.col("community_id") == community_id)
+        if "group_dimension" in relevant.columns:
+            relevant = relevant.filter(pl.col("group_dimension") == "all")
+        change_by_key = {row["indicator_id"]: row for row in _rows(relevant)}
+    order = labels.indicator_order()
+    ids = [i for i in order if any((r, i) in by_key for r in present)]
+    ids += sorted({key[1] for key in by_key} - set(ids))
+    lines = [{"indicator_id": i, "values": [by_key.get((r, i)) for r in present], "change": change_by_key.get(i),
+              "proportion": labels.is_proportion(i)} for i in ids]
+    return {"rounds": present, "lines": lines, "has_changes": bool(change_by_key)}
+
+
+def uploads(access: StoreAccess) -> list[dict[str, Any]]:
+    """Uploaded exports, newest first."""
+    return _rows(access.cached(("uploads",), store.read_uploads))
+
+
+def downloadable(access: StoreAccess, round_name: str) -> dict[str, Any]:
+    """Which result tables the round has, for the downloads page."""
+    tables = [table for table in RESULT_TABLES if access.results(table, round_name).height]
+    return {"tables": tables}
+
+
+ACTOR_DIMENSIONS = ("economic", "social", "psychosocial", "c4d")
+ACTOR_TEXTS = ("strengths_fr", "strengths_en", "weaknesses_fr", "weaknesses_en")
+
+
+def actor_register(project_root: Any, community_ids: list[str], issue_ids: list[str]) -> Any:
+    """The study's actor register (actors.yaml and its companions), checked; None if there is none."""
+    from retour.actors import ACTORS_FILE, load_register
+
+    if not (project_root / ACTORS_FILE).exists():
+        return None
+    return load_register(project_root, community_ids, issue_ids)
+
+
+def _with_edits(rows: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
+    """Actor rows with analysts' latest edits laid over the register's values."""
+    if edits.height == 0 or rows.height == 0:
+        return rows.with_columns(pl.lit(None, pl.Utf8).alias("edited_by"))
+    changes: list[pl.Expr] = []
+    for field in (*ACTOR_DIMENSIONS, *ACTOR_TEXTS):
+        latest = edits.filter(pl.col("field") == field).select(
+            "actor_id", pl.col("new_value").alias(f"_new_{field}"))
+        rows = rows.join(latest, on="actor_id", how="left")
+        edited = pl.col(f"_new_{field}")
+        value = (edited == "true") if field in ACTOR_DIMENSIONS else edited
+        changes.append(pl.when(edited.is_not_null()).then(value).otherwise(pl.col(field)).alias(field))
+    last_editor = edits.sort("edit_id").group_by("actor_id").agg(pl.col("edited_by").last())
+    rows = rows.with_columns(changes).drop([c for c in rows.columns if c.startswith("_new_")])
+    return rows.join(last_editor, on="actor_id", how="left")
+
+
+def actors(access: StoreAccess, register: Any, community_id: str | None, dimension: str | None
+           ) -> dict[str, Any]:
+    """Actors working in a community (or all), with what they cover, filtered by dimension, edits applied."""
+    from retour.actors import list_actors
+
+    if register is None:
+        return {"rows": [], "missing": True}
+    rows = _with_edits(list_actors(register, community_id=community_id),
+                       access.cached(("actor_edits",), lambda con: store.read_actor_edits(con, latest=True)))
+    if dimension in ACTOR_DIMENSIONS:
+        rows = rows.filter(pl.col(dimension))
+    descriptions = {actor.id: (actor.description_fr, actor.description_en) for actor in register.actors}
+    records = [{**row, "description": descriptions.get(row["actor_id"], ("", ""))} for row in _rows(rows)]
+    return {"rows": records, "missing": False}
+
+
+def actor(access: StoreAccess, register: Any, actor_id: str) -> dict[str, Any] | None:
+    """One actor's editable fields (edits applied), or None if the register has no such actor."""
+    from retour.actors import list_actors
+
+    if register is None or actor_id not in register.names():
+        return None
+    rows = _with_edits(list_actors(register).unique("actor_id", keep="first", maintain_order=True),
+                       access.cached(("actor_edits",), lambda con: store.read_actor_edits(con, latest=True)))
+    match = rows.filter(pl.col("actor_id") == actor_id)
+    return match.row(0, named=True)
+
+
+def factsheet_html(dashboard: Any, round_name: str, community_id: str, language: str) -> str | None:
+    """The report module's HTML fact sheet for the community (kept while the store is unchanged);
+    None while the report module offers no renderer, and the page then shows its own sections."""
+    try:
+        from retour.report import render_factsheet  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return dashboard.access.memo(
+        ("factsheet", round_name, community_id, language),
+        lambda: render_factsheet(dashboard.project, community_id, round_name=round_name, language=language,
+                                 fmt="html", fragment=True))
+
+
+def locator_svg(labels: Labels, community_id: str, language: str) -> str | None:
+    """The report's locator map (inline SVG) with the community marked; None without coordinates."""
+    if community_id not in labels.coordinates:
+        return None
+    from retour.report.maps import MapPoint, locator_map
+
+    points = tuple(MapPoint(id=key, label=labels.community(key, language), lat=lat, lon=lon,
+                            focus=key == community_id)
+                   for key, (lat, lon) in sorted(labels.coordinates.items()))
+    return locator_map(points, language, title=labels.community(community_id, language))

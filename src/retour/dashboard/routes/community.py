@@ -1,0 +1,38 @@
+"""Community pages: each community's fact sheet for a round, in the viewer's language."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from retour.dashboard import pages
+from retour.dashboard.routes.common import chosen_round, round_context
+from retour.dashboard.web import PageError, dashboard_of, language_of, render
+
+router = APIRouter()
+
+
+@router.get("/communities")
+def community_index(request: Request, round: str | None = None) -> Response:  # noqa: A002
+    dashboard = dashboard_of(request)
+    ids = pages.community_ids(dashboard.access, dashboard.labels, chosen_round(request, round))
+    if not ids:
+        raise PageError(404, "error.not_found.title", "error.not_found.body", what="/communities")
+    return RedirectResponse(f"/communities/{ids[0]}" + (f"?round={round}" if round else ""), status_code=303)
+
+
+@router.get("/communities/{community_id}")
+def community_page(request: Request, community_id: str, round: str | None = None) -> Response:  # noqa: A002
+    dashboard = dashboard_of(request)
+    round_name = chosen_round(request, round)
+    known = pages.community_ids(dashboard.access, dashboard.labels)
+    if community_id not in known:
+        raise PageError(404, "error.not_found.title", "error.not_found.body",
+                        what=community_id)
+    language = language_of(request)
+    content = pages.community(dashboard.access, dashboard.labels, round_name, community_id)
+    factsheet = pages.factsheet_html(dashboard, round_name, community_id, language)
+    return render(request, "community.html", {
+        **round_context(request, round_name), **content, "section": "communities", "communities": known,
+        "factsheet": factsheet, "map_svg": pages.locator_svg(dashboard.labels, community_id, language),
+        "min_cell": dashboard.project.settings.estimation.min_cell})

@@ -1,0 +1,324 @@
+"""The index specification: which indicators feed which pillar, and how they are normalised and combined.
+
+An `IndexSpec` is read from the study's `index.toml` and indicator catalogue, checked as a whole, and saved
+as JSON next to every stored index so that the index can be rebuilt exactly. It holds no data and does
+no arithmetic.
+
+`index.toml` (every key optional; the defaults are the study's rules):
+
+    normalisation = "minmax"           # a registered normaliser
+    aggregation = "arithmetic"         # within each pillar
+    composite = "arithmetic"           # pillars -> composite
+    weights = "catalogue"              # within-pillar weights: the catalogue's, or "equal"
+    goalposts = "reference_round"      # freeze the reference round's min and max for later rounds,
+                                       # or "each_round" (every round normalised on its own)
+    reference_round = "baseline"       # default: [index] reference_round of retour.toml
+    geometric_floor = 0.01
+    pillars = ["economic", "social", "psychosocial"]
+
+    [pillar_weights]                   # weights of the pillars in the composite (default equal)
+    economic = 1.0
+    social = 1.0
+    psychosocial = 1.0
+
+    [fixed_goalposts.paid_job_or_iga]  # fixed goalposts (the 'goalposts' normaliser needs them all)
+    low = 0.0
+    high = 1.0
+
+    [alternatives]                     # what the method-uncertainty analysis varies
+    normalisations = ["minmax", "zscore", "rank", "distance_to_best"]
+    aggregations = ["arithmetic", "geometric"]
+    weights = ["catalogue", "equal"]
+
+The catalogue supplies each indicator's pillar, `higher_is_better` and weight; indicators without a
+pillar (or with pillar "none") stay out of the index.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retour.errors import SpecError
+from retour.index.aggregate import DEFAULT_FLOOR, check_weights, get_aggregator
+from retour.index.normalise import get_normaliser
+
+PILLARS = ("economic", "social", "psychosocial")
+COMPOSITE = "composite"
+WEIGHTINGS = ("catalogue", "equal")
+GOALPOSTS_FROM = ("reference_round", "each_round")
+
+
+@dataclass(frozen=True)
+class IndexIndicator:
+    """One indicator of the index: its pillar, direction and weight within the pillar."""
+
+    indicator_id: str
+    pillar: str
+    higher_is_better: bool = True
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Goalpost:
+    """Fixed low and high values of an indicator, in its own units (proportions on 0..1)."""
+
+    indicator_id: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class MethodAlternatives:
+    """The choices the method-uncertainty analysis varies (every combination is built)."""
+
+    normalisations: tuple[str, ...] = ("minmax", "zscore", "rank", "distance_to_best")
+    weights: tuple[str, ...] = WEIGHTINGS
+    aggregations: tuple[str, ...] = ("arithmetic", "geometric")
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """How to build the index; `IndexSpec(indicators=(...))` gives the study's default rules."""
+
+    indicators: tuple[IndexIndicator, ...]
+    pillars: tuple[str, ...] = PILLARS
+    normalisation: str = "minmax"
+    aggregation: str = "arithmetic"
+    weights: str = "catalogue"
+    composite: str = "arithmetic"
+    pillar_weights: tuple[float, ...] = ()
+    goalposts: tuple[Goalpost, ...] = ()
+    goalposts_from: str = "reference_round"
+    reference_round: str = "baseline"
+    geometric_floor: float = DEFAULT_FLOOR
+    alternatives: MethodAlternatives = field(default_factory=MethodAlternatives)
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    # --- views used by the build -------------------------------------------------------------------------
+    @property
+    def indicator_ids(self) -> tuple[str, ...]:
+        return tuple(indicator.indicator_id for indicator in self.indicators)
+
+    @property
+    def higher_is_better(self) -> np.ndarray:
+        return np.array([indicator.higher_is_better for indicator in self.indicators], dtype=bool)
+
+    def indicator_weights(self) -> np.ndarray:
+        """Within-pillar weights in indicator order: the catalogue's, or all 1 when weights = 'equal'."""
+        if self.weights == "equal":
+            return np.ones(len(self.indicators))
+        return np.array([indicator.weight for indicator in self.indicators], dtype=float)
+
+    def pillar_members(self, pillar: str) -> np.ndarray:
+        """Positions (in indicator order) of the indicators of `pillar`."""
+        return np.array([i for i, ind in enumerate(self.indicators) if ind.pillar == pillar], dtype=int)
+
+    def composite_weights(self) -> np.ndarray:
+        return np.array(self.pillar_weights or (1.0,) * len(self.pillars), dtype=float)
+
+    def goalpost_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed low and high per indicator (NaN where the spec sets none)."""
+        fixed = {goalpost.indicator_id: goalpost for goalpost in self.goalposts}
+        low = np.array([fixed[i].low if i in fixed else np.nan for i in self.indicator_ids])
+        high = np.array([fixed[i].high if i in fixed else np.nan for i in self.indicator_ids])
+        return low, high
+
+    # --- variants ----------------------------------------------------------------------------------------
+    def with_goalposts(self, goalposts: Iterable[Goalpost]) -> IndexSpec:
+        """This spec with goalposts added for indicators that have none yet (fixed ones are kept)."""
+        fixed = {goalpost.indicator_id for goalpost in self.goalposts}
+        known = set(self.indicator_ids)
+        added = tuple(g for g in goalposts if g.indicator_id not in fixed and g.indicator_id in known)
+        return replace(self, goalposts=self.goalposts + added)
+
+    def variant(self, **changes: Any) -> IndexSpec:
+        """This spec with some settings changed (checked again)."""
+        return replace(self, **changes)
+
+    # --- JSON and TOML -----------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        """The spec as JSON text (stable key order), as saved in the `index_specs` table."""
+        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> IndexSpec:
+        """The spec saved by `to_json`."""
+        try:
+            raw = json.loads(text)
+            return cls(
+                indicators=tuple(IndexIndicator(**item) for item in raw.pop("indicators")),
+                goalposts=tuple(Goalpost(**item) for item in raw.pop("goalposts", [])),
+                alternatives=MethodAlternatives(**{k: tuple(v) for k, v in raw.pop("alternatives").items()}),
+                pillars=tuple(raw.pop("pillars")),
+                pillar_weights=tuple(raw.pop("pillar_weights", ())),
+                **raw,
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise SpecError(f"Stored index spec cannot be read ({error}).",
+                            "Rebuild the index with: retour index DIR") from None
+
+    @classmethod
+    def from_toml(cls, index_toml: Path | str | Mapping[str, Any], catalogue: Iterable[Any],
+                  reference_round: str = "baseline") -> IndexSpec:
+        """Read `index.toml` (a Path, TOML text as a str, or a parsed mapping) with the indicator catalogue.
+
+        `catalogue` is an iterable of indicator definitions, objects or mappings with `id` (or
+        `indicator_id`), `pillar`, `higher_is_better` and `weight`. `reference_round` is used when
+        index.toml does not name one.
+        """
+        source, raw = _read_toml(index_toml)
+        options = {"reference_round": reference_round, **raw}
+        pillars = tuple(options.pop("pillars", PILLARS))
+        pillar_weights = options.pop("pillar_weights", None)
+        fixed = options.pop("fixed_goalposts", {})
+        alternatives = options.pop("alternatives", {})
+        if "goalposts" in options:
+            options["goalposts_from"] = options.pop("goalposts")
+        allowed = {"normalisation", "aggregation", "weights", "composite", "goalposts_from",
+                   "reference_round", "geometric_floor"}
+        extra = set(options) - allowed
+        if extra:
+            known = sorted((allowed - {"goalposts_from"}) | {"goalposts", "pillars", "pillar_weights",
+                                                            "fixed_goalposts", "alternatives"})
+            raise SpecError(f"{source}: unknown key(s) {', '.join(sorted(extra))}.",
+                            f"Keys allowed: {', '.join(known)}.")
+        try:
+            return cls(
+                indicators=_indicators_from(getattr(catalogue, "indicators", catalogue), pillars),
+                pillars=pillars,
+                pillar_weights=_pillar_weights(pillar_weights, pillars),
+                goalposts=tuple(_goalpost(name, value) for name, value in fixed.items()),
+                alternatives=_alternatives(alternatives),
+                **options,
+            )
+        except SpecError as error:
+            raise SpecError(f"{source}: {error.message}", error.hint) from None
+
+
+def _read_toml(index_toml: Path | str | Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    if isinstance(index_toml, Mapping):
+        return "index.toml", index_toml
+    path = index_toml if isinstance(index_toml, Path) else None
+    try:
+        if path is not None:
+            return str(path), tomllib.loads(path.read_text(encoding="utf-8"))
+        return "index.toml", tomllib.loads(str(index_toml))
+    except FileNotFoundError:
+        raise SpecError(f"{path} not found.", "Every study needs an index.toml; see `retour init`.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path or 'index.toml'}: not valid TOML ({error}).") from None
+
+
+def _field(item: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        if isinstance(item, Mapping) and name in item:
+            return item[name]
+        if not isinstance(item, Mapping) and hasattr(item, name):
+            return getattr(item, name)
+    return default
+
+
+def _indicators_from(catalogue: Iterable[Any], pillars: tuple[str, ...]) -> tuple[IndexIndicator, ...]:
+    """Catalogue entries with a pillar, as IndexIndicators (entries without a pillar are left out)."""
+    chosen = []
+    for item in catalogue:
+        pillar = _field(item, "pillar")
+        pillar = getattr(pillar, "value", pillar)
+        if not pillar or pillar == "none":
+            continue
+        indicator_id = _field(item, "indicator_id", "id")
+        weight = _field(item, "weight", default=1.0)
+        chosen.append(IndexIndicator(
+            indicator_id=str(indicator_id),
+            pillar=str(pillar),
+            higher_is_better=bool(_field(item, "higher_is_better", default=True)),
+            weight=float(1.0 if weight is None else weight),
+        ))
+    if not chosen:
+        raise SpecError("the indicator catalogue gives no indicator a pillar.",
+                        f"Set `pillar` ({', '.join(pillars)}) on the indicators of the index "
+                        "in indicators.toml.")
+    return tuple(chosen)
+
+
+def _pillar_weights(raw: Any, pillars: tuple[str, ...]) -> tuple[float, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping) or set(raw) != set(pillars):
+        raise SpecError("pillar_weights must give a weight to each pillar and nothing else.",
+                        f"Example: pillar_weights = {{ {', '.join(f'{p} = 1' for p in pillars)} }}")
+    return tuple(float(raw[pillar]) for pillar in pillars)
+
+
+def _goalpost(indicator_id: str, raw: Any) -> Goalpost:
+    if not isinstance(raw, Mapping) or set(raw) != {"low", "high"}:
+        raise SpecError(f"[fixed_goalposts.{indicator_id}] needs exactly `low` and `high`.",
+                        f"Example: [fixed_goalposts.{indicator_id}] low = 0.0  high = 1.0")
+    return Goalpost(indicator_id, float(raw["low"]), float(raw["high"]))
+
+
+def _alternatives(raw: Mapping[str, Any]) -> MethodAlternatives:
+    allowed = {"normalisations", "weights", "aggregations"}
+    if set(raw) - allowed:
+        raise SpecError(f"unknown key(s) in [alternatives]: {', '.join(sorted(set(raw) - allowed))}.",
+                        f"Keys allowed: {', '.join(sorted(allowed))}.")
+    return MethodAlternatives(**{key: tuple(value) for key, value in raw.items()})
+
+
+def _check(spec: IndexSpec) -> None:
+    """Every problem of a spec that would make the build fail or mislead, as one SpecError."""
+    problems: list[str] = []
+    ids = spec.indicator_ids
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        problems.append(f"indicators listed twice: {', '.join(repeated)}")
+    for indicator in spec.indicators:
+        if indicator.pillar not in spec.pillars:
+            problems.append(f"indicator {indicator.indicator_id} has pillar '{indicator.pillar}', "
+                            f"not one of {', '.join(spec.pillars)}")
+    empty = [p for p in spec.pillars if not any(i.pillar == p for i in spec.indicators)]
+    if empty:
+        problems.append(f"no indicator feeds pillar(s) {', '.join(empty)}")
+    if COMPOSITE in spec.pillars:
+        problems.append(f"'{COMPOSITE}' is reserved for the composite score and cannot be a pillar")
+    for name in (spec.normalisation, *spec.alternatives.normalisations):
+        get_normaliser(name)
+    for name in (spec.aggregation, spec.composite, *spec.alternatives.aggregations):
+        get_aggregator(name)
+    for weighting in (spec.weights, *spec.alternatives.weights):
+        if weighting not in WEIGHTINGS:
+            problems.append(f"weights = '{weighting}' (use 'catalogue' or 'equal')")
+    if spec.goalposts_from not in GOALPOSTS_FROM:
+        problems.append(f"goalposts = '{spec.goalposts_from}' (use {' or '.join(map(repr, GOALPOSTS_FROM))})")
+    check_weights(np.array([i.weight for i in spec.indicators]), "indicator weights")
+    if spec.pillar_weights:
+        if len(spec.pillar_weights) != len(spec.pillars):
+            problems.append("pillar_weights needs one weight per pillar")
+        check_weights(np.array(spec.pillar_weights), "pillar_weights")
+    if not spec.geometric_floor > 0:
+        problems.append(f"geometric_floor must be above 0 (got {spec.geometric_floor})")
+    fixed = {g.indicator_id for g in spec.goalposts}
+    unknown_goalposts = sorted(fixed - set(ids))
+    if unknown_goalposts:
+        problems.append(f"goalposts for indicators not in the index: {', '.join(unknown_goalposts)}")
+    for name in (spec.normalisation, *spec.alternatives.normalisations):
+        missing = [i for i in ids if i not in fixed]
+        if get_normaliser(name).needs_goalposts and missing:
+            problems.append(f"normalisation '{name}' needs goalposts for every indicator; missing for "
+                            f"{', '.join(missing)}")
+    for goalpost in spec.goalposts:
+        if not (np.isfinite(goalpost.low) and np.isfinite(goalpost.high)) or goalpost.low > goalpost.high:
+            problems.append(f"goalposts of {goalpost.indicator_id}: low {goalpost.low} must be a number "
+                            f"no higher than high {goalpost.high}")
+    if problems:
+        raise SpecError("Index spec invalid: " + "; ".join(problems) + ".",
+                        "Fix index.toml or the pillars, directions and weights in indicators.toml.")

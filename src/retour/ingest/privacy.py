@@ -1,0 +1,133 @@
+"""Keep people's identifying answers out of the store: drop them, hash them, or coarsen them.
+
+The questionnaire's `retour_identifying` column marks such fields. `drop` removes the field; `hash` keeps
+HMAC-SHA256(secret, value) so the same person can be linked across rounds without storing who they are
+(the value is trimmed and upper-cased first, so 'ml-001 ' and 'ML-001' link); `coarsen` keeps GPS points
+to `gps_precision_decimals` decimals (2 decimals is about 1.1 km of latitude), dates to the month and
+decimals to the same number of decimals. The secret comes from an environment variable, or is made once
+and kept in the study folder (`.retour-secret`, readable by its owner only).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from retour import store
+from retour.errors import IngestError
+from retour.ingest import values
+from retour.schema import Instrument, Question
+
+SECRET_FILE = ".retour-secret"
+COARSENABLE = frozenset({"geopoint", "date", "today", "decimal", "range"})
+
+
+@dataclass(frozen=True)
+class Protection:
+    """How identifying fields are protected: field -> action, with the secret and GPS precision."""
+
+    actions: Mapping[str, str]
+    secret: bytes | None = None
+    decimals: int = 2
+
+    @property
+    def dropped(self) -> frozenset[str]:
+        return frozenset(name for name, action in self.actions.items() if action == "drop")
+
+
+def plan(instrument: Instrument, secret: bytes | None, decimals: int = 2) -> Protection:
+    """The protection of each identifying field; IngestError when a field cannot be protected as asked."""
+    actions: dict[str, str] = {}
+    for question in instrument.questions:
+        if question.identifying is None:
+            continue
+        if question.identifying == "coarsen" and question.type not in COARSENABLE:
+            raise IngestError(
+                f"Field '{question.name}' ({question.type}) is marked 'coarsen', which only applies to GPS "
+                "points, dates and decimals.",
+                "Mark it 'drop' or 'hash' in the retour_identifying column of the questionnaire.")
+        actions[question.name] = question.identifying
+    if "hash" in actions.values() and not secret:
+        hashed = ", ".join(name for name, action in actions.items() if action == "hash")
+        raise IngestError(f"Fields {hashed} must be hashed, and no secret was given.",
+                          "Pass the study's secret (retour does this itself in `retour ingest`).")
+    return Protection(actions=actions, secret=secret, decimals=decimals)
+
+
+def load_secret(root: Path, env_name: str) -> bytes:
+    """The study's hashing secret: the environment variable `env_name`, else `root/.retour-secret`
+    (created with 32 random bytes and mode 600 the first time)."""
+    from_env = os.environ.get(env_name, "").strip() if env_name else ""
+    if from_env:
+        return from_env.encode("utf-8")
+    path = Path(root) / SECRET_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip().encode("utf-8")
+    token = secrets.token_hex(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(token + "\n")
+    return token.encode("utf-8")
+
+
+def _coarsen_text(question: Question, text: pl.Expr, decimals: int) -> pl.Expr:
+    if question.type == "geopoint":
+        latitude, longitude = values.geopoint_parts(text)
+        return pl.concat_str([latitude.round(decimals).cast(pl.Utf8), longitude.round(decimals).cast(pl.Utf8)],
+                             separator=" ")
+    if question.type in ("date", "today"):
+        return values.date(text).dt.strftime("%Y-%m")
+    return values.decimal(text).round(decimals).cast(pl.Utf8)
+
+
+def _coarsen_typed(question: Question, value: pl.Expr, decimals: int) -> pl.Expr:
+    if question.type in ("date", "today"):
+        return value.dt.truncate("1mo")
+    if question.type in ("decimal", "range"):
+        return value.round(decimals)
+    return _coarsen_text(question, value, decimals)
+
+
+def hash_values(text: pl.Series, secret: bytes) -> pl.Series:
+    """HMAC-SHA256 (hex) of each trimmed, upper-cased value under the study secret; null stays null."""
+    normalised = text.cast(pl.Utf8).str.strip_chars().str.to_uppercase().replace("", None)
+    return store.digest(normalised, key=secret)
+
+
+def protect_text(frame: pl.DataFrame, instrument: Instrument, protection: Protection,
+                 names: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """The frame with identifying text columns protected (dropped columns become null).
+
+    `names` maps field -> column holding its text in `frame` (default: the field's own name).
+    """
+    return _protect(frame, instrument, protection, names, typed=False)
+
+
+def protect_typed(frame: pl.DataFrame, instrument: Instrument, protection: Protection) -> pl.DataFrame:
+    """The frame of typed answers with identifying fields protected; dropped fields are removed."""
+    protected = _protect(frame, instrument, protection, None, typed=True)
+    return protected.drop([name for name in protection.dropped if name in protected.columns])
+
+
+def _protect(frame: pl.DataFrame, instrument: Instrument, protection: Protection,
+             names: Mapping[str, str] | None, typed: bool) -> pl.DataFrame:
+    replacements: list[pl.Expr | pl.Series] = []
+    for field, action in protection.actions.items():
+        column = (names or {}).get(field, field)
+        if column not in frame.columns:
+            continue
+        question = instrument.question(field)
+        if action == "drop":
+            replacements.append(pl.lit(None, pl.Utf8).alias(column) if not typed else pl.col(column))
+        elif action == "hash":
+            replacements.append(hash_values(frame.get_column(column), protection.secret or b"").alias(column))
+        elif typed:
+            replacements.append(_coarsen_typed(question, pl.col(column), protection.decimals).alias(column))
+        else:
+            replacements.append(_coarsen_text(question, pl.col(column), protection.decimals).alias(column))
+    return frame.with_columns(replacements) if replacements else frame

@@ -1,0 +1,259 @@
+"""Read a survey export file into a table of text cells with its headers as written.
+
+One reader per source, registered with `@reader(name)`: Kobo and ODK Central CSV, Kobo XLSX. A reader
+only decodes the file (encoding, BOM, separator, Excel cells) and drops blank rows and columns; it knows
+nothing of the questionnaire. Matching headers to questions is `columns.py`; checking values is
+`checks.py`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from retour.errors import IngestError
+
+ROW = "_row"  # 1-based data row number in the source file (the header is row 0)
+SEPARATORS = (",", ";", "\t", "|")
+# ODK Central (and Briefcase) name their metadata this way; Kobo never does.
+_ODK_HEADERS = frozenset({"KEY", "SubmissionDate", "meta-instanceID", "SubmitterID", "ReviewState"})
+
+
+@dataclass(frozen=True)
+class Table:
+    """An export as read: headers as written, every cell as stripped text (null when empty).
+
+    `frame` has one column per header, named `c0, c1, ...` (headers may repeat or be empty), and `_row`.
+    """
+
+    headers: tuple[str, ...]
+    frame: pl.DataFrame
+    encoding: str
+    separator: str | None
+    blank_rows: int
+
+
+ReadFunction = Callable[[bytes, Path], Table]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A registered reader: how to read the file, which files it takes, how its headers name groups."""
+
+    name: str
+    read: ReadFunction
+    suffixes: tuple[str, ...]
+    group_separator: str
+    claims: Callable[[Sequence[str]], bool]
+    description: str
+
+
+READERS: dict[str, Reader] = {}
+
+
+def reader(name: str, *, suffixes: tuple[str, ...], group_separator: str = "/",
+           claims: Callable[[Sequence[str]], bool] = lambda headers: True) -> Callable[[ReadFunction], ReadFunction]:
+    """Register a reader; `claims(headers)` says whether a file with these headers is of this source."""
+
+    def register(function: ReadFunction) -> ReadFunction:
+        if name in READERS:
+            raise RuntimeError(f"reader {name} registered twice")
+        description = (function.__doc__ or "").strip().splitlines()[0] if function.__doc__ else name
+        READERS[name] = Reader(name, function, suffixes, group_separator, claims, description)
+        return function
+
+    return register
+
+
+def file_digest(data: bytes) -> str:
+    """SHA-256 of the file's bytes (hex): the same file ingested twice is recognised by it."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, or an IngestError saying why it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise IngestError(f"Export {path} not found.", "Check the path and file name.") from None
+    except IsADirectoryError:
+        raise IngestError(f"{path} is a folder, not an export file.") from None
+    except OSError as error:
+        raise IngestError(f"Cannot read {path}: {error.strerror}.") from None
+
+
+def choose_reader(path: Path, data: bytes, name: str | None = None) -> Reader:
+    """The reader named `name`, or the one whose suffix matches and that claims the file's headers."""
+    if name is not None:
+        if name not in READERS:
+            raise IngestError(f"Unknown reader '{name}'.", f"Readers: {', '.join(sorted(READERS))}.")
+        return READERS[name]
+    suffix = Path(path).suffix.lower()
+    candidates = [spec for spec in READERS.values() if suffix in spec.suffixes]
+    if not candidates:
+        if data[:4] == b"PK\x03\x04":  # a zip container: XLSX saved under another name
+            candidates = [spec for spec in READERS.values() if ".xlsx" in spec.suffixes]
+        else:
+            candidates = [spec for spec in READERS.values() if ".csv" in spec.suffixes]
+    if len(candidates) == 1:
+        return candidates[0]
+    headers = _sniff_headers(data)
+    for spec in candidates:
+        if spec.name != "kobo_csv" and spec.claims(headers):
+            return spec
+    return next(spec for spec in candidates if spec.name == "kobo_csv")
+
+
+def _sniff_headers(data: bytes) -> list[str]:
+    text, _ = _decode(data[:65536], partial=True)
+    first = _header_line(text)
+    return [cell.strip().strip('"') for cell in first.split(_separator(first))]
+
+
+# ---------------------------------------------------------------------------------------------- CSV
+
+
+def _decode(data: bytes, partial: bool = False) -> tuple[str, str]:
+    """Text of a CSV and the encoding found: UTF-8 (BOM or not), UTF-16 with BOM, else Windows-1252/Latin-1.
+
+    French Excel on Windows saves CSV as Windows-1252, a superset of Latin-1 for printable characters.
+    `partial`: `data` is the file's start, which may end inside a UTF-8 character.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as error:
+        if partial and error.start >= len(data) - 3:
+            return data[: error.start].decode("utf-8"), "utf-8"
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _header_line(text: str) -> str:
+    first, _, rest = text.partition("\n")
+    if first.lower().startswith("sep="):  # Excel's hint line
+        first = rest.partition("\n")[0]
+    return first.rstrip("\r")
+
+
+def _separator(header_line: str) -> str:
+    """The separator that splits the header most often, counting outside quotes; ',' on a tie."""
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for character in header_line:
+        if character == '"':
+            quoted = not quoted
+        elif not quoted and character in counts:
+            counts[character] += 1
+    best = max(SEPARATORS, key=lambda separator: counts[separator])
+    return best if counts[best] else ","
+
+
+def _ragged_line(text: str, separator: str, width: int) -> int | None:
+    """Number of the first line (1 = header) with more fields than the header, for the error message."""
+    lines = pl.Series("line", text.split("\n"))
+    unquoted = lines.str.replace_all(r'"[^"]*"', "")
+    too_wide = (unquoted.str.count_matches(separator, literal=True) + 1) > width
+    found = too_wide.arg_true()
+    return int(found[0]) + 1 if found.len() else None
+
+
+def _split_text(text: str, path: Path) -> tuple[list[str], pl.DataFrame, str]:
+    if text.lower().startswith("sep="):
+        separator = text[4:5]
+        text = text.partition("\n")[2]
+    else:
+        separator = _separator(_header_line(text))
+    if not text.strip():
+        raise IngestError(f"{path} is empty.", "Export the survey data again from KoboToolbox or ODK Central.")
+    try:
+        cells = pl.read_csv(io.StringIO(text), separator=separator, has_header=False, infer_schema=False,
+                            quote_char='"', raise_if_empty=False)
+    except pl.exceptions.ComputeError as error:
+        if "more fields" not in str(error):
+            raise IngestError(f"{path} is not a readable CSV file ({str(error).splitlines()[0]}).") from None
+        width = len(_header_line(text).split(separator))
+        line = _ragged_line(text, separator, width)
+        where = f"line {line}" if line else "a line"
+        raise IngestError(f"{path}: {where} has more fields than the header ({width}).",
+                          f"A value probably contains an unquoted '{separator}': quote it or remove the "
+                          "extra separator, then export again.") from None
+    if cells.height == 0:
+        raise IngestError(f"{path} is empty.", "Export the survey data again from KoboToolbox or ODK Central.")
+    headers = ["" if value is None else str(value) for value in cells.row(0)]
+    return headers, cells.slice(1), separator
+
+
+def _read_csv(data: bytes, path: Path) -> Table:
+    text, encoding = _decode(data)
+    if "\x00" in text[:4096]:
+        raise IngestError(f"{path} is not a text (CSV) file.",
+                          "Export as CSV or XLSX, or name the reader with --reader.")
+    headers, cells, separator = _split_text(text, path)
+    return _tidy(headers, cells, encoding, separator)
+
+
+@reader("kobo_csv", suffixes=(".csv", ".txt", ".tsv"))
+def read_kobo_csv(data: bytes, path: Path) -> Table:
+    """KoboToolbox CSV: ',' or ';', UTF-8 (with or without BOM) or Latin-1, groups as `group/question`."""
+    return _read_csv(data, path)
+
+
+@reader("odk_csv", suffixes=(".csv", ".txt", ".tsv"), group_separator="-",
+        claims=lambda headers: bool(_ODK_HEADERS & set(headers)))
+def read_odk_csv(data: bytes, path: Path) -> Table:
+    """ODK Central or Briefcase CSV: groups as `group-question`, metadata KEY, SubmissionDate, instanceID."""
+    return _read_csv(data, path)
+
+
+# --------------------------------------------------------------------------------------------- XLSX
+
+
+@reader("kobo_xlsx", suffixes=(".xlsx", ".xlsm", ".xls"))
+def read_kobo_xlsx(data: bytes, path: Path) -> Table:
+    """KoboToolbox XLSX (first sheet): numbers and dates arrive as Excel values and are read as text."""
+    try:
+        cells = pl.read_excel(io.BytesIO(data), sheet_id=1, has_header=False, infer_schema_length=0,
+                              engine="calamine")
+    except Exception as error:  # fastexcel raises its own types for a damaged or non-Excel file
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "empty" in message.lower() or "no rows" in message.lower():
+            raise IngestError(f"{path}: the first sheet is empty.") from None
+        raise IngestError(f"{path} is not a readable XLSX workbook ({message}).",
+                          "Export the data again as XLSX, or as CSV.") from None
+    if cells.height == 0:
+        raise IngestError(f"{path}: the first sheet is empty.")
+    cells = cells.select(pl.all().cast(pl.Utf8))
+    headers = ["" if value is None else str(value) for value in cells.row(0)]
+    return _tidy(headers, cells.slice(1), "xlsx", None)
+
+
+# ----------------------------------------------------------------------------------------- tidying
+
+
+def _tidy(headers: list[str], cells: pl.DataFrame, encoding: str, separator: str | None) -> Table:
+    """Strip cells and headers, turn empty cells into nulls, drop blank rows and blank unnamed columns."""
+    names = [f"c{index}" for index in range(len(headers))]
+    stripped = cells.rename(dict(zip(cells.columns, names, strict=True))).select(
+        pl.col(name).str.strip_chars().replace("", None).alias(name) for name in names
+    ).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    headers = [header.replace("\ufeff", "").strip() for header in headers]
+    filled = stripped.select(pl.col(name).is_not_null().sum() for name in names).row(0) if names else ()
+    keep = [name for name, header, count in zip(names, headers, filled, strict=True) if header or count]
+    blank = ~pl.any_horizontal(pl.col(name).is_not_null() for name in keep) if keep else pl.lit(True)
+    blank_rows = stripped.select(blank.sum()).item() if stripped.height else 0
+    frame = stripped.filter(~blank).select(ROW, *keep)
+    kept_headers = tuple(headers[int(name[1:])] for name in keep)
+    return Table(headers=kept_headers, frame=frame.rename({old: f"c{index}" for index, old in enumerate(keep)}),
+                 encoding=encoding, separator=separator, blank_rows=int(blank_rows))

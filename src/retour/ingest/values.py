@@ -1,0 +1,154 @@
+"""Turn the text cells of an export into the questionnaire's types, as polars expressions.
+
+Whole numbers, decimals, dates (ISO, day/month/year, Excel serial numbers), submission times, GPS points,
+0/1 choice flags and choice labels. A cell that cannot be read becomes null; `checks.py` reports it by
+comparing the text with the typed value. Nothing here reads files or reports problems.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import polars as pl
+
+from retour.schema import Question
+
+STORE_TYPES: dict[str, pl.DataType] = {
+    "integer": pl.Int64(),
+    "decimal": pl.Float64(),
+    "range": pl.Float64(),
+    "date": pl.Date(),
+    "today": pl.Date(),
+}
+SELECT_TYPES = frozenset({"select_one", "select_multiple"})
+TRUE_WORDS = ("1", "1.0", "true", "vrai", "yes", "oui")
+FALSE_WORDS = ("0", "0.0", "false", "faux", "no", "non")
+_SPACES = r"[\s\u00a0\u202f]"
+_EXCEL_EPOCH = (1899, 12, 30)  # day 0 of Excel's 1900 date system (its 1900 leap-year bug included)
+_GEOPOINT = r"^(-?\d+(?:\.\d+)?)\s+(-?\d+(?:\.\d+)?)(?:\s+-?\d+(?:\.\d+)?){0,2}$"
+_TAG = re.compile(r"<[^>]+>|\*\*|__")
+
+
+def store_type(question: Question) -> pl.DataType:
+    """The polars type a field is stored with: Int64, Float64, Date, or Utf8 for everything else."""
+    return STORE_TYPES.get(question.type, pl.Utf8())
+
+
+def integer(text: pl.Expr) -> pl.Expr:
+    """Whole numbers; '25.0' (a number saved by Excel) and '1 234' are accepted."""
+    cleaned = text.str.replace_all(_SPACES, "").str.replace(r"^([+-]?\d+)[.,]0+$", "$1")
+    return pl.when(cleaned.str.contains(r"^[+-]?\d{1,18}$")).then(cleaned).otherwise(None).cast(
+        pl.Int64, strict=False)
+
+
+def decimal(text: pl.Expr) -> pl.Expr:
+    """Decimal numbers; a lone comma is a decimal mark ('1,5' = 1.5), spaces group thousands."""
+    cleaned = text.str.replace_all(_SPACES, "")
+    cleaned = pl.when(cleaned.str.contains(",", literal=True) & ~cleaned.str.contains(".", literal=True)
+                      ).then(cleaned.str.replace(",", ".", literal=True)).otherwise(cleaned)
+    valid = cleaned.str.contains(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+    return pl.when(valid).then(cleaned).otherwise(None).cast(pl.Float64, strict=False)
+
+
+def _excel_serial(text: pl.Expr) -> pl.Expr:
+    """Days since Excel's epoch for text like '43164' or '43164.43', else null.
+
+    Serials below 3653 (before 1910) are refused, so that a bare year such as '2018' is not read as a day.
+    """
+    number = pl.when(text.str.contains(r"^\d{1,7}(?:\.\d+)?$")).then(text).otherwise(None).cast(
+        pl.Float64, strict=False)
+    return pl.when((number >= 3653) & (number < 2958466)).then(number).otherwise(None)
+
+
+def date(text: pl.Expr) -> pl.Expr:
+    """Dates written as 2018-03-05 (time part ignored), 05/03/2018 (day first) or an Excel serial number."""
+    iso = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[T ][\d:.]*(?:Z|[+-]\d{2}:?\d{2})?)?$", 1)
+    day_first = text.str.extract(r"^(\d{1,2}/\d{1,2}/\d{4})$", 1)
+    serial = _excel_serial(text).floor().cast(pl.Int64)
+    return pl.coalesce(
+        iso.str.to_date("%Y-%m-%d", strict=False),
+        day_first.str.to_date("%d/%m/%Y", strict=False),
+        pl.date(*_EXCEL_EPOCH) + pl.duration(days=serial),
+    )
+
+
+def submission_time(text: pl.Expr) -> pl.Expr:
+    """Kobo `_submission_time` or ODK `SubmissionDate` (UTC; the offset is dropped), or an Excel serial."""
+    stamp = text.str.extract(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)", 1
+                             ).str.replace("T", " ", literal=True)
+    serial = _excel_serial(text)
+    return pl.coalesce(
+        stamp.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=False),
+        stamp.str.to_datetime("%Y-%m-%d %H:%M", time_unit="us", strict=False),
+        pl.datetime(*_EXCEL_EPOCH, time_unit="us")
+        + pl.duration(microseconds=(serial * 86_400_000_000).round(0).cast(pl.Int64)),
+    )
+
+
+def geopoint_parts(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Latitude and longitude of 'lat lon [alt acc]' text; null when not a point on Earth."""
+    squeezed = text.str.replace_all(r"\s+", " ")
+    latitude = squeezed.str.extract(_GEOPOINT, 1).cast(pl.Float64, strict=False)
+    longitude = squeezed.str.extract(_GEOPOINT, 2).cast(pl.Float64, strict=False)
+    inside = latitude.is_between(-90, 90) & longitude.is_between(-180, 180)
+    return (pl.when(inside).then(latitude).otherwise(None), pl.when(inside).then(longitude).otherwise(None))
+
+
+def flag(text: pl.Expr) -> pl.Expr:
+    """A one-column-per-choice cell: 1/0, True/False, Vrai/Faux, yes/no -> Boolean; anything else null."""
+    lowered = text.str.to_lowercase()
+    return (pl.when(lowered.is_in(TRUE_WORDS)).then(True)
+            .when(lowered.is_in(FALSE_WORDS)).then(False).otherwise(None))
+
+
+def normalise_label(text: str) -> str:
+    """A label or header compared loosely: no markup, accents composed, case folded, spaces collapsed."""
+    text = unicodedata.normalize("NFC", _TAG.sub("", text))
+    return " ".join(text.casefold().split()).rstrip(" :?").strip()
+
+
+def choice_names(question: Question, text: pl.Expr) -> pl.Expr:
+    """select_one answers as choice names: a choice label (any language, any case) becomes its name."""
+    names = set(question.choice_names)
+    by_label: dict[str, str] = {}
+    for choice in question.choices:
+        for label in choice.labels.values():
+            key = normalise_label(label)
+            if key and key not in names:
+                by_label.setdefault(key, choice.name)
+    if not by_label:
+        return text
+    loose = text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars(" :?")
+    return pl.when(text.is_in(list(names))).then(text).otherwise(
+        loose.replace(by_label, default=None).fill_null(text))
+
+
+def tokens(text: pl.Expr) -> pl.Expr:
+    """select_multiple answers: the choice names in the cell as a list (split on spaces)."""
+    return text.str.strip_chars().str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
+
+
+def typed(question: Question, text: pl.Expr) -> pl.Expr:
+    """The field's value in its stored type (null where the text cannot be read as that type)."""
+    kind = question.type
+    if kind == "integer":
+        return integer(text)
+    if kind in ("decimal", "range"):
+        return decimal(text)
+    if kind in ("date", "today"):
+        return date(text)
+    if kind == "select_one":
+        return choice_names(question, text)
+    if kind == "select_multiple":
+        return tokens(text).list.join(" ").replace("", None)
+    return text
+
+
+def unreadable(question: Question, text: pl.Expr, value: pl.Expr) -> pl.Expr | None:
+    """True where a cell has text that its type cannot read; None for types that take any text."""
+    if question.type in ("integer", "decimal", "range", "date", "today"):
+        return text.is_not_null() & value.is_null()
+    if question.type == "geopoint":
+        return text.is_not_null() & geopoint_parts(text)[0].is_null()
+    return None

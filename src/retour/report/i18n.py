@@ -1,0 +1,126 @@
+"""Translate report text with gettext catalogues and format numbers in the reader's language (Babel).
+
+Every sentence a report shows is a msgid (in English) looked up in `locale/<lang>/LC_MESSAGES/retour.po`.
+The `.po` files are the source; they are compiled with `babel.messages` when first used (and the `.mo`
+written beside them when the folder is writable), so no binary file is made by hand. Numbers follow the
+language's conventions: "48 %" in French (narrow no-break space before the sign), "48%" in English.
+This module formats; it computes no statistic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+from babel.support import Translations
+
+from retour.errors import ConfigError
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "retour"
+LANGUAGES = ("fr", "en")
+SUPPRESSED = "—"
+NARROW_NBSP = "\u202f"
+
+
+def check_language(language: str) -> str:
+    """The language code if reports exist in it; a ConfigError listing the languages otherwise."""
+    if language not in LANGUAGES:
+        raise ConfigError(f"Reports are not available in '{language}'.",
+                          f"Use one of: {', '.join(LANGUAGES)} (or 'all').")
+    return language
+
+
+def catalogue_path(language: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def compile_catalogue(language: str) -> bytes:
+    """The `.mo` bytes of a language's `.po` catalogue (babel.messages.mofile.write_mo)."""
+    with catalogue_path(language).open("rb") as source:
+        catalog = read_po(source, locale=language, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    return buffer.getvalue()
+
+
+@cache
+def translations(language: str) -> Translations:
+    """Compiled translations of `language`; refreshes the `.mo` beside the `.po` when it is stale."""
+    check_language(language)
+    compiled = compile_catalogue(language)
+    mo_path = catalogue_path(language).with_suffix(".mo")
+    try:
+        if not mo_path.exists() or mo_path.read_bytes() != compiled:
+            mo_path.write_bytes(compiled)
+    except OSError:
+        pass  # an installed package may be read-only; the in-memory catalogue is enough
+    return Translations(io.BytesIO(compiled), domain=DOMAIN)
+
+
+@dataclass(frozen=True)
+class Formatter:
+    """Text and numbers for one language: `_` translates, the other methods format numbers."""
+
+    language: str
+
+    def _(self, message: str, **values: object) -> str:
+        """The translation of `message`, with `{name}` placeholders filled from `values`."""
+        text = translations(self.language).gettext(message)
+        return text.format(**values) if values else text
+
+    def percent(self, value: float | None, digits: int = 0) -> str:
+        """A proportion (0..1) as a percentage; None as the suppression mark."""
+        if value is None:
+            return SUPPRESSED
+        pattern = "#,##0%" if digits == 0 else "#,##0." + "0" * digits + "%"
+        text = format_percent(value, format=None if digits == 0 else pattern, locale=self.language)
+        if self.language == "fr":
+            # French typography puts a narrow no-break space before the percent sign.
+            text = text.replace("\xa0%", f"{NARROW_NBSP}%").replace(" %", f"{NARROW_NBSP}%")
+        return text
+
+    def points(self, difference: float | None) -> str:
+        """A difference of proportions in percentage points, signed: "+9 pts" / "−4 pts"."""
+        if difference is None:
+            return SUPPRESSED
+        number = format_decimal(round(difference * 100), format="+#,##0;−#,##0", locale=self.language)
+        return self._("{value} pts", value=number)
+
+    def decimal(self, value: float | None, digits: int = 2) -> str:
+        """A number with a fixed count of decimals in the language's notation ("0,81" / "0.81")."""
+        if value is None:
+            return SUPPRESSED
+        return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0",
+                              locale=self.language)
+
+    def integer(self, value: int | float | None) -> str:
+        """A whole number with the language's grouping ("1 800 000" / "1,800,000")."""
+        if value is None:
+            return SUPPRESSED
+        return format_decimal(round(value), format="#,##0", locale=self.language)
+
+    def p_value(self, value: float | None) -> str:
+        """A p-value: three decimals, or "< 0.001"."""
+        if value is None:
+            return SUPPRESSED
+        if value < 0.001:
+            return "< " + self.decimal(0.001, 3)
+        return self.decimal(value, 3)
+
+    def date(self, value: dt.date | None) -> str:
+        """A date in the language's long form ("5 mars 2018" / "March 5, 2018")."""
+        return "" if value is None else format_date(value, "long", locale=self.language)
+
+    def pick(self, texts: dict[str, str] | None) -> str:
+        """The text of a bilingual mapping in this language (empty when missing)."""
+        if not texts:
+            return ""
+        return str(texts.get(self.language) or "")

@@ -1,0 +1,196 @@
+"""Read the community register (`communities.yaml`): identity, location and narrative of each community.
+
+The register is hand-written by the study team, in French and English. Reading it checks every entry
+and raises one SpecError listing every problem (file, entry, field, value, fix). A narrative field
+that is missing or empty is simply absent from the record: fact sheets leave its block out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retour.registers import SpecProblem, entries, problem, raise_problems, read_yaml, text_field
+
+COMMUNITIES_FILE = "communities.yaml"
+AREA_TYPES = ("urban", "rural")
+DIMENSIONS = ("economic", "social", "psychosocial")
+CHALLENGE_KINDS = ("economic", "social")
+LANGUAGES = ("fr", "en")
+
+Texts = Mapping[str, str]  # language -> text
+TextLists = Mapping[str, tuple[str, ...]]  # language -> items
+
+
+@dataclass(frozen=True)
+class Community:
+    """One community of the study: who it is, where it lies and what the fieldwork said about it."""
+
+    id: str
+    name: str
+    cercle: str
+    region: str
+    type: str
+    latitude: float | None = None
+    longitude: float | None = None
+    population: int | None = None
+    census_year: int | None = None
+    languages: TextLists = field(default_factory=dict)
+    type_note: Texts = field(default_factory=dict)
+    population_note: Texts = field(default_factory=dict)
+    description: Texts = field(default_factory=dict)
+    opportunities: Mapping[str, TextLists] = field(default_factory=dict)
+    constraints: Mapping[str, TextLists] = field(default_factory=dict)
+    challenges: Mapping[str, TextLists] = field(default_factory=dict)
+
+    def has_coordinates(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
+def _texts(value: Any, source: str, label: str, name: str, problems: list[SpecProblem]) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        problems.append(problem(source, label, name, value, "must map languages to text.",
+                                f"Write `{name}: {{fr: ..., en: ...}}`."))
+        return {}
+    result = {}
+    for language, text in value.items():
+        if language not in LANGUAGES:
+            problems.append(problem(source, label, f"{name}.{language}", None, "is not a report language.",
+                                    f"Use {' or '.join(LANGUAGES)}."))
+        elif text is not None and not isinstance(text, str):
+            problems.append(problem(source, label, f"{name}.{language}", text, "must be text."))
+        elif text and text.strip():
+            result[language] = " ".join(text.split())
+    return result
+
+
+def _text_lists(value: Any, source: str, label: str, name: str,
+                problems: list[SpecProblem]) -> dict[str, tuple[str, ...]]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        problems.append(problem(source, label, name, value, "must map languages to lists of text.",
+                                f"Write `{name}: {{fr: [...], en: [...]}}`."))
+        return {}
+    result = {}
+    for language, items in value.items():
+        where = f"{name}.{language}"
+        if language not in LANGUAGES:
+            problems.append(problem(source, label, where, None, "is not a report language.",
+                                    f"Use {' or '.join(LANGUAGES)}."))
+        elif items is None:
+            continue
+        elif not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            problems.append(problem(source, label, where, items, "must be a list of text items."))
+        elif items:
+            result[language] = tuple(" ".join(item.split()) for item in items)
+    if {len(v) for v in result.values()} and len({len(v) for v in result.values()}) > 1:
+        problems.append(problem(source, label, name, None, "has a different number of items per language.",
+                                "Give each item in every language, in the same order."))
+    return result
+
+
+def _by_dimension(value: Any, allowed: tuple[str, ...], source: str, label: str, name: str,
+                  problems: list[SpecProblem]) -> dict[str, dict[str, tuple[str, ...]]]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        problems.append(problem(source, label, name, value, f"must map {', '.join(allowed)} to lists."))
+        return {}
+    result = {}
+    for dimension, lists in value.items():
+        if dimension not in allowed:
+            problems.append(problem(source, label, f"{name}.{dimension}", None, "is not a dimension.",
+                                    f"Use one of: {', '.join(allowed)}."))
+            continue
+        parsed = _text_lists(lists, source, label, f"{name}.{dimension}", problems)
+        if parsed:
+            result[dimension] = parsed
+    return result
+
+
+def _number(entry: Mapping[str, Any], name: str, kind: type, source: str, label: str,
+            problems: list[SpecProblem]) -> Any:
+    value = entry.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+        problems.append(problem(source, label, name, value, f"must be a {'whole ' if kind is int else ''}number."))
+        return None
+    return kind(value)
+
+
+def _coordinates(entry: Mapping[str, Any], source: str, label: str,
+                 problems: list[SpecProblem]) -> tuple[float | None, float | None]:
+    value = entry.get("coordinates")
+    if value is None:
+        return None, None
+    if not isinstance(value, Mapping):
+        problems.append(problem(source, label, "coordinates", value, "must be {lat: ..., lon: ...}."))
+        return None, None
+    lat = _number(value, "lat", float, source, label, problems)
+    lon = _number(value, "lon", float, source, label, problems)
+    if lat is not None and not -90 <= lat <= 90:
+        problems.append(problem(source, label, "coordinates.lat", lat, "is outside -90..90."))
+        lat = None
+    if lon is not None and not -180 <= lon <= 180:
+        problems.append(problem(source, label, "coordinates.lon", lon, "is outside -180..180."))
+        lon = None
+    return lat, lon
+
+
+def parse_community(entry: Any, position: int, source: str, problems: list[SpecProblem]) -> Community | None:
+    """One register entry as a Community; problems are appended to `problems`."""
+    if not isinstance(entry, Mapping):
+        problems.append(problem(source, position, None, entry, "an entry must be a mapping."))
+        return None
+    label = entry["id"] if isinstance(entry.get("id"), str) else position
+    names = {name: text_field(entry, name, source, label, problems) for name in ("id", "name", "cercle", "region")}
+    area_type = text_field(entry, "type", source, label, problems)
+    if area_type and area_type not in AREA_TYPES:
+        problems.append(problem(source, label, "type", area_type, "must be urban or rural."))
+    latitude, longitude = _coordinates(entry, source, str(label), problems)
+    return Community(
+        **names,
+        type=area_type,
+        latitude=latitude,
+        longitude=longitude,
+        population=_number(entry, "population", int, source, str(label), problems),
+        census_year=_number(entry, "census_year", int, source, str(label), problems),
+        languages=_text_lists(entry.get("languages"), source, str(label), "languages", problems),
+        type_note=_texts(entry.get("type_note"), source, str(label), "type_note", problems),
+        population_note=_texts(entry.get("population_note"), source, str(label), "population_note", problems),
+        description=_texts(entry.get("description"), source, str(label), "description", problems),
+        opportunities=_by_dimension(entry.get("opportunities"), DIMENSIONS, source, str(label),
+                                    "opportunities", problems),
+        constraints=_by_dimension(entry.get("constraints"), DIMENSIONS, source, str(label), "constraints",
+                                  problems),
+        challenges=_by_dimension(entry.get("challenges"), CHALLENGE_KINDS, source, str(label), "challenges",
+                                 problems),
+    )
+
+
+def parse_communities(raw: Any, source: str = COMMUNITIES_FILE) -> tuple[Community, ...]:
+    """Every community of a parsed register, checked; one SpecError lists every problem."""
+    problems: list[SpecProblem] = []
+    found = [c for position, entry in enumerate(entries(raw, "communities"), start=1)
+             if (c := parse_community(entry, position, source, problems)) is not None]
+    ids = [c.id for c in found]
+    for duplicated in sorted({i for i in ids if i and ids.count(i) > 1}):
+        problems.append(problem(source, duplicated, "id", duplicated, "is used by two entries.",
+                                "Give each community its own id."))
+    if not found and not problems:
+        problems.append(problem(source, None, "communities", None, "lists no community.",
+                                "Add entries under `communities:` (see the example study)."))
+    raise_problems(problems, f"{source} is invalid")
+    return tuple(found)
+
+
+def load_communities(root: Path) -> tuple[Community, ...]:
+    """The community register of a study folder (`communities.yaml`)."""
+    path = Path(root) / COMMUNITIES_FILE
+    return parse_communities(read_yaml(path), source=str(path))
