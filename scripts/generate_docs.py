@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
-import click
 import typer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
 
-def command_tree() -> click.Group:
+def command_tree() -> Any:
+    """The root command (typer bundles its own click, so commands are duck-typed here)."""
     from retour.cli import app
 
-    return typer.main.get_command(app)  # type: ignore[return-value]
+    return typer.main.get_command(app)
 
 
 def command_names() -> list[str]:
@@ -27,13 +28,13 @@ def command_names() -> list[str]:
     root = command_tree()
     names: list[str] = []
 
-    def walk(group: click.Group, prefix: str) -> None:
-        context = click.Context(group)
+    def walk(group: Any, prefix: str) -> None:
+        context = typer.Context(group)
         for name in sorted(group.list_commands(context)):
             command = group.get_command(context, name)
             path = f"{prefix}{name}"
             names.append(path)
-            if isinstance(command, click.Group):
+            if hasattr(command, "list_commands"):
                 walk(command, path + " ")
 
     walk(root, "")
@@ -44,13 +45,13 @@ def help_text(path: str) -> str:
     """The --help output of `retour PATH`, as a user sees it (80 columns)."""
     root = command_tree()
     parts = path.split()
-    context = click.Context(root, info_name="retour", terminal_width=80, max_content_width=80)
-    command: click.Command = root
+    context = typer.Context(root, info_name="retour", terminal_width=80, max_content_width=80,
+                            help_option_names=["-h", "--help"])
+    command = root
     for part in parts:
-        assert isinstance(command, click.Group)
-        command = command.get_command(context, part)  # type: ignore[assignment]
-        context = click.Context(command, info_name=part, parent=context, terminal_width=80,
-                                max_content_width=80)
+        command = command.get_command(context, part)
+        context = typer.Context(command, info_name=part, parent=context, terminal_width=80,
+                                max_content_width=80, help_option_names=["-h", "--help"])
     return command.get_help(context)
 
 

@@ -160,6 +160,17 @@ def test_unit_multipliers_give_back_the_point_estimates():
     assert np.allclose(estimates, result.value_matrix()[None], rtol=1e-12)
 
 
+def test_respondents_outside_the_indexed_communities_are_left_out():
+    data = respondents()
+    result = build(point_estimates(data), spec_for(data))
+    extra = data.head(20).with_columns(community_id=pl.lit(None, pl.Utf8), weight=pl.lit(50.0))
+    stranger = data.head(20).with_columns(community_id=pl.lit("elsewhere"), weight=pl.lit(50.0))
+    widened = pl.concat([data, extra, stranger])
+    weights = rescaled_bootstrap(widened, 5, seed=1)
+    unit = type(weights)(weights.weight, weights.psu, np.ones_like(weights.multipliers), weights.stratum)
+    assert np.allclose(replicate_estimates(widened, result, unit), result.value_matrix()[None], rtol=1e-12)
+
+
 # --- intervals --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sampled():
@@ -228,3 +239,24 @@ def test_method_score_intervals_leave_out_zscores():
     result = build(point_estimates(data), spec_for(data, alternatives=only_z, weights="equal"))
     rows = result.scores().join(method_uncertainty(result).intervals, on=["community_id", "pillar"])
     assert rows["score_low"].to_list() == pytest.approx(rows["score"].to_list())
+
+
+# --- stored tables -----------------------------------------------------------------------------------------
+def test_index_tables_follow_contract_5(sampled):
+    from retour.index import IndexSpec as Spec
+    from retour.index.tables import index_tables, tableau_1
+
+    result, _, sampling = sampled
+    tables = index_tables(result, sampling, method_uncertainty(result))
+    scores = tables.index_scores
+    assert scores.columns[:8] == ["community_id", "pillar", "score", "rank", "score_low", "score_high",
+                                  "rank_low", "rank_high"]
+    assert scores.height == 28 and scores.null_count().sum_horizontal().item() == 0
+    assert set(tables.index_contributions.columns) >= {"community_id", "pillar", "component", "normalised",
+                                                       "weight", "contribution"}
+    assert tables.index_goalposts.columns == ["indicator_id", "low", "high", "direction"]
+    assert Spec.from_json(tables.index_specs["spec"].item()) == result.spec
+    table = tableau_1(scores, result.spec.pillars)
+    assert table["pillar"].to_list()[:7] == ["economic"] * 7 and table["pillar"].to_list()[-1] == "composite"
+    assert table.filter(pillar="composite")["rank"].to_list() == sorted(
+        table.filter(pillar="composite")["rank"].to_list())

@@ -372,7 +372,8 @@ def list_recommendations(register: ActorRegister, community_id: str | None = Non
 GAPS_SCHEMA = {
     "community_id": pl.Utf8, "issue_id": pl.Utf8, "level": pl.Utf8, "overridden": pl.Boolean,
     "covered": pl.Boolean, "n_actors": pl.Int64, "actor_ids": pl.Utf8, "actors": pl.Utf8,
-    "national_partner_ids": pl.Utf8, "national_partners": pl.Utf8, "recommendations": pl.Utf8,
+    "n_national_partners": pl.Int64, "national_partner_ids": pl.Utf8, "national_partners": pl.Utf8,
+    "recommendations": pl.Utf8,
 }
 
 
@@ -385,28 +386,37 @@ def match_needs(needs: pl.DataFrame, register: ActorRegister,
     (one known only as a value-chain partner when its chain concerns the community), as are the community's
     recommendations answering the need.
     """
-    chains = chains_by_community(register)
     chain_partners = {chain.id: set(chain.partners) for chain in register.value_chains}
-    selected = needs.filter(pl.col("level").is_in(list(levels)))
+    near_chains = {community_id: set().union(*(chain_partners[c] for c in chain_ids))
+                   for community_id, chain_ids in chains_by_community(register).items()}
+    in_chain = set().union(*chain_partners.values())
+    local: dict[tuple[str, str], list[Actor]] = {}
+    national: dict[str, list[Actor]] = {}
+    for actor in register.actors:
+        for issue_id in actor.issues:
+            if actor.scope == "community":
+                for community_id in actor.communities:
+                    local.setdefault((community_id, issue_id), []).append(actor)
+            else:
+                national.setdefault(issue_id, []).append(actor)
+    answers: dict[tuple[str, str], list[str]] = {}
+    for recommendation in register.recommendations:
+        for issue_id in recommendation.needs:
+            answers.setdefault((recommendation.community_id, issue_id), []).append(recommendation.id)
     rows = []
-    for need in selected.iter_rows(named=True):
+    for need in needs.filter(pl.col("level").is_in(list(levels))).iter_rows(named=True):
         community_id, issue_id = need["community_id"], need["issue_id"]
-        local = [a for a in register.actors
-                 if a.scope == "community" and a.works_in(community_id) and issue_id in a.issues]
-        near_chains = set().union(*(chain_partners[c] for c in chains.get(community_id, ()))) \
-            if chains.get(community_id) else set()
-        in_chain = set().union(*chain_partners.values()) if chain_partners else set()
-        national = [a for a in register.actors if a.scope == "national" and issue_id in a.issues
-                    and (a.categories or a.id not in in_chain or a.id in near_chains)]
-        answers = [r.id for r in register.recommendations
-                   if r.community_id == community_id and issue_id in r.needs]
+        here = local.get((community_id, issue_id), [])
+        near = near_chains.get(community_id, set())
+        partners = [a for a in national.get(issue_id, [])
+                    if a.categories or a.id not in in_chain or a.id in near]
         rows.append({
             "community_id": community_id, "issue_id": issue_id, "level": need["level"],
-            "overridden": bool(need.get("overridden", False)), "covered": bool(local),
-            "n_actors": len(local), "actor_ids": _joined([a.id for a in local]),
-            "actors": _joined([a.name for a in local]),
-            "national_partner_ids": _joined([a.id for a in national]),
-            "national_partners": _joined([a.name for a in national]),
-            "recommendations": _joined(answers),
+            "overridden": bool(need.get("overridden", False)), "covered": bool(here),
+            "n_actors": len(here), "actor_ids": _joined([a.id for a in here]),
+            "actors": _joined([a.name for a in here]),
+            "n_national_partners": len(partners), "national_partner_ids": _joined([a.id for a in partners]),
+            "national_partners": _joined([a.name for a in partners]),
+            "recommendations": _joined(answers.get((community_id, issue_id), [])),
         })
     return pl.DataFrame(rows, schema=GAPS_SCHEMA)

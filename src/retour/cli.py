@@ -16,7 +16,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -125,7 +124,8 @@ def _root(
 @app.command("init")
 def init_command(
     directory: Annotated[Path, typer.Argument(help="Folder to create the study in.", show_default=False)],
-    template: Annotated[str, typer.Option("--template", "-t", help="Shipped example study to copy.")] = "mali-2018",
+    template: Annotated[str, typer.Option("--template", "-t",
+                                          help="Shipped example study to copy.")] = "mali-2018",
     force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty.")] = False,
 ) -> None:
     """Create a study folder (settings, questionnaire, indicator catalogue, registers) from an example.
@@ -148,20 +148,32 @@ def form_command(
     output: FormatOption = OutputFormat.TABLE,
     validate: Annotated[bool, typer.Option("--validate/--no-validate",
                                            help="Run ODK Validate (needs Java).")] = True,
+    monitoring: Annotated[bool, typer.Option(
+        "--monitoring", help="Write the short monitoring form for case managers (out/monitoring.xlsx: only "
+                             "what the individual score needs) and check it instead.")] = False,
 ) -> None:
     """Check the questionnaire (XLSForm) with retour, pyxform and ODK Validate; write out/instrument.xml.
 
     Every problem is listed with its sheet, row and column. Exit code 1 when there is any error
-    (warnings, such as a missing translation, do not stop the XForm from being written).
+    (warnings, such as a missing translation, do not stop the XForm from being written). With
+    --monitoring, the short form for follow-up visits (3, 6 and 12 months after return) is derived from
+    the questionnaire, the indicator catalogue and the score weights, then checked the same way.
 
     Example:
         retour form my-study
         retour form my-study --format json
+        retour form my-study --monitoring
     """
     from retour.errors import SchemaError
     from retour.form import build_form
 
-    check = build_form(directory, validate=validate)
+    if monitoring:
+        from retour.config import load_project
+        from retour.study import write_monitoring_form
+
+        check = write_monitoring_form(load_project(directory), validate=validate)
+    else:
+        check = build_form(directory, validate=validate)
     if check.problems:
         records = [{"severity": p.severity.value, "sheet": p.source, "row": p.row, "column": p.column,
                     "message": p.message, "hint": p.hint} for p in check.problems]
@@ -169,8 +181,542 @@ def form_command(
              columns=["severity", "sheet", "row", "column", "message", "hint"])
     if not check.ok:
         raise SchemaError(f"{len(check.errors)} error(s) in {check.xlsform}; no XForm written.",
-                          "Fix them in the workbook (sheet, row and column above) and run `retour form` again.")
+                          "Fix them in the workbook (see sheet, row, column), then run `retour form` again.")
+    if monitoring:
+        info(f"Monitoring form written to {check.xlsform}; it is valid. XForm written to {check.xform_path}")
+        return
     info(f"The questionnaire is valid. XForm written to {check.xform_path}")
+
+
+def _only_community(frame: Any, community: str | None) -> Any:
+    """Rows of one community (all rows when None); a ConfigError naming the known ones if it has none."""
+    from retour.errors import ConfigError
+
+    if community is None:
+        return frame
+    known = frame["community_id"].unique(maintain_order=True).to_list() if frame.height else []
+    if community not in known:
+        raise ConfigError(f"No results for community '{community}'.",
+                          f"Communities with results: {', '.join(known) or 'none'}.")
+    return frame.filter(frame["community_id"] == community)
+
+
+_NEEDS_COLUMNS = ["community_id", "issue_id", "level", "basis", "computed_level", "overridden", "rule",
+                  "evidence", "override_by", "override_why", "override_at"]
+
+
+@app.command("needs")
+def needs_command(
+    study: StudyDir,
+    round_name: RoundOption = "baseline",
+    output: FormatOption = OutputFormat.TABLE,
+    community: Annotated[str | None, typer.Option("--community", "-c",
+                                                  help="Show one community only.")] = None,
+    matrix: Annotated[bool, typer.Option("--matrix", help="Issues x communities, one level per cell "
+                                                          "(* marks an override).")] = False,
+    language: Annotated[str, typer.Option("--language", "-l",
+                                          help="Language of rules and evidence: fr or en.")] = "en",
+    set_cell: Annotated[tuple[str, str, str] | None, typer.Option(
+        "--set", metavar="COMMUNITY ISSUE LEVEL",
+        help="Override one cell: level priority, important, outside_reach or none.")] = None,
+    why: Annotated[str, typer.Option("--why", help="Why the override is needed (required with --set).")] = "",
+    by: Annotated[str | None, typer.Option("--by", help="Who sets the override (default: your user name).")
+                  ] = None,
+) -> None:
+    """Needs matrix: for each community and issue a level (priority, important, outside direct reach)
+    with the rule and the figures behind it.
+
+    Levels come from the rules in needs.toml over the round's estimates and index scores, from the
+    analyst assessments recorded there, and from overrides set with --set, which are kept (who, when,
+    why) and survive every recomputation. Results are stored per round.
+
+    Example:
+        retour needs my-study
+        retour needs my-study --matrix
+        retour needs my-study --set kayes water priority --why "Boreholes failed since the survey"
+    """
+    from retour.config import load_project
+    from retour.needs import summary
+    from retour.study import compute_needs, set_need_override
+
+    project = load_project(study)
+    if language not in ("fr", "en"):
+        raise typer.BadParameter("use fr or en.", param_hint="--language")
+    if set_cell is not None:
+        community_id, issue_id, level = set_cell
+        result = set_need_override(project, round_name, community_id, issue_id, level, why, by)
+        info(f"Override recorded: {community_id} / {issue_id} = {level}.")
+    else:
+        result = compute_needs(project, round_name)
+    result = _only_community(result, community)
+    if matrix:
+        emit(records_of(summary(result)), output, title=f"Needs ({round_name})")
+        return
+    if language == "fr":
+        result = result.with_columns(result["rule_fr"].alias("rule"), result["evidence_fr"].alias("evidence"))
+    columns = _NEEDS_COLUMNS if output is not OutputFormat.TABLE else [
+        "community_id", "issue_id", "level", "basis", "overridden", "evidence"]
+    emit(records_of(result), output, title=f"Needs ({round_name})", columns=columns)
+
+
+@app.command("actors")
+def actors_command(
+    study: StudyDir,
+    output: FormatOption = OutputFormat.TABLE,
+    community: Annotated[str | None, typer.Option("--community", "-c", help="One community only.")] = None,
+    dimension: Annotated[str | None, typer.Option(
+        "--dimension", "-d", help="Actors supporting one dimension: economic, social, psychosocial, c4d.")
+    ] = None,
+    national: Annotated[bool, typer.Option("--national", help="Also list national partners.")] = False,
+    gaps: Annotated[bool, typer.Option("--gaps", help="Per community, each priority need with the actors "
+                                                      "who can address it, and the needs none covers.")
+                    ] = False,
+    important: Annotated[bool, typer.Option("--important", help="With --gaps: include important needs.")
+                         ] = False,
+    chains: Annotated[bool, typer.Option("--chains", help="Value chains and the communities each concerns.")
+                      ] = False,
+    round_name: RoundOption = "baseline",
+    language: Annotated[str, typer.Option("--language", "-l",
+                                          help="Language of strengths and weaknesses: fr or en.")] = "en",
+) -> None:
+    """Actor map: who works where, on which dimensions (Eco, Soc, Psycho, C4D), with strengths and
+    weaknesses; or the gaps between needs and actors; or the value chains.
+
+    Contacts in actors.yaml are never printed.
+
+    Example:
+        retour actors my-study --community kayes
+        retour actors my-study --gaps
+        retour actors my-study --chains
+    """
+    from retour.config import load_project
+    from retour.study import actor_gaps, list_actors, list_value_chains
+
+    project = load_project(study)
+    if language not in ("fr", "en"):
+        raise typer.BadParameter("use fr or en.", param_hint="--language")
+    if chains:
+        emit(records_of(list_value_chains(project)), output, title="Value chains",
+             columns=["chain_id", "label_en", "label_fr", "communities", "communities_uncertain", "partners"])
+        return
+    if gaps:
+        result = actor_gaps(project, round_name, include_important=important)
+        if community is not None and result.height:
+            result = result.filter(result["community_id"] == community)
+        uncovered = result.filter(~result["covered"]).height
+        info(f"{result.height} need(s), {uncovered} with no actor in the community.")
+        columns = ["community_id", "issue_id", "level", "covered", "actors", "n_national_partners",
+                   "recommendations"]
+        if output is not OutputFormat.TABLE:
+            columns = list(result.columns)
+        emit(records_of(result), output, title=f"Needs and actors ({round_name})", columns=columns)
+        return
+    result = list_actors(project, community, dimension, include_national=national)
+    emit(records_of(result), output, title="Actors",
+         columns=["community_id", "actor_id", "name", "kind", "economic", "social", "psychosocial", "c4d",
+                  "uncertain_dimensions", f"strengths_{language}", f"weaknesses_{language}"])
+
+
+_TABLEAU_1_COLUMNS = ["pillar", "rank", "community_id", "score", "score_low", "score_high", "rank_low",
+                      "rank_high"]
+_EXPLAIN_COLUMNS = ["pillar", "component", "value", "normalised", "weight", "contribution"]
+
+
+@app.command("index")
+def index_command(
+    study: StudyDir,
+    round_name: RoundOption = "baseline",
+    explain: Annotated[str | None, typer.Option(
+        "--explain", metavar="COMMUNITY",
+        help="Print what makes up one community's scores (from the stored index) instead of building.")
+    ] = None,
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Pillar indices (economic, social, psychosocial) and the composite reintegration score per
+    community, ranked, with intervals: the study's Tableau 1.
+
+    Indicators are normalised across communities (1 = best; later rounds use the reference round's
+    goalposts), averaged within each pillar, and the composite is the mean of the three pillars, as
+    index.toml and indicators.toml say. Score and rank intervals come from a survey bootstrap
+    (index.bootstrap_replicates, index.interval_level in retour.toml). Run `retour estimate` first.
+    --explain shows each indicator's contribution (weight x normalised / sum of weights) to its pillar
+    and each pillar's to the composite.
+
+    Example:
+        retour index my-study
+        retour index my-study --round midterm --format csv
+        retour index my-study --explain kati
+    """
+    from rich.progress import Progress
+
+    from retour.config import load_project
+    from retour.index.tables import tableau_1
+    from retour.study import build_index, explain_index
+
+    project = load_project(study)
+    if explain is not None:
+        contributions = explain_index(project, explain, round_name)
+        emit(records_of(contributions), output, columns=_EXPLAIN_COLUMNS,
+             title=f"{explain}: contributions aux scores / contributions to the scores ({round_name})")
+        return
+    with Progress(console=stderr, transient=True) as bar:
+        task = bar.add_task("Index", total=1.0)
+        tables = build_index(project, round_name,
+                             progress=lambda step, share: bar.update(task, completed=share,
+                                                                     description=f"Index: {step}"))
+    level = round(project.settings.index.interval_level * 100)
+    pillars = tuple(tables.index_scores["pillar"].unique(maintain_order=True).to_list())
+    emit(records_of(tableau_1(tables.index_scores, pillars)), output, columns=_TABLEAU_1_COLUMNS,
+         title=f"Tableau 1 : score de réintégration / reintegration score ({round_name}, "
+               f"intervalles {level} % / {level}% intervals)")
+    if project.settings.study.synthetic:
+        info("Données synthétiques calibrées sur des agrégats publiés / "
+             "Synthetic data calibrated to published aggregates.")
+
+
+_PROBLEM_COLUMNS = ["round", "file", "row", "uuid", "column", "value", "code", "severity", "message", "hint"]
+_PROGRESS_FROM_BYTES = 1_000_000  # show a progress bar for exports larger than this
+
+
+@app.command("ingest")
+def ingest_command(
+    study: StudyDir,
+    export: Annotated[Path, typer.Argument(help="The Kobo or ODK Central export: CSV or XLSX.",
+                                           show_default=False)],
+    round_name: Annotated[str, typer.Option("--round", "-r", help="Round the data belong to, as in retour.toml.",
+                                            show_default=False)],
+    reader: Annotated[str | None, typer.Option(
+        "--reader", help="Read the file with this reader instead of guessing: kobo_csv, odk_csv, kobo_xlsx.")
+    ] = None,
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Read a survey export, check every row against the questionnaire, store the good rows and put
+    the others in quarantine with their reasons.
+
+    Headers may be field names or labels (French or English), with group prefixes; select_multiple
+    answers may be one column or one 0/1 column per choice. Names, phone numbers and exact GPS points
+    marked in the questionnaire are dropped, hashed or coarsened before anything is stored. Ingesting
+    the same file again changes nothing; a corrected row ingested again leaves quarantine.
+
+    Example:
+        retour ingest my-study kobo-export.csv --round baseline
+        retour problems my-study --csv cleaning-log.csv
+    """
+    from rich.progress import Progress
+
+    from retour.config import load_project
+    from retour.study import ingest_export
+
+    project = load_project(study)
+    large = export.is_file() and export.stat().st_size > _PROGRESS_FROM_BYTES
+    with Progress(console=stderr, transient=True, disable=not large) as bar:
+        task = bar.add_task("Ingest", total=1.0)
+        summary = ingest_export(project, export, round_name, reader=reader,
+                                progress=lambda step, share: bar.update(task, completed=share,
+                                                                        description=f"Ingest: {step}"))
+    if summary.already_ingested:
+        info(f"{summary.file_name} was already ingested into round '{round_name}' (batch {summary.batch_id}): "
+             "nothing changed.")
+    emit(summary.records(), output, title=f"{summary.file_name} -> {round_name}", columns=["item", "count"])
+    if summary.quarantined and not summary.already_ingested:
+        info(f"{summary.quarantined} row(s) in quarantine: see `retour problems {study}`.")
+
+
+@app.command("problems")
+def problems_command(
+    study: StudyDir,
+    round_name: Annotated[str | None, typer.Option("--round", "-r", help="Only this round.")] = None,
+    output: FormatOption = OutputFormat.TABLE,
+    csv_file: Annotated[Path | None, typer.Option(
+        "--csv", metavar="FILE", help="Write a cleaning log (with an empty 'correction' column) to FILE.")
+    ] = None,
+) -> None:
+    """List the open problems found by `retour ingest`: file, row, submission id, column, value,
+    what is wrong and how to fix it.
+
+    With --csv the list is written as a cleaning log a field supervisor can work from. Problems of a
+    row close when a corrected export is ingested again.
+
+    Example:
+        retour problems my-study
+        retour problems my-study --round baseline --format csv
+        retour problems my-study --csv cleaning-log.csv
+    """
+    from retour.config import load_project
+    from retour.study import list_problems, write_cleaning_log
+
+    project = load_project(study)
+    if csv_file is not None:
+        count = write_cleaning_log(project, csv_file, round_name)
+        info(f"Wrote {count} problem(s) to {csv_file}.")
+        return
+    problems = list_problems(project, round_name)
+    emit(records_of(problems), output, title=f"Open problems ({problems.height})", columns=_PROBLEM_COLUMNS)
+
+
+@app.command("serve")
+def serve_command(
+    study: StudyDir,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; keep 127.0.0.1 unless a "
+                                                     "reverse proxy with HTTPS sits in front.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Start the study's dashboard (a web app) and keep it running until Ctrl+C.
+
+    Every page but the sign-in page needs a user: add one first with `retour users DIR add`. The
+    dashboard reads the store between requests only, so other retour commands can run meanwhile.
+
+    Example:
+        retour users my-study add amina --role admin
+        retour serve my-study --port 8000
+    """
+    from retour.config import load_project
+    from retour.study import serve_dashboard
+
+    serve_dashboard(load_project(study), host, port, notify=info)
+
+
+users_app = typer.Typer(help="Manage who may sign in to the dashboard, and with which role.",
+                        no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+app.add_typer(users_app, name="users")
+class UserRole(str, Enum):
+    VIEWER = "viewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+class UserLanguage(str, Enum):
+    FR = "fr"
+    EN = "en"
+
+
+UserName = Annotated[str, typer.Argument(help="The user's sign-in name.", show_default=False)]
+PasswordStdin = Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the password from the first line of standard input instead of asking.")]
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_app.callback()
+def users_group(context: typer.Context, study: StudyDir) -> None:
+    """Manage who may sign in to the dashboard, and with which role.
+
+    Roles: viewer (reads every page), analyst (also uploads exports, overrides needs, edits actors),
+    admin (everything). Passwords are stored hashed with Argon2.
+
+    Example:
+        retour users my-study add amina --role analyst
+        retour users my-study list
+    """
+    from retour.config import load_project
+
+    context.obj = load_project(study)
+
+
+@users_app.command("add")
+def users_add_command(
+    context: typer.Context,
+    name: UserName,
+    role: Annotated[UserRole, typer.Option("--role", help="What the user may do.")] = UserRole.VIEWER,
+    language: Annotated[UserLanguage, typer.Option("--language", help="Language of the dashboard.")
+                        ] = UserLanguage.FR,
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Add a dashboard user with a role; asks for the password (twice) unless --password-stdin.
+
+    Example:
+        retour users my-study add amina --role analyst
+        echo "$PASSWORD" | retour users my-study add ci-bot --role viewer --password-stdin
+    """
+    from retour.study import add_dashboard_user
+
+    user = add_dashboard_user(context.obj, name, _password(password_stdin), role.value, language.value)
+    info(f"Added {user['name']} ({user['role']}).")
+
+
+@users_app.command("list")
+def users_list_command(context: typer.Context, output: FormatOption = OutputFormat.TABLE) -> None:
+    """List the dashboard users with their role and language (never their password).
+
+    Example:
+        retour users my-study list --format json
+    """
+    from retour.study import list_dashboard_users
+
+    emit(list_dashboard_users(context.obj), output, title="Dashboard users",
+         columns=["name", "role", "language", "created_at", "password_changed_at"])
+
+
+@users_app.command("remove")
+def users_remove_command(context: typer.Context, name: UserName) -> None:
+    """Remove a dashboard user; their open sessions end at once.
+
+    Example:
+        retour users my-study remove amina
+    """
+    from retour.study import remove_dashboard_user
+
+    remove_dashboard_user(context.obj, name)
+    info(f"Removed {name}.")
+
+
+@users_app.command("passwd")
+def users_passwd_command(context: typer.Context, name: UserName, password_stdin: PasswordStdin = False) -> None:
+    """Set a new password for a dashboard user; sessions opened with the old one end.
+
+    Example:
+        retour users my-study passwd amina
+    """
+    from retour.study import change_dashboard_password
+
+    change_dashboard_password(context.obj, name, _password(password_stdin))
+    info(f"Changed the password of {name}.")
+
+
+_SCORE_TABLE_COLUMNS = ["case", "visit", "community_id", "economic", "social", "psychosocial", "overall",
+                        "flagged", "below_threshold", "dropped", "reason"]
+_SCORE_SUMMARY_COLUMNS = ["community_id", "dimension", "estimate", "ci_low", "ci_high", "n", "n_missing",
+                          "suppressed", "weights", "weights_hash", "threshold"]
+_CASE_SHOWN = 12  # characters of the hashed case id shown in a table (all of it in CSV and JSON)
+
+
+@app.command("score")
+def score_command(
+    study: StudyDir,
+    round_name: Annotated[str | None, typer.Option(
+        "--round", "-r", help="Round to score, as in retour.toml (default: the first one).")] = None,
+    case: Annotated[str | None, typer.Option(
+        "--case", metavar="ID", help="Print one returnee's scores at every visit; type the case id as "
+                                     "written on the form.")] = None,
+    weights: Annotated[Path | None, typer.Option(
+        "--weights", metavar="FILE", help="Score with this weight set (TOML) instead of the study's "
+                                          "(scoring.weights_file).")] = None,
+    summary: Annotated[bool, typer.Option(
+        "--summary", help="Share of returnees at or above the threshold per community and dimension, "
+                          "with confidence intervals.")] = False,
+    flagged: Annotated[bool, typer.Option("--flagged", help="List flagged visits only.")] = False,
+    language: Annotated[str, typer.Option(
+        "--language", "-l", help="Language of the reasons for a missing score: fr or en.")] = "en",
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Individual reintegration scores: every returnee of a round gets a score from 0 to 1 per
+    dimension (economic, social, psychosocial) and overall, and is flagged when a dimension is below
+    the threshold or a score dropped since the previous visit.
+
+    Answers are recoded to 0..1 and weighted as the weights file says (scoring.weights_file, or
+    --weights FILE); its name and hash are printed with every score. A dimension is scored over the
+    answered questions when they carry at least scoring.min_answered_share of its weight; otherwise it
+    gets no score, and the reason says why. In a survey round the return migrants are scored, in a
+    monitoring round every visit. Scores are stored per round.
+
+    Example:
+        retour score my-study --round baseline
+        retour score my-study --round baseline --flagged --format csv
+        retour score my-study --case ML-0042
+        retour score my-study --summary
+        retour score my-study --weights economy-first.toml
+    """
+    from retour.config import load_project
+    from retour.study import case_history, score_round
+
+    project = load_project(study)
+    if language not in ("fr", "en"):
+        raise typer.BadParameter("use fr or en.", param_hint="--language")
+    if case is not None:
+        history = case_history(project, case, weights)
+        _emit_scores(history, output, language, f"{case}: scores à chaque visite / scores at every visit")
+    else:
+        scored = score_round(project, round_name, weights)
+        weights_text = f"{scored.weights} ({scored.weights_hash}), seuil/threshold {scored.threshold:g}"
+        if summary:
+            import polars as pl
+
+            shown = ("estimate", "ci_low", "ci_high")  # blank where fewer than min_cell returnees answered
+            shares = scored.summary.filter(pl.col("group_dimension") == "all").with_columns(
+                pl.when(~pl.col("suppressed")).then(pl.col(c)).alias(c) for c in shown)
+            emit(records_of(shares), output, columns=_SCORE_SUMMARY_COLUMNS,
+                 title=f"Part au-dessus du seuil / share at or above the threshold ({scored.round}); "
+                       f"poids / weights: {weights_text}")
+        else:
+            scores = scored.scores.filter(scored.scores["flagged"]) if flagged else scored.scores
+            title = f"Scores individuels/individual scores ({scored.round}); poids/weights: {weights_text}"
+            _emit_scores(scores, output, language, title)
+            info(f"{scored.scores.height} visit(s) scored, {int(scored.scores['flagged'].sum())} flagged; "
+                 f"weights {weights_text}.")
+    if project.settings.study.synthetic:
+        info("Données synthétiques calibrées sur des agrégats publiés / "
+             "Synthetic data calibrated to published aggregates.")
+
+
+def _emit_scores(scores: Any, output: OutputFormat, language: str, title: str) -> None:
+    """Scored visits: a short table (case id cut, the reason in one language), or every column."""
+    if output is OutputFormat.TABLE:
+        shown = scores.with_columns(scores["case_id"].str.slice(0, _CASE_SHOWN).alias("case"),
+                                    scores[f"reason_{language}"].alias("reason"))
+        emit(records_of(shown), output, title=title, columns=_SCORE_TABLE_COLUMNS)
+    else:
+        emit(records_of(scores), output, title=title)
+
+
+class ReportLanguage(str, Enum):
+    FR = "fr"
+    EN = "en"
+    ALL = "all"
+
+
+class ReportFormat(str, Enum):
+    HTML = "html"
+    PDF = "pdf"
+    ALL = "all"
+
+
+@app.command("report")
+def report_command(
+    study: StudyDir,
+    round_name: RoundOption = "baseline",
+    language: Annotated[ReportLanguage, typer.Option("--lang", "-l", help="Language of the documents.")
+                        ] = ReportLanguage.ALL,
+    document_format: Annotated[ReportFormat, typer.Option(
+        "--format", "-f", help="Documents to write: html, pdf or all (tables are always written).")
+    ] = ReportFormat.ALL,
+) -> None:
+    """Write the community fact sheets, the synthesis report and the result tables to DIR/out/ROUND/.
+
+    One fact sheet per community (two A4 pages in PDF), the synthesis (method, Tableau 1 with
+    intervals, needs matrix, main gaps with adjusted p-values, actors, communication for development)
+    and every estimate as XLSX (one sheet per theme) and CSV, in French and English. Only stored
+    results are read: run `retour estimate` (and `retour index`, `retour needs`) first. Values resting
+    on fewer than estimation.min_cell respondents are shown as "—".
+
+    Example:
+        retour report my-study
+        retour report my-study --round midterm --lang fr --format pdf
+    """
+    import time
+
+    from retour.config import load_project
+    from retour.study import write_report
+
+    project = load_project(study)
+    languages = ("fr", "en") if language is ReportLanguage.ALL else (language.value,)
+    formats = ("html", "pdf") if document_format is ReportFormat.ALL else (document_format.value,)
+    started = time.perf_counter()
+    with stderr.status("Report") as status:
+        written = write_report(project, round_name, languages, formats,
+                               progress=lambda message: status.update(f"Report: {message}"))
+    records = [{"kind": f.kind, "community": f.community_id, "language": f.language, "format": f.format,
+                "pages": f.pages, "path": str(f.path.relative_to(project.root))} for f in written]
+    emit(records, OutputFormat.TABLE, title=f"Rapport / report ({round_name})",
+         columns=["kind", "community", "language", "format", "pages", "path"])
+    info(f"{len(written)} file(s) written to {project.output_dir / round_name} "
+         f"in {time.perf_counter() - started:.1f} s.")
+    if project.settings.study.synthetic:
+        info("Données synthétiques calibrées sur des agrégats publiés / "
+             "Synthetic data calibrated to published aggregates.")
 
 
 def main(argv: Iterable[str] | None = None) -> None:
@@ -181,18 +727,22 @@ def main(argv: Iterable[str] | None = None) -> None:
     except RetourError as error:
         if _state["debug"]:
             raise
-        click.echo(f"Error: {error}", err=True)
+        typer.echo(f"Error: {error}", err=True)
         sys.exit(1)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         sys.exit(done.exit_code)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
         sys.exit(1)
+    except typer.TyperException as error:  # usage errors and bad parameters (typer's bundled click)
+        show = getattr(error, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"Error: {error}", err=True)
+        sys.exit(getattr(error, "exit_code", 2))
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        typer.echo("Interrupted.", err=True)
         sys.exit(130)
 
 

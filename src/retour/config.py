@@ -55,6 +55,11 @@ class RoundSettings(_Section):
     date: dt.date | None = Field(default=None, description="First day of fieldwork for the round.")
     label_fr: str = Field(default="", description="Round name in French.")
     label_en: str = Field(default="", description="Round name in English.")
+    kind: Literal["survey", "monitoring"] = Field(
+        default="survey",
+        description="survey: the full questionnaire, whose return migrants (lived_abroad_3m = yes) get an "
+        "individual score; monitoring: case managers' follow-up visits with the short form "
+        "(`retour form --monitoring`), where everyone is scored.")
 
 
 class DesignSettings(_Section):

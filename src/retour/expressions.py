@@ -29,7 +29,7 @@ from retour.schema import Instrument
 
 _TOKEN = re.compile(
     r"""\s*(?:
-      (?P<field>\$\{\s*(?P<field_name>[^}\s]*)\s*\})
+      (?P<field>\$\{(?P<field_name>[^}]*)\})
     | (?P<string>'[^']*'|"[^"]*")
     | (?P<number>\d+(?:\.\d*)?|\.\d+)
     | (?P<operator>!=|<=|>=|=|<|>|\+|-|\*|\(|\)|,)
@@ -42,8 +42,22 @@ _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 NUMERIC_TYPES = frozenset({"integer", "decimal", "range"})
 DATE_TYPES = frozenset({"date", "today"})
 MULTIPLE_TYPES = frozenset({"select_multiple", "select_multiple_from_file"})
-UNSUPPORTED_FUNCTIONS = frozenset({"regex", "pulldata", "jr:choice-name", "indexed-repeat", "position",
-                                   "once", "instance", "current", "random", "uuid", "format-date", "now"})
+UNSUPPORTED_FUNCTIONS = frozenset(
+    {
+        "regex",
+        "pulldata",
+        "jr:choice-name",
+        "indexed-repeat",
+        "position",
+        "once",
+        "instance",
+        "current",
+        "random",
+        "uuid",
+        "format-date",
+        "now",
+    }
+)
 _HINT = "Retour understands ${field}, '.', literals, or/and/not(), comparisons, + - * div mod and: "
 
 
@@ -97,19 +111,27 @@ def _tokens(expression: str) -> list[tuple[str, str, int]]:
     while position < stripped_end:
         match = _TOKEN.match(expression, position)
         if match is None or match.end() == position:
+            rest = expression[position:].strip()[:12]
             raise SpecError(
-                f"Cannot read the expression {expression!r}: unexpected {expression[position:].strip()[:12]!r} "
+                f"Cannot read the expression {expression!r}: unexpected {rest!r} "
                 f"at character {position + 1}.",
                 "Check quotes, brackets and operators; XPath paths such as /data/x are not supported.",
             )
         if match.group("field") is not None:
-            name = match.group("field_name")
+            name = match.group("field_name").strip()
             if not _FIELD_NAME.match(name):
-                raise SpecError(f"Cannot read the expression {expression!r}: '{match.group('field')}' "
-                                "is not a valid field reference.", "Write a field as ${name}.")
+                raise SpecError(
+                    f"Cannot read the expression {expression!r}: '{match.group('field')}' "
+                    "is not a valid field reference.",
+                    "Write a field as ${name}.",
+                )
             tokens.append(("field", name, match.start("field")))
         else:
-            kind = next(group for group in ("string", "number", "operator", "name", "dot") if match.group(group) is not None)
+            kind = next(
+                group
+                for group in ("string", "number", "operator", "name", "dot")
+                if match.group(group) is not None
+            )
             tokens.append((kind, match.group(kind), match.start(kind)))
         position = match.end()
     return tokens
@@ -129,8 +151,10 @@ class _Parser:
             where = f"at character {self.tokens[self.index][2] + 1} ({self.tokens[self.index][1]!r})"
         else:
             where = "at the end"
-        return SpecError(f"Cannot read the expression {self.expression!r}: {what} {where}.",
-                         "Check that brackets and quotes are balanced and every operator has two sides.")
+        return SpecError(
+            f"Cannot read the expression {self.expression!r}: {what} {where}.",
+            "Check that brackets and quotes are balanced and every operator has two sides.",
+        )
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -245,6 +269,7 @@ def referenced_choices(expression: str, current: str | None = None) -> list[tupl
 
     `.` counts as `current` when given (and is skipped otherwise).
     """
+
     def field_of(node: Node) -> str | None:
         if isinstance(node, FieldRef):
             return node.name
@@ -305,8 +330,11 @@ def _to_string(value: Typed) -> pl.Expr:
     if value.kind == "number":
         # XPath prints integral numbers without a decimal point ("3", not "3.0")
         integral = value.expr == value.expr.round(0)
-        return pl.when(integral).then(value.expr.cast(pl.Int64, strict=False).cast(pl.Utf8)) \
+        return (
+            pl.when(integral)
+            .then(value.expr.cast(pl.Int64, strict=False).cast(pl.Utf8))
             .otherwise(value.expr.cast(pl.Utf8))
+        )
     return value.expr.cast(pl.Utf8)
 
 
@@ -330,12 +358,19 @@ def _common(left: Typed, right: Typed, equality: bool) -> tuple[pl.Expr, pl.Expr
 
 
 _COMPARISONS: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
-    "=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
 }
 _ARITHMETIC: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
-    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "div": lambda a, b: a / b, "mod": lambda a, b: a - b * (a / b).cast(pl.Int64, strict=False),
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "mod": lambda a, b: a - b * (a / b).cast(pl.Int64, strict=False),
 }
 
 
@@ -345,16 +380,32 @@ def _tokens_of(value: Typed) -> pl.Expr:
 
 
 def _round(value: pl.Expr, digits: int) -> pl.Expr:
-    scale = 10.0 ** digits
+    scale = 10.0**digits
     return (value * scale + 0.5).floor() / scale  # XPath rounds halves up
 
 
 FUNCTIONS: dict[str, tuple[int, int]] = {
     # name: (fewest, most) arguments
-    "selected": (2, 2), "count-selected": (1, 1), "selected-at": (2, 2), "if": (3, 3), "not": (1, 1),
-    "true": (0, 0), "false": (0, 0), "coalesce": (2, 2), "number": (1, 1), "int": (1, 1),
-    "round": (1, 2), "abs": (1, 1), "string": (1, 1), "concat": (1, 99), "string-length": (1, 1),
-    "contains": (2, 2), "starts-with": (2, 2), "boolean": (1, 1), "today": (0, 0), "date": (1, 1),
+    "selected": (2, 2),
+    "count-selected": (1, 1),
+    "selected-at": (2, 2),
+    "if": (3, 3),
+    "not": (1, 1),
+    "true": (0, 0),
+    "false": (0, 0),
+    "coalesce": (2, 2),
+    "number": (1, 1),
+    "int": (1, 1),
+    "round": (1, 2),
+    "abs": (1, 1),
+    "string": (1, 1),
+    "concat": (1, 99),
+    "string-length": (1, 1),
+    "contains": (2, 2),
+    "starts-with": (2, 2),
+    "boolean": (1, 1),
+    "today": (0, 0),
+    "date": (1, 1),
 }
 
 
@@ -367,9 +418,11 @@ class _Translator:
 
     def field(self, name: str) -> Typed:
         if not self.instrument.has(name):
-            raise SpecError(f"The expression {self.expression!r} names '${{{name}}}', "
-                            "which the questionnaire does not have.",
-                            "Check the spelling against the survey sheet's name column.")
+            raise SpecError(
+                f"The expression {self.expression!r} names '${{{name}}}', "
+                "which the questionnaire does not have.",
+                "Check the spelling against the survey sheet's name column.",
+            )
         question_type = self.instrument.question(name).type
         column = pl.col(name)
         if question_type in NUMERIC_TYPES:
@@ -390,8 +443,11 @@ class _Translator:
             return self.field(node.name)
         if isinstance(node, Current):
             if self.current is None:
-                raise SpecError(f"The expression {self.expression!r} uses '.', which only has a meaning in a "
-                                "question's constraint or relevance.", "Name the field as ${name}.")
+                raise SpecError(
+                    f"The expression {self.expression!r} uses '.', which only has a meaning in a "
+                    "question's constraint or relevance.",
+                    "Name the field as ${name}.",
+                )
             return self.field(self.current)
         if isinstance(node, Negative):
             return Typed(-_to_number(self.translate(node.operand)), "number")
@@ -413,22 +469,32 @@ class _Translator:
     def call(self, node: Call) -> Typed:
         name, arguments = node.function, node.arguments
         if name not in FUNCTIONS:
-            what = "is not supported by retour" if name in UNSUPPORTED_FUNCTIONS else "is not a function retour knows"
-            raise SpecError(f"In the expression {self.expression!r}, {name}() {what}.",
-                            _HINT + ", ".join(f"{function}()" for function in FUNCTIONS) + ".")
+            what = (
+                "is not supported by retour"
+                if name in UNSUPPORTED_FUNCTIONS
+                else "is not a function retour knows"
+            )
+            raise SpecError(
+                f"In the expression {self.expression!r}, {name}() {what}.",
+                _HINT + ", ".join(f"{function}()" for function in FUNCTIONS) + ".",
+            )
         fewest, most = FUNCTIONS[name]
         if not fewest <= len(arguments) <= most:
             expected = str(fewest) if fewest == most else f"{fewest} to {most}"
-            raise SpecError(f"In the expression {self.expression!r}, {name}() takes {expected} argument(s), "
-                            f"not {len(arguments)}.")
+            raise SpecError(
+                f"In the expression {self.expression!r}, {name}() takes {expected} argument(s), "
+                f"not {len(arguments)}."
+            )
         values = [self.translate(argument) for argument in arguments]
         if name == "selected" and isinstance(arguments[1], Literal) and isinstance(arguments[1].value, str):
             return _selected(values, arguments[1].value)
         if name == "round" and len(arguments) == 2:
             digits = arguments[1]
             if not isinstance(digits, Literal) or isinstance(digits.value, str):
-                raise SpecError(f"In the expression {self.expression!r}, round() needs a number of digits "
-                                "written as a number, e.g. round(${x}, 2).")
+                raise SpecError(
+                    f"In the expression {self.expression!r}, round() needs a number of digits "
+                    "written as a number, e.g. round(${x}, 2)."
+                )
             return Typed(_round(_to_number(values[0]), int(digits.value)), "number")
         return _CALLS[name](values)
 
@@ -457,7 +523,7 @@ def _coalesce(values: list[Typed]) -> Typed:
 
 def _selected(values: list[Typed], choice_literal: str | None = None) -> Typed:
     answer, choice = values
-    if choice_literal is not None:  # the usual case: a regex scan is much faster than splitting into lists
+    if choice_literal is not None:  # the usual case: one regex scan, much faster than splitting into lists
         pattern = rf"(?:^|\s){re.escape(choice_literal)}(?:\s|$)"
         return Typed(_to_string(answer).str.contains(pattern), "boolean")
     return Typed(_tokens_of(answer).list.contains(_to_string(choice)), "boolean")
@@ -497,14 +563,16 @@ _CALLS: dict[str, Callable[[list[Typed]], Typed]] = {
 }
 
 
-def translate(expression: str, instrument: Instrument, current: str | None = None,
-              blank_as_empty: bool = False) -> Typed:
+def translate(
+    expression: str, instrument: Instrument, current: str | None = None, blank_as_empty: bool = False
+) -> Typed:
     """Like `to_polars`, but also gives the XPath type of the result (boolean, number, string, ...)."""
     return _Translator(str(expression), instrument, current, blank_as_empty).translate(parse(expression))
 
 
-def to_polars(expression: str, instrument: Instrument, current: str | None = None,
-              blank_as_empty: bool = False) -> pl.Expr:
+def to_polars(
+    expression: str, instrument: Instrument, current: str | None = None, blank_as_empty: bool = False
+) -> pl.Expr:
     """A polars expression computing an XLSForm expression over a frame with one column per field.
 
     `current` names the field `.` stands for (in a constraint or relevance). SpecError if the expression

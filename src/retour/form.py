@@ -28,17 +28,33 @@ from retour.schema import IDENTIFYING_ACTIONS
 
 INSTRUMENT_FILE = "instrument.xlsx"
 XFORM_FILE = "instrument.xml"
-EXPRESSION_COLUMNS = ("relevant", "constraint", "calculation", "choice_filter", "required", "repeat_count",
-                      "default", "trigger")
+EXPRESSION_COLUMNS = (
+    "relevant",
+    "constraint",
+    "calculation",
+    "choice_filter",
+    "required",
+    "repeat_count",
+    "default",
+    "trigger",
+)
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]")
 _PYXFORM_SHEET = re.compile(r"(?:On|on|in|In) the '(\w+)' sheet")
 _PYXFORM_COLUMN = re.compile(r"the '([\w:]+)' (?:value|column)")
 _QUOTED = re.compile(r"'([^']+)'")
-_ODK_COLUMN_WORDS = {"cycle": "calculation", "constraint": "constraint", "relevant": "relevant", "relevancy": "relevant",
-                     "calculate": "calculation", "calculation": "calculation", "required": "required",
-                     "choice_filter": "choice_filter", "itemset": "choice_filter"}
+_ODK_COLUMN_WORDS = {
+    "cycle": "calculation",
+    "constraint": "constraint",
+    "relevant": "relevant",
+    "relevancy": "relevant",
+    "calculate": "calculation",
+    "calculation": "calculation",
+    "required": "required",
+    "choice_filter": "choice_filter",
+    "itemset": "choice_filter",
+}
 _JAVA_NOISE = re.compile(r"\s*Bad node: \S+")
 
 
@@ -67,10 +83,26 @@ class FormCheck:
         return not self.errors
 
 
-def _problem(code: str, sheet: str, row: int | None, column: str | None, value: object, message: str,
-             hint: str = "", severity: Severity = Severity.BLOCKING) -> Problem:
-    return Problem(code=code, row=row, column=column, value=None if value in (None, "") else str(value),
-                   message=message, hint=hint, severity=severity, source=sheet)
+def _problem(
+    code: str,
+    sheet: str,
+    row: int | None,
+    column: str | None,
+    value: object,
+    message: str,
+    hint: str = "",
+    severity: Severity = Severity.BLOCKING,
+) -> Problem:
+    return Problem(
+        code=code,
+        row=row,
+        column=column,
+        value=None if value in (None, "") else str(value),
+        message=message,
+        hint=hint,
+        severity=severity,
+        source=sheet,
+    )
 
 
 def describe(problem: Problem) -> str:
@@ -92,19 +124,25 @@ def _read_sheets(path: Path) -> dict[str, list[dict[str, Cell]]]:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError:
-        raise SchemaError(f"Questionnaire {path} not found.", "Create a study with: retour init DIR") from None
+        raise SchemaError(
+            f"Questionnaire {path} not found.", "Create a study with: retour init DIR"
+        ) from None
     except Exception as error:  # openpyxl raises several unrelated types for a bad file
-        raise SchemaError(f"{path} is not a readable XLSX workbook ({error}).",
-                          "Save the questionnaire as .xlsx (Excel 2007 or later).") from None
+        raise SchemaError(
+            f"{path} is not a readable XLSX workbook ({error}).",
+            "Save the questionnaire as .xlsx (Excel 2007 or later).",
+        ) from None
     sheets: dict[str, list[dict[str, Cell]]] = {}
     for sheet_name in workbook.sheetnames:
         rows = workbook[sheet_name].iter_rows(values_only=True)
         header = [str(cell).strip() if cell is not None else "" for cell in next(rows, ())]
         records = []
         for number, values in enumerate(rows, start=2):
-            record = {key: Cell(sheet_name, number, key, str(value).strip())
-                      for key, value in zip(header, values, strict=False)
-                      if key and value is not None and str(value).strip()}
+            record = {
+                key: Cell(sheet_name, number, key, str(value).strip())
+                for key, value in zip(header, values, strict=False)
+                if key and value is not None and str(value).strip()
+            }
             if record:
                 records.append(record)
         sheets[sheet_name] = records
@@ -126,12 +164,29 @@ def _check_choices(rows: list[dict[str, Cell]]) -> tuple[dict[str, set[str]], li
         name = _text(record, "name")
         if not list_name or not name:
             missing = "list_name" if not list_name else "name"
-            problems.append(_problem("missing_cell", "choices", row, missing, None,
-                                     f"a choice has no {missing}.", "Every choice needs a list_name and a name."))
+            problems.append(
+                _problem(
+                    "missing_cell",
+                    "choices",
+                    row,
+                    missing,
+                    None,
+                    f"a choice has no {missing}.",
+                    "Every choice needs a list_name and a name.",
+                )
+            )
             continue
         if name in lists.setdefault(list_name, set()):
-            problems.append(_problem("duplicate_choice", "choices", row, "name", name,
-                                     f"choice '{name}' appears twice in list '{list_name}'."))
+            problems.append(
+                _problem(
+                    "duplicate_choice",
+                    "choices",
+                    row,
+                    "name",
+                    name,
+                    f"choice '{name}' appears twice in list '{list_name}'.",
+                )
+            )
         lists[list_name].add(name)
     return lists, problems
 
@@ -140,77 +195,167 @@ def _label_columns(rows: list[dict[str, Cell]]) -> list[str]:
     return sorted({key for record in rows for key in record if key == "label" or key.startswith("label::")})
 
 
+def _survey(code: str, cell_row: int, column: str, value: object, message: str, hint: str = "") -> Problem:
+    return _problem(code, "survey", cell_row, column, value, message, hint)
+
+
+def _check_list(raw_type: str, row: int, lists: dict[str, set[str]]) -> list[Problem]:
+    """A select question must name a choice list that exists."""
+    if not raw_type.startswith("select_"):
+        return []
+    parts = raw_type.split()
+    if len(parts) < 2:
+        return [
+            _survey(
+                "missing_list",
+                row,
+                "type",
+                raw_type,
+                "the select question names no choice list.",
+                "Write 'select_one LIST'.",
+            )
+        ]
+    if parts[1] not in lists:
+        return [
+            _survey(
+                "unknown_list",
+                row,
+                "type",
+                raw_type,
+                f"choice list '{parts[1]}' is not in the choices sheet.",
+                "Add the list to the choices sheet or fix the spelling.",
+            )
+        ]
+    return []
+
+
+def _check_name(name: str, raw_type: str, row: int, seen: dict[str, int]) -> list[Problem]:
+    """Every answer-holding row needs a valid name used once; `seen` records names already met."""
+    if not name:
+        return [_survey("missing_name", row, "name", None, f"a '{raw_type}' row has no name.")]
+    if not _NAME.match(name):
+        return [
+            _survey(
+                "bad_name",
+                row,
+                "name",
+                name,
+                f"'{name}' is not a valid name.",
+                "Use letters, digits, _ , - and ., starting with a letter or _.",
+            )
+        ]
+    if name in seen:
+        return [
+            _survey("duplicate_name", row, "name", name, f"'{name}' is already used on row {seen[name]}.")
+        ]
+    seen[name] = row
+    return []
+
+
+def _check_identifying(record: dict[str, Cell], row: int) -> list[Problem]:
+    identifying = _text(record, "retour_identifying").lower()
+    if identifying and identifying not in IDENTIFYING_ACTIONS:
+        return [
+            _survey(
+                "bad_identifying",
+                row,
+                "retour_identifying",
+                identifying,
+                f"'{identifying}' is not a way to protect an identifying field.",
+                "Use drop, hash or coarsen.",
+            )
+        ]
+    return []
+
+
 def _check_survey(rows: list[dict[str, Cell]], lists: dict[str, set[str]]) -> list[Problem]:
     problems: list[Problem] = []
     names = {_text(record, "name") for record in rows if _text(record, "name")}
     label_columns = [column for column in _label_columns(rows) if column.startswith("label::")]
     seen: dict[str, int] = {}
-    groups: list[tuple[str, int]] = []
+    open_groups: list[tuple[str, int]] = []
     for record in rows:
         row = next(iter(record.values())).row
-        raw_type = _text(record, "type")
-        name = _text(record, "name")
+        raw_type, name = _text(record, "type"), _text(record, "name")
         if not raw_type:
-            problems.append(_problem("missing_type", "survey", row, "type", name,
-                                     "the row has no type.", "Give the row a type, or delete it."))
+            problems.append(
+                _survey(
+                    "missing_type",
+                    row,
+                    "type",
+                    name,
+                    "the row has no type.",
+                    "Give the row a type, or delete it.",
+                )
+            )
             continue
         structure = raw_type.lower().replace("_", " ")
-        if structure.startswith(("begin group", "begin repeat")):
-            groups.append((name, row))
-        elif structure.startswith(("end group", "end repeat")):
-            if not groups:
-                problems.append(_problem("unbalanced_group", "survey", row, "type", raw_type,
-                                         "'end group' without a matching 'begin group'."))
+        if structure.startswith(("end group", "end repeat")):
+            if open_groups:
+                open_groups.pop()
             else:
-                groups.pop()
+                problems.append(
+                    _survey(
+                        "unbalanced_group",
+                        row,
+                        "type",
+                        raw_type,
+                        "'end group' without a matching 'begin group'.",
+                    )
+                )
             continue
-        if raw_type.startswith("select_"):
-            parts = raw_type.split()
-            list_name = parts[1] if len(parts) > 1 else ""
-            if not list_name:
-                problems.append(_problem("missing_list", "survey", row, "type", raw_type,
-                                         "the select question names no choice list.", "Write 'select_one LIST'."))
-            elif list_name not in lists:
-                problems.append(_problem("unknown_list", "survey", row, "type", raw_type,
-                                         f"choice list '{list_name}' is not in the choices sheet.",
-                                         "Add the list to the choices sheet or fix the spelling."))
-        if not name:
-            problems.append(_problem("missing_name", "survey", row, "name", None,
-                                     f"a '{raw_type}' row has no name."))
-        elif not _NAME.match(name):
-            problems.append(_problem("bad_name", "survey", row, "name", name, f"'{name}' is not a valid name.",
-                                     "Use letters, digits, _ , - and ., starting with a letter or _."))
-        elif name in seen:
-            problems.append(_problem("duplicate_name", "survey", row, "name", name,
-                                     f"'{name}' is already used on row {seen[name]}."))
-        else:
-            seen[name] = row
+        if structure.startswith(("begin group", "begin repeat")):
+            open_groups.append((name, row))
+        problems += _check_list(raw_type, row, lists)
+        problems += _check_name(name, raw_type, row, seen)
         problems += _check_references(record, names)
         problems += _check_translations(record, label_columns, raw_type)
-        identifying = _text(record, "retour_identifying").lower()
-        if identifying and identifying not in IDENTIFYING_ACTIONS:
-            problems.append(_problem("bad_identifying", "survey", row, "retour_identifying", identifying,
-                                     f"'{identifying}' is not a way to protect an identifying field.",
-                                     "Use drop, hash or coarsen."))
-    for name, row in groups:
-        problems.append(_problem("unbalanced_group", "survey", row, "type", name,
-                                 f"group '{name}' is never closed.", "Add an 'end group' row."))
+        problems += _check_identifying(record, row)
+    problems += [
+        _survey(
+            "unbalanced_group",
+            row,
+            "type",
+            name,
+            f"group '{name}' is never closed.",
+            "Add an 'end group' row.",
+        )
+        for name, row in open_groups
+    ]
     return problems
 
 
 def _check_references(record: dict[str, Cell], names: set[str]) -> list[Problem]:
     problems = []
     for column, cell in record.items():
-        if column not in EXPRESSION_COLUMNS and not column.startswith(("label", "hint", "constraint_message")):
+        if column not in EXPRESSION_COLUMNS and not column.startswith(
+            ("label", "hint", "constraint_message")
+        ):
             continue
         for reference in _REFERENCE.findall(cell.value):
             if reference not in names:
-                problems.append(_problem("unknown_reference", "survey", cell.row, column, cell.value,
-                                         f"${{{reference}}} names no question of the survey sheet.",
-                                         "Check the spelling against the name column."))
+                problems.append(
+                    _problem(
+                        "unknown_reference",
+                        "survey",
+                        cell.row,
+                        column,
+                        cell.value,
+                        f"${{{reference}}} names no question of the survey sheet.",
+                        "Check the spelling against the name column.",
+                    )
+                )
         if column in EXPRESSION_COLUMNS and _unbalanced(cell.value):
-            problems.append(_problem("unbalanced_expression", "survey", cell.row, column, cell.value,
-                                     "brackets or quotes are not balanced."))
+            problems.append(
+                _problem(
+                    "unbalanced_expression",
+                    "survey",
+                    cell.row,
+                    column,
+                    cell.value,
+                    "brackets or quotes are not balanced.",
+                )
+            )
     return problems
 
 
@@ -236,16 +381,36 @@ def _check_translations(record: dict[str, Cell], label_columns: list[str], raw_t
     if not present or raw_type.startswith(("end", "calculate")):
         return []
     row = next(iter(record.values())).row
-    return [_problem("missing_translation", "survey", row, column, None,
-                     f"no {column.split('::', 1)[1]} label.", "Translate the label.", Severity.WARNING)
-            for column in label_columns if column not in record]
+    return [
+        _problem(
+            "missing_translation",
+            "survey",
+            row,
+            column,
+            None,
+            f"no {column.split('::', 1)[1]} label.",
+            "Translate the label.",
+            Severity.WARNING,
+        )
+        for column in label_columns
+        if column not in record
+    ]
 
 
 def lint(sheets: dict[str, list[dict[str, Cell]]]) -> list[Problem]:
     """Every problem retour can see in the workbook without converting it."""
     if "survey" not in sheets:
-        return [_problem("missing_sheet", "survey", None, None, None, "the workbook has no 'survey' sheet.",
-                         "An XLSForm needs a 'survey' sheet and, for select questions, a 'choices' sheet.")]
+        return [
+            _problem(
+                "missing_sheet",
+                "survey",
+                None,
+                None,
+                None,
+                "the workbook has no 'survey' sheet.",
+                "An XLSForm needs a 'survey' sheet and, for select questions, a 'choices' sheet.",
+            )
+        ]
     lists, problems = _check_choices(sheets.get("choices", []))
     return problems + _check_survey(sheets["survey"], lists)
 
@@ -265,11 +430,14 @@ def _find_cell(sheets: dict[str, list[dict[str, Cell]]], value: str, sheet: str 
 
 
 def _name_rows(sheets: dict[str, list[dict[str, Cell]]]) -> dict[str, int]:
-    return {record["name"].value: record["name"].row for record in sheets.get("survey", []) if "name" in record}
+    return {
+        record["name"].value: record["name"].row for record in sheets.get("survey", []) if "name" in record
+    }
 
 
-def _pyxform_problem(message: str, sheets: dict[str, list[dict[str, Cell]]],
-                     severity: Severity = Severity.BLOCKING) -> Problem:
+def _pyxform_problem(
+    message: str, sheets: dict[str, list[dict[str, Cell]]], severity: Severity = Severity.BLOCKING
+) -> Problem:
     """Place a pyxform message on its sheet, row and column (from '[row : N]' or a quoted value)."""
     row_match, sheet_match = _PYXFORM_ROW.search(message), _PYXFORM_SHEET.search(message)
     column_match = _PYXFORM_COLUMN.search(message)
@@ -290,8 +458,11 @@ def _odk_problems(message: str, sheets: dict[str, list[dict[str, Cell]]]) -> lis
     """ODK Validate's report, one problem per message, placed on the row of the field it names."""
     body = message.split("The following files failed validation", 1)[0]
     lines = [line.strip() for line in body.splitlines()]
-    lines = [line.lstrip(": ").strip() for line in lines
-             if line and not line.startswith(("ODK Validate Errors", ">> XForm is invalid", "Result:"))]
+    lines = [
+        line.lstrip(": ").strip()
+        for line in lines
+        if line and not line.startswith(("ODK Validate Errors", ">> XForm is invalid", "Result:"))
+    ]
     if not lines:
         return [_problem("odk_validate", "survey", None, None, None, message.strip())]
     rows = _name_rows(sheets)
@@ -299,18 +470,31 @@ def _odk_problems(message: str, sheets: dict[str, list[dict[str, Cell]]]) -> lis
     names = [name for name in _REFERENCE.findall(text) if name in rows]
     column = next((target for word, target in _ODK_COLUMN_WORDS.items() if word in text.lower()), None)
     row = rows[names[0]] if names else None
-    return [_problem("odk_validate", "survey", row, column, ", ".join(dict.fromkeys(names)) or None,
-                     f"ODK Validate: {text}", "Fix the expression; ODK Collect and Kobo would refuse the form.")]
+    return [
+        _problem(
+            "odk_validate",
+            "survey",
+            row,
+            column,
+            ", ".join(dict.fromkeys(names)) or None,
+            f"ODK Validate: {text}",
+            "Fix the expression; ODK Collect and Kobo would refuse the form.",
+        )
+    ]
 
 
-def _convert(path: Path, sheets: dict[str, list[dict[str, Cell]]], validate: bool) -> tuple[str | None, list[Problem]]:
+def _convert(
+    path: Path, sheets: dict[str, list[dict[str, Cell]]], validate: bool
+) -> tuple[str | None, list[Problem]]:
     warnings: list[str] = []
     try:
         result = convert(xlsform=str(path), warnings=warnings, pretty_print=True)
     except PyXFormError as error:
         return None, [_pyxform_problem(str(error), sheets)]
     except Exception as error:  # pyxform raises plain exceptions for some malformed workbooks
-        return None, [_problem("pyxform", "survey", None, None, None, f"pyxform could not convert it: {error}")]
+        return None, [
+            _problem("pyxform", "survey", None, None, None, f"pyxform could not convert it: {error}")
+        ]
     problems = [_pyxform_problem(warning, sheets, Severity.WARNING) for warning in warnings]
     if validate:
         with tempfile.TemporaryDirectory() as folder:
@@ -321,8 +505,9 @@ def _convert(path: Path, sheets: dict[str, list[dict[str, Cell]]], validate: boo
             except odk_validate.ODKValidateError as error:
                 problems += _odk_problems(str(error), sheets)
             except OSError as error:
-                raise SchemaError(f"ODK Validate could not run: {error}",
-                                  "Install Java 8 or later, or pass --no-validate.") from None
+                raise SchemaError(
+                    f"ODK Validate could not run: {error}", "Install Java 8 or later, or pass --no-validate."
+                ) from None
     return result.xform, problems
 
 
@@ -336,16 +521,28 @@ def check_form(xlsform: Path, validate: bool = True) -> tuple[FormCheck, str | N
         xform, converted = _convert(xlsform, sheets, validate)
         located = {(problem.source, problem.row) for problem in problems if problem.row is not None}
         # pyxform stops at its first error, which retour has usually already reported on the same row
-        problems += [problem for problem in converted if (problem.source, problem.row) not in located
-                     or problem.code == "odk_validate"]
+        problems += [
+            problem
+            for problem in converted
+            if (problem.source, problem.row) not in located or problem.code == "odk_validate"
+        ]
     check = FormCheck(xlsform=xlsform, problems=_ordered(problems))
     return check, (xform if check.ok else None)
 
 
 def _ordered(problems: Iterable[Problem]) -> tuple[Problem, ...]:
     order = {"settings": 0, "survey": 1, "choices": 2}
-    return tuple(sorted(problems, key=lambda p: (p.severity is not Severity.BLOCKING, order.get(p.source, 3),
-                                                 p.row or 0, p.column or "")))
+    return tuple(
+        sorted(
+            problems,
+            key=lambda p: (
+                p.severity is not Severity.BLOCKING,
+                order.get(p.source, 3),
+                p.row or 0,
+                p.column or "",
+            ),
+        )
+    )
 
 
 def build_form(target: Path, validate: bool = True) -> FormCheck:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ MIN_PER_PILLAR = 4
 SELECT_TYPES = frozenset({"select_one", "select_multiple"})
 GROUP_SOURCE_REGISTER = "community_register"
 EVERYONE = "true()"
-DESIGN_COLUMNS = ("_uuid", "community_id", "stratum", "psu", "weight")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -104,19 +103,35 @@ class Catalogue:
 # --- loading and checking -------------------------------------------------------------------------
 
 
-def _problem(code: str, where: str, message: str, value: object = None, hint: str = "",
-             source: str = "") -> Problem:
-    return Problem(code=code, row=None, column=where, value=None if value is None else str(value),
-                   message=message, hint=hint, source=source)
+def _problem(
+    code: str, where: str, message: str, value: object = None, hint: str = "", source: str = ""
+) -> Problem:
+    return Problem(
+        code=code,
+        row=None,
+        column=where,
+        value=None if value is None else str(value),
+        message=message,
+        hint=hint,
+        source=source,
+    )
 
 
-def _expand_choice_shares(entry: Mapping[str, Any], instrument: Instrument, where: str,
-                          problems: list[Problem]) -> list[dict[str, Any]]:
+def _expand_choice_shares(
+    entry: Mapping[str, Any], instrument: Instrument, where: str, problems: list[Problem]
+) -> list[dict[str, Any]]:
     """One proportion per choice of a select question: `${f} = 'c'` or `selected(${f}, 'c')`."""
     name = str(entry.get("field", ""))
     if not instrument.has(name) or instrument.question(name).type not in SELECT_TYPES:
-        problems.append(_problem("unknown_field", f"{where}.field", f"'{name}' is not a select question of "
-                                 "the questionnaire.", name, "Name a select_one or select_multiple field."))
+        problems.append(
+            _problem(
+                "unknown_field",
+                f"{where}.field",
+                f"'{name}' is not a select question of the questionnaire.",
+                name,
+                "Name a select_one or select_multiple field.",
+            )
+        )
         return []
     question = instrument.question(name)
     skip = set(entry.get("skip", []))
@@ -124,41 +139,64 @@ def _expand_choice_shares(entry: Mapping[str, Any], instrument: Instrument, wher
     for choice in question.choices:
         if choice.name in skip:
             continue
-        test = (f"selected(${{{name}}}, '{choice.name}')" if question.type == "select_multiple"
-                else f"${{{name}}} = '{choice.name}'")
-        expanded.append({
-            "id": f"{entry.get('id_prefix', name + '_')}{choice.name}",
-            "label_fr": str(entry.get("label_fr", "{choice}")).format(choice=choice.labels.get("fr", choice.name)),
-            "label_en": str(entry.get("label_en", "{choice}")).format(choice=choice.labels.get("en", choice.name)),
-            "formula": test,
-            "universe": entry.get("universe", ""),
-            "theme": entry.get("theme", "other"),
-            "fiche_block": entry.get("fiche_block", ""),
-        })
+        test = (
+            f"selected(${{{name}}}, '{choice.name}')"
+            if question.type == "select_multiple"
+            else f"${{{name}}} = '{choice.name}'"
+        )
+        expanded.append(
+            {
+                "id": f"{entry.get('id_prefix', name + '_')}{choice.name}",
+                "label_fr": str(entry.get("label_fr", "{choice}")).format(
+                    choice=choice.labels.get("fr", choice.name)
+                ),
+                "label_en": str(entry.get("label_en", "{choice}")).format(
+                    choice=choice.labels.get("en", choice.name)
+                ),
+                "formula": test,
+                "universe": entry.get("universe", ""),
+                "theme": entry.get("theme", "other"),
+                "fiche_block": entry.get("fiche_block", ""),
+            }
+        )
     return expanded
 
 
-def _check_expression(expression: str, instrument: Instrument, where: str, wanted: tuple[str, ...],
-                      problems: list[Problem]) -> None:
+def _check_expression(
+    expression: str, instrument: Instrument, where: str, wanted: tuple[str, ...], problems: list[Problem]
+) -> None:
     """Problems of one formula/universe/group expression: unreadable, unknown field or choice, wrong type."""
     try:
-        fields = referenced_fields(expression)
+        names = referenced_fields(expression)
         choices = referenced_choices(expression)
     except SpecError as error:
         problems.append(_problem("bad_expression", where, error.message, expression, error.hint or ""))
         return
-    unknown = sorted(name for name in fields if not instrument.has(name))
+    unknown = sorted(name for name in names if not instrument.has(name))
     for name in unknown:
-        problems.append(_problem("unknown_field", where, f"names ${{{name}}}, which the questionnaire lacks.",
-                                 expression, "Use a field name from the survey sheet."))
+        problems.append(
+            _problem(
+                "unknown_field",
+                where,
+                f"names ${{{name}}}, which the questionnaire lacks.",
+                expression,
+                "Use a field name from the survey sheet.",
+            )
+        )
     for name, choice in choices:
         if name in unknown or not instrument.has(name):
             continue
         question = instrument.question(name)
         if question.type in SELECT_TYPES and choice not in question.choice_names:
-            problems.append(_problem(
-                "unknown_choice", where, f"tests choice '{choice}' of ${{{name}}}, which its list "
-                f"'{question.list_name}' lacks.", expression, f"Choices: {', '.join(question.choice_names)}."))
+            problems.append(
+                _problem(
+                    "unknown_choice",
+                    where,
+                    f"tests choice '{choice}' of ${{{name}}}, which its list '{question.list_name}' lacks.",
+                    expression,
+                    f"Choices: {', '.join(question.choice_names)}.",
+                )
+            )
     if unknown:
         return
     try:
@@ -167,104 +205,190 @@ def _check_expression(expression: str, instrument: Instrument, where: str, wante
         problems.append(_problem("bad_expression", where, error.message, expression, error.hint or ""))
         return
     if kind not in wanted:
-        problems.append(_problem("wrong_type", where, f"gives a {kind}, where a {' or '.join(wanted)} is needed.",
-                                 expression, "A proportion's formula and every universe must be a condition."))
+        problems.append(
+            _problem(
+                "wrong_type",
+                where,
+                f"gives a {kind}, where a {' or '.join(wanted)} is needed.",
+                expression,
+                "A proportion's formula and every universe must be a condition.",
+            )
+        )
 
 
-def _indicator_from(entry: Mapping[str, Any], instrument: Instrument, where: str,
-                    problems: list[Problem]) -> Indicator | None:
-    known = {"id", "label_fr", "label_en", "formula", "universe", "kind", "higher_is_better", "pillar", "theme",
-             "weight", "fiche_block"}
-    for key in sorted(set(entry) - known):
-        problems.append(_problem("unknown_key", f"{where}.{key}", f"unknown key '{key}'.", None,
-                                 f"Keys of an indicator: {', '.join(sorted(known))}."))
+INDICATOR_KEYS = frozenset(item.name for item in fields(Indicator))
+
+
+def _check_entry(entry: Mapping[str, Any], where: str) -> list[Problem]:
+    """Problems of an indicator entry's plain values (keys, id, labels, kind, pillar, direction, weight)."""
     identifier = str(entry.get("id", ""))
-    if not _ID.match(identifier):
-        problems.append(_problem("bad_id", f"{where}.id", f"'{identifier}' is not a valid indicator id.",
-                                 identifier, "Use lower-case letters, digits and _, starting with a letter."))
-    for key in ("label_fr", "label_en", "formula"):
-        if not str(entry.get(key, "")).strip():
-            problems.append(_problem("missing_key", f"{where}.{key}", f"indicator '{identifier}' has no {key}."))
-    kind = str(entry.get("kind", "proportion"))
-    if kind not in KINDS:
-        problems.append(_problem("bad_kind", f"{where}.kind", f"kind '{kind}' is unknown.", kind,
-                                 "Use proportion or mean."))
-    pillar = str(entry.get("pillar", "none"))
-    if pillar not in (*PILLARS, "none"):
-        problems.append(_problem("unknown_pillar", f"{where}.pillar", f"pillar '{pillar}' is unknown.", pillar,
-                                 f"Use one of {', '.join(PILLARS)} or none."))
-    direction = entry.get("higher_is_better")
-    if direction is not None and not isinstance(direction, bool):
-        problems.append(_problem("bad_direction", f"{where}.higher_is_better", "must be true or false.", direction))
-        direction = None
-    if pillar in PILLARS and direction is None:
-        problems.append(_problem("missing_direction", f"{where}.higher_is_better",
-                                 f"indicator '{identifier}' feeds the {pillar} pillar but has no direction.",
-                                 None, "Say higher_is_better = true or false."))
-    weight = entry.get("weight", 1.0)
-    if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
-        problems.append(_problem("bad_weight", f"{where}.weight", "the weight must be a positive number.", weight))
-        weight = 1.0
+    kind, pillar = str(entry.get("kind", "proportion")), str(entry.get("pillar", "none"))
+    direction, weight = entry.get("higher_is_better"), entry.get("weight", 1.0)
+    problems = [
+        _problem(
+            "unknown_key",
+            f"{where}.{key}",
+            f"unknown key '{key}'.",
+            None,
+            f"Keys of an indicator: {', '.join(sorted(INDICATOR_KEYS))}.",
+        )
+        for key in sorted(set(entry) - INDICATOR_KEYS)
+    ]
+    problems += [
+        _problem("missing_key", f"{where}.{key}", f"indicator '{identifier}' has no {key}.")
+        for key in ("label_fr", "label_en", "formula")
+        if not str(entry.get(key, "")).strip()
+    ]
+    # fmt: off
+    checks = [  # (failed, code, key, message, value, hint)
+        (not _ID.match(identifier), "bad_id", "id", f"'{identifier}' is not a valid indicator id.",
+         identifier, "Use lower-case letters, digits and _, starting with a letter."),
+        (kind not in KINDS, "bad_kind", "kind", f"kind '{kind}' is unknown.", kind,
+         "Use proportion or mean."),
+        (pillar not in (*PILLARS, "none"), "unknown_pillar", "pillar", f"pillar '{pillar}' is unknown.",
+         pillar, f"Use one of {', '.join(PILLARS)} or none."),
+        (direction is not None and not isinstance(direction, bool), "bad_direction", "higher_is_better",
+         "must be true or false.", direction, ""),
+        (pillar in PILLARS and direction is None, "missing_direction", "higher_is_better",
+         f"indicator '{identifier}' feeds the {pillar} pillar but has no direction.", None,
+         "Say higher_is_better = true or false."),
+        (isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0, "bad_weight",
+         "weight", "the weight must be a positive number.", weight, ""),
+    ]
+    # fmt: on
+    problems += [
+        _problem(code, f"{where}.{key}", message, value, hint)
+        for failed, code, key, message, value, hint in checks
+        if failed
+    ]
+    return problems
+
+
+def _indicator_from(
+    entry: Mapping[str, Any], instrument: Instrument, where: str, problems: list[Problem]
+) -> Indicator:
+    """The indicator of a catalogue entry; its problems (values and expressions) go to `problems`."""
+    found = _check_entry(entry, where)
+    problems += found
+    identifier, kind = str(entry.get("id", "")), str(entry.get("kind", "proportion"))
     formula = str(entry.get("formula", "")).strip()
     universe = str(entry.get("universe", "")).strip() or EVERYONE
     if formula:
         wanted = ("boolean",) if kind == "proportion" else ("number", "boolean")
         _check_expression(formula, instrument, f"{where}.formula ({identifier})", wanted, problems)
     _check_expression(universe, instrument, f"{where}.universe ({identifier})", ("boolean",), problems)
-    return Indicator(id=identifier, label_fr=str(entry.get("label_fr", "")), label_en=str(entry.get("label_en", "")),
-                     formula=formula, universe=universe, kind=kind, higher_is_better=direction, pillar=pillar,
-                     theme=str(entry.get("theme", "other")), weight=float(weight),
-                     fiche_block=str(entry.get("fiche_block", "")))
+    direction = entry.get("higher_is_better")
+    weight = entry.get("weight", 1.0)
+    bad = {problem.code for problem in found}
+    return Indicator(
+        id=identifier,
+        label_fr=str(entry.get("label_fr", "")),
+        label_en=str(entry.get("label_en", "")),
+        formula=formula,
+        universe=universe,
+        kind=kind,
+        higher_is_better=None if "bad_direction" in bad else direction,
+        pillar=str(entry.get("pillar", "none")),
+        theme=str(entry.get("theme", "other")),
+        weight=1.0 if "bad_weight" in bad else float(weight),
+        fiche_block=str(entry.get("fiche_block", "")),
+    )
 
 
-def _group_from(entry: Mapping[str, Any], instrument: Instrument, where: str, problems: list[Problem]) -> Group:
+def _group_from(
+    entry: Mapping[str, Any], instrument: Instrument, where: str, problems: list[Problem]
+) -> Group:
     identifier = str(entry.get("id", ""))
     levels = tuple(str(level) for level in entry.get("levels", []))
     expression = str(entry.get("expression", "")).strip()
     source = str(entry.get("source", "")).strip()
     if not levels:
-        problems.append(_problem("missing_levels", f"{where}.levels", f"group '{identifier}' lists no levels."))
+        problems.append(
+            _problem("missing_levels", f"{where}.levels", f"group '{identifier}' lists no levels.")
+        )
     if bool(expression) == bool(source):
-        problems.append(_problem("bad_group", where, f"group '{identifier}' needs either an expression or "
-                                 f"source = \"{GROUP_SOURCE_REGISTER}\", not both or neither."))
+        problems.append(
+            _problem(
+                "bad_group",
+                where,
+                f"group '{identifier}' needs either an expression or "
+                f'source = "{GROUP_SOURCE_REGISTER}", not both or neither.',
+            )
+        )
     elif source and source != GROUP_SOURCE_REGISTER:
-        problems.append(_problem("bad_group", f"{where}.source", f"unknown source '{source}'.", source,
-                                 f'The only source is "{GROUP_SOURCE_REGISTER}" (the area type of the community).'))
+        problems.append(
+            _problem(
+                "bad_group",
+                f"{where}.source",
+                f"unknown source '{source}'.",
+                source,
+                f'The only source is "{GROUP_SOURCE_REGISTER}" (the area type of the community).',
+            )
+        )
     elif expression:
         _check_expression(expression, instrument, f"{where}.expression ({identifier})", ("string",), problems)
-    return Group(id=identifier, label_fr=str(entry.get("label_fr", identifier)),
-                 label_en=str(entry.get("label_en", identifier)), levels=levels, expression=expression,
-                 source=source)
+    return Group(
+        id=identifier,
+        label_fr=str(entry.get("label_fr", identifier)),
+        label_en=str(entry.get("label_en", identifier)),
+        levels=levels,
+        expression=expression,
+        source=source,
+    )
 
 
-def check_catalogue(raw: Mapping[str, Any], instrument: Instrument,
-                    source: str = "") -> tuple[Catalogue, list[Problem]]:
+def check_catalogue(
+    raw: Mapping[str, Any], instrument: Instrument, source: str = ""
+) -> tuple[Catalogue, list[Problem]]:
     """Build a catalogue from parsed TOML and list every problem found (none: the catalogue is valid)."""
     problems: list[Problem] = []
     entries: list[tuple[str, Mapping[str, Any]]] = [
-        (f"indicators[{number}]", entry) for number, entry in enumerate(raw.get("indicators", []), start=1)]
+        (f"indicators[{number}]", entry) for number, entry in enumerate(raw.get("indicators", []), start=1)
+    ]
     for number, entry in enumerate(raw.get("choice_shares", []), start=1):
         where = f"choice_shares[{number}]"
-        entries += [(f"{where} ({item['id']})", item)
-                    for item in _expand_choice_shares(entry, instrument, where, problems)]
+        entries += [
+            (f"{where} ({item['id']})", item)
+            for item in _expand_choice_shares(entry, instrument, where, problems)
+        ]
     indicators = [_indicator_from(entry, instrument, where, problems) for where, entry in entries]
-    ids = [indicator.id for indicator in indicators if indicator]
+    ids = [indicator.id for indicator in indicators]
     for duplicated in sorted({identifier for identifier in ids if ids.count(identifier) > 1}):
-        problems.append(_problem("duplicate_id", "indicators", f"indicator id '{duplicated}' is used "
-                                 f"{ids.count(duplicated)} times.", duplicated, "Give every indicator its own id."))
+        problems.append(
+            _problem(
+                "duplicate_id",
+                "indicators",
+                f"indicator id '{duplicated}' is used {ids.count(duplicated)} times.",
+                duplicated,
+                "Give every indicator its own id.",
+            )
+        )
     for pillar in PILLARS:
-        members = [indicator.id for indicator in indicators if indicator and indicator.pillar == pillar]
+        members = [indicator.id for indicator in indicators if indicator.pillar == pillar]
         if len(members) < MIN_PER_PILLAR:
-            problems.append(_problem(
-                "small_pillar", "indicators", f"the {pillar} pillar has {len(members)} indicator(s) "
-                f"({', '.join(members) or 'none'}); it needs at least {MIN_PER_PILLAR}.", pillar,
-                f"Set pillar = \"{pillar}\" on more indicators."))
-    groups = [_group_from(entry, instrument, f"groups[{number}]", problems)
-              for number, entry in enumerate(raw.get("groups", []), start=1)]
+            problems.append(
+                _problem(
+                    "small_pillar",
+                    "indicators",
+                    f"the {pillar} pillar has {len(members)} indicator(s) "
+                    f"({', '.join(members) or 'none'}); it needs at least {MIN_PER_PILLAR}.",
+                    pillar,
+                    f'Set pillar = "{pillar}" on more indicators.',
+                )
+            )
+    groups = [
+        _group_from(entry, instrument, f"groups[{number}]", problems)
+        for number, entry in enumerate(raw.get("groups", []), start=1)
+    ]
     area_types = {str(key): str(value) for key, value in raw.get("area_types", {}).items()}
     problems = [Problem(**{**problem.__dict__, "source": source}) for problem in problems]
-    catalogue = Catalogue(indicators=tuple(i for i in indicators if i), groups=tuple(groups),
-                          instrument=instrument, area_types=area_types, path=Path(source) if source else None)
+    catalogue = Catalogue(
+        indicators=tuple(indicators),
+        groups=tuple(groups),
+        instrument=instrument,
+        area_types=area_types,
+        path=Path(source) if source else None,
+    )
     return catalogue, problems
 
 
@@ -279,7 +403,9 @@ def load_catalogue(path: Path, instrument: Instrument) -> Catalogue:
         raise SpecError(f"{path}: not valid TOML ({error}).") from None
     catalogue, problems = check_catalogue(raw, instrument, str(path))
     if problems:
-        lines = "\n".join(f"  - {p.column}: {p.message}" + (f" ({p.hint})" if p.hint else "") for p in problems)
+        lines = "\n".join(
+            f"  - {p.column}: {p.message}" + (f" ({p.hint})" if p.hint else "") for p in problems
+        )
         raise SpecError(f"{path}: {len(problems)} problem(s) in the indicator catalogue:\n{lines}")
     return catalogue
 
@@ -289,18 +415,22 @@ def area_types_from_register(register: Mapping[str, Any] | None, catalogue: Cata
     the catalogue's `[area_types]` table when there is no register."""
     if not register:
         return dict(catalogue.area_types)
-    return {str(entry["id"]): str(entry["type"]) for entry in register.get("communities", [])
-            if isinstance(entry, Mapping) and entry.get("id") and entry.get("type")}
+    return {
+        str(entry["id"]): str(entry["type"])
+        for entry in register.get("communities", [])
+        if isinstance(entry, Mapping) and entry.get("id") and entry.get("type")
+    }
 
 
 # --- deriving respondent-level variables ---------------------------------------------------------
 
 
-def _design_columns(design: DesignSettings, columns: set[str], has_fpc: bool) -> list[pl.Expr]:
-    """`_uuid, community_id, stratum, psu, weight` (and `fpc`): no stratum = one stratum 'all';
-    no PSU = each respondent is its own PSU; no weight = 1."""
+def _design_columns(design: DesignSettings) -> list[pl.Expr]:
+    """`_uuid, community_id, stratum, psu, weight` (and `fpc`). A design setting left empty means: no
+    strata (one stratum 'all'), no clusters (each respondent is its own PSU), no weights (1)."""
+
     def column(name: str) -> pl.Expr | None:
-        return pl.col(name) if name and name in columns else None
+        return pl.col(name) if name else None
 
     stratum, psu, weight = column(design.stratum), column(design.psu), column(design.weight)
     expressions = [
@@ -310,13 +440,14 @@ def _design_columns(design: DesignSettings, columns: set[str], has_fpc: bool) ->
         (psu.cast(pl.Utf8) if psu is not None else pl.col("_uuid").cast(pl.Utf8)).alias("psu"),
         (weight.cast(pl.Float64) if weight is not None else pl.lit(1.0)).alias("weight"),
     ]
-    if has_fpc:
+    if design.fpc:
         expressions.append(pl.col(design.fpc).cast(pl.Float64).alias("fpc"))
     return expressions
 
 
-def group_expressions(catalogue: Catalogue, instrument: Instrument, community: pl.Expr,
-                      area_types: Mapping[str, str]) -> list[pl.Expr]:
+def group_expressions(
+    catalogue: Catalogue, instrument: Instrument, community: pl.Expr, area_types: Mapping[str, str]
+) -> list[pl.Expr]:
     """One Utf8 column per group; values outside the group's levels (or a missing answer) become null."""
     expressions = []
     for group in catalogue.groups:
@@ -324,7 +455,9 @@ def group_expressions(catalogue: Catalogue, instrument: Instrument, community: p
             value = community.replace_strict(dict(area_types), default=None, return_dtype=pl.Utf8)
         else:
             value = translate(group.expression, instrument).expr
-        expressions.append(pl.when(value.is_in(list(group.levels))).then(value).otherwise(None).alias(group.id))
+        expressions.append(
+            pl.when(value.is_in(list(group.levels))).then(value).otherwise(None).alias(group.id)
+        )
     return expressions
 
 
@@ -340,8 +473,12 @@ def indicator_expression(indicator: Indicator, instrument: Instrument) -> pl.Exp
     return pl.when(universe).then(value).otherwise(None).alias(indicator.id)
 
 
-def derive(submissions: pl.DataFrame, catalogue: Catalogue, area_types: Mapping[str, str] | None = None,
-           design: DesignSettings | None = None) -> pl.DataFrame:
+def derive(
+    submissions: pl.DataFrame,
+    catalogue: Catalogue,
+    area_types: Mapping[str, str] | None = None,
+    design: DesignSettings | None = None,
+) -> pl.DataFrame:
     """Respondent-level frame: design columns, one column per group, one Float64 column per indicator.
 
     `submissions` has one column per questionnaire field (store contract), plus `_uuid`. `area_types`
@@ -353,7 +490,8 @@ def derive(submissions: pl.DataFrame, catalogue: Catalogue, area_types: Mapping[
     design = design or DesignSettings()
     mapping = dict(area_types if area_types is not None else catalogue.area_types)
     columns = set(submissions.columns)
-    needed = {"_uuid", design.community}
+    design_fields = (design.stratum, design.psu, design.weight, design.fpc)
+    needed = {"_uuid", design.community} | {name for name in design_fields if name}
     for indicator in catalogue.indicators:
         needed |= referenced_fields(indicator.formula) | referenced_fields(indicator.universe)
     for group in catalogue.groups:
@@ -361,20 +499,22 @@ def derive(submissions: pl.DataFrame, catalogue: Catalogue, area_types: Mapping[
             needed |= referenced_fields(group.expression)
     missing = sorted(needed - columns)
     if missing:
-        raise EstimationError(f"The submissions lack column(s) the catalogue needs: {', '.join(missing)}.",
-                              "Ingest the round with the questionnaire the catalogue was written for.")
+        raise EstimationError(
+            f"The submissions lack column(s) the catalogue needs: {', '.join(missing)}.",
+            "Ingest the round with the questionnaire the catalogue was written for.",
+        )
     if any(group.source == GROUP_SOURCE_REGISTER for group in catalogue.groups):
         present = set(submissions.get_column(design.community).drop_nulls().cast(pl.Utf8).unique().to_list())
         unmapped = sorted(present - set(mapping))
         if unmapped:
-            raise SpecError(f"No area type (urban or rural) for communit{'y' if len(unmapped) == 1 else 'ies'} "
-                            f"{', '.join(unmapped)}.",
-                            "Give each community a type in communities.yaml (or in [area_types] of "
-                            "indicators.toml).")
-    has_fpc = bool(design.fpc) and design.fpc in columns
+            raise SpecError(
+                f"No area type (urban or rural) for communit{'y' if len(unmapped) == 1 else 'ies'} "
+                f"{', '.join(unmapped)}.",
+                "Give each community a type in communities.yaml (or in [area_types] of indicators.toml).",
+            )
     community = pl.col(design.community).cast(pl.Utf8)
     return submissions.select(
-        *_design_columns(design, columns, has_fpc),
+        *_design_columns(design),
         *group_expressions(catalogue, instrument, community, mapping),
         *(indicator_expression(indicator, instrument) for indicator in catalogue.indicators),
     )

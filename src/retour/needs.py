@@ -380,12 +380,14 @@ def classify(estimates: pl.DataFrame, index_scores: pl.DataFrame, spec: NeedsSpe
             if estimates.height else []
         communities = [c for c in seen if c != "all"]
     assessed = {(a.community_id, a.issue_id): a for a in spec.assessments if a.applies_to(round_name)}
-    rows = [_cell(community_id, issue, facts, assessed.get((community_id, issue.id)))
+    texts = {rule: _rule_text(rule, facts) for issue in spec.issues for rule in issue.rules}
+    rows = [_cell(community_id, issue, facts, assessed.get((community_id, issue.id)), texts)
             for community_id in communities for issue in spec.issues]
     return pl.DataFrame(rows, schema=NEEDS_SCHEMA, orient="row")
 
 
-def _cell(community_id: str, issue: Issue, facts: _Facts, assessment: Assessment | None) -> tuple:
+def _cell(community_id: str, issue: Issue, facts: _Facts, assessment: Assessment | None,
+          texts: Mapping[Rule, tuple[str, str]]) -> tuple:
     numbers_en, numbers_fr = _numbers(community_id, issue, facts)
     if issue.outside_reach:
         level, basis = "outside_reach", "outside_reach"
@@ -394,7 +396,7 @@ def _cell(community_id: str, issue: Issue, facts: _Facts, assessment: Assessment
         verdict_en, verdict_fr = issue.note_en or rule_en.capitalize() + ".", issue.note_fr or \
             rule_fr.capitalize() + "."
     elif issue.rules:
-        level, rule_en, rule_fr, verdict_en, verdict_fr = _apply_rules(community_id, issue, facts)
+        level, rule_en, rule_fr, verdict_en, verdict_fr = _apply_rules(community_id, issue, facts, texts)
         basis = "computed"
     else:
         level, basis = "none", "not_measured"
@@ -415,18 +417,18 @@ def _cell(community_id: str, issue: Issue, facts: _Facts, assessment: Assessment
             computed_level, rule_en, rule_fr, evidence_en, evidence_fr, False, None, None, None)
 
 
-def _apply_rules(community_id: str, issue: Issue, facts: _Facts) -> tuple[str, str, str, str, str]:
+def _apply_rules(community_id: str, issue: Issue, facts: _Facts,
+                 texts: Mapping[Rule, tuple[str, str]]) -> tuple[str, str, str, str, str]:
     """First rule met, checking priority rules before important ones; `none` if no rule is met."""
     order = sorted(issue.rules, key=lambda rule: RULE_LEVELS.index(rule.level))
     for rule in order:
         results = [_holds(community_id, condition, facts) for condition in rule.conditions]
         met = all(r is True for r in results) if rule.match == "all" else any(r is True for r in results)
         if met:
-            text_en, text_fr = _rule_text(rule, facts)
+            text_en, text_fr = texts[rule]
             return rule.level, text_en, text_fr, f"Rule met: {text_en}.", f"Règle remplie : {text_fr}."
-    texts = [_rule_text(rule, facts) for rule in order]
-    rule_en = "none of: " + "; ".join(t[0] for t in texts)
-    rule_fr = "aucune de : " + "; ".join(t[1] for t in texts)
+    rule_en = "none of: " + "; ".join(texts[rule][0] for rule in order)
+    rule_fr = "aucune de : " + "; ".join(texts[rule][1] for rule in order)
     return "none", rule_en, rule_fr, "No rule met.", "Aucune règle remplie."
 
 
@@ -548,7 +550,8 @@ def apply_overrides(matrix: pl.DataFrame, overrides: pl.DataFrame) -> pl.DataFra
     """The matrix with analysts' overrides in force: `level` replaced, `overridden` true, who/why/when kept.
 
     `overrides` has `community_id, issue_id, level, why, set_by, set_at` (the latest per cell); overrides
-    for cells not in the matrix are ignored. `computed_level` and the evidence keep the rule's result.
+    for cells not in the matrix are ignored. `computed_level` keeps the level without the override, and
+    the evidence says who overrode the cell, when and why.
     """
     if overrides.height == 0:
         return matrix
@@ -558,12 +561,24 @@ def apply_overrides(matrix: pl.DataFrame, overrides: pl.DataFrame) -> pl.DataFra
         pl.col("set_at").cast(pl.Datetime("us")).alias("_at"))
     joined = matrix.join(chosen, on=["community_id", "issue_id"], how="left")
     hit = pl.col("_override_level").is_not_null()
+    day = pl.col("_at").dt.strftime("%Y-%m-%d")
+    level_en = pl.col("computed_level").replace_strict({k: v[0] for k, v in LEVEL_LABELS.items()},
+                                                       default=pl.col("computed_level"))
+    level_fr = pl.col("computed_level").replace_strict({k: v[1] for k, v in LEVEL_LABELS.items()},
+                                                       default=pl.col("computed_level"))
+    note_en = pl.concat_str([pl.lit(" Override by "), pl.col("_by"), pl.lit(" on "), day, pl.lit(": "),
+                             pl.col("_why"), pl.lit(" (level without override: "), level_en, pl.lit(").")])
+    note_fr = pl.concat_str([pl.lit(" Modifié par "), pl.col("_by"), pl.lit(" le "), day, pl.lit(" : "),
+                             pl.col("_why"), pl.lit(" (niveau sans modification : "), level_fr, pl.lit(").")])
     return joined.with_columns(
         pl.when(hit).then(pl.col("_override_level")).otherwise(pl.col("level")).alias("level"),
         hit.alias("overridden"),
         pl.when(hit).then(pl.col("_by")).otherwise(pl.col("override_by")).alias("override_by"),
         pl.when(hit).then(pl.col("_why")).otherwise(pl.col("override_why")).alias("override_why"),
         pl.when(hit).then(pl.col("_at")).otherwise(pl.col("override_at")).alias("override_at"),
+        pl.when(hit).then(pl.col("evidence") + note_en).otherwise(pl.col("evidence")).alias("evidence"),
+        pl.when(hit).then(pl.col("evidence_fr") + note_fr).otherwise(pl.col("evidence_fr"))
+        .alias("evidence_fr"),
     ).select(list(NEEDS_SCHEMA))
 
 

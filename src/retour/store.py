@@ -7,15 +7,20 @@ per round in their own table and replaced whole when the stage runs again.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 
 from retour.errors import StoreError
+
+if TYPE_CHECKING:
+    from retour.ingest import Batch as IngestBatch
 
 Connection = duckdb.DuckDBPyConnection
 Migration = Callable[[Connection], None]
@@ -180,6 +185,291 @@ def latest_run(con: Connection, stage: str, round_name: str | None = None) -> di
         params.append(round_name)
     runs = frame(con, query + " ORDER BY run_id DESC LIMIT 1", params)
     return runs.row(0, named=True) if runs.height else None
+
+
+# --- Ingest: rounds, batches, submissions, quarantine and problems (issue 4) -----------------------
+
+SUBMISSION_METADATA = ("round", "_uuid", "_submission_time")
+_SUBMISSION_INTERNAL = ("_batch_id", "_row", "_content_hash")
+_SQL_TYPES = {pl.Int64: "BIGINT", pl.Float64: "DOUBLE", pl.Date: "DATE", pl.Utf8: "VARCHAR",
+              pl.Boolean: "BOOLEAN", pl.Datetime: "TIMESTAMP", pl.Int32: "INTEGER"}
+# An existing column may take new values of these types without changing (or by widening).
+_COMPATIBLE = {("DOUBLE", "BIGINT"), ("DOUBLE", "INTEGER"), ("BIGINT", "INTEGER"), ("VARCHAR", "BIGINT"),
+               ("VARCHAR", "DOUBLE"), ("VARCHAR", "DATE"), ("VARCHAR", "BOOLEAN")}
+
+
+@migration("0002_ingest")
+def _create_ingest_tables(con: Connection) -> None:
+    con.execute("""
+        CREATE TABLE rounds (
+            name VARCHAR PRIMARY KEY,
+            form_id VARCHAR,
+            form_version VARCHAR,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        )
+    """)
+    con.execute("""
+        CREATE TABLE batches (
+            batch_id INTEGER PRIMARY KEY,
+            round VARCHAR NOT NULL,
+            file_name VARCHAR NOT NULL,
+            file_sha256 VARCHAR NOT NULL,
+            reader VARCHAR NOT NULL,
+            form_id VARCHAR,
+            form_version VARCHAR,
+            rows_read INTEGER NOT NULL,
+            rows_accepted INTEGER NOT NULL,
+            rows_new INTEGER NOT NULL,
+            rows_quarantined INTEGER NOT NULL,
+            rows_released INTEGER NOT NULL,
+            problems INTEGER NOT NULL,
+            ingested_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        )
+    """)
+    con.execute("CREATE SEQUENCE batches_id_seq START 1")
+    # Wide: one column per questionnaire field is added by write_batch as fields appear.
+    con.execute("""
+        CREATE TABLE submissions (
+            round VARCHAR NOT NULL,
+            _uuid VARCHAR NOT NULL,
+            _submission_time TIMESTAMP,
+            _batch_id INTEGER NOT NULL,
+            _row INTEGER,
+            _content_hash VARCHAR NOT NULL
+        )
+    """)
+    con.execute("""
+        CREATE TABLE quarantine (
+            round VARCHAR NOT NULL,
+            _uuid VARCHAR NOT NULL,
+            _row INTEGER,
+            _batch_id INTEGER NOT NULL,
+            _content_hash VARCHAR,
+            raw JSON NOT NULL,
+            reasons JSON NOT NULL,
+            status VARCHAR NOT NULL DEFAULT 'open',
+            closed_by_batch INTEGER
+        )
+    """)
+    con.execute("""
+        CREATE TABLE problems (
+            round VARCHAR NOT NULL,
+            _batch_id INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            "row" INTEGER,
+            _uuid VARCHAR,
+            "column" VARCHAR,
+            value VARCHAR,
+            code VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            message VARCHAR NOT NULL,
+            hint VARCHAR,
+            source VARCHAR,
+            status VARCHAR NOT NULL DEFAULT 'open',
+            closed_by_batch INTEGER
+        )
+    """)
+
+
+def digest(values: pl.Series, key: bytes | None = None) -> pl.Series:
+    """SHA-256 of each text value (hex), or HMAC-SHA256 under `key` (RFC 2104); null stays null.
+
+    DuckDB computes it over the whole column at once: HMAC(K, m) = H((K' ^ opad) || H((K' ^ ipad) || m)),
+    K' the key padded to SHA-256's 64-byte block (hashed first when longer).
+    """
+    data = pl.DataFrame({"value": values.cast(pl.Utf8)})
+    con = duckdb.connect()
+    try:
+        con.register("_values", data.to_arrow())
+        if key is None:
+            hashed = con.sql("SELECT sha256(value) AS digest FROM _values").pl()
+        else:
+            block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+            inner = bytes(byte ^ 0x36 for byte in block)
+            outer = bytes(byte ^ 0x5C for byte in block)
+            hashed = con.sql("SELECT sha256(?::BLOB || unhex(sha256(?::BLOB || encode(value)))) AS digest "
+                             "FROM _values", params=[outer, inner]).pl()
+    finally:
+        con.close()
+    return hashed.get_column("digest").alias(values.name)
+
+
+def digest_rows(data: pl.DataFrame) -> pl.Series:
+    """SHA-256 (first 32 hex) of each row's non-null cells as `name=value`, names sorted.
+
+    Null cells are left out, so a field added by a later questionnaire version does not change the
+    digest of rows that never had it. Every column must be text.
+    """
+    names = sorted(data.columns)
+    if not names:
+        return pl.Series("_content_hash", [hashlib.sha256(b"").hexdigest()[:32]] * data.height)
+    parts = ", ".join(f"'{name.replace(chr(39), chr(39) * 2)}=' || \"{name}\"" for name in names)
+    con = duckdb.connect()
+    try:
+        con.register("_rows", data.select(names).to_arrow())
+        hashed = con.sql(f"SELECT left(sha256(concat_ws(chr(31), {parts})), 32) AS digest FROM _rows").pl()
+    finally:
+        con.close()
+    return hashed.get_column("digest").alias("_content_hash")
+
+
+def _column_types(con: Connection, table: str) -> dict[str, str]:
+    rows = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+                       "ORDER BY ordinal_position", [table]).fetchall()
+    return {row[0]: row[1] for row in rows}
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_type(dtype: pl.DataType) -> str:
+    for polars_type, sql_type in _SQL_TYPES.items():
+        if dtype == polars_type or isinstance(dtype, polars_type):
+            return sql_type
+    return "VARCHAR"
+
+
+def _add_submission_columns(con: Connection, schema: pl.Schema) -> list[str]:
+    """ALTER the submissions table for fields a later questionnaire version added; return them."""
+    existing = {name.lower(): sql_type for name, sql_type in _column_types(con, "submissions").items()}
+    added = []
+    for name, dtype in schema.items():
+        wanted = _sql_type(dtype)
+        have = existing.get(name.lower())
+        if have is None:
+            con.execute(f"ALTER TABLE submissions ADD COLUMN {_quoted(name)} {wanted}")
+            added.append(name)
+        elif have != wanted and (have, wanted) not in _COMPATIBLE:
+            if (wanted, have) in _COMPATIBLE and have in ("BIGINT", "INTEGER"):
+                con.execute(f"ALTER TABLE submissions ALTER COLUMN {_quoted(name)} TYPE {wanted}")
+                continue
+            raise StoreError(f"Field '{name}' is stored as {have} and now arrives as {wanted}: the questionnaire "
+                             "changed its type.", "Keep the field's type, or give the new question a new name.")
+    return added
+
+
+def write_batch(con: Connection, batch: IngestBatch, round_name: str, form_id: str = "",
+                form_version: str = "") -> dict[str, int]:
+    """Write one ingested file in ONE transaction: new submissions, quarantine, problems, the batch log.
+
+    Accepted rows whose `_uuid` is already stored in the round are not written again. Open quarantine
+    entries and problems of the submissions in this batch are closed (a quarantined row now accepted is
+    `released`); file-level problems of an earlier ingest of the same file name are closed too. A failure
+    anywhere rolls everything back. Returns batch_id, new, already_stored, released.
+    """
+    accepted, quarantined, problems = batch.accepted, batch.quarantined, batch.problem_frame
+    with transaction(con):
+        con.execute("INSERT INTO rounds (name, form_id, form_version) SELECT ?, ?, ? "
+                    "WHERE NOT EXISTS (SELECT 1 FROM rounds WHERE name = ?)",
+                    [round_name, form_id, form_version, round_name])
+        batch_id = int(con.execute("SELECT nextval('batches_id_seq')").fetchall()[0][0])
+        _add_submission_columns(con, accepted.schema)
+        con.register("_accepted", accepted.to_arrow())
+        con.register("_quarantined", quarantined.select("_uuid", "_row", "_content_hash", "raw", "reasons")
+                     .to_arrow())
+        con.register("_problems", problems.with_row_index("position").with_columns(
+            pl.col("position").cast(pl.Int32)).to_arrow())
+        try:
+            new = con.execute(
+                "INSERT INTO submissions BY NAME SELECT ?::VARCHAR AS round, ?::INTEGER AS _batch_id, a.* "
+                "FROM _accepted a WHERE a._uuid NOT IN (SELECT _uuid FROM submissions WHERE round = ?)",
+                [round_name, batch_id, round_name]).fetchall()[0][0]
+            released = con.execute(
+                "UPDATE quarantine SET status = CASE WHEN _uuid IN (SELECT _uuid FROM _accepted) "
+                "THEN 'released' ELSE 'replaced' END, closed_by_batch = ? "
+                "WHERE round = ? AND status = 'open' AND (_uuid IN (SELECT _uuid FROM _accepted) "
+                "OR _uuid IN (SELECT _uuid FROM _quarantined)) RETURNING status", [batch_id, round_name]).fetchall()
+            con.execute(
+                "INSERT INTO quarantine (round, _uuid, _row, _batch_id, _content_hash, raw, reasons) "
+                "SELECT ?, _uuid, _row, ?, _content_hash, raw, reasons FROM _quarantined", [round_name, batch_id])
+            con.execute(
+                "UPDATE problems SET status = 'closed', closed_by_batch = ? WHERE round = ? AND status = 'open' "
+                "AND (_uuid IN (SELECT _uuid FROM _accepted UNION ALL SELECT _uuid FROM _quarantined) "
+                "OR (_uuid IS NULL AND _batch_id IN (SELECT batch_id FROM batches WHERE round = ? "
+                "AND file_name = ?)))", [batch_id, round_name, round_name, batch.file_name])
+            con.execute(
+                "INSERT INTO problems (round, _batch_id, position, \"row\", _uuid, \"column\", value, code, "
+                "severity, message, hint, source) SELECT ?, ?, position, \"row\", _uuid, \"column\", value, code, "
+                "severity, message, hint, source FROM _problems", [round_name, batch_id])
+            released_count = sum(1 for (status,) in released if status == "released")
+            con.execute(
+                "INSERT INTO batches (batch_id, round, file_name, file_sha256, reader, form_id, form_version, "
+                "rows_read, rows_accepted, rows_new, rows_quarantined, rows_released, problems) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [batch_id, round_name, batch.file_name, batch.file_sha256, batch.reader, form_id, form_version,
+                 batch.rows_read, accepted.height, int(new), quarantined.height, released_count, problems.height])
+        finally:
+            for name in ("_accepted", "_quarantined", "_problems"):
+                con.unregister(name)
+    return {"batch_id": batch_id, "new": int(new), "already_stored": accepted.height - int(new),
+            "released": released_count}
+
+
+def find_batch(con: Connection, round_name: str, file_sha256: str) -> dict[str, object] | None:
+    """The batch of `round_name` that ingested a file with these bytes, if any (the latest)."""
+    found = frame(con, "SELECT * FROM batches WHERE round = ? AND file_sha256 = ? ORDER BY batch_id DESC "
+                       "LIMIT 1", [round_name, file_sha256])
+    return found.row(0, named=True) if found.height else None
+
+
+def read_batches(con: Connection, round_name: str | None = None) -> pl.DataFrame:
+    """Every ingested file (one row per batch), oldest first."""
+    if round_name is None:
+        return frame(con, "SELECT * FROM batches ORDER BY batch_id")
+    return frame(con, "SELECT * FROM batches WHERE round = ? ORDER BY batch_id", [round_name])
+
+
+def read_submissions(con: Connection, round_name: str | None = None) -> pl.DataFrame:
+    """Accepted submissions of a round (all rounds when None): `round, _uuid, _submission_time` and one
+    typed column per questionnaire field, in the order they were ingested."""
+    fields = [name for name in _column_types(con, "submissions")
+              if name not in SUBMISSION_METADATA and name not in _SUBMISSION_INTERNAL]
+    columns = ", ".join(_quoted(name) for name in (*SUBMISSION_METADATA, *fields))
+    where, params = ("WHERE round = ? ", [round_name]) if round_name is not None else ("", [])
+    return frame(con, f"SELECT {columns} FROM submissions {where}ORDER BY _batch_id, _row", params)
+
+
+def read_submission_ids(con: Connection) -> pl.DataFrame:
+    """`_uuid, round, _content_hash` of every stored submission: what ingest compares a new file with."""
+    return frame(con, "SELECT _uuid, round, _content_hash FROM submissions")
+
+
+def read_problems(con: Connection, round_name: str | None = None, open_only: bool = True) -> pl.DataFrame:
+    """Problems found by ingest with their file, newest batch last; only those still open by default."""
+    conditions, params = [], []
+    if round_name is not None:
+        conditions.append("p.round = ?")
+        params.append(round_name)
+    if open_only:
+        conditions.append("p.status = 'open'")
+    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+    return frame(con, "SELECT p.round, b.file_name AS file, p._batch_id AS batch_id, p.\"row\", p._uuid AS uuid, "
+                      "p.\"column\", p.value, p.code, p.severity, p.message, p.hint, p.status "
+                      f"FROM problems p JOIN batches b ON b.batch_id = p._batch_id {where}"
+                      "ORDER BY p._batch_id, p.position", params)
+
+
+def read_quarantine(con: Connection, round_name: str | None = None, open_only: bool = True) -> pl.DataFrame:
+    """Quarantined rows (raw answers as JSON, reasons as JSON), still open ones by default."""
+    conditions, params = [], []
+    if round_name is not None:
+        conditions.append("round = ?")
+        params.append(round_name)
+    if open_only:
+        conditions.append("status = 'open'")
+    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+    return frame(con, "SELECT round, _uuid, _row, _batch_id, _content_hash, CAST(raw AS VARCHAR) AS raw, "
+                      f"CAST(reasons AS VARCHAR) AS reasons, status FROM quarantine {where}ORDER BY _batch_id, _row",
+                 params)
+
+
+def data_hash(con: Connection, round_name: str | None = None) -> str:
+    """SHA-256 (first 12 hex) of the sorted `uuid:content_hash` lines of a round's submissions (or all)."""
+    where, params = ("WHERE round = ?", [round_name]) if round_name is not None else ("", [])
+    lines = con.execute(f"SELECT coalesce(string_agg(round || ':' || _uuid || ':' || _content_hash, chr(10) "
+                        f"ORDER BY round, _uuid), '') FROM submissions {where}", params).fetchall()
+    return hashlib.sha256(lines[0][0].encode("utf-8")).hexdigest()[:12]
 
 
 # --- Dashboard: users, needs overrides, actor edits and uploads (issue 11) ---------------------------

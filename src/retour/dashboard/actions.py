@@ -34,16 +34,19 @@ class FormError(Exception):
         self.values = values
 
 
-def set_need_override(access: StoreAccess, round_name: str, community_id: str, issue_id: str, level: str,
-                      why: str, by: str) -> dict[str, Any]:
-    """Record an analyst's level for one needs cell, with the reason; the matrix shows it at once."""
+def set_need_override(project: Project, access: StoreAccess, round_name: str, community_id: str,
+                      issue_id: str, level: str, why: str, by: str) -> None:
+    """Record an analyst's level for one needs cell, with the reason, through the study's needs stage
+    (which keeps it in the store and re-applies it whenever the needs are computed again)."""
+    from retour import study
+
     if level not in pages.LEVELS:
         raise FormError("error.bad_request.title")
     why = why.strip()
     if len(why) < MIN_REASON_LENGTH or len(why) > MAX_TEXT_LENGTH:
         raise FormError("needs.reason_required")
-    return access.write(lambda con: store.set_need_override(con, round_name, community_id, issue_id, level,
-                                                            why, by))
+    with access.exclusive():
+        study.set_need_override(project, round_name, community_id, issue_id, level, why, by=by)
 
 
 def edit_actor(access: StoreAccess, register: Any, actor_id: str, dimensions: set[str], texts: dict[str, str],
@@ -130,10 +133,7 @@ def _ingest(project: Project, access: StoreAccess, path: Path, round_name: str) 
     """Run the study's ingest stage on a saved export under the writer lock; counts and problem records."""
     from retour import study
 
-    ingest_export = getattr(study, "ingest_export", None)
-    if ingest_export is None:
-        raise RetourError("Uploading needs the ingest stage, which this installation does not have yet.")
     with access.exclusive():
-        summary = ingest_export(project, path, round_name)
+        summary = study.ingest_export(project, path, round_name)
     return {"rows_read": summary.rows_read, "accepted": summary.accepted, "quarantined": summary.quarantined,
             "problems": tuple(problem.as_record() for problem in summary.problems)}

@@ -248,15 +248,6 @@ ACTOR_DIMENSIONS = ("economic", "social", "psychosocial", "c4d")
 ACTOR_TEXTS = ("strengths_fr", "strengths_en", "weaknesses_fr", "weaknesses_en")
 
 
-def actor_register(project_root: Any, community_ids: list[str], issue_ids: list[str]) -> Any:
-    """The study's actor register (actors.yaml and its companions), checked; None if there is none."""
-    from retour.actors import ACTORS_FILE, load_register
-
-    if not (project_root / ACTORS_FILE).exists():
-        return None
-    return load_register(project_root, community_ids, issue_ids)
-
-
 def _with_edits(rows: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
     """Actor rows with analysts' latest edits laid over the register's values."""
     if edits.height == 0 or rows.height == 0:
@@ -300,19 +291,6 @@ def actor(access: StoreAccess, register: Any, actor_id: str) -> dict[str, Any] |
                        access.cached(("actor_edits",), lambda con: store.read_actor_edits(con, latest=True)))
     match = rows.filter(pl.col("actor_id") == actor_id)
     return match.row(0, named=True)
-
-
-def factsheet_html(dashboard: Any, round_name: str, community_id: str, language: str) -> str | None:
-    """The report module's HTML fact sheet for the community (kept while the store is unchanged);
-    None while the report module offers no renderer, and the page then shows its own sections."""
-    try:
-        from retour.report import render_factsheet  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return dashboard.access.memo(
-        ("factsheet", round_name, community_id, language),
-        lambda: render_factsheet(dashboard.project, community_id, round_name=round_name, language=language,
-                                 fmt="html", fragment=True))
 
 
 def locator_svg(labels: Labels, community_id: str, language: str) -> str | None:

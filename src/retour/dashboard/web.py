@@ -33,6 +33,7 @@ from retour.dashboard.i18n import (
 from retour.dashboard.labels import Labels
 from retour.dashboard.users import find_user
 from retour.errors import StoreError
+from retour.study import SYNTHETIC_NOTE
 
 COOKIE = "retour_session"
 PUBLIC_PATHS = frozenset({"/login", "/health"})
@@ -199,6 +200,11 @@ def url_with(request: Request, path: str | None = None, **changes: object) -> st
 def render(request: Request, template: str, context: Mapping[str, Any] | None = None, status: int = 200,
            headers: Mapping[str, str] | None = None) -> HTMLResponse:
     """Render a template with what every page needs: words, formatting, user, CSRF token, labels."""
+    return HTMLResponse(render_text(request, template, context), status_code=status, headers=dict(headers or {}))
+
+
+def render_text(request: Request, template: str, context: Mapping[str, Any] | None = None) -> str:
+    """The HTML of a template with the page context (for responses, and for PDF fact sheets)."""
     dashboard = dashboard_of(request)
     language = language_of(request)
     viewer = getattr(request.state, "viewer", None)
@@ -216,6 +222,7 @@ def render(request: Request, template: str, context: Mapping[str, Any] | None = 
         "csrf": session_of(request).csrf,
         "labels": dashboard.labels,
         "study": settings.study,
+        "synthetic_note": SYNTHETIC_NOTE.get(language, ""),
         "settings": settings,
         "version": __version__,
         "path": request.url.path,
@@ -224,8 +231,7 @@ def render(request: Request, template: str, context: Mapping[str, Any] | None = 
         "htmx": is_htmx(request),
         **(context or {}),
     }
-    html = dashboard.templates.get_template(template).render(values)
-    return HTMLResponse(html, status_code=status, headers=dict(headers or {}))
+    return dashboard.templates.get_template(template).render(values)
 
 
 def error_page(request: Request, error: PageError) -> HTMLResponse:

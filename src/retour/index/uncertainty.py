@@ -27,7 +27,7 @@ from retour.index import COMPOSITE, IndexResult, build_arrays, rank_scores
 from retour.index.normalise import get_normaliser
 from retour.index.replicates import ReplicateWeights, rescaled_bootstrap
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[float], None]  # called with the share of replicates done (0..1)
 CHUNK = 250  # replicates re-estimated per sparse product (bounds memory for large samples)
 
 
@@ -63,7 +63,7 @@ def replicate_estimates(data: pl.DataFrame, result: IndexResult, weights: Replic
     if absent:
         raise EstimationError(f"The respondent data lack column(s) {', '.join(absent)}.",
                               "Check indicators.toml, then run: retour estimate DIR")
-    community = (data["community_id"].cast(pl.Utf8)
+    community = (data["community_id"].cast(pl.Utf8).fill_null("")
                  .replace_strict(communities, list(range(len(communities))), default=-1).to_numpy())
     values = data.select([pl.col(i).cast(pl.Float64) for i in ids]).to_numpy().astype(float)
     keep = community >= 0
@@ -89,7 +89,7 @@ def replicate_estimates(data: pl.DataFrame, result: IndexResult, weights: Replic
             chunk = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
         estimates[start:stop] = chunk.reshape(stop - start, len(communities), len(ids))
         if progress is not None:
-            progress(stop, total)
+            progress(stop / total)
     point = result.value_matrix()
     return np.where(np.isnan(point)[None], np.nan, estimates)
 

@@ -1,12 +1,13 @@
 """The words of every ingest problem, in French and English: a message and a hint to fix it.
 
-Each problem code has one template pair per language. Templates name their parts in braces; `{value}` is
-left in place by `render` so checks can fill it row by row with a polars expression. This module holds
-text only.
+Each problem code has one template pair per language. Templates name their parts in braces; the parts
+that vary by row (`{value}`, ...) are left in place by `render` and filled by `per_row` with polars
+expressions. This module holds text only.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import polars as pl
@@ -164,21 +165,25 @@ def severity(code: str) -> Severity:
 
 
 def render(code: str, language: str, **parts: object) -> tuple[str, str]:
-    """Message and hint of `code` in `language` (English if missing), `{value}` left for `per_row`."""
+    """Message and hint of `code` in `language` (English if missing); slots not given stay in braces."""
     texts = MESSAGES[code][1]
     message, hint = texts.get(language) or texts["en"]
     fill = {key: "" if value is None else str(value) for key, value in parts.items()}
-    fill.setdefault("value", "{value}")
     return message.format_map(_Keep(fill)), hint.format_map(_Keep(fill))
 
 
-def per_row(template: str, value: pl.Expr) -> pl.Expr:
-    """A message expression: `template` with `{value}` replaced by each row's value."""
-    pieces = template.split("{value}")
-    parts: list[pl.Expr] = [pl.lit(pieces[0])]
-    for piece in pieces[1:]:
-        parts += [value.fill_null(""), pl.lit(piece)]
-    return pl.concat_str(parts) if len(pieces) > 1 else pl.lit(template)
+def per_row(template: str, parts: Mapping[str, pl.Expr]) -> pl.Expr:
+    """A text expression: `template` with each `{slot}` named in `parts` filled row by row."""
+    if not parts:
+        return pl.lit(template)
+    pattern = re.compile("{(" + "|".join(re.escape(name) for name in parts) + ")}")
+    pieces: list[pl.Expr] = []
+    position = 0
+    for match in pattern.finditer(template):
+        pieces += [pl.lit(template[position:match.start()]), parts[match.group(1)].cast(pl.Utf8).fill_null("")]
+        position = match.end()
+    pieces.append(pl.lit(template[position:]))
+    return pl.concat_str(pieces) if len(pieces) > 1 else pl.lit(template)
 
 
 class _Keep(dict):

@@ -85,49 +85,46 @@ def _coarsen_text(question: Question, text: pl.Expr, decimals: int) -> pl.Expr:
     return values.decimal(text).round(decimals).cast(pl.Utf8)
 
 
-def _coarsen_typed(question: Question, value: pl.Expr, decimals: int) -> pl.Expr:
-    if question.type in ("date", "today"):
-        return value.dt.truncate("1mo")
-    if question.type in ("decimal", "range"):
-        return value.round(decimals)
-    return _coarsen_text(question, value, decimals)
-
-
 def hash_values(text: pl.Series, secret: bytes) -> pl.Series:
     """HMAC-SHA256 (hex) of each trimmed, upper-cased value under the study secret; null stays null."""
-    normalised = text.cast(pl.Utf8).str.strip_chars().str.to_uppercase().replace("", None)
+    normalised = text.cast(pl.Utf8).str.strip_chars().str.to_uppercase()
+    normalised = normalised.set(normalised.str.len_bytes() == 0, None)
     return store.digest(normalised, key=secret)
 
 
-def protect_text(frame: pl.DataFrame, instrument: Instrument, protection: Protection,
-                 names: Mapping[str, str] | None = None) -> pl.DataFrame:
-    """The frame with identifying text columns protected (dropped columns become null).
+def protect_text(text: pl.DataFrame, instrument: Instrument, protection: Protection) -> pl.DataFrame:
+    """The identifying columns of `text` as they may be kept: hashed, coarsened, or null when dropped."""
+    columns: list[pl.Series] = []
+    for field, action in protection.actions.items():
+        if field not in text.columns:
+            continue
+        column = text.get_column(field)
+        if action == "drop":
+            columns.append(pl.Series(field, [None] * text.height, dtype=pl.Utf8))
+        elif action == "hash":
+            columns.append(hash_values(column, protection.secret or b"").alias(field))
+        else:
+            question = instrument.question(field)
+            columns.append(column.to_frame().select(
+                _coarsen_text(question, pl.col(field), protection.decimals).alias(field)).to_series())
+    return pl.DataFrame(columns)
 
-    `names` maps field -> column holding its text in `frame` (default: the field's own name).
-    """
-    return _protect(frame, instrument, protection, names, typed=False)
 
-
-def protect_typed(frame: pl.DataFrame, instrument: Instrument, protection: Protection) -> pl.DataFrame:
-    """The frame of typed answers with identifying fields protected; dropped fields are removed."""
-    protected = _protect(frame, instrument, protection, None, typed=True)
-    return protected.drop([name for name in protection.dropped if name in protected.columns])
-
-
-def _protect(frame: pl.DataFrame, instrument: Instrument, protection: Protection,
-             names: Mapping[str, str] | None, typed: bool) -> pl.DataFrame:
+def protect_typed(typed: pl.DataFrame, protected: pl.DataFrame, instrument: Instrument,
+                  protection: Protection) -> pl.DataFrame:
+    """The typed answers with identifying fields protected: hashed ones take their hash (text), coarsened
+    dates go to the month and decimals to `decimals` places, GPS points take their coarsened text, and
+    dropped fields are removed. `protected` is what `protect_text` made of the same rows."""
     replacements: list[pl.Expr | pl.Series] = []
     for field, action in protection.actions.items():
-        column = (names or {}).get(field, field)
-        if column not in frame.columns:
+        if field not in typed.columns or action == "drop":
             continue
         question = instrument.question(field)
-        if action == "drop":
-            replacements.append(pl.lit(None, pl.Utf8).alias(column) if not typed else pl.col(column))
-        elif action == "hash":
-            replacements.append(hash_values(frame.get_column(column), protection.secret or b"").alias(column))
-        elif typed:
-            replacements.append(_coarsen_typed(question, pl.col(column), protection.decimals).alias(column))
+        if action == "hash" or question.type == "geopoint":
+            replacements.append(protected.get_column(field))
+        elif question.type in ("date", "today"):
+            replacements.append(pl.col(field).dt.truncate("1mo"))
         else:
-            replacements.append(_coarsen_text(question, pl.col(column), protection.decimals).alias(column))
-    return frame.with_columns(replacements) if replacements else frame
+            replacements.append(pl.col(field).round(protection.decimals))
+    protected_typed = typed.with_columns(replacements) if replacements else typed
+    return protected_typed.drop([name for name in protection.dropped if name in protected_typed.columns])

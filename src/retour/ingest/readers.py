@@ -169,18 +169,15 @@ def _ragged_line(text: str, separator: str, width: int) -> int | None:
     return int(found[0]) + 1 if found.len() else None
 
 
-def _split_text(text: str, path: Path) -> tuple[list[str], pl.DataFrame, str]:
-    if text.lower().startswith("sep="):
-        separator = text[4:5]
-        text = text.partition("\n")[2]
-    else:
-        separator = _separator(_header_line(text))
-    if not text.strip():
-        raise IngestError(f"{path} is empty.", "Export the survey data again from KoboToolbox or ODK Central.")
+def _parse(data: bytes, separator: str, path: Path) -> pl.DataFrame:
+    """Every cell as text, the header row included (so repeated or empty headers survive)."""
     try:
-        cells = pl.read_csv(io.StringIO(text), separator=separator, has_header=False, infer_schema=False,
-                            quote_char='"', raise_if_empty=False)
+        return pl.read_csv(io.BytesIO(data), separator=separator, has_header=False, infer_schema=False,
+                           quote_char='"', raise_if_empty=False)
     except pl.exceptions.ComputeError as error:
+        if "utf-8" in str(error).lower():
+            raise
+        text, _ = _decode(data)
         if "more fields" not in str(error):
             raise IngestError(f"{path} is not a readable CSV file ({str(error).splitlines()[0]}).") from None
         width = len(_header_line(text).split(separator))
@@ -189,19 +186,35 @@ def _split_text(text: str, path: Path) -> tuple[list[str], pl.DataFrame, str]:
         raise IngestError(f"{path}: {where} has more fields than the header ({width}).",
                           f"A value probably contains an unquoted '{separator}': quote it or remove the "
                           "extra separator, then export again.") from None
-    if cells.height == 0:
-        raise IngestError(f"{path} is empty.", "Export the survey data again from KoboToolbox or ODK Central.")
-    headers = ["" if value is None else str(value) for value in cells.row(0)]
-    return headers, cells.slice(1), separator
 
 
 def _read_csv(data: bytes, path: Path) -> Table:
-    text, encoding = _decode(data)
-    if "\x00" in text[:4096]:
+    """Parse UTF-8 bytes as they are (the common case, no copy); other encodings are decoded first."""
+    encoding = "utf-8"
+    if data.startswith(codecs.BOM_UTF8):
+        data, encoding = data[3:], "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        data, encoding = data.decode("utf-16").encode("utf-8"), "utf-16"
+    if b"\x00" in data[:4096]:
         raise IngestError(f"{path} is not a text (CSV) file.",
                           "Export as CSV or XLSX, or name the reader with --reader.")
-    headers, cells, separator = _split_text(text, path)
-    return _tidy(headers, cells, encoding, separator)
+    head, _ = _decode(data[:65536], partial=True)
+    if head.lower().startswith("sep="):
+        separator = head[4:5]
+        data = data.partition(b"\n")[2]
+    else:
+        separator = _separator(_header_line(head))
+    if not data.strip():
+        raise IngestError(f"{path} is empty.", "Export the survey data again from KoboToolbox or ODK Central.")
+    try:
+        cells = _parse(data, separator, path)
+    except pl.exceptions.ComputeError:  # not UTF-8: Windows-1252 / Latin-1
+        text, encoding = _decode(data)
+        cells = _parse(text.encode("utf-8"), separator, path)
+    if cells.height == 0:
+        raise IngestError(f"{path} is empty.", "Export the survey data again from KoboToolbox or ODK Central.")
+    headers = ["" if value is None else str(value) for value in cells.row(0)]
+    return _tidy(headers, cells.slice(1), encoding, separator)
 
 
 @reader("kobo_csv", suffixes=(".csv", ".txt", ".tsv"))
@@ -243,17 +256,28 @@ def read_kobo_xlsx(data: bytes, path: Path) -> Table:
 
 
 def _tidy(headers: list[str], cells: pl.DataFrame, encoding: str, separator: str | None) -> Table:
-    """Strip cells and headers, turn empty cells into nulls, drop blank rows and blank unnamed columns."""
+    """Strip cells and headers, turn empty cells into nulls, drop blank rows and blank unnamed columns.
+
+    Only columns that have a value starting or ending with a space are stripped: stripping every column
+    of a large export would cost more than reading it.
+    """
     names = [f"c{index}" for index in range(len(headers))]
-    stripped = cells.rename(dict(zip(cells.columns, names, strict=True))).select(
-        pl.col(name).str.strip_chars().replace("", None).alias(name) for name in names
+    cells = cells.rename(dict(zip(cells.columns, names, strict=True)))
+    padded = cells.select((pl.col(name).str.starts_with(" ") | pl.col(name).str.ends_with(" ")
+                           | pl.col(name).str.starts_with("\t") | pl.col(name).str.ends_with("\t")).any()
+                          for name in names).row(0) if names and cells.height else ()
+    to_strip = {name for name, flagged in zip(names, padded, strict=False) if flagged}
+    stripped = cells.select(
+        (pl.col(name).str.strip_chars() if name in to_strip else pl.col(name)).alias(name) for name in names
+    ).select(
+        pl.when(pl.col(name).str.len_bytes() > 0).then(pl.col(name)).otherwise(None).alias(name) for name in names
     ).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     headers = [header.replace("\ufeff", "").strip() for header in headers]
     filled = stripped.select(pl.col(name).is_not_null().sum() for name in names).row(0) if names else ()
     keep = [name for name, header, count in zip(names, headers, filled, strict=True) if header or count]
     blank = ~pl.any_horizontal(pl.col(name).is_not_null() for name in keep) if keep else pl.lit(True)
     blank_rows = stripped.select(blank.sum()).item() if stripped.height else 0
-    frame = stripped.filter(~blank).select(ROW, *keep)
+    frame = stripped.filter(~blank).select(ROW, *keep) if blank_rows else stripped.select(ROW, *keep)
     kept_headers = tuple(headers[int(name[1:])] for name in keep)
     return Table(headers=kept_headers, frame=frame.rename({old: f"c{index}" for index, old in enumerate(keep)}),
                  encoding=encoding, separator=separator, blank_rows=int(blank_rows))

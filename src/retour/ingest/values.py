@@ -26,7 +26,6 @@ TRUE_WORDS = ("1", "1.0", "true", "vrai", "yes", "oui")
 FALSE_WORDS = ("0", "0.0", "false", "faux", "no", "non")
 _SPACES = r"[\s\u00a0\u202f]"
 _EXCEL_EPOCH = (1899, 12, 30)  # day 0 of Excel's 1900 date system (its 1900 leap-year bug included)
-_GEOPOINT = r"^(-?\d+(?:\.\d+)?)\s+(-?\d+(?:\.\d+)?)(?:\s+-?\d+(?:\.\d+)?){0,2}$"
 _TAG = re.compile(r"<[^>]+>|\*\*|__")
 
 
@@ -73,6 +72,17 @@ def date(text: pl.Expr) -> pl.Expr:
     )
 
 
+def parse_submission_time(text: pl.Series) -> pl.Series:
+    """`submission_time` of a column: Kobo's '2018-03-06T18:00:12' read quickly, other forms carefully."""
+    frame = text.rename("text").to_frame()
+    value = frame.select(pl.col("text").str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", strict=False)
+                         ).to_series()
+    missed = (value.is_null() & text.is_not_null()).arg_true()
+    if missed.len():
+        value = value.scatter(missed, frame[missed].select(submission_time(pl.col("text"))).to_series())
+    return value.rename(text.name)
+
+
 def submission_time(text: pl.Expr) -> pl.Expr:
     """Kobo `_submission_time` or ODK `SubmissionDate` (UTC; the offset is dropped), or an Excel serial."""
     stamp = text.str.extract(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)", 1
@@ -87,11 +97,14 @@ def submission_time(text: pl.Expr) -> pl.Expr:
 
 
 def geopoint_parts(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """Latitude and longitude of 'lat lon [alt acc]' text; null when not a point on Earth."""
-    squeezed = text.str.replace_all(r"\s+", " ")
-    latitude = squeezed.str.extract(_GEOPOINT, 1).cast(pl.Float64, strict=False)
-    longitude = squeezed.str.extract(_GEOPOINT, 2).cast(pl.Float64, strict=False)
-    inside = latitude.is_between(-90, 90) & longitude.is_between(-180, 180)
+    """Latitude and longitude of 'lat lon [alt acc]' text (single spaces); null when not a point on Earth."""
+    parts = text.str.strip_chars().str.split_exact(" ", 3)
+    latitude = parts.struct.field("field_0").cast(pl.Float64, strict=False)
+    longitude = parts.struct.field("field_1").cast(pl.Float64, strict=False)
+    extra = [parts.struct.field(name) for name in ("field_2", "field_3")]
+    extras_ok = pl.all_horizontal(part.is_null() | part.cast(pl.Float64, strict=False).is_not_null()
+                                  for part in extra)
+    inside = latitude.is_between(-90, 90) & longitude.is_between(-180, 180) & extras_ok
     return (pl.when(inside).then(latitude).otherwise(None), pl.when(inside).then(longitude).otherwise(None))
 
 
@@ -109,19 +122,18 @@ def normalise_label(text: str) -> str:
 
 
 def choice_names(question: Question, text: pl.Expr) -> pl.Expr:
-    """select_one answers as choice names: a choice label (any language, any case) becomes its name."""
-    names = set(question.choice_names)
-    by_label: dict[str, str] = {}
+    """select_one answers as choice names: a name in another case, or a choice label (any language, any
+    case), becomes the choice name; anything else is kept as written (and reported by the checks)."""
+    names = list(question.choice_names)
+    loose_names: dict[str, str] = {}
     for choice in question.choices:
-        for label in choice.labels.values():
-            key = normalise_label(label)
-            if key and key not in names:
-                by_label.setdefault(key, choice.name)
-    if not by_label:
-        return text
+        for key in (choice.name, *choice.labels.values()):
+            loose = normalise_label(key)
+            if loose:
+                loose_names.setdefault(loose, choice.name)
     loose = text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars(" :?")
-    return pl.when(text.is_in(list(names))).then(text).otherwise(
-        loose.replace(by_label, default=None).fill_null(text))
+    return pl.when(text.is_in(names)).then(text).otherwise(
+        loose.replace_strict(loose_names, default=None, return_dtype=pl.Utf8).fill_null(text))
 
 
 def tokens(text: pl.Expr) -> pl.Expr:
@@ -143,6 +155,38 @@ def typed(question: Question, text: pl.Expr) -> pl.Expr:
     if kind == "select_multiple":
         return tokens(text).list.join(" ").replace("", None)
     return text
+
+
+def _quick(question: Question, text: pl.Expr) -> pl.Expr | None:
+    """A cheap reading that is right for well-formed cells and null for the others (None: no shortcut)."""
+    kind = question.type
+    if kind == "integer":
+        return text.cast(pl.Int64, strict=False)
+    if kind in ("decimal", "range"):
+        number = text.cast(pl.Float64, strict=False)
+        return pl.when(number.is_finite()).then(number).otherwise(None)
+    if kind in ("date", "today"):
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    if kind == "select_one":
+        return pl.when(text.is_in(list(question.choice_names))).then(text).otherwise(None)
+    if kind == "select_multiple":
+        return pl.when(~text.str.contains("  ", literal=True)).then(text).otherwise(None)
+    return None
+
+
+def parse(question: Question, text: pl.Series) -> pl.Series:
+    """A text column in the field's stored type: a quick reading of every cell, and the careful reading
+    of `typed` only for the cells the quick one could not read (usually none)."""
+    frame = text.rename("text").to_frame()
+    quick = _quick(question, pl.col("text"))
+    if quick is None:
+        return frame.select(typed(question, pl.col("text"))).to_series().rename(text.name)
+    value = frame.select(quick).to_series()
+    missed = (value.is_null() & text.is_not_null()).arg_true()
+    if missed.len():
+        careful = frame[missed].select(typed(question, pl.col("text"))).to_series()
+        value = value.scatter(missed, careful.cast(value.dtype))
+    return value.rename(text.name)
 
 
 def unreadable(question: Question, text: pl.Expr, value: pl.Expr) -> pl.Expr | None:

@@ -30,6 +30,11 @@ SUPPRESSED = "—"
 NARROW_NBSP = "\u202f"
 
 
+def N_(message: str) -> str:
+    """Mark a constant as a message to translate later (gettext_noop); returns it unchanged."""
+    return message
+
+
 def check_language(language: str) -> str:
     """The language code if reports exist in it; a ConfigError listing the languages otherwise."""
     if language not in LANGUAGES:

@@ -292,30 +292,70 @@ def _oriented(indicator: FreeIndicator, share: float) -> float:
     return position if indicator.higher_is_better else 1.0 - position
 
 
+def _choose_pins(problem: PillarProblem, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which community is best (z = 1) and worst (z = 0) on each free indicator.
+
+    Given the pins, communities decouple: community c is reachable when
+    sum_{k best at c} w_k <= need_c <= sum_k w_k * (largest z_kc allowed). Pins are placed greedily, the
+    heaviest indicator first, each where it leaves the most room (ties go to the prior's best and worst);
+    an anchor at 0 or 1 fixes that pin.
+    """
+    free = problem.free
+    c = len(need)
+    floor_sum = np.zeros(c)  # weight already forced to 1 (best pins, anchors)
+    ceiling_sum = np.array([sum(item.weight for item in free)] * c, dtype=float)  # weight that may reach 1
+    for item in free:
+        for j, share in item.anchors.items():
+            value = _oriented(item, share)
+            floor_sum[j] += item.weight * value
+            ceiling_sum[j] -= item.weight * (1.0 - value)
+    best = np.zeros(len(free), dtype=np.int64)
+    worst = np.zeros(len(free), dtype=np.int64)
+    for k in sorted(range(len(free)), key=lambda i: (-free[i].weight, i)):
+        item = free[k]
+        anchored = {j: _oriented(item, share) for j, share in item.anchors.items()}
+        forced_best = [j for j, value in anchored.items() if value >= 1.0 - 1e-12]
+        forced_worst = [j for j, value in anchored.items() if value <= 1e-12]
+        open_ = np.array([j not in anchored for j in range(c)])
+        if forced_best:
+            best[k] = forced_best[0]
+        else:
+            room = np.where(open_, need - floor_sum - item.weight, -np.inf)
+            best[k] = np.lexsort((-item.prior, -np.round(room, 9)))[0]
+            floor_sum[best[k]] += item.weight
+        if forced_worst:
+            worst[k] = forced_worst[0]
+        else:
+            room = np.where(open_ & (np.arange(c) != best[k]), ceiling_sum - item.weight - need, -np.inf)
+            worst[k] = np.lexsort((item.prior, -np.round(room, 9)))[0]
+            ceiling_sum[worst[k]] -= item.weight
+    return best, worst
+
+
 def _solve_normalised(problem: PillarProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stage 1: normalised values z (free x communities) with one community at 1 and one at 0 each.
 
-    Mixed-integer programme: sum_k w_k z_kc = W T_c - F_c (with penalised slack), binary pins u_kc (z = 1)
-    and l_kc (z = 0), one each per indicator, anchors and sample shares as linear equalities, and the
-    least total distance |z - prior|. Returns z and the pinned communities (best, worst) per indicator.
+    With the pins of `_choose_pins`, a linear programme: sum_k w_k z_kc = W T_c - F_c (with heavily
+    penalised slack, so an unreachable target is approached as closely as possible), anchors and sample
+    shares as equalities, 0 <= z <= 1, and the least total distance |z - prior|. Returns z and the pinned
+    communities (best, worst) per indicator.
     """
     free = problem.free
     m, c = len(free), len(problem.targets)
     total_weight = problem.fixed_weight + sum(item.weight for item in free)
     need = total_weight * problem.targets - problem.fixed_sum
-    # variable blocks: z, u, l, d_plus, d_minus (each m*c), slack_plus, slack_minus (each c)
-    size = 5 * m * c + 2 * c
-    z, u, low_pin, d_plus, d_minus = (slice(i * m * c, (i + 1) * m * c) for i in range(5))
-    s_plus = slice(5 * m * c, 5 * m * c + c)
-    s_minus = slice(5 * m * c + c, size)
+    best, worst = _choose_pins(problem, need)
+    # variable blocks: z, d_plus, d_minus (each m*c), slack_plus, slack_minus (each c)
+    size = 3 * m * c + 2 * c
+    z, d_plus, d_minus = (slice(i * m * c, (i + 1) * m * c) for i in range(3))
+    s_plus = slice(3 * m * c, 3 * m * c + c)
+    s_minus = slice(3 * m * c + c, size)
     rows: list[np.ndarray] = []
-    lower: list[float] = []
-    upper: list[float] = []
+    values: list[float] = []
 
-    def add(row: np.ndarray, lo: float, hi: float) -> None:
+    def equal(row: np.ndarray, value: float) -> None:
         rows.append(row)
-        lower.append(lo)
-        upper.append(hi)
+        values.append(value)
 
     def var(block: slice, k: int, j: int) -> int:
         return block.start + k * c + j
@@ -324,70 +364,48 @@ def _solve_normalised(problem: PillarProblem) -> tuple[np.ndarray, np.ndarray, n
         row = np.zeros(size)
         for k, item in enumerate(free):
             row[var(z, k, j)] = item.weight
-        row[s_plus.start + j] = 1.0
-        row[s_minus.start + j] = -1.0
-        add(row, need[j], need[j])
+        row[s_plus.start + j], row[s_minus.start + j] = 1.0, -1.0
+        equal(row, need[j])
+    low_bound = np.zeros(size)
+    high_bound = np.full(size, np.inf)
+    high_bound[z] = 1.0
     for k, item in enumerate(free):
-        for block in (u, low_pin):
-            row = np.zeros(size)
-            row[[var(block, k, j) for j in range(c)]] = 1.0
-            add(row, 1.0, 1.0)
+        low_bound[var(z, k, best[k])] = 1.0
+        high_bound[var(z, k, worst[k])] = 0.0
+        for j, share in item.anchors.items():
+            low_bound[var(z, k, j)] = high_bound[var(z, k, j)] = _oriented(item, share)
         for j in range(c):
             row = np.zeros(size)
-            row[var(z, k, j)], row[var(u, k, j)] = 1.0, -1.0
-            add(row, 0.0, np.inf)
-            row = np.zeros(size)
-            row[var(z, k, j)], row[var(low_pin, k, j)] = 1.0, 1.0
-            add(row, -np.inf, 1.0)
-            row = np.zeros(size)
             row[var(z, k, j)], row[var(d_plus, k, j)], row[var(d_minus, k, j)] = 1.0, -1.0, 1.0
-            add(row, float(item.prior[j]), float(item.prior[j]))
-        for j, share in item.anchors.items():
-            row = np.zeros(size)
-            row[var(z, k, j)] = 1.0
-            value = _oriented(item, share)
-            add(row, value, value)
+            equal(row, float(item.prior[j]))
         if item.sample_share is not None:
-            # sum_c n_c v_c = p N with v = low + (high - low) z (or high - (high - low) z)
-            span = item.high - item.low
+            # sum_c n_c v_c = p N with v = low + (high - low) z, or high - (high - low) z
             sign = 1.0 if item.higher_is_better else -1.0
             base = item.low if item.higher_is_better else item.high
             row = np.zeros(size)
             for j in range(c):
-                row[var(z, k, j)] = sign * span * problem.sizes[j]
-            rhs = item.sample_share * problem.sizes.sum() - base * problem.sizes.sum()
-            add(row, rhs, rhs)
+                row[var(z, k, j)] = sign * (item.high - item.low) * problem.sizes[j]
+            equal(row, (item.sample_share - base) * float(problem.sizes.sum()))
     cost = np.zeros(size)
-    cost[d_plus] = 1.0
-    cost[d_minus] = 1.0
-    cost[s_plus] = 1000.0
-    cost[s_minus] = 1000.0
-    integrality = np.zeros(size)
-    integrality[u] = 1
-    integrality[low_pin] = 1
-    upper_bound = np.full(size, np.inf)
-    upper_bound[: 3 * m * c] = 1.0
-    result = milp(cost, integrality=integrality, bounds=Bounds(np.zeros(size), upper_bound),
-                  constraints=LinearConstraint(np.array(rows), np.array(lower), np.array(upper)))
+    cost[d_plus] = cost[d_minus] = 1.0
+    cost[s_plus] = cost[s_minus] = 1000.0
+    result = milp(cost, bounds=Bounds(low_bound, np.maximum(low_bound, high_bound)),
+                  constraints=LinearConstraint(np.array(rows), np.array(values), np.array(values)))
     if result.x is None:
         raise SpecError(f"The {problem.pillar} pillar cannot reach the Tableau 1 targets with its free "
                         "indicators.", "Check the anchors and sample shares in synth_targets.toml.")
-    x = result.x
-    values = x[z].reshape(m, c)
-    best = x[u].reshape(m, c).argmax(axis=1)
-    worst = x[low_pin].reshape(m, c).argmax(axis=1)
-    return values, best, worst
+    return result.x[z].reshape(m, c), best, worst
 
 
 def solve_pillar(problem: PillarProblem) -> np.ndarray:
-    """Counts of "yes" per free indicator and community that put the pillar on its targets.
+    """Community values of the free indicators that put the pillar on its Tableau 1 targets.
 
     Stage 1 (`_solve_normalised`) chooses normalised values and which community is best and worst on
-    each free indicator. Stage 2 rounds the pinned (and anchored) shares to counts. Stage 3 is an integer
-    programme over the other counts, kept between the pinned extremes, minimising the largest
-    |pillar_c - T_c| (then the distance to stage 1): the rounding to whole respondents is solved, not
-    hoped for. Returns the community values (free indicators, communities): shares that are whole
-    numbers of respondents, or means for continuous indicators.
+    each free indicator. Stage 2 rounds the pinned and anchored shares to whole respondents, and the
+    indicators with a sample-wide share by largest remainder. Stage 3 (`_settle_community`) then picks,
+    community by community, the whole counts (floor or ceiling of stage 1, or one step further) that
+    bring |pillar_c - T_c| lowest: the rounding is solved, not hoped for. Returns shares that are whole
+    numbers of respondents (means for continuous indicators), shape (free indicators, communities).
     """
     free = problem.free
     if not free:
@@ -400,83 +418,72 @@ def solve_pillar(problem: PillarProblem) -> np.ndarray:
         position = normalised[k] if item.higher_is_better else 1.0 - normalised[k]
         shares[k] = item.low + position * (item.high - item.low)
     continuous = np.array([item.continuous for item in free])
-    counts = np.where(continuous[:, None], shares * sizes, exact_counts(shares, sizes)).astype(float)
+    wanted = shares * sizes
+    counts = np.where(continuous[:, None], wanted, exact_counts(shares, sizes)).astype(float)
     fixed = np.zeros((m, c), dtype=bool)
     for k, item in enumerate(free):
         fixed[k, best[k]] = fixed[k, worst[k]] = True
         for j, share in item.anchors.items():
             counts[k, j] = share * sizes[j] if item.continuous else float(round_half_up(share * sizes[j]))
             fixed[k, j] = True
-    total_weight = problem.fixed_weight + sum(item.weight for item in free)
-    # realised extremes of each free indicator, from the pinned counts
+        if item.sample_share is not None and not item.continuous:
+            rest = int(round_half_up(item.sample_share * sizes.sum())) - int(counts[k, fixed[k]].sum())
+            open_ = ~fixed[k]
+            counts[k, open_] = largest_remainder(np.maximum(wanted[k, open_], 1e-12), rest)
+            fixed[k] = True
     top = np.array([counts[k, best[k]] / sizes[best[k]] for k in range(m)])
     bottom = np.array([counts[k, worst[k]] / sizes[worst[k]] for k in range(m)])
-    high_share = np.where([item.higher_is_better for item in free], top, bottom)
-    low_share = np.where([item.higher_is_better for item in free], bottom, top)
-    span = np.maximum(high_share - low_share, 1e-9)
-    # pillar_c = (F_c + sum_k w_k z_kc) / W, z_kc = o_k (x_kc / n_c - low_k) / span_k (+1 if o_k = -1)
-    orientation = np.where([item.higher_is_better for item in free], 1.0, -1.0)
+    higher = np.array([item.higher_is_better for item in free])
+    high_share = np.where(higher, top, bottom)
+    low_share = np.where(higher, bottom, top)
+    span = np.maximum(high_share - low_share, 1e-12)
+    total_weight = problem.fixed_weight + sum(item.weight for item in free)
+    # pillar_c = (F_c + sum_k w_k z_kc) / W with z_kc = slope_kc * x_kc + offset_k (x = count or total)
     weights = np.array([item.weight for item in free])
-    slope = (weights * orientation / span)[:, None] / sizes[None, :] / total_weight  # per count
-    offset = (weights[:, None] * np.where(orientation[:, None] > 0, -low_share[:, None] / span[:, None],
-                                          1.0 + low_share[:, None] / span[:, None]) / total_weight)
-    base = problem.fixed_sum / total_weight + np.where(fixed, slope * counts + offset, 0.0).sum(axis=0)
-    base += np.where(fixed, 0.0, offset).sum(axis=0)
-    variables = [(k, j) for k in range(m) for j in range(c) if not fixed[k, j]]
-    if not variables:
-        return counts / sizes
-    count_vars = len(variables)
-    # variables: x (count_vars, integer), t (1), dev_plus/dev_minus (count_vars)
-    size = 3 * count_vars + 1
-    rows, lower, upper = [], [], []
+    orientation = np.where(higher, 1.0, -1.0)
+    slope = (weights * orientation / span)[:, None] / sizes[None, :] / total_weight
+    offset = weights * np.where(higher, -low_share / span, 1.0 + low_share / span) / total_weight
     for j in range(c):
-        row = np.zeros(size)
-        for v, (k, jj) in enumerate(variables):
-            if jj == j:
-                row[v] = slope[k, j]
-        gap = problem.targets[j] - base[j]
-        for sign in (1.0, -1.0):
-            bound_row = sign * row.copy()
-            bound_row[count_vars] = -1.0
-            rows.append(bound_row)
-            lower.append(-np.inf)
-            upper.append(sign * gap)
-    for k, item in enumerate(free):
-        if item.sample_share is None:
-            continue
-        row = np.zeros(size)
-        for v, (kk, _) in enumerate(variables):
-            if kk == k:
-                row[v] = 1.0
-        wanted = float(exact_counts(np.array([item.sample_share]), np.array([sizes.sum()]))[0])
-        rhs = wanted - counts[k][fixed[k]].sum()
-        rows.append(row)
-        lower.append(rhs)
-        upper.append(rhs)
-    for v, (k, j) in enumerate(variables):
-        row = np.zeros(size)
-        row[v], row[count_vars + 1 + v], row[2 * count_vars + 1 + v] = 1.0, -1.0, 1.0
-        rows.append(row)
-        lower.append(float(shares[k, j] * sizes[j]))
-        upper.append(float(shares[k, j] * sizes[j]))
-    low_bound = np.zeros(size)
-    high_bound = np.full(size, np.inf)
-    integrality = np.zeros(size)
-    for v, (k, j) in enumerate(variables):
-        if continuous[k]:
-            low_bound[v], high_bound[v] = low_share[k] * sizes[j], high_share[k] * sizes[j]
-        else:
-            low_bound[v] = np.ceil(low_share[k] * sizes[j] - 1e-9)
-            high_bound[v] = np.floor(high_share[k] * sizes[j] + 1e-9)
-            integrality[v] = 1
-    cost = np.zeros(size)
-    cost[count_vars] = 1000.0
-    cost[count_vars + 1:] = 1e-3
-    result = milp(cost, integrality=integrality, bounds=Bounds(low_bound, high_bound),
-                  constraints=LinearConstraint(np.array(rows), np.array(lower), np.array(upper)))
-    if result.x is None:
-        raise SpecError(f"The {problem.pillar} pillar: no whole-respondent counts reach the Tableau 1 targets.",
-                        "Widen the ranges of the free indicators in synth_targets.toml.")
-    for v, (k, j) in enumerate(variables):
-        counts[k, j] = result.x[v] if continuous[k] else round(result.x[v])
+        counts[:, j] = _settle_community(problem.targets[j] - problem.fixed_sum[j] / total_weight
+                                         - offset.sum(), counts[:, j], wanted[:, j], fixed[:, j],
+                                         slope[:, j], continuous, low_share * sizes[j], high_share * sizes[j])
     return counts / sizes
+
+
+def _settle_community(gap: float, counts: np.ndarray, wanted: np.ndarray, fixed: np.ndarray,
+                      slope: np.ndarray, continuous: np.ndarray, low: np.ndarray,
+                      high: np.ndarray) -> np.ndarray:
+    """Stage 3 for one community: whole counts with sum_k slope_k x_k closest to `gap`.
+
+    Open shares try floor-1 .. floor+2 of stage 1 (floor and floor+1 when there are more than five), all
+    combinations at once; a continuous indicator then absorbs what is left, within its range. Among equal
+    errors the combination closest to stage 1 wins.
+    """
+    result = counts.copy()
+    open_integer = np.flatnonzero(~fixed & ~continuous)
+    open_continuous = np.flatnonzero(~fixed & continuous)
+    steps = np.arange(-1, 3) if len(open_integer) <= 5 else np.arange(0, 2)
+    base = np.floor(wanted[open_integer] + 1e-9)
+    options = base[:, None] + steps[None, :]
+    options = np.clip(options, np.ceil(low[open_integer] - 1e-9)[:, None],
+                      np.floor(high[open_integer] + 1e-9)[:, None])
+    if len(open_integer):
+        grid = np.array(np.meshgrid(*options, indexing="ij")).reshape(len(open_integer), -1).T
+    else:
+        grid = np.zeros((1, 0))
+    reached = (fixed * slope * counts).sum() + grid @ slope[open_integer]
+    residual = gap - reached
+    adjusted = np.zeros((len(grid), 0))
+    if len(open_continuous):
+        first = open_continuous[0]
+        rest = open_continuous[1:]
+        residual = residual - (slope[rest] * wanted[rest]).sum()
+        value = np.clip(residual / slope[first], low[first], high[first])
+        residual = residual - slope[first] * value
+        adjusted = np.column_stack([value, np.tile(wanted[rest], (len(grid), 1))])
+    distance = np.abs(grid - wanted[open_integer]).sum(axis=1)
+    choice = np.lexsort((distance, np.round(np.abs(residual), 9)))[0]
+    result[open_integer] = grid[choice]
+    if len(open_continuous):
+        result[open_continuous] = adjusted[choice]
+    return result

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from retour.config import Project
 from retour.dashboard import actions, pages
 from retour.dashboard.auth import Role
 from retour.dashboard.routes.common import chosen_round, round_context
@@ -18,20 +18,25 @@ from retour.errors import RetourError
 router = APIRouter()
 
 
+REGISTER_FILES = ("actors.yaml", "value_chains.yaml", "recommendations.yaml", "needs.toml", "communities.yaml")
+
+
 @cache
-def _register(root: Path, stamp: tuple[float, ...], community_ids: tuple[str, ...],
-              issue_ids: tuple[str, ...]) -> Any:
-    return pages.actor_register(root, list(community_ids), list(issue_ids))
+def _register(project: Project, stamp: tuple[float, ...]) -> Any:  # stamp: re-read when a file changes
+    from retour import study
+
+    if not project.path("actors.yaml").exists():
+        return None
+    return study.load_actor_register(project)
 
 
 def register_of(request: Request) -> Any:
     """The actor register, read again when one of its files changes; a 503 page if it is invalid."""
-    dashboard = dashboard_of(request)
-    root = dashboard.project.root
-    stamp = tuple(file.stat().st_mtime if file.exists() else 0.0
-                  for file in (root / "actors.yaml", root / "value_chains.yaml", root / "recommendations.yaml"))
+    project = dashboard_of(request).project
+    stamp = tuple(project.path(name).stat().st_mtime if project.path(name).exists() else 0.0
+                  for name in REGISTER_FILES)
     try:
-        return _register(root, stamp, tuple(dashboard.labels.communities), tuple(dashboard.labels.issues))
+        return _register(project, stamp)
     except RetourError as error:
         raise PageError(503, "actors.missing", detail=str(error)) from None
 

@@ -12,9 +12,11 @@ def round_names(request: Request) -> list[str]:
     return [r.name for r in dashboard_of(request).project.settings.rounds]
 
 
-def chosen_round(request: Request, requested: str | None) -> str:
-    """The round asked for (404 if the study has no such round), else the latest round with results."""
+def chosen_round(request: Request, requested: str | None = None) -> str:
+    """The round asked for (form field, else `?round=`; 404 if the study has no such round), else the
+    latest round with results."""
     names = round_names(request)
+    requested = requested or request.query_params.get("round")
     if requested:
         if requested not in names:
             raise PageError(404, "error.not_found.title", "error.not_found.body", what=requested)

@@ -13,26 +13,26 @@ router = APIRouter()
 
 
 @router.get("/communities")
-def community_index(request: Request, round: str | None = None) -> Response:  # noqa: A002
+def community_index(request: Request) -> Response:
     dashboard = dashboard_of(request)
-    ids = pages.community_ids(dashboard.access, dashboard.labels, chosen_round(request, round))
+    round_name = chosen_round(request)
+    ids = pages.community_ids(dashboard.access, dashboard.labels, round_name)
     if not ids:
         raise PageError(404, "error.not_found.title", "error.not_found.body", what="/communities")
-    return RedirectResponse(f"/communities/{ids[0]}" + (f"?round={round}" if round else ""), status_code=303)
+    return RedirectResponse(f"/communities/{ids[0]}?round={round_name}", status_code=303)
 
 
 @router.get("/communities/{community_id}")
-def community_page(request: Request, community_id: str, round: str | None = None) -> Response:  # noqa: A002
+def community_page(request: Request, community_id: str) -> Response:
     dashboard = dashboard_of(request)
-    round_name = chosen_round(request, round)
+    round_name = chosen_round(request)
     known = pages.community_ids(dashboard.access, dashboard.labels)
     if community_id not in known:
         raise PageError(404, "error.not_found.title", "error.not_found.body",
                         what=community_id)
     language = language_of(request)
     content = pages.community(dashboard.access, dashboard.labels, round_name, community_id)
-    factsheet = pages.factsheet_html(dashboard, round_name, community_id, language)
     return render(request, "community.html", {
         **round_context(request, round_name), **content, "section": "communities", "communities": known,
-        "factsheet": factsheet, "map_svg": pages.locator_svg(dashboard.labels, community_id, language),
+        "map_svg": pages.locator_svg(dashboard.labels, community_id, language),
         "min_cell": dashboard.project.settings.estimation.min_cell})

@@ -37,7 +37,9 @@ def health() -> JSONResponse:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query parameter's name
+def login_form(request: Request, next: str = "/", lang: str | None = None) -> Response:  # noqa: A002
+    if lang in LANGUAGES:
+        replace_session(request, dashboard_of(request).signer.with_language(session_of(request), lang))
     return render(request, "login.html", {"next": safe_next(next), "message": None,
                                           "no_users": _no_users(request)})
 

@@ -13,19 +13,19 @@ router = APIRouter()
 
 
 @router.get("/")
-def overview(request: Request, round: str | None = None) -> Response:  # noqa: A002
+def overview(request: Request) -> Response:
     dashboard = dashboard_of(request)
-    round_name = chosen_round(request, round)
+    round_name = chosen_round(request)
     content = pages.overview(dashboard.access, dashboard.labels, round_names(request), round_name)
     return render(request, "overview.html", {**round_context(request, round_name), **content,
                                              "section": "overview"})
 
 
 @router.get("/ranking")
-def ranking(request: Request, round: str | None = None, sort: str = "composite",  # noqa: A002
+def ranking(request: Request, sort: str = "composite",
             order: str = "asc") -> Response:
     dashboard = dashboard_of(request)
-    round_name = chosen_round(request, round)
+    round_name = chosen_round(request)
     if sort not in pages.PILLARS:
         raise PageError(404, "error.not_found.title", "error.not_found.body", what=sort)
     content = pages.ranking(dashboard.access, round_name, sort, descending=order == "desc")

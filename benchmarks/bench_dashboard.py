@@ -1,0 +1,140 @@
+"""Load test of the dashboard: 50 concurrent signed-in users on the community pages, on loopback.
+
+Builds a throw-away study with stored results (the shapes of contracts 4-6), serves its dashboard with
+uvicorn in a subprocess on 127.0.0.1 (a free port), signs in 50 users with httpx (async) and lets each
+request community pages one after another, with no pause, for a bounded number of requests and time.
+Prints requests per second and latency percentiles. Target: p95 under 200 ms at 50 concurrent users.
+
+Run: .venv/bin/python benchmarks/bench_dashboard.py [--users 50] [--requests 40] [--seconds 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from dashboard_fixtures import COMMUNITIES, PASSWORD, write_results  # noqa: E402
+
+SERVER = """
+import sys, uvicorn
+from retour.config import load_project
+from retour.dashboard import create_app
+uvicorn.run(create_app(load_project(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
+            access_log=False)
+"""
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_study(folder: Path, users: int) -> Path:
+    from retour.dashboard.access import StoreAccess
+    from retour.dashboard.users import add_user
+    from retour.study import init_study
+
+    project = init_study(folder / "study")
+    write_results(project.store_path, ("baseline", "midterm"))
+    access = StoreAccess(project.store_path)
+    for number in range(users):
+        add_user(access, f"user{number:02d}", PASSWORD, "viewer")
+    return project.root
+
+
+async def wait_until_up(base: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"{base}/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError("the dashboard did not start")
+
+
+async def sign_in(base: str, name: str) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(base_url=base, timeout=30)
+    token = CSRF.search((await client.get("/login")).text).group(1)
+    response = await client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
+    if response.status_code != 303:
+        raise RuntimeError(f"sign-in failed for {name}: {response.status_code}")
+    return client
+
+
+async def user_session(client: httpx.AsyncClient, offset: int, requests: int, deadline: float,
+                       latencies: list[float], failures: list[int]) -> None:
+    for number in range(requests):
+        if time.monotonic() > deadline:
+            return
+        community = COMMUNITIES[(offset + number) % len(COMMUNITIES)]
+        started = time.perf_counter()
+        response = await client.get(f"/communities/{community}?round=baseline")
+        latencies.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            failures.append(response.status_code)
+
+
+async def load(base: str, users: int, requests: int, seconds: float) -> None:
+    await wait_until_up(base)
+    clients = []
+    for number in range(users):  # sequential: each sign-in verifies an Argon2 hash
+        clients.append(await sign_in(base, f"user{number:02d}"))
+    warm: list[float] = []
+    await user_session(clients[0], 0, len(COMMUNITIES), time.monotonic() + 60, warm, [])
+    print(f"first visit of each community page (one user): {1000 * max(warm):.0f} ms at most")
+    latencies: list[float] = []
+    failures: list[int] = []
+    deadline = time.monotonic() + seconds
+    started = time.perf_counter()
+    await asyncio.gather(*(user_session(client, number, requests, deadline, latencies, failures)
+                           for number, client in enumerate(clients)))
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        await client.aclose()
+    milliseconds = np.array(latencies) * 1000
+    print(f"{users} concurrent users, {len(latencies)} requests of community pages in {elapsed:.1f} s")
+    print(f"throughput: {len(latencies) / elapsed:.1f} requests/s; failures: {len(failures)}")
+    print(f"latency ms: p50 {np.percentile(milliseconds, 50):.0f}, p95 {np.percentile(milliseconds, 95):.0f}, "
+          f"p99 {np.percentile(milliseconds, 99):.0f}, max {milliseconds.max():.0f}")
+    verdict = "met" if np.percentile(milliseconds, 95) < 200 else "NOT met"
+    print(f"target p95 < 200 ms at {users} concurrent users: {verdict}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=40, help="requests per user (bounded)")
+    parser.add_argument("--seconds", type=float, default=120, help="stop after this long in any case")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = make_study(Path(folder), options.users)
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(root), str(port)])
+        try:
+            asyncio.run(load(f"http://127.0.0.1:{port}", options.users, options.requests, options.seconds))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Benchmark `retour.estimate.estimate` against svy on the same synthetic survey.
+
+    .venv/bin/python benchmarks/bench_estimate.py            # the three sizes of issue 5
+    .venv/bin/python benchmarks/bench_estimate.py --quick    # the smallest only
+
+For N = 604 / 100,000 / 1,000,000 respondents, 30 indicators (25 proportions, 5 means) and
+7 / 100 / 1,000 communities, it times every estimate with its SE (every community and the whole sample,
+overall and by the four group dimensions: 9 groups) and prints the time of svy 0.35 on the same data:
+`Sample.estimation.mean(y, by=..., where=..., drop_nulls=True)` per indicator and domain family (point,
+SE, df, t interval). svy is run on every indicator where it finishes quickly; at larger sizes on the
+first few indicators only, and its time for all 30 is extrapolated linearly (each indicator is a
+separate svy call of the same cost); it is skipped at 1,000,000. Each size runs in its own process so
+its peak memory is its own: tracemalloc's peak during `estimate` (numpy's and Python's allocations)
+and the process's maximum resident set size (everything, including the input frame).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from retour.estimate import GROUP_DIMENSIONS, Design, EstimationSpec, estimate  # noqa: E402
+
+SIZES = ((604, 7), (100_000, 100), (1_000_000, 1_000))
+N_INDICATORS = 30
+N_MEANS = 5
+SVY_INDICATORS = {604: 30, 100_000: 3}  # indicators svy is timed on; skipped where absent
+
+
+def make_survey(n: int, n_communities: int, n_indicators: int = N_INDICATORS, seed: int = 5) -> pl.DataFrame:
+    """A synthetic respondent frame: one stratum per community and area type, 10 clusters per stratum."""
+    rng = np.random.default_rng(seed)
+    community = rng.integers(0, n_communities, n)
+    urban = rng.random(n) < 0.4
+    cluster = rng.integers(0, 10, n)
+    names = pl.Series([f"c{i:04d}" for i in range(n_communities)])
+    columns: dict[str, object] = {
+        "community_id": names.gather(community),
+        "stratum": pl.Series([f"s{i}" for i in range(2 * n_communities)]).gather(2 * community + urban),
+        "psu": pl.Series([f"p{i}" for i in range(20 * n_communities)]).gather(20 * community + 10 * urban
+                                                                           + cluster),
+        "weight": rng.uniform(0.5, 3.0, n) * np.where(urban, 1.0, 2.0),
+        "migration_status": pl.Series(["returnee", "non_migrant"]).gather(rng.random(n) < 0.6),
+        "sex": pl.Series(["women", "men"]).gather(rng.random(n) < 0.5),
+        "age_band": pl.Series(["15_24", "25_34"]).gather(rng.random(n) < 0.5),
+        "area_type": pl.Series(["rural", "urban"]).gather(urban),
+    }
+    for k in range(n_indicators):
+        mean = k >= n_indicators - N_MEANS
+        values = rng.gamma(2.0, 3.0, n) if mean else (rng.random(n) < rng.uniform(0.1, 0.9)).astype(float)
+        values[rng.random(n) < 0.1] = np.nan
+        columns[f"indicator_{k:02d}"] = values
+    frame = pl.DataFrame(columns)
+    return frame.with_columns(pl.col(f"indicator_{k:02d}").fill_nan(None) for k in range(n_indicators))
+
+
+def indicator_kinds(n_indicators: int = N_INDICATORS) -> dict[str, str]:
+    return {f"indicator_{k:02d}": "mean" if k >= n_indicators - N_MEANS else "proportion"
+            for k in range(n_indicators)}
+
+
+def time_retour(frame: pl.DataFrame) -> tuple[float, int, int]:
+    """Best of three runs (one for the largest size); rows out; tracemalloc peak of the last run."""
+    kinds = indicator_kinds()
+    design, spec = Design("stratum", "psu", "weight"), EstimationSpec()
+    runs = 1 if frame.height >= 1_000_000 else 3
+    best = np.inf
+    for _ in range(runs):
+        tracemalloc.start()
+        start = time.perf_counter()
+        result = estimate(frame, list(kinds), design, spec, kinds=kinds)
+        best = min(best, time.perf_counter() - start)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return best, result.height, peak
+
+
+def time_svy(frame: pl.DataFrame, n_indicators: int) -> float:
+    """svy's time for every domain family of the first `n_indicators` indicators."""
+    import svy
+
+    sample = svy.Sample(frame, svy.Design(stratum="stratum", psu="psu", wgt="weight", singleton="center"))
+    communities = frame["community_id"].unique().to_list()
+    start = time.perf_counter()
+    for indicator in list(indicator_kinds())[:n_indicators]:
+        for by in (None, *GROUP_DIMENSIONS):
+            sample.estimation.mean(indicator, by=by, drop_nulls=True)  # whole sample
+            both = "community_id" if by is None else ("community_id", by)
+            try:
+                sample.estimation.mean(indicator, by=both, drop_nulls=True)  # every community at once
+            except Exception:  # a community x group with no answer: svy refuses, so estimate each community
+                for community in communities:
+                    sample.estimation.mean(indicator, by=by, drop_nulls=True,
+                                           where=svy.col("community_id") == community)
+    return time.perf_counter() - start
+
+
+def run_one(n: int, n_communities: int) -> dict[str, object]:
+    frame = make_survey(n, n_communities)
+    seconds, rows, peak = time_retour(frame)
+    result: dict[str, object] = {"n": n, "communities": n_communities, "retour_s": seconds, "rows": rows,
+                                 "tracemalloc_peak_mb": peak / 2**20}
+    svy_k = SVY_INDICATORS.get(n)
+    if svy_k:
+        svy_seconds = time_svy(frame, svy_k)
+        result.update(svy_indicators=svy_k, svy_s=svy_seconds, svy_all_s=svy_seconds * N_INDICATORS / svy_k)
+    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the smallest size")
+    parser.add_argument("--one", nargs=2, type=int, metavar=("N", "COMMUNITIES"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(*args.one)))
+        return
+    print(f"retour.estimate vs svy: {N_INDICATORS} indicators, 9 groups per community and for the whole sample")
+    print(f"{'N':>9} {'communities':>11} {'rows out':>9} {'retour s':>9} {'svy s (30 ind.)':>22} "
+          f"{'ratio':>7} {'tracemalloc MB':>14} {'max RSS MB':>10}")
+    for n, n_communities in SIZES[:1] if args.quick else SIZES:
+        out = subprocess.run([sys.executable, __file__, "--one", str(n), str(n_communities)],
+                             check=True, capture_output=True, text=True).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        if "svy_s" in r:
+            how = "measured" if r["svy_indicators"] == N_INDICATORS else f"from {r['svy_indicators']} ind."
+            svy_text = f"{r['svy_all_s']:.2f} ({how})"
+            ratio = f"{r['svy_all_s'] / r['retour_s']:.0f}x"
+        else:
+            svy_text, ratio = "skipped", "-"
+        print(f"{r['n']:>9,} {r['communities']:>11,} {r['rows']:>9,} {r['retour_s']:>9.3f} {svy_text:>22} "
+              f"{ratio:>7} {r['tracemalloc_peak_mb']:>14.0f} {r['max_rss_mb']:>10.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Files the dashboard hands out: result tables as an XLSX workbook, fact sheets as PDF.
+
+Tables are written as stored, one sheet per table. A fact sheet PDF comes from the report module's
+renderer when it has one; until then from the dashboard's own print template, through WeasyPrint.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import xlsxwriter
+
+from retour.dashboard import pages
+from retour.dashboard.access import StoreAccess
+
+STATIC = __import__("pathlib").Path(__file__).parent / "static"
+
+
+def tables_xlsx(access: StoreAccess, round_name: str) -> bytes:
+    """Every stored result table of the round, one worksheet each, in one workbook."""
+    buffer = io.BytesIO()
+    with xlsxwriter.Workbook(buffer, {"in_memory": True}) as workbook:
+        for table in pages.RESULT_TABLES:
+            frame = access.results(table, round_name)
+            if frame.height:
+                frame.write_excel(workbook=workbook, worksheet=table[:31], autofit=True)
+    return buffer.getvalue()
+
+
+def html_to_pdf(html: str) -> bytes:
+    """A PDF of an HTML page whose assets are the dashboard's static files."""
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=str(STATIC) + "/").write_pdf()
+
+
+def factsheet_pdf(dashboard: Any, round_name: str, community_id: str, language: str,
+                  print_html: Any) -> bytes:
+    """The community's fact sheet as PDF (from `print_html()`), kept while the store is unchanged."""
+    return dashboard.access.memo(("factsheet.pdf", round_name, community_id, language),
+                                 lambda: html_to_pdf(print_html()))

@@ -1,0 +1,700 @@
+"""Design-based estimates of indicators per domain: weighted means and proportions with linearised SEs.
+
+Every indicator of a respondent-level frame is estimated for every domain at once: each community
+(the `domains` columns) and the whole sample (`community_id == "all"`), overall and by group
+(migration status, sex, age band, area type). Domains are subpopulations of one design: a respondent
+outside the domain, or without an answer, keeps their PSU with a linearised score of zero, so the
+design is never cut (Cochran 1977, sec. 2.13; Lumley 2010, sec. 2.3).
+
+Point estimate of a domain mean (a proportion is the mean of a 0/1 indicator), over the respondents
+of domain d with an answer:
+
+    ybar_d = sum(w_i y_i) / sum(w_i)
+
+Variance by Taylor linearisation (Binder 1983; Wolter 2007, ch. 6): scores
+z_i = w_i (y_i - ybar_d) / sum_d(w) inside the domain and 0 outside; z_hp is the total of the scores of
+PSU p of stratum h, zbar_h their mean over the n_h PSUs of the stratum, f_h = n_h / N_h the sampling
+fraction when a finite population correction (the population number of PSUs, N_h) is given:
+
+    v(ybar_d) = sum_h (1 - f_h) n_h / (n_h - 1) sum_p (z_hp - zbar_h)^2
+
+Strata with one PSU follow `lonely_psu`: `adjust` centres that PSU's total on the grand mean of all PSU
+totals, (1 - f_h) (z_hp - zbar)^2 (R survey's "adjust", svy's "center"); `certainty` takes the PSU as
+sampled with certainty, contributing no variance (R "certainty"); `remove` drops the stratum from the
+variance (R "remove", svy "skip"). In a one-stage design `certainty` and `remove` give the same numbers;
+they say different things about the design, and both understate the variance when the PSU was not in
+fact a certainty selection.
+
+Degrees of freedom are those of svy 0.35: for each domain and indicator, the number of PSUs holding an
+answer in the domain minus one, summed over strata (zero for a stratum with none). Intervals use the t
+quantile with these degrees of freedom; none is given when they are zero. Means: ybar +- t se.
+Proportions: `logit`, the Wald interval on the log-odds scale, or `wilson`, the score interval with
+the effective sample size n_eff = p (1 - p) / se^2, scaled by (t_{n-1} / t_df)^2 (Korn and Graubard
+1998; Franco et al. 2019), both as svy computes them. svy gives no interval at p = 0 or 1; there we give
+the Wilson interval with the effective size taken as the respondent count (design effect 1, as Korn and
+Graubard do at the boundary), so it stays within [0, 1] and is never empty.
+
+Design effect (Kish 1965), against simple random sampling with replacement of the same n:
+deff = v(ybar_d) / v_srs, v_srs = (sum(w y^2) / sum(w) - ybar^2) / (n - 1), as svy's `deff="wr"`.
+
+This module is pure: no files, no store, no printing. It never loops over respondents, indicators or
+domains in Python: respondents are summed into cells (PSU x domain x group levels) with sparse matrix
+products, and every domain of every indicator is then computed from those cells in array operations.
+
+References: Binder, D. A. (1983) Int. Stat. Rev. 51, 279-292. Cochran, W. G. (1977) Sampling
+Techniques, 3rd ed. Kish, L. (1965) Survey Sampling. Korn, E. L. and Graubard, B. I. (1998) Survey
+Methodology 24, 193-201. Lumley, T. (2010) Complex Surveys. Wolter, K. M. (2007) Introduction to
+Variance Estimation, 2nd ed. Wilson, E. B. (1927) JASA 22, 209-212.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sparse
+from scipy.special import stdtrit
+
+from retour.errors import EstimationError
+
+ALL = "all"
+GROUP_LEVELS: dict[str, tuple[str, ...]] = {
+    "migration_status": ("returnee", "non_migrant"),
+    "sex": ("women", "men"),
+    "age_band": ("15_24", "25_34"),
+    "area_type": ("urban", "rural"),
+}
+GROUP_DIMENSIONS: tuple[str, ...] = tuple(GROUP_LEVELS)
+KINDS = ("proportion", "mean")
+CI_METHODS = ("wilson", "logit")
+LONELY_PSU_RULES = ("adjust", "certainty", "remove")
+ESTIMATE_COLUMNS = ("group_dimension", "group", "indicator_id", "estimate", "se", "ci_low", "ci_high",
+                    "n", "weighted_n", "deff", "n_missing", "suppressed")
+_BOUNDARY = 1e-12  # svy's tolerance for p at 0 or 1, and for a zero standard error
+
+
+@dataclass(frozen=True)
+class Design:
+    """Columns of the respondent frame that carry the sampling design.
+
+    `stratum` None: one stratum. `psu` None: each respondent is its own PSU. `fpc`: the population
+    number of PSUs of the respondent's stratum (constant within a stratum); None when PSUs are taken
+    with replacement or the sampling fraction is negligible.
+    """
+
+    stratum: str | None = "stratum"
+    psu: str | None = "psu"
+    weight: str = "weight"
+    fpc: str | None = None
+
+    def columns(self) -> tuple[str, ...]:
+        """The design columns that are set."""
+        return tuple(c for c in (self.stratum, self.psu, self.weight, self.fpc) if c)
+
+
+@dataclass(frozen=True)
+class EstimationSpec:
+    """How estimates are computed and flagged (the study's `[estimation]` settings)."""
+
+    confidence: float = 0.95
+    ci_method: str = "logit"
+    lonely_psu: str = "adjust"
+    min_cell: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0 < self.confidence < 1:
+            raise EstimationError(f"Confidence level {self.confidence} is not between 0 and 1.",
+                                  "Set estimation.confidence to e.g. 0.95.")
+        if self.ci_method not in CI_METHODS:
+            raise EstimationError(f"Unknown interval method '{self.ci_method}'.",
+                                  f"Set estimation.ci_method to one of: {', '.join(CI_METHODS)}.")
+        if self.lonely_psu not in LONELY_PSU_RULES:
+            raise EstimationError(f"Unknown lonely PSU rule '{self.lonely_psu}'.",
+                                  f"Set estimation.lonely_psu to one of: {', '.join(LONELY_PSU_RULES)}.")
+        if self.min_cell < 1:
+            raise EstimationError(f"min_cell {self.min_cell} is below 1.",
+                                  "Set estimation.min_cell to 1 or more.")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> EstimationSpec:
+        """The spec from a study's `EstimationSettings` (or anything with the same attributes)."""
+        return cls(confidence=settings.confidence, ci_method=settings.ci_method,
+                   lonely_psu=settings.lonely_psu, min_cell=settings.min_cell)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The design, encoded: each PSU's stratum and each stratum's variance factors."""
+
+    stratum_of_psu: np.ndarray  # (P,) PSUs are nested in strata
+    psus_in_stratum: np.ndarray  # (H,) n_h
+    factor: np.ndarray  # (H,) (1 - f_h) n_h / (n_h - 1); 0 for a stratum with one PSU
+    lonely_factor: np.ndarray  # (H,) (1 - f_h) for a stratum with one PSU under `adjust`, else 0
+
+    @property
+    def n_psus(self) -> int:
+        return int(self.stratum_of_psu.shape[0])
+
+
+@dataclass(frozen=True)
+class Linearised:
+    """Every domain mean of every indicator, and the PSU totals of its linearised scores.
+
+    Arrays have one row per domain (D, K) or per (PSU, domain) pair (Q, K), one column per indicator.
+    """
+
+    indicators: tuple[str, ...]
+    domain_columns: tuple[str, ...]
+    domains: pl.DataFrame  # one row per domain: domain columns, group_dimension, group, internal keys
+    layout: Layout
+    pair_psu: np.ndarray  # (Q,)
+    pair_domain: np.ndarray  # (Q,)
+    scores: np.ndarray  # (Q, K) sum of z over the PSU's respondents in the domain
+    answered: np.ndarray  # (Q, K) the PSU holds an answer in the domain
+    estimate: np.ndarray  # (D, K)
+    weighted_n: np.ndarray  # (D, K) sum(w) over answers
+    weighted_sq: np.ndarray  # (D, K) sum(w y^2) over answers
+    n: np.ndarray  # (D, K) answers
+    n_missing: np.ndarray  # (D, K) respondents of the domain without an answer
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+
+
+def estimate(
+    frame: pl.DataFrame,
+    indicators: Sequence[str],
+    design: Design,
+    spec: EstimationSpec,
+    domains: Sequence[str] = ("community_id",),
+    groups: Sequence[str] = GROUP_DIMENSIONS,
+    kinds: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """Estimate every indicator for every domain x group, and for the whole sample x group.
+
+    One row per domain value (then `all`) x group (`all` first) x indicator, with the columns of the
+    `estimates` table: estimate, se, ci_low, ci_high, n (respondents with an answer), weighted_n, deff,
+    n_missing (respondents of the domain without an answer) and suppressed (n < min_cell). `kinds` maps
+    an indicator to `proportion` (0/1 values; the default) or `mean`.
+    """
+    kinds = resolve_kinds(indicators, kinds)
+    lin = linearise(frame, indicators, design, domains, groups, kinds, spec.lonely_psu)
+    n_domains = lin.domains.height
+    variance = design_variance(lin.layout, lin.pair_psu, lin.pair_domain, lin.scores, n_domains)
+    df = design_df(lin.layout, lin.pair_psu, lin.pair_domain, lin.answered, n_domains)
+    est = lin.estimate
+    se = standard_error(variance, est)
+    low, high = mean_interval(est, se, df, spec.confidence)
+    is_proportion = np.array([kinds[k] == "proportion" for k in lin.indicators])
+    if is_proportion.any():
+        p_low, p_high = proportion_interval(est[:, is_proportion], se[:, is_proportion],
+                                            df[:, is_proportion], lin.n[:, is_proportion],
+                                            spec.confidence, spec.ci_method)
+        low[:, is_proportion], high[:, is_proportion] = p_low, p_high
+    values = {"estimate": est, "se": se, "ci_low": low, "ci_high": high, "n": lin.n,
+              "weighted_n": lin.weighted_n, "deff": design_effect(variance, est, lin.weighted_n,
+                                                                  lin.weighted_sq, lin.n),
+              "n_missing": lin.n_missing}
+    return _long_table(lin, values).with_columns(suppressed=pl.col("n") < spec.min_cell)
+
+
+def resolve_kinds(indicators: Sequence[str], kinds: Mapping[str, str] | None) -> dict[str, str]:
+    """The kind of each indicator (`proportion` unless `kinds` says `mean`), checked."""
+    kinds = dict(kinds or {})
+    unknown = sorted(set(kinds) - set(indicators))
+    if unknown:
+        raise EstimationError(f"Kinds given for indicators that are not estimated: {', '.join(unknown)}.",
+                              "Pass the same ids in indicators and kinds.")
+    resolved = {k: kinds.get(k, "proportion") for k in indicators}
+    bad = sorted(f"{k}={v}" for k, v in resolved.items() if v not in KINDS)
+    if bad:
+        raise EstimationError(f"Unknown indicator kind: {', '.join(bad)}.", "Use 'proportion' or 'mean'.")
+    return resolved
+
+
+def linearise(
+    frame: pl.DataFrame,
+    indicators: Sequence[str],
+    design: Design,
+    domains: Sequence[str],
+    groups: Sequence[str],
+    kinds: Mapping[str, str],
+    lonely_psu: str = "adjust",
+) -> Linearised:
+    """Domain means of every indicator and the PSU totals of their linearised scores.
+
+    z_i = w_i (y_i - ybar_d) / sum_d(w) for an answer in domain d, 0 otherwise; a (PSU, domain) pair
+    holds the sum of z over the PSU, computed from the PSU's sums as (sum(w y) - ybar_d sum(w)) / sum_d(w).
+    """
+    indicators, domains, groups = tuple(indicators), tuple(domains), tuple(groups)
+    _check_frame(frame, indicators, design, domains, groups, kinds)
+    enc = _encode(frame, design, domains, groups)
+    cells, layout = _cells(frame, indicators, kinds, design, enc, lonely_psu)
+    table, systems, whole_of = _domain_table(enc, domains, groups)
+    pair_psu, pair_domain, pair_sums_, totals = _pairs(cells, systems, whole_of, table.height)
+    k = len(indicators)
+    weighted_n = totals[:, k:2 * k]
+    weighted_sq = totals[:, :k].copy()  # y^2 = y for 0/1 proportions
+    weighted_sq[:, cells.means] = totals[:, 4 * k:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        est = np.where(weighted_n > 0, totals[:, :k] / weighted_n, np.nan)
+        scale = np.where(weighted_n > 0, 1.0 / weighted_n, 0.0)
+    scores = pair_sums_[:, :k] - est[pair_domain] * pair_sums_[:, k:]  # nan * 0 where no answer
+    np.nan_to_num(scores, copy=False, nan=0.0)
+    scores *= scale[pair_domain]
+    return Linearised(
+        indicators=indicators, domain_columns=domains, domains=table, layout=layout,
+        pair_psu=pair_psu, pair_domain=pair_domain, scores=scores, answered=pair_sums_[:, k:] > 0,
+        estimate=est, weighted_n=weighted_n, weighted_sq=weighted_sq,
+        n=np.rint(totals[:, 2 * k:3 * k]).astype(np.int64),
+        n_missing=np.rint(totals[:, 3 * k:4 * k]).astype(np.int64),
+    )
+
+
+def design_variance(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray, scores: np.ndarray,
+                    n_groups: int) -> np.ndarray:
+    """Linearised variance (G, K) of each group from the PSU totals of its scores (Q, K).
+
+    sum_h (1 - f_h) n_h / (n_h - 1) sum_p (z_hp - zbar_h)^2, where the PSUs of the stratum absent from
+    the pairs have z = 0; strata with one PSU per the layout (see the module docstring).
+    """
+    if scores.shape[0] == 0:
+        return np.zeros((n_groups, scores.shape[1]))
+    cell, cell_stratum, cell_group = _stratum_cells(layout, pair_psu, pair_group, n_groups)
+    n_h = layout.psus_in_stratum[cell_stratum].astype(np.float64)[:, None]
+    total = group_sum(scores, cell, len(cell_stratum))  # (HG, K)
+    mean = total / n_h
+    deviation = scores - mean[cell]
+    np.square(deviation, out=deviation)
+    present = np.bincount(cell, minlength=len(cell_stratum))[:, None]
+    within = group_sum(deviation, cell, len(cell_stratum)) + (n_h - present) * mean**2
+    contribution = layout.factor[cell_stratum][:, None] * within
+    if not layout.lonely_factor.any():
+        return group_sum(contribution, cell_group, n_groups)
+    # adjust: a lonely PSU's total is centred on the grand mean of all PSU totals, g_d; a lonely stratum
+    # without a pair for the group contributes g_d^2, one with a pair (T - g_d)^2.
+    grand = group_sum(scores, pair_group, n_groups) / layout.n_psus
+    g = grand[cell_group]
+    contribution += layout.lonely_factor[cell_stratum][:, None] * ((total - g) ** 2 - g**2)
+    return group_sum(contribution, cell_group, n_groups) + layout.lonely_factor.sum() * grand**2
+
+
+def design_df(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray, answered: np.ndarray,
+              n_groups: int) -> np.ndarray:
+    """Degrees of freedom (G, K): PSUs with an answer in the group, minus one, summed over strata (svy)."""
+    if answered.shape[0] == 0:
+        return np.zeros((n_groups, answered.shape[1]))
+    cell, cell_stratum, cell_group = _stratum_cells(layout, pair_psu, pair_group, n_groups)
+    active = group_sum(answered.astype(np.float64), cell, len(cell_stratum))
+    return group_sum(np.maximum(active - 1.0, 0.0), cell_group, n_groups)
+
+
+def standard_error(variance: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """sqrt(v): 0 below 1e-12 max(1, |scale|) (rounding noise, svy's tolerance); NaN where scale is NaN."""
+    se = np.sqrt(np.maximum(variance, 0.0))
+    with np.errstate(invalid="ignore"):
+        se[se <= _BOUNDARY * np.maximum(1.0, np.abs(scale))] = 0.0
+    se[np.isnan(scale)] = np.nan
+    return se
+
+
+def t_quantile(df: np.ndarray, confidence: float) -> np.ndarray:
+    """Two-sided Student quantile t_{df, (1 + confidence) / 2}; NaN where df <= 0.
+
+    Degrees of freedom are whole numbers here, so each distinct value is computed once.
+    """
+    df = np.asarray(df, dtype=np.float64)
+    level = 0.5 + confidence / 2
+    out = np.full(df.shape, np.nan)
+    whole = (df > 0) & (df == np.floor(df)) & (df < 2**31)
+    if whole.any():
+        values = df[whole].astype(np.int64)
+        distinct = np.flatnonzero(np.bincount(values))
+        table = np.zeros(int(values.max()) + 1)
+        table[distinct] = stdtrit(distinct.astype(np.float64), level)
+        out[whole] = table[values]
+    other = (df > 0) & ~whole
+    out[other] = stdtrit(df[other], level)
+    return out
+
+
+def mean_interval(est: np.ndarray, se: np.ndarray, df: np.ndarray,
+                  confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """t interval est -+ t_{df} se."""
+    t = t_quantile(df, confidence)
+    return est - t * se, est + t * se
+
+
+def proportion_interval(p: np.ndarray, se: np.ndarray, df: np.ndarray, n: np.ndarray, confidence: float,
+                        method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Logit or Wilson interval for proportions, as svy computes them; always within [0, 1].
+
+    logit: expit(logit(p) -+ t se / (p (1 - p))). wilson: (p + t^2/2m -+ t sqrt(p(1-p)/m + t^2/4m^2))
+    / (1 + t^2/m), m = n_eff (t_{n-1} / t_df)^2, n_eff = p (1 - p) / se^2. At p = 0 or 1, where svy gives
+    none, the Wilson interval with n_eff = n. A zero SE inside (0, 1) gives (p, p). t has the design df;
+    no interval without degrees of freedom.
+    """
+    p, se, n = (np.asarray(a, dtype=np.float64) for a in (p, se, n))
+    t = t_quantile(df, confidence)
+    t_n = t_quantile(n - 1, confidence)
+    boundary = (p <= _BOUNDARY) | (p >= 1 - _BOUNDARY)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if method == "logit":
+            half = t * se / (p * (1 - p))
+            logit = np.log(p / (1 - p))
+            low, high = 1 / (1 + np.exp(half - logit)), 1 / (1 + np.exp(-logit - half))
+        else:
+            low, high = _wilson(p, p * (1 - p) / se**2, n, t, t_n)
+        at_zero = p <= _BOUNDARY
+        edge_low, edge_high = _wilson(np.where(at_zero, 0.0, 1.0), n, n, t, t_n)
+        edge_low[at_zero], edge_high[~at_zero] = 0.0, 1.0  # the closed end, exactly
+    point = ~boundary & (se <= _BOUNDARY)
+    low = np.where(boundary, edge_low, np.where(point, p, low))
+    high = np.where(boundary, edge_high, np.where(point, p, high))
+    undefined = np.isnan(p) | np.isnan(t) | (boundary & (n < 1))
+    low[undefined], high[undefined] = np.nan, np.nan
+    return low, high
+
+
+def _wilson(p: np.ndarray, n_eff: np.ndarray, n: np.ndarray, t: np.ndarray,
+            t_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval at effective size n_eff, scaled by (t_{n-1} / t_df)^2 when n > 1 (svy)."""
+    m = np.where(n > 1, n_eff * (t_n / t) ** 2, n_eff)
+    z2 = t * t
+    denominator = 1 + z2 / m
+    centre = (p + z2 / (2 * m)) / denominator
+    half = t / denominator * np.sqrt(p * (1 - p) / m + z2 / (4 * m * m))
+    vanishing = m <= 0  # no information at all: the interval tends to [0, 1]
+    return (np.where(vanishing, 0.0, np.maximum(0.0, centre - half)),
+            np.where(vanishing, 1.0, np.minimum(1.0, centre + half)))
+
+
+def design_effect(variance: np.ndarray, est: np.ndarray, weighted_n: np.ndarray, weighted_sq: np.ndarray,
+                  n: np.ndarray) -> np.ndarray:
+    """deff = v / v_srs, v_srs = (sum(w y^2)/sum(w) - ybar^2) / (n - 1); NaN when v_srs is 0 or n < 2."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        srs = (weighted_sq / weighted_n - est**2) / (n - 1)
+        return np.where((n >= 2) & (srs > 0), variance / srs, np.nan)
+
+
+def dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..G-1 of integer keys, in order of first appearance (hashing, no sort), and their keys."""
+    encoded = pa.array(np.asarray(keys, dtype=np.int64)).dictionary_encode()
+    return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_numpy()
+
+
+def group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum the rows of `values` (Q, R) by group code: (G, R), as one sparse product."""
+    one_hot = sparse.csc_matrix((np.ones(len(codes)), codes, np.arange(len(codes) + 1)),
+                                shape=(n_groups, len(codes)))
+    return one_hot @ np.ascontiguousarray(values)
+
+
+def pair_sums(psu: np.ndarray, target: np.ndarray, values: np.ndarray,
+              n_domains: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum units into (PSU, domain) pairs: the pairs' PSU, domain and sums (Q, R).
+
+    `target` gives a domain per unit for each of several systems, concatenated (-1: none).
+    """
+    unit = np.tile(np.arange(len(psu)), len(target) // max(len(psu), 1))
+    keep = target >= 0
+    pair, keys = dense_codes(psu[unit[keep]] * n_domains + target[keep])
+    into = sparse.csr_matrix((np.ones(int(keep.sum())), (pair, unit[keep])), shape=(len(keys), len(psu)))
+    return keys // n_domains, keys % n_domains, into @ np.ascontiguousarray(values)
+
+
+def _stratum_cells(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray,
+                   n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Code of each pair's (stratum, group) cell, and each cell's stratum and group."""
+    stratum = layout.stratum_of_psu[pair_psu]
+    cell, keys = dense_codes(stratum * n_groups + pair_group)
+    return cell, keys // n_groups, keys % n_groups
+
+
+# --------------------------------------------------------------------------------------------------
+# Input checks
+
+
+def _check_frame(frame: pl.DataFrame, indicators: Sequence[str], design: Design, domains: Sequence[str],
+                 groups: Sequence[str], kinds: Mapping[str, str]) -> None:
+    wanted = [*design.columns(), *domains, *groups, *indicators]
+    missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
+    if missing:
+        raise EstimationError(f"Columns missing from the respondent frame: {', '.join(missing)}.",
+                              "Derive the indicators first, or fix the design settings.")
+    if frame.height == 0:
+        raise EstimationError("No respondents to estimate from.", "Ingest submissions for this round first.")
+    if len(set(indicators)) != len(indicators):
+        raise EstimationError("An indicator is listed twice.", "Pass each indicator id once.")
+    not_numeric = [c for c in indicators if not frame.schema[c].is_numeric()]
+    if not_numeric:
+        raise EstimationError(f"Indicator columns are not numeric: {', '.join(not_numeric)}.",
+                              "Indicators hold 0/1 (proportions) or numbers (means).")
+    weight = pl.col(design.weight).cast(pl.Float64)
+    bad = frame.select(row=pl.int_range(pl.len()) + 1, value=weight).filter(
+        pl.col("value").is_null() | ~pl.col("value").is_finite() | (pl.col("value") <= 0))
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise EstimationError(
+            f"{bad.height} respondents have a missing, zero or negative weight in '{design.weight}' "
+            f"(first at row {first['row']}: {first['value']}).",
+            "Every respondent needs a positive weight: fix the weights or drop those rows.")
+    for column in (design.stratum, design.psu):
+        if column and frame[column].null_count():
+            raise EstimationError(f"{frame[column].null_count()} respondents have no value in the design "
+                                  f"column '{column}'.", "Every respondent needs a stratum and a PSU.")
+    checks = [(~pl.col(c).cast(pl.Float64).is_finite()).sum().alias(c) for c in indicators]
+    infinite = [c for c, count in zip(indicators, frame.select(checks).row(0), strict=True) if count]
+    if infinite:
+        raise EstimationError(f"Indicators hold infinite values: {', '.join(infinite)}.",
+                              "Check their formula (a division by zero?).")
+    props = [c for c in indicators if kinds[c] == "proportion"]
+    if props:
+        counts = frame.select([((pl.col(c) != 0) & (pl.col(c) != 1)).sum().alias(c) for c in props]).row(0)
+        wrong = [c for c, count in zip(props, counts, strict=True) if count]
+        if wrong:
+            raise EstimationError(f"Proportion indicators hold values other than 0 and 1: "
+                                  f"{', '.join(wrong)}.",
+                                  "Declare them as means, or fix their formula.")
+    reserved = [c for c in dict.fromkeys([*domains, *groups]) if (frame[c].cast(pl.Utf8) == ALL).any()]
+    if reserved:
+        raise EstimationError(f"The value '{ALL}' is reserved for the whole sample but appears in: "
+                              f"{', '.join(reserved)}.", "Rename that community or group.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Encoding: design, domain and group columns as integer codes
+
+_MAX_KEY = 2**62
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    stratum: np.ndarray  # (N,) stratum codes
+    psu: np.ndarray  # (N,) codes of the PSU column, before nesting in strata
+    domain: np.ndarray  # (N,) domain codes; len(domain_labels) when a domain column is null
+    domain_labels: list[tuple[str, ...]]
+    levels: list[np.ndarray]  # per group dimension: (N,) level codes, -1 when null
+    level_labels: list[list[str]]
+
+
+def _encode(frame: pl.DataFrame, design: Design, domains: Sequence[str], groups: Sequence[str]) -> _Encoded:
+    n = frame.height
+    stratum = _codes(frame[design.stratum])[0] if design.stratum else np.zeros(n, dtype=np.int64)
+    psu = _codes(frame[design.psu])[0] if design.psu else np.arange(n, dtype=np.int64)
+    domain, labels = np.zeros(n, dtype=np.int64), [()]
+    for column in domains:  # one vectorised pass per domain column
+        codes, names = _codes(frame[column], order=())
+        domain = np.where((domain < 0) | (codes < 0), -1, domain * len(names) + codes)
+        labels = [(*prefix, name) for prefix in labels for name in names]
+    if domains:
+        used = np.flatnonzero(np.bincount(domain[domain >= 0], minlength=len(labels)))
+        remap = np.append(np.full(len(labels), -1, dtype=np.int64), len(used))
+        remap[used] = np.arange(len(used))
+        domain = remap[domain]  # -1 (null) indexes the last entry: the "no domain" code
+        labels = [labels[i] for i in used]
+    coded = [_codes(frame[column], order=GROUP_LEVELS.get(column, ())) for column in groups]
+    return _Encoded(stratum=stratum, psu=psu, domain=domain, domain_labels=labels,
+                    levels=[c for c, _ in coded], level_labels=[names for _, names in coded])
+
+
+def _codes(series: pl.Series, order: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a column (-1 for null) and their labels.
+
+    `order` None: codes in order of first appearance. Otherwise labels are strings: those in `order`
+    first (present or not), then the others sorted.
+    """
+    if order is not None or series.dtype in (pl.Categorical, pl.Enum):
+        series = series.cast(pl.Utf8)
+    encoded = series.rechunk().to_arrow().dictionary_encode()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    seen = encoded.dictionary.to_pylist()
+    if order is None:
+        return codes, seen
+    ranked = [*order, *sorted(set(seen) - set(order))]
+    rank = {label: i for i, label in enumerate(ranked)}
+    lookup = np.array([rank[label] for label in seen] + [-1], dtype=np.int64)
+    return lookup[codes], ranked
+
+
+def _combine(parts: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
+    """Dense codes of the combinations of several code arrays (each with its number of codes)."""
+    key, size = np.zeros(len(parts[0][0]), dtype=np.int64), 1
+    for codes, n_codes in parts:
+        if size * n_codes >= _MAX_KEY:  # re-encode before the mixed-radix key would overflow
+            key, seen = dense_codes(key)
+            size = len(seen)
+        key, size = key * n_codes + codes, size * n_codes
+    return dense_codes(key)[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Cells: respondents summed per (PSU, domain, group levels)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    psu: np.ndarray  # (M,) PSU code, nested in strata
+    domain: np.ndarray  # (M,)
+    levels: list[np.ndarray]  # per group dimension (M,)
+    sums: np.ndarray  # (M, 4K + Km): sum(w y), sum(w), answers, missing, sum(w y^2) of the means
+    means: np.ndarray  # positions of the mean indicators
+
+
+def _cells(frame: pl.DataFrame, indicators: Sequence[str], kinds: Mapping[str, str], design: Design,
+           enc: _Encoded, lonely_psu: str) -> tuple[_Cells, Layout]:
+    """Sum respondents into cells (PSU x domain x group levels), and lay out the design's PSUs."""
+    n, k = frame.height, len(indicators)
+    n_psu_codes = int(enc.psu.max()) + 1
+    parts = [(enc.stratum, int(enc.stratum.max()) + 1), (enc.psu, n_psu_codes),
+             (enc.domain, len(enc.domain_labels) + 1)]
+    parts += [(lv + 1, len(names) + 1) for lv, names in zip(enc.levels, enc.level_labels, strict=True)]
+    cell = _combine(parts)
+    m = int(cell.max()) + 1
+    member = np.empty(m, dtype=np.int64)
+    member[cell] = np.arange(n)  # some respondent of each cell: all of a cell share its codes
+    psu, psu_keys = dense_codes(enc.stratum[member] * n_psu_codes + enc.psu[member])
+
+    weight = frame[design.weight].cast(pl.Float64).to_numpy()
+    values = frame.select([pl.col(c).cast(pl.Float64) for c in indicators]).to_numpy()
+    if not (values.flags.f_contiguous and values.flags.writeable):  # a zero-copy view of the frame
+        values = np.array(values, order="F")
+    missing = np.isnan(values)
+    np.copyto(values, 0.0, where=missing)
+    means = np.array([i for i, c in enumerate(indicators) if kinds[c] == "mean"], dtype=np.int64)
+    squares = np.asfortranarray(values[:, means]) ** 2
+    flat = (cell + m * np.arange(k)[:, None]).ravel()  # (indicator, respondent) -> (indicator, cell)
+    squares *= weight[:, None]
+    values *= weight[:, None]
+    sum_wy = _indicator_cell_sums(flat, values, k, m)
+    sum_sq = _indicator_cell_sums(flat[:n * len(means)], squares, len(means), m)
+    which, row = np.nonzero(missing.T)  # missing answers, as (indicator, respondent)
+    slot = which * m + cell[row]
+    n_missing = np.bincount(slot, minlength=k * m).reshape(k, m).T
+    w_missing = np.bincount(slot, weights=weight[row], minlength=k * m).reshape(k, m).T
+    answered = np.bincount(cell, minlength=m)[:, None] - n_missing
+    sum_w = np.bincount(cell, weights=weight, minlength=m)[:, None] - w_missing
+    sum_w[answered == 0] = 0.0
+    sums = np.hstack([sum_wy, sum_w, answered, n_missing, sum_sq])
+    cells = _Cells(psu=psu, domain=enc.domain[member], levels=[lv[member] for lv in enc.levels], sums=sums,
+                   means=means)
+    return cells, _layout(frame, design, enc.stratum, psu_keys // n_psu_codes, lonely_psu)
+
+
+def _indicator_cell_sums(flat: np.ndarray, values: np.ndarray, k: int, m: int) -> np.ndarray:
+    """(M, K) sums of the columns of `values` (N, K; column-major) by cell, in one bincount."""
+    return np.bincount(flat, weights=values.T.ravel(), minlength=k * m).reshape(k, m).T
+
+
+def _layout(frame: pl.DataFrame, design: Design, stratum: np.ndarray, stratum_of_psu: np.ndarray,
+            lonely_psu: str) -> Layout:
+    """PSUs per stratum, sampling fractions and variance factors."""
+    n_h = np.bincount(stratum_of_psu, minlength=int(stratum.max()) + 1).astype(np.float64)
+    sampled = np.zeros_like(n_h)
+    if design.fpc:
+        sizes = (pl.DataFrame({"stratum": stratum, "size": frame[design.fpc].cast(pl.Float64)})
+                 .group_by("stratum").agg(low=pl.col("size").min(), high=pl.col("size").max(),
+                                          nulls=pl.col("size").null_count()).sort("stratum"))
+        low, high = sizes["low"].to_numpy(), sizes["high"].to_numpy()
+        if sizes["nulls"].sum() or (low != high).any():
+            raise EstimationError(f"The finite population correction '{design.fpc}' is missing or varies "
+                                  "within a stratum.", "Give every respondent the number of PSUs in the "
+                                  "population of their stratum.")
+        if (high < n_h).any():
+            raise EstimationError(f"The finite population correction '{design.fpc}' is smaller than the "
+                                  "number of sampled PSUs of a stratum.",
+                                  "It is the population number of PSUs (N_h >= n_h), not a fraction.")
+        sampled = n_h / high
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(n_h > 1, (1 - sampled) * n_h / (n_h - 1), 0.0)
+    lonely = (n_h == 1) & (lonely_psu == "adjust")
+    return Layout(stratum_of_psu=stratum_of_psu, psus_in_stratum=n_h.astype(np.int64), factor=factor,
+                  lonely_factor=np.where(lonely, 1 - sampled, 0.0))
+
+
+# --------------------------------------------------------------------------------------------------
+# Domains and (PSU, domain) pairs
+
+
+def _domain_table(enc: _Encoded, domains: Sequence[str],
+                  groups: Sequence[str]) -> tuple[pl.DataFrame, list[tuple[int, int]], np.ndarray]:
+    """Every domain: domain value (or all) x group dimension (or all) x level.
+
+    Domain-scope systems come first (one per dimension, domain-major), then the whole-sample ones. The
+    last domain code collects respondents without a domain value; its rows are not reported. Returns
+    the table, each domain-scope system's (offset, width), and each domain-scope domain's whole-sample
+    counterpart.
+    """
+    n_dom = len(enc.domain_labels) + 1
+    dims = [(ALL, [ALL]), *zip(groups, enc.level_labels, strict=True)]
+    widths = np.array([len(levels) for _, levels in dims])
+    offsets = np.concatenate([[0], np.cumsum(n_dom * widths)])
+    whole = offsets[-1] + np.concatenate([[0], np.cumsum(widths)])
+    rank = np.arange(len(dims))
+    dim = np.concatenate([np.repeat(rank, n_dom * widths), np.repeat(rank, widths)])
+    domain = np.concatenate([*(np.repeat(np.arange(n_dom), w) for w in widths),
+                             *(np.full(w, n_dom) for w in widths)])
+    level = np.concatenate([*(np.tile(np.arange(w), n_dom) for w in widths), *(np.arange(w) for w in widths)])
+    scoped = int(offsets[-1])
+    level_labels = np.array([label for _, levels in dims for label in levels], dtype=object)
+    first_label = np.concatenate([[0], np.cumsum(widths)])
+    columns = {
+        column: np.array([*(labels[i] for labels in enc.domain_labels), "", ALL], dtype=object)[domain]
+        for i, column in enumerate(domains)
+    }
+    table = pl.DataFrame({
+        **{c: pl.Series(c, v, dtype=pl.Utf8) for c, v in columns.items()},
+        "group_dimension": pl.Series(np.array([d for d, _ in dims], dtype=object)[dim], dtype=pl.Utf8),
+        "group": pl.Series(level_labels[first_label[dim] + level], dtype=pl.Utf8),
+        "_report": domain != n_dom - 1,
+        "_domain": domain,
+        "_dim": dim,
+        "_order": (domain * len(dims) + dim) * (widths.max() + 1) + level,
+    })
+    system_offsets = [(int(offsets[r]), int(widths[r])) for r in range(len(dims))]
+    return table, system_offsets, whole[dim[:scoped]] + level[:scoped]
+
+
+def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray,
+           n_domains: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(PSU, domain) pairs with their sum(w y) and sum(w) (Q, 2K), and every domain's totals (D, 4K + Km).
+
+    Cells are summed into domain-scope pairs and domains; those pairs into whole-sample pairs, and
+    domain-scope totals into whole-sample totals.
+    """
+    k2 = 2 * (cells.sums.shape[1] - len(cells.means)) // 4
+    dimension_levels = [np.zeros_like(cells.domain), *cells.levels]
+    target = np.concatenate([np.where(levels >= 0, offset + cells.domain * width + levels, -1)
+                             for (offset, width), levels in zip(systems, dimension_levels, strict=True)])
+    psu_a, domain_a, sums_a = pair_sums(cells.psu, target, cells.sums[:, :k2], n_domains)
+    unit = np.tile(np.arange(len(cells.psu)), len(systems))
+    keep = target >= 0
+    into_domains = sparse.csr_matrix((np.ones(int(keep.sum())), (target[keep], unit[keep])),
+                                     shape=(n_domains, len(cells.psu)))
+    totals = np.hstack([group_sum(sums_a, domain_a, n_domains), into_domains @ cells.sums[:, k2:]])
+    scoped = len(whole_of)
+    totals += group_sum(totals[:scoped], whole_of, n_domains)
+    psu_b, domain_b, sums_b = pair_sums(psu_a, whole_of[domain_a], sums_a, n_domains)
+    return (np.concatenate([psu_a, psu_b]), np.concatenate([domain_a, domain_b]), np.vstack([sums_a, sums_b]),
+            totals)
+
+
+def _long_table(lin: Linearised, values: Mapping[str, np.ndarray]) -> pl.DataFrame:
+    """One row per reported domain x indicator (domain-major, in report order) from (D, K) arrays."""
+    reported = lin.domains.with_row_index("_row").filter(pl.col("_report")).sort("_order")
+    rows = reported["_row"].to_numpy()
+    k = len(lin.indicators)
+    labels = reported.select([*lin.domain_columns, "group_dimension", "group"])
+    labels = labels[np.repeat(np.arange(len(rows)), k)]
+    columns = [pl.Series("indicator_id", np.tile(np.array(lin.indicators, dtype=object), len(rows)),
+                         dtype=pl.Utf8)]
+    for name, array in values.items():  # the few output columns, not indicators or domains
+        column = pl.Series(name, array[rows].ravel())
+        columns.append(column.fill_nan(None) if array.dtype.kind == "f" else column)
+    return labels.with_columns(columns)

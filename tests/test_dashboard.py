@@ -1,0 +1,368 @@
+"""The dashboard without a browser (FastAPI TestClient): sign-in, sessions, CSRF, roles, rate limits,
+the store held by another process, and the numbers pages show from the stored tables."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+
+from dashboard_fixtures import PASSWORD, add_users, write_results
+from retour import store
+from retour.config import DashboardSettings, Project, load_project
+from retour.dashboard import create_app
+from retour.dashboard.auth import LoginLimiter, SessionSigner
+from retour.dashboard.i18n import MESSAGES, format_percent, translate
+from retour.study import init_study
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A study with stored results for baseline and midterm and one user per role."""
+    root = tmp_path_factory.mktemp("dashboard") / "study"
+    project = init_study(root)
+    write_results(project.store_path, ("baseline", "midterm"))
+    add_users(project.store_path)
+    return root
+
+
+def client_for(project: Project) -> TestClient:
+    return TestClient(create_app(project), follow_redirects=False)
+
+
+@pytest.fixture
+def client(study: Path) -> TestClient:
+    return client_for(load_project(study))
+
+
+def page(response) -> str:
+    """The response's HTML with entities decoded, as a reader sees the text."""
+    return html.unescape(response.text)
+
+
+def csrf_of(client: TestClient, path: str = "/login") -> str:
+    return CSRF.search(client.get(path).text).group(1)
+
+
+def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClient:
+    response = client.post("/login", data={"username": name, "password": password,
+                                           "csrf_token": csrf_of(client), "next": "/"})
+    assert response.status_code == 303, response.text
+    return client
+
+
+def test_every_page_but_login_and_health_needs_a_session(client):
+    for path in ("/", "/ranking", "/communities/kati", "/needs", "/actors", "/rounds", "/uploads", "/downloads",
+                 "/downloads/tables.xlsx"):
+        response = client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/login?next=")
+    assert client.get("/health").json()["status"] == "ok"
+    assert client.get("/login").status_code == 200
+
+
+def test_htmx_requests_without_a_session_are_sent_to_login(client):
+    response = client.get("/ranking", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=%2Franking"
+
+
+def test_assets_are_served_by_the_app_with_the_htmx_licence(client):
+    script = client.get("/static/htmx.min.js")
+    assert script.status_code == 200
+    assert script.text.startswith("/*! htmx 2.") and "Zero-Clause BSD" in page(script)[:400]
+    home = sign_in(client, "vera").get("/").text
+    assert "https://" not in home and "http://" not in home  # no CDN, no outside asset
+    assert 'src="/static/htmx.min.js"' in home
+
+
+def test_sign_in_with_the_right_password_opens_a_session(client):
+    sign_in(client, "ana")
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "Connecté : ana (analyste)" in page(home)
+
+
+def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client):
+    token = csrf_of(client)
+    wrong = client.post("/login", data={"username": "ana", "password": "nope-nope", "csrf_token": token})
+    unknown = client.post("/login", data={"username": "nobody", "password": "nope-nope", "csrf_token": token})
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Nom d'utilisateur ou mot de passe incorrect." in page(wrong)
+    assert "Nom d'utilisateur ou mot de passe incorrect." in page(unknown)
+
+
+def test_login_redirects_only_to_paths_of_this_site(client):
+    for target, expected in (("/needs?round=baseline", "/needs?round=baseline"), ("//evil.example", "/"),
+                             ("https://evil.example/", "/")):
+        fresh = TestClient(client.app, follow_redirects=False)
+        response = fresh.post("/login", data={"username": "ana", "password": PASSWORD,
+                                              "csrf_token": csrf_of(fresh), "next": target})
+        assert response.headers["location"] == expected
+
+
+def test_a_tampered_or_expired_session_cookie_is_refused(client, study, monkeypatch):
+    sign_in(client, "adam")
+    cookie = client.cookies["retour_session"]
+    client.cookies.set("retour_session", cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"))
+    assert client.get("/").status_code == 303
+    signer = client.app.state.dashboard.signer
+    user = store.read_users(store.connect(load_project(study).store_path)).filter(pl.col("name") == "adam")
+    session = signer.new("adam", user.item(0, "password_hash"))
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() - signer.max_age_seconds - 5)
+    old = signer.dump(session)
+    monkeypatch.setattr(time, "time", real_time)
+    client.cookies.set("retour_session", old)
+    assert client.get("/").status_code == 303
+    client.cookies.set("retour_session", signer.dump(session))
+    assert client.get("/").status_code == 200
+
+
+def test_every_post_needs_the_session_csrf_token(client):
+    sign_in(client, "ana")
+    token = csrf_of(client, "/")
+    assert client.post("/language", data={"language": "en"}).status_code == 403
+    refused = client.post("/language", data={"language": "en", "csrf_token": "forged"})
+    assert refused.status_code == 403 and "Formulaire refusé" in page(refused)
+    assert client.post("/language", data={"language": "en", "next": "/"},
+                       headers={"X-CSRF-Token": "forged"}).status_code == 403
+    accepted = client.post("/language", data={"language": "fr", "next": "/"}, headers={"X-CSRF-Token": token})
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/"
+
+
+def test_login_itself_is_protected_by_csrf(client):
+    response = client.post("/login", data={"username": "ana", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+def test_the_csrf_token_is_new_after_sign_in(client):
+    before = csrf_of(client)
+    sign_in(client, "vera")
+    assert csrf_of(client, "/") != before
+
+
+def test_a_viewer_is_refused_every_change_with_403(client):
+    sign_in(client, "vera")
+    token = csrf_of(client, "/")
+    headers = {"X-CSRF-Token": token}
+    override = client.post("/needs/kati/water", data={"level": "priority", "why": "Seen in the field visit",
+                                                      "round": "baseline"}, headers=headers)
+    assert override.status_code == 403
+    assert "Action non autorisée" in page(override) and "analyste" in page(override)
+    upload = client.post("/uploads", files={"export": ("x.csv", b"a,b\n1,2\n", "text/csv")}, headers=headers)
+    assert upload.status_code == 403
+    assert client.post("/actors/croix_rouge_bafoulabe", data={"strengths_fr": "x"}, headers=headers).status_code == 403
+    assert client.get("/actors/croix_rouge_bafoulabe/edit").status_code == 403
+    detail = client.get("/needs?round=baseline&community=kati&issue=water")
+    assert detail.status_code == 200 and "override-form" not in detail.text
+
+
+def test_the_login_is_rate_limited_per_user_and_address(client):
+    token = csrf_of(client)
+    for _ in range(5):
+        assert client.post("/login", data={"username": "ana", "password": "wrong-one",
+                                           "csrf_token": token}).status_code == 401
+    limited = client.post("/login", data={"username": "ana", "password": PASSWORD, "csrf_token": token})
+    assert limited.status_code == 429
+    assert "Trop de tentatives de connexion" in page(limited)
+    assert int(limited.headers["Retry-After"]) > 0
+    other = client.post("/login", data={"username": "vera", "password": PASSWORD, "csrf_token": token})
+    assert other.status_code == 303
+
+
+def test_the_limiter_forgets_failures_after_its_window():
+    now = [0.0]
+    limiter = LoginLimiter(attempts=2, window_seconds=60, clock=lambda: now[0])
+    limiter.failed("a|ip")
+    limiter.failed("a|ip")
+    assert limiter.retry_after("a|ip") == 60
+    now[0] = 59.5
+    assert limiter.retry_after("a|ip") == 1
+    now[0] = 60.0
+    assert limiter.retry_after("a|ip") == 0
+
+
+def test_an_analyst_override_is_stored_with_its_reason_and_shown(client, study):
+    sign_in(client, "ana")
+    token = csrf_of(client, "/")
+    too_short = client.post("/needs/kati/water", data={"level": "priority", "why": "no", "round": "baseline"},
+                            headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert too_short.status_code == 422 and "Indiquez un motif" in page(too_short)
+    saved = client.post("/needs/kati/water", data={"level": "priority", "round": "baseline",
+                                                   "why": "Two wells dried up since the survey"},
+                        headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert saved.status_code == 200, saved.text
+    assert "Niveau enregistré." in page(saved) and 'hx-swap-oob="true"' in page(saved)
+    con = store.connect(load_project(study).store_path)
+    try:
+        cell = store.read_results(con, "needs", "baseline").filter(
+            (pl.col("community_id") == "kati") & (pl.col("issue_id") == "water")).row(0, named=True)
+        log = store.read_need_overrides(con, "baseline")
+    finally:
+        con.close()
+    assert (cell["level"], cell["overridden"], cell["override_by"]) == ("priority", True, "ana")
+    assert log.filter(pl.col("community_id") == "kati").item(-1, "why") == "Two wells dried up since the survey"
+    history = client.get("/needs?round=baseline")
+    assert "Two wells dried up since the survey" in page(history)  # in the change history
+
+
+def test_pages_show_the_stored_numbers_in_the_reader_language(client, study):
+    sign_in(client, "vera")
+    con = store.connect(load_project(study).store_path)
+    try:
+        scores = store.read_results(con, "index_scores", "midterm")
+        estimates = store.read_results(con, "estimates", "midterm")
+    finally:
+        con.close()
+    first = scores.filter((pl.col("pillar") == "composite") & (pl.col("rank") == 1)).row(0, named=True)
+    ranking = client.get("/ranking?round=midterm")
+    assert f"{first['score']:.2f}".replace(".", ",") in page(ranking)
+    cell = estimates.filter((pl.col("community_id") == "kita") & (pl.col("group_dimension") == "all")
+                            & (pl.col("indicator_id") == "paid_job_or_iga")).row(0, named=True)
+    sheet = page(client.get("/communities/kita?round=midterm"))
+    expected = "moins de 10 rép." if cell["suppressed"] else format_percent(cell["estimate"], "fr")
+    assert expected in sheet
+    assert "Kita" in sheet and "Profil de la communauté" in sheet
+
+
+def test_switching_language_is_kept_for_the_user(client, study):
+    sign_in(client, "adam")
+    token = csrf_of(client, "/")
+    assert "Vue d'ensemble de l'étude" in page(client.get("/"))
+    client.post("/language", data={"language": "en", "next": "/ranking"}, headers={"X-CSRF-Token": token})
+    assert "Community ranking (Table 1)" in page(client.get("/ranking"))
+    again = sign_in(TestClient(client.app, follow_redirects=False), "adam")
+    assert "Study overview" in page(again.get("/"))
+    client.post("/language", data={"language": "fr", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")})
+
+
+def test_ranking_sorts_by_any_pillar(client):
+    sign_in(client, "vera")
+    rows = client.get("/ranking?round=baseline&sort=social&order=desc", headers={"HX-Request": "true",
+                                                                                "HX-Target": "ranking"})
+    assert rows.status_code == 200 and "<html" not in page(rows)  # a fragment for HTMX
+    ranks = [int(r) for r in re.findall(r'<td class="rank-cell">(\d+)</td>', rows.text)]
+    assert ranks == sorted(ranks, reverse=True)
+    assert client.get("/ranking?sort=bogus").status_code == 404
+
+
+def test_a_new_password_ends_older_sessions(client, study):
+    from retour.study import add_dashboard_user, change_dashboard_password
+
+    project = load_project(study)
+    add_dashboard_user(project, "temp", "first-password", "viewer")
+    sign_in(client, "temp", "first-password")
+    assert client.get("/").status_code == 200
+    change_dashboard_password(project, "temp", "second-password")
+    assert client.get("/").status_code == 303
+
+
+def test_uploads_refuse_wrong_types_and_files_over_the_limit(study):
+    project = load_project(study)
+    small = Project(project.root, project.settings.model_copy(
+        update={"dashboard": DashboardSettings(upload_max_mb=0.001)}))
+    client = sign_in(client_for(small), "ana")
+    headers = {"X-CSRF-Token": csrf_of(client, "/")}
+    wrong = client.post("/uploads", files={"export": ("notes.txt", b"hello", "text/plain")},
+                        data={"round": "baseline"}, headers=headers)
+    assert wrong.status_code == 422 and "n'est ni un .csv ni un .xlsx" in page(wrong)
+    big = client.post("/uploads", files={"export": ("big.csv", b"x" * 5000, "text/csv")},
+                      data={"round": "baseline"}, headers=headers)
+    assert big.status_code == 413 and "Fichier trop volumineux" in page(big) or "limite" in page(big)
+    huge = client.post("/uploads", files={"export": ("huge.csv", b"x" * 200_000, "text/csv")},
+                       data={"round": "baseline"}, headers=headers)
+    assert huge.status_code == 413
+
+
+def test_uploads_are_stored_outside_every_served_path(client, study):
+    sign_in(client, "ana")
+    uploads = load_project(study).path("uploads")
+    uploads.mkdir(exist_ok=True)
+    (uploads / "secret.csv").write_text("a,b\n")
+    for path in ("/uploads/secret.csv", "/static/../uploads/secret.csv", "/static/%2e%2e/uploads/secret.csv"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_tables_download_as_one_xlsx_sheet_per_table(client):
+    sign_in(client, "vera")
+    response = client.get("/downloads/tables.xlsx?round=baseline")
+    assert response.status_code == 200
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
+    assert {"estimates", "gaps", "index_scores", "needs"} <= set(workbook.sheetnames)
+    assert "attachment" in response.headers["content-disposition"]
+
+
+@pytest.mark.slow
+def test_a_fact_sheet_downloads_as_pdf(client):
+    sign_in(client, "vera")
+    response = client.get("/downloads/factsheet/kati.pdf?round=baseline&lang=en")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf" and response.content.startswith(b"%PDF")
+
+
+HOLD_STORE = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("ready", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+"""
+
+
+def test_a_busy_store_gives_a_503_page_then_recovers(client, study):
+    sign_in(client, "vera")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_STORE, str(load_project(study).store_path), "30"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        busy = client.get("/needs?round=baseline")
+        assert busy.status_code == 503
+        assert "Base de l'étude occupée" in page(busy)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert client.get("/needs?round=baseline").status_code == 200
+
+
+def test_unknown_pages_rounds_and_communities_are_404_in_the_reader_language(client):
+    sign_in(client, "vera")
+    for path in ("/nowhere", "/communities/atlantis", "/needs?round=final2"):
+        response = client.get(path)
+        assert response.status_code == 404 and "Page introuvable" in page(response)
+
+
+def test_security_headers_are_set(client):
+    response = client.get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("samesite", "SameSite")
+
+
+def test_every_message_exists_in_french_and_english_with_the_same_fields():
+    fields = re.compile(r"{(\w+)}")
+    for key, (french, english) in MESSAGES.items():
+        assert french and english, key
+        assert set(fields.findall(french)) == set(fields.findall(english)), key
+    assert translate("nav.overview", "en") == "Overview" and translate("nav.overview", "fr") == "Vue d'ensemble"
+
+
+def test_sessions_are_signed_with_the_study_secret(study):
+    signer = SessionSigner(b"one-secret", 60)
+    other = SessionSigner(b"another-secret", 60)
+    session = signer.new("ana", "hash")
+    assert signer.load(signer.dump(session)) == session
+    assert other.load(signer.dump(session)) is None
+    assert (load_project(study).path(".retour-dashboard-secret").stat().st_mode & 0o777) == 0o600

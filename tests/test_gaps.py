@@ -1,0 +1,155 @@
+"""Gaps between groups: agreement with svy's contrasts, covariance within the design, BH adjustment."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import false_discovery_control
+
+from retour.errors import EstimationError
+from retour.estimate import Design, EstimationSpec, estimate
+from retour.gaps import GAP_PAIRS, benjamini_hochberg, gaps
+
+GOLDEN = Path(__file__).parent / "golden"
+KEYS = ["community_id", "group_dimension", "indicator_id"]
+TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
+
+
+def _golden_module():
+    spec = importlib.util.spec_from_file_location("make_svy_golden", GOLDEN / "make_svy_golden.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("make_svy_golden", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+golden = _golden_module()
+CASES = {case.name: case for case in golden.CASES}
+
+
+def _ours(case) -> pl.DataFrame:
+    frame = golden.read(GOLDEN / f"svy_data_{case.survey}.csv")
+    return gaps(frame, golden.INDICATORS, case.design, case.spec, groups=golden.GROUPS, kinds=case.kinds)
+
+
+def _compare_with_svy(ours: pl.DataFrame, svy: pl.DataFrame) -> None:
+    both = svy.join(ours, on=KEYS, how="left", suffix="_ours", validate="1:1")
+    assert (both["group_a_ours"] == both["group_a"]).all() and (both["group_b_ours"] == both["group_b"]).all()
+    for column in ("difference", "se", "ci_low", "ci_high"):
+        np.testing.assert_allclose(both[f"{column}_ours"], both[column], **TOLERANCE, err_msg=column)
+    tested = both.filter(pl.col("statistic").is_not_null())
+    for column in ("statistic", "p_value"):
+        np.testing.assert_allclose(tested[f"{column}_ours"], tested[column], rtol=1e-9, atol=1e-12,
+                                   err_msg=column)
+    untested = both.filter(pl.col("statistic").is_null())  # a zero difference with a zero SE: no test
+    assert untested["statistic_ours"].null_count() == untested.height
+    assert untested["p_value_ours"].null_count() == untested.height
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_agrees_with_svy_contrasts_golden_files(name: str) -> None:
+    reference = golden.read(GOLDEN / f"svy_gaps_{name}.csv")
+    assert reference.height > 40
+    _compare_with_svy(_ours(CASES[name]), reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["stratified_wilson", "fpc_wilson", "clustered_logit"])
+def test_agrees_with_svy_contrasts_live(name: str) -> None:
+    case = CASES[name]
+    frame = golden.read(GOLDEN / f"svy_data_{case.survey}.csv")
+    _compare_with_svy(_ours(case), golden.svy_gaps(frame, case))
+
+
+def test_gap_is_the_difference_of_the_estimates_with_their_covariance() -> None:
+    """difference = estimate(a) - estimate(b); var(a - b) = var(a) + var(b) - 2 cov(a, b), and the
+    covariance matters: women and men share PSUs."""
+    case = CASES["stratified_logit"]
+    frame = golden.read(GOLDEN / "svy_data_stratified.csv")
+    estimates = estimate(frame, ["paid_job"], case.design, case.spec, groups=("sex",))
+    result = gaps(frame, ["paid_job"], case.design, case.spec, groups=("sex",))
+    for community in ("kita", "all"):
+        rows = estimates.filter(pl.col("community_id") == community)
+        women = rows.filter(pl.col("group") == "women").row(0, named=True)
+        men = rows.filter(pl.col("group") == "men").row(0, named=True)
+        gap = result.filter(pl.col("community_id") == community).row(0, named=True)
+        assert (gap["group_a"], gap["group_b"]) == ("women", "men")
+        assert gap["difference"] == pytest.approx(women["estimate"] - men["estimate"], rel=1e-12)
+        assert (gap["n_a"], gap["n_b"]) == (women["n"], men["n"])
+        independent = np.sqrt(women["se"] ** 2 + men["se"] ** 2)
+        assert abs(gap["se"] - independent) > 1e-4
+
+
+def test_groups_in_disjoint_strata_are_independent() -> None:
+    """When a and b never share a stratum the covariance is 0: se^2 = se_a^2 + se_b^2."""
+    rng = np.random.default_rng(11)
+    n = 300
+    urban = rng.random(n) < 0.5
+    frame = pl.DataFrame({
+        "community_id": "kita", "stratum": np.where(urban, "u", "r"),
+        "psu": [f"{'u' if u else 'r'}{k}" for u, k in zip(urban, rng.integers(0, 6, n), strict=True)],
+        "weight": rng.uniform(1, 4, n), "area_type": np.where(urban, "urban", "rural"),
+        "has_job": (rng.random(n) < np.where(urban, 0.6, 0.4)).astype(float),
+    })
+    spec = EstimationSpec()
+    estimates = estimate(frame, ["has_job"], Design(), spec, groups=("area_type",))
+    gap = gaps(frame, ["has_job"], Design(), spec, groups=("area_type",)).filter(
+        pl.col("community_id") == "kita").row(0, named=True)
+    se = dict(estimates.filter(pl.col("community_id") == "kita").select("group", "se").iter_rows())
+    assert gap["se"] == pytest.approx(np.sqrt(se["urban"] ** 2 + se["rural"] ** 2), rel=1e-10)
+    assert gap["difference"] > 0 and gap["p_value"] < 0.05
+
+
+def test_output_follows_the_gaps_contract() -> None:
+    frame = golden.read(GOLDEN / "svy_data_stratified.csv")
+    result = gaps(frame, ["paid_job", "household_size"], Design("stratum", "psu", "weight"),
+                  EstimationSpec(min_cell=10), groups=golden.GROUPS, kinds={"household_size": "mean"})
+    assert result.columns == ["community_id", "group_dimension", "group_a", "group_b", "indicator_id",
+                              "difference", "se", "ci_low", "ci_high", "statistic", "p_value", "p_adjusted",
+                              "n_a", "n_b", "suppressed"]
+    assert result.height == 4 * 4 * 2  # (3 communities + all) x 4 dimensions x 2 indicators
+    assert result["community_id"].unique(maintain_order=True).to_list() == ["bafoulabe", "kati", "kita", "all"]
+    pairs = set(result.select("group_dimension", "group_a", "group_b").unique().iter_rows())
+    assert pairs == {(d, a, b) for d, (a, b) in GAP_PAIRS.items()}
+    assert (result["suppressed"] == ((result["n_a"] < 10) | (result["n_b"] < 10))).all()
+    kati_age = result.filter(pl.col("community_id") == "kati", pl.col("group_dimension") == "age_band")
+    assert kati_age["difference"].null_count() == kati_age.height  # nobody aged 25-34 in kati
+    assert kati_age["suppressed"].all()
+
+
+def test_p_values_are_adjusted_across_the_whole_table() -> None:
+    frame = golden.read(GOLDEN / "svy_data_stratified.csv")
+    result = gaps(frame, list(golden.INDICATORS), Design("stratum", "psu", "weight"), EstimationSpec(),
+                  groups=golden.GROUPS, kinds=golden.KINDS)
+    tested = result.filter(pl.col("p_value").is_not_null())
+    assert tested.height > 50
+    np.testing.assert_allclose(tested["p_adjusted"], false_discovery_control(tested["p_value"].to_numpy()),
+                               rtol=1e-12)
+    assert result.filter(pl.col("p_value").is_null())["p_adjusted"].null_count() == result["p_value"].null_count()
+    assert (tested["p_adjusted"] >= tested["p_value"]).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.floats(0.0, 1.0), st.just(float("nan"))), min_size=1, max_size=60))
+def test_benjamini_hochberg_matches_scipy(p_values: list[float]) -> None:
+    p = np.array(p_values)
+    adjusted = benjamini_hochberg(p)
+    finite = np.isfinite(p)
+    assert np.isnan(adjusted[~finite]).all()
+    if finite.any():
+        np.testing.assert_allclose(adjusted[finite], false_discovery_control(p[finite]), rtol=1e-12, atol=1e-15)
+
+
+def test_gaps_need_their_dimension_among_the_groups() -> None:
+    frame = golden.read(GOLDEN / "svy_data_stratified.csv")
+    with pytest.raises(EstimationError, match="dimensions that are not groups: sex") as error:
+        gaps(frame, ["paid_job"], Design("stratum", "psu", "weight"), EstimationSpec(),
+             groups=("migration_status",), pairs={"sex": ("women", "men")})
+    assert error.value.hint
