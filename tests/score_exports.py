@@ -11,7 +11,7 @@ import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from retour.schema import Instrument
+from retour.schema import Instrument, Question
 
 RETURNEE: dict[str, str] = {
     "interview_date": "2018-03-05", "community": "kayes", "stratum": "kayes", "cluster": "KY-01", "weight": "1.5",
@@ -32,7 +32,7 @@ RETURNEE: dict[str, str] = {
     "lived_abroad_3m": "yes", "countries_lived": "libya", "reasons_left": "economic", "return_year": "2017",
     "return_assisted_iom": "yes", "return_voluntary": "yes", "return_reasons": "failed", "desire_to_leave": "stay",
     "reasons_to_stay": "family", "decision_makers": "family", "info_sources": "radio", "uses_social_media": "no",
-    "knows_legal_routes": "no", "trusted_institutions": "none",
+    "knows_legal_routes": "no", "trusted_institutions": "none", "has_savings": "no", "beneficiary": "no",
 }
 # economic: works 0, not seeking a job 1, cannot borrow 0, no debt 1, ate enough 1, has a skill 1 -> 4/6
 # social: six services 'neutral' (0.5 each), an id document 1, could turn to justice 1 -> 5/8
@@ -47,15 +47,23 @@ def visit(uuid: str, **answers: str) -> dict[str, str]:
     return {**RETURNEE, "_uuid": uuid, **answers}
 
 
+def _filler(question: Question) -> str:
+    """The answer given to a required select question that is always asked and that `RETURNEE` does not
+    know of (the questionnaire grows): its last choice (for yes/no questions, 'no')."""
+    always_asked = question.required and not question.relevant and question.type.startswith("select_")
+    return question.choices[-1].name if always_asked and question.choices else ""
+
+
 def write_export(path: Path, instrument: Instrument, visits: Sequence[Mapping[str, str]]) -> Path:
     """A Kobo CSV export of `visits`: `group/name` headers for every question of the questionnaire, then
     `_uuid` and `_submission_time`; a question a visit does not answer is left empty."""
     headers = [question.path for question in instrument.questions]
     names = [question.name for question in instrument.questions]
+    fillers = {question.name: _filler(question) for question in instrument.questions}
     with Path(path).open("w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
         writer.writerow([*headers, "_uuid", "_submission_time"])
         for number, answers in enumerate(visits, start=1):
-            writer.writerow([*(answers.get(name, "") for name in names), answers["_uuid"],
+            writer.writerow([*(answers.get(name, fillers[name]) for name in names), answers["_uuid"],
                              answers.get("_submission_time", f"2018-03-05T18:{number % 60:02d}:00")])
     return Path(path)

@@ -331,3 +331,100 @@ def test_spec_from_study_settings(study_dir: Path) -> None:
 
 def test_group_dimensions_default() -> None:
     assert GROUP_DIMENSIONS == ("migration_status", "sex", "age_band", "area_type")
+
+
+@pytest.mark.parametrize("indicators", [["household_size"], ["paid_job", "household_size"]])
+def test_the_frame_is_not_modified(indicators: list[str]) -> None:
+    frame = _survey()
+    before = frame.clone()
+    estimate(frame, indicators, Design(), EstimationSpec(), kinds={"household_size": "mean"})
+    assert frame.equals(before)
+
+
+# --- the stage over a study folder: `study.estimate_round` and `retour estimate`
+
+
+@pytest.fixture(scope="module")
+def ingested_study(tmp_path_factory):
+    """The example study with its synthetic baseline generated and ingested (as `retour demo` does)."""
+    from retour.study import _index_catalogue, ingest_export, init_study
+    from retour.synth import generate
+    from retour.synth.export import write_export
+    from retour.synth.targets import load_targets
+
+    project = init_study(tmp_path_factory.mktemp("estimate") / "study")
+    catalogue = _index_catalogue(project)
+    synthetic = generate(load_targets(project.path("synth_targets.toml")), catalogue, seed=20180305)
+    files = write_export(synthetic.frame, catalogue.instrument, project.root / "data", "baseline", "synthetic")
+    ingest_export(project, next(f for f in files if f.suffix == ".csv"), "baseline")
+    return project, catalogue
+
+
+def _run(arguments: list[str]) -> int:
+    from retour.cli import main
+
+    try:
+        main(arguments)
+    except SystemExit as done:
+        return int(done.code or 0)
+    return 0
+
+
+@pytest.mark.slow
+def test_estimate_round_stores_estimates_gaps_and_a_run(ingested_study):
+    from retour import store
+    from retour.study import estimate_round
+
+    project, catalogue = ingested_study
+    result = estimate_round(project, "baseline")
+    n_communities = 7 + 1
+    assert result.estimates.height == n_communities * 9 * len(catalogue.ids)
+    assert result.gaps.height == n_communities * 4 * len(catalogue.ids)
+    con = store.connect(project.store_path, read_only=True)
+    try:
+        estimates = store.read_results(con, "estimates", "baseline")
+        gap_table = store.read_results(con, "gaps", "baseline")
+        run = store.latest_run(con, "estimate", "baseline")
+        respondents = store.read_submissions(con, "baseline").height
+    finally:
+        con.close()
+    assert estimates.drop("round").equals(result.estimates) and gap_table.drop("round").equals(result.gaps)
+    assert run is not None and run["config_hash"] == project.config_hash()
+    whole = result.estimates.filter(pl.col("community_id") == "all", pl.col("group_dimension") == "all")
+    assert ((whole["n"] + whole["n_missing"]) == respondents).all()
+    share = whole.filter(pl.col("indicator_id") == "return_migrants_share").row(0, named=True)
+    assert 0.2 < share["estimate"] < 0.4 and share["ci_low"] < share["estimate"] < share["ci_high"]
+
+
+@pytest.mark.slow
+def test_cli_prints_filtered_estimates_and_gaps(ingested_study, capsys):
+    project, _ = ingested_study
+    assert _run(["estimate", str(project.root), "--community", "kati", "--indicator", "paid_job_or_iga",
+                 "--format", "csv"]) == 0
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert lines[0] == ("community_id,group_dimension,group,indicator_id,estimate,se,ci_low,ci_high,n,"
+                        "weighted_n,deff,n_missing,suppressed")
+    assert len(lines) == 1 + 9 and all(line.startswith("kati,") for line in lines[1:])
+    assert "estimates and" in out.err and "estimations et" in out.err
+    assert "Synthetic data calibrated to published aggregates" in out.err
+
+    assert _run(["estimate", str(project.root), "--gaps", "--group-dimension", "sex", "--format", "json"]) == 0
+    records = __import__("json").loads(capsys.readouterr().out)
+    assert {(r["group_a"], r["group_b"]) for r in records} == {("women", "men")}
+    assert {"difference", "p_value", "p_adjusted", "statistic"} <= set(records[0])
+
+
+@pytest.mark.slow
+def test_cli_names_the_known_values_of_a_bad_filter(ingested_study, capsys):
+    project, _ = ingested_study
+    assert _run(["estimate", str(project.root), "--community", "timbuktu"]) == 1
+    err = capsys.readouterr().err
+    assert "Error: No community_id 'timbuktu' in the estimates of round 'baseline'." in err
+    assert "bafoulabe" in err
+
+
+def test_cli_needs_submissions_first(study_dir, capsys):
+    assert _run(["estimate", str(study_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "Error: No submissions for round 'baseline'." in err and "retour ingest" in err

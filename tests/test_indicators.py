@@ -127,7 +127,8 @@ def test_each_pillar_mixes_fiche_and_unpublished_indicators(catalogue):
         assert all(m.higher_is_better is not None for m in members)
     assert {m.id for m in catalogue.pillar("social")} >= set(SATISFACTION) | {"off_grid"}
     assert catalogue.indicator("seeking_job").higher_is_better is False
-    assert catalogue.indicator("frequent_fear").weight == pytest.approx(0.2)
+    # equal weights: each emotion is its own indicator (issue 3, Tableau 1 calibration)
+    assert catalogue.indicator("frequent_fear").weight == pytest.approx(1.0)
 
 
 def test_ids_are_unique_and_labels_bilingual(catalogue):

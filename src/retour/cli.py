@@ -719,6 +719,271 @@ def report_command(
              "Synthetic data calibrated to published aggregates.")
 
 
+class CompareSection(str, Enum):
+    ALL = "all"
+    INDICATORS = "indicators"
+    SCORES = "scores"
+    NEEDS = "needs"
+    QUESTIONNAIRE = "questionnaire"
+    DID = "did"
+
+
+class Pairing(str, Enum):
+    AUTO = "auto"
+    INDEPENDENT = "independent"
+    PANEL = "panel"
+
+
+_CHANGE_TABLE = ["community_id", "group", "indicator_id", "estimate_from", "estimate_to", "change", "ci_low",
+                 "ci_high", "p_value", "suppressed"]
+_SCORE_TABLE = ["community_id", "pillar", "score_from", "score_to", "change", "ci_low", "ci_high", "p_value",
+                "rank_from", "rank_to", "rank_change"]
+_DID_TABLE = ["community_id", "indicator_id", "change_beneficiaries", "change_comparison", "did", "ci_low",
+              "ci_high", "p_value", "suppressed"]
+_SECTION_TITLES = {
+    "indicators": "Évolution des indicateurs / change in indicators",
+    "scores": "Évolution des scores et des rangs / change in scores and ranks",
+    "needs": "Besoins devenus ou n'étant plus prioritaires / needs that became or stopped being priorities",
+    "questionnaire": "Changements du questionnaire / questionnaire changes",
+    "comparability": "Indicateurs non comparables / indicators that cannot be compared",
+    "did": "Double différence bénéficiaires - comparaison / difference-in-differences, beneficiaries - "
+           "comparison",
+}
+
+
+def _compare_sections(result: Any, community: str | None, indicator: str | None, by: str | None,
+                      language: str) -> dict[str, Any]:
+    """The comparison's frames as printed: filtered to a community, an indicator and a group dimension."""
+    import polars as pl
+
+    changes = result.changes.filter(pl.col("group_dimension").is_in(["all", by or "all"]))
+    sections = {"indicators": changes, "scores": result.score_changes, "needs": result.need_changes,
+                "questionnaire": result.questionnaire_changes,
+                "comparability": result.comparability.filter(~pl.col("comparable")), "did": result.did}
+    if language == "fr":
+        fr = sections["comparability"].with_columns(pl.col("reason_fr").alias("reason"))
+        sections["comparability"] = fr
+    if indicator is not None:
+        known = result.comparability["indicator_id"].to_list()
+        if indicator not in known:
+            raise typer.BadParameter(f"no indicator '{indicator}' in indicators.toml.", param_hint="--indicator")
+        for name in ("indicators", "did"):
+            sections[name] = sections[name].filter(pl.col("indicator_id") == indicator)
+    if community is not None:
+        _only_community(result.changes, community)  # an unknown community is an error
+        for name in ("indicators", "scores", "needs", "did"):
+            sections[name] = sections[name].filter(pl.col("community_id") == community)
+    return sections
+
+
+@app.command("compare")
+def compare_command(
+    study: StudyDir,
+    from_round: Annotated[str, typer.Option("--from", help="The earlier round, as in retour.toml.")
+                          ] = "baseline",
+    to_round: Annotated[str, typer.Option("--to", help="The later round, as in retour.toml.")] = "midterm",
+    did: Annotated[bool, typer.Option("--did", help="Also estimate the programme's effect: the change among "
+                                                    "beneficiaries minus the change among comparison "
+                                                    "respondents.")] = False,
+    community: Annotated[str | None, typer.Option("--community", "-c", help="Show one community only.")
+                         ] = None,
+    indicator: Annotated[str | None, typer.Option("--indicator", "-i", help="Show one indicator only.")
+                         ] = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Also show the change by group: migration_status, sex, age_band or area_type.")] = None,
+    show: Annotated[CompareSection, typer.Option("--show", help="Which part to print.")
+                    ] = CompareSection.ALL,
+    pairing: Annotated[Pairing, typer.Option(
+        "--pairing", help="independent samples, a panel linked by case_id, or auto (a panel when at least "
+                          "estimation.min_cell respondents are linked).")] = Pairing.AUTO,
+    language: Annotated[str, typer.Option("--language", "-l", help="Language of the reasons: fr or en.")
+                        ] = "en",
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Change between two rounds: every indicator, pillar and composite score per community and overall,
+    with its standard error, 95% interval and test, the change in rank, and the needs that became or
+    stopped being priorities.
+
+    The test accounts for both rounds' designs: independent samples add their variances; in a panel
+    (respondents linked by their hashed case_id) the covariance of linked respondents is subtracted.
+    Indicators whose questions were added or dropped between the rounds are listed with the reason and
+    left out. With --did, the difference-in-differences between programme beneficiaries (field
+    `beneficiary` = yes) and comparison respondents (no), with its standard error. Results are stored
+    for the reports. Run `retour index` for the reference round (and `retour needs` for both rounds)
+    first.
+
+    Example:
+        retour compare my-study --from baseline --to midterm
+        retour compare my-study --from baseline --to midterm --did --indicator paid_job_or_iga
+        retour compare my-study --from baseline --to final --show scores --format csv
+    """
+    from retour.config import load_project
+    from retour.study import compare_rounds
+
+    if language not in ("fr", "en"):
+        raise typer.BadParameter("use fr or en.", param_hint="--language")
+    if by is not None and by not in ("migration_status", "sex", "age_band", "area_type"):
+        raise typer.BadParameter("use migration_status, sex, age_band or area_type.", param_hint="--by")
+    project = load_project(study)
+    result = compare_rounds(project, from_round, to_round, did=did, pairing=pairing.value)
+    linkage = result.linkage
+    info(f"{from_round} -> {to_round}: " + (
+        f"panel, {linkage.linked} respondents linked by case_id / panel, {linkage.linked} répondants reliés"
+        if linkage.pairing == "panel" else "independent samples / échantillons indépendants"))
+    sections = _compare_sections(result, community, indicator, by, language)
+    wanted = [name for name in _SECTION_TITLES if show.value in ("all", name)
+              or (show is CompareSection.QUESTIONNAIRE and name == "comparability")]
+    if not did:
+        wanted = [name for name in wanted if name != "did"]
+    if show is CompareSection.DID and not did:
+        raise typer.BadParameter("add --did to estimate the difference-in-differences.", param_hint="--show")
+    if output is OutputFormat.TABLE:
+        tables = {"indicators": _CHANGE_TABLE if by else [c for c in _CHANGE_TABLE if c != "group"],
+                  "scores": _SCORE_TABLE, "did": _DID_TABLE,
+                  "comparability": ["indicator_id", "reason"]}
+        for name in wanted:
+            frame = sections[name]
+            if name == "needs":
+                frame = frame.filter(frame["change"].is_in(["became_priority", "no_longer_priority"]))
+            if frame.height:
+                title = f"{_SECTION_TITLES[name]} ({from_round} -> {to_round})"
+                emit(records_of(frame), output, title=title, columns=tables.get(name))
+            elif name == "needs" and not result.need_changes.height:
+                warn(f"No needs to compare: run `retour needs {study} --round ROUND` for both rounds.")
+    else:
+        records = [{"section": name, **row} for name in wanted for row in records_of(sections[name])]
+        keys = list(dict.fromkeys(key for name in wanted for key in ["section", *sections[name].columns]))
+        emit(records, output, columns=keys)
+    if project.settings.study.synthetic:
+        info("Données synthétiques calibrées sur des agrégats publiés / "
+             "Synthetic data calibrated to published aggregates.")
+
+
+@app.command("synth")
+def synth_command(
+    study: StudyDir,
+    round_name: RoundOption = "baseline",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random generator: the same seed gives the "
+                                                     "same files, byte for byte.")] = 20180305,
+    shift: Annotated[Path | None, typer.Option(
+        "--shift", help="Stated changes for a later round, per community and indicator, and the programme's "
+                        "effect on beneficiaries (e.g. shifts_midterm.toml).", show_default=False)] = None,
+    panel: Annotated[bool, typer.Option("--panel", help="Re-interview the baseline respondents (same "
+                                                        "case_id) instead of a fresh sample.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Print every calibration target with the value "
+                                                        "achieved and the gap; exit 1 if one is missed.")
+                     ] = False,
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Generate synthetic survey data calibrated to the study's published figures (synth_targets.toml)
+    and write it into the study's data/ folder as a KoboToolbox export (XLSX and CSV, named
+    *-synthetic), ready for `retour ingest`.
+
+    The baseline reproduces every fact-sheet figure per community to within one respondent, the
+    sample-wide findings to within two points, and the ranking of Tableau 1. A later round moves every
+    community value by the changes stated in --shift and gives programme beneficiaries the stated effect.
+
+    Example:
+        retour synth my-study --round baseline --seed 1
+        retour synth my-study --check
+        retour synth my-study --round midterm --shift my-study/shifts_midterm.toml --panel
+    """
+    from retour.config import load_project
+    from retour.study import synthesise
+
+    project = load_project(study)
+    run = synthesise(project, round_name, seed, shift=shift, panel=panel, check=check)
+    for path in run.paths:
+        info(f"Wrote / écrit : {path}")
+    info(f"{run.respondents} respondents / répondants, round {run.round_name}, seed {run.seed}. "
+         "Données synthétiques calibrées sur des agrégats publiés / "
+         "Synthetic data calibrated to published aggregates.")
+    if not check:
+        return
+    emit([row.as_record() for row in run.checks], output,
+         title="Calibration targets / cibles de calibrage",
+         columns=["target", "scope", "source", "expected", "achieved", "gap", "tolerance", "ok"])
+    if run.missed:
+        warn(f"{run.missed} target(s) missed / cible(s) manquée(s).")
+        raise typer.Exit(1)
+    info(f"All {len(run.checks)} targets met / toutes les cibles sont atteintes.")
+
+
+_ESTIMATE_TABLE = ["community_id", "group_dimension", "group", "indicator_id", "estimate", "ci_low",
+                   "ci_high", "n", "deff", "suppressed"]
+_GAP_TABLE = ["community_id", "group_dimension", "group_a", "group_b", "indicator_id", "difference", "ci_low",
+              "ci_high", "p_value", "p_adjusted", "n_a", "n_b", "suppressed"]
+
+
+@app.command("estimate")
+def estimate_command(
+    study: StudyDir,
+    round_name: RoundOption = "baseline",
+    community: Annotated[str | None, typer.Option(
+        "--community", "-c", help="Print only this community (or `all` for the whole sample).")] = None,
+    indicator: Annotated[str | None, typer.Option("--indicator", "-i", help="Print only this indicator.")
+                         ] = None,
+    group_dimension: Annotated[str | None, typer.Option(
+        "--group-dimension", "-g",
+        help="Print only this breakdown: all, migration_status, sex, age_band or area_type.")] = None,
+    gaps: Annotated[bool, typer.Option(
+        "--gaps", help="Print the gaps between groups (a - b, with tests) instead of the estimates.")
+    ] = False,
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Estimate every indicator of the catalogue for every community and the whole sample, overall and
+    by group, under the study design, and store the estimates and the gaps between groups.
+
+    Each estimate has its standard error (Taylor linearisation over strata and clusters), a confidence
+    interval (estimation.ci_method: wilson or logit for proportions; t for means), the respondents
+    with an answer (n), the weighted n, the design effect and the count of missing answers. Estimates
+    resting on fewer than estimation.min_cell respondents are flagged `suppressed`. Gaps compare
+    returnees with non-migrants, women with men, 25-34 with 15-24 and urban with rural: difference,
+    interval, design-based t test, p-value adjusted over the table (Benjamini-Hochberg). The options
+    only filter what is printed; everything is stored. A table shows the main columns; CSV and JSON
+    show them all.
+
+    Example:
+        retour estimate my-study
+        retour estimate my-study --round midterm --community kati --group-dimension sex
+        retour estimate my-study --gaps --indicator paid_job_or_iga --format csv
+    """
+    import polars as pl
+    from rich.progress import Progress
+
+    from retour.config import load_project
+    from retour.study import estimate_round
+
+    project = load_project(study)
+    with Progress(console=stderr, transient=True) as bar:
+        task = bar.add_task("Estimate", total=1.0)
+        result = estimate_round(project, round_name,
+                                progress=lambda step, share: bar.update(task, completed=share,
+                                                                        description=f"Estimate: {step}"))
+    table = result.gaps if gaps else result.estimates
+    chosen = {"community_id": community, "indicator_id": indicator, "group_dimension": group_dimension}
+    for column, value in chosen.items():
+        if value is None:
+            continue
+        known = table[column].unique(maintain_order=True).to_list()
+        if value not in known:
+            more = " ..." if len(known) > 12 else ""
+            raise RetourError(f"No {column} '{value}' in the estimates of round '{round_name}'.",
+                              f"Known values: {', '.join(map(str, known[:12]))}{more}")
+        table = table.filter(pl.col(column) == value)
+    stored, n_gaps = result.estimates.height, result.gaps.height
+    suppressed, min_cell = int(result.estimates["suppressed"].sum()), project.settings.estimation.min_cell
+    info(f"{stored} estimations et {n_gaps} écarts enregistrés ({suppressed} sur moins de {min_cell} "
+         f"répondants) / {stored} estimates and {n_gaps} gaps stored ({suppressed} resting on fewer than "
+         f"{min_cell} respondents).")
+    columns = (_GAP_TABLE if gaps else _ESTIMATE_TABLE) if output is OutputFormat.TABLE else table.columns
+    title = "Écarts entre groupes / gaps between groups" if gaps else "Estimations / estimates"
+    emit(records_of(table), output, title=f"{title} ({round_name})", columns=columns)
+    if project.settings.study.synthetic:
+        info("Données synthétiques calibrées sur des agrégats publiés / "
+             "Synthetic data calibrated to published aggregates.")
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     """Entry point of the `retour` console script: the one place errors become `Error: ...`, exit 1."""
     command = typer.main.get_command(app)

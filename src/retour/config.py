@@ -69,6 +69,9 @@ class DesignSettings(_Section):
     weight: str = Field(default="weight", description="Field holding the sampling weight.")
     fpc: str = Field(default="", description="Field holding the finite population correction (stratum size).")
     case_id: str = Field(default="case_id", description="Field holding the respondent's case id (hashed).")
+    beneficiary: str = Field(default="beneficiary",
+                             description="yes/no field marking programme beneficiaries (yes) and comparison "
+                             "respondents (no), for `retour compare --did`.")
 
 
 class EstimationSettings(_Section):

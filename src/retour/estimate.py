@@ -149,6 +149,7 @@ class Linearised:
     """
 
     indicators: tuple[str, ...]
+    kinds: tuple[str, ...]  # proportion or mean, per indicator
     domain_columns: tuple[str, ...]
     domains: pl.DataFrame  # one row per domain: domain columns, group_dimension, group, internal keys
     layout: Layout
@@ -175,23 +176,30 @@ def estimate(
     domains: Sequence[str] = ("community_id",),
     groups: Sequence[str] = GROUP_DIMENSIONS,
     kinds: Mapping[str, str] | None = None,
+    levels: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.DataFrame:
     """Estimate every indicator for every domain x group, and for the whole sample x group.
 
     One row per domain value (then `all`) x group (`all` first) x indicator, with the columns of the
     `estimates` table: estimate, se, ci_low, ci_high, n (respondents with an answer), weighted_n, deff,
     n_missing (respondents of the domain without an answer) and suppressed (n < min_cell). `kinds` maps
-    an indicator to `proportion` (0/1 values; the default) or `mean`.
+    an indicator to `proportion` (0/1 values; the default) or `mean`. `levels` gives each group's levels
+    in report order (default `GROUP_LEVELS`); other values found follow, sorted.
     """
     kinds = resolve_kinds(indicators, kinds)
-    lin = linearise(frame, indicators, design, domains, groups, kinds, spec.lonely_psu)
+    return estimates_of(linearise(frame, indicators, design, domains, groups, kinds, spec.lonely_psu, levels),
+                        spec)
+
+
+def estimates_of(lin: Linearised, spec: EstimationSpec) -> pl.DataFrame:
+    """The estimates table of a linearisation (see `estimate`)."""
     n_domains = lin.domains.height
     variance = design_variance(lin.layout, lin.pair_psu, lin.pair_domain, lin.scores, n_domains)
     df = design_df(lin.layout, lin.pair_psu, lin.pair_domain, lin.answered, n_domains)
     est = lin.estimate
     se = standard_error(variance, est)
     low, high = mean_interval(est, se, df, spec.confidence)
-    is_proportion = np.array([kinds[k] == "proportion" for k in lin.indicators])
+    is_proportion = np.array([kind == "proportion" for kind in lin.kinds], dtype=bool)
     if is_proportion.any():
         p_low, p_high = proportion_interval(est[:, is_proportion], se[:, is_proportion],
                                             df[:, is_proportion], lin.n[:, is_proportion],
@@ -226,6 +234,7 @@ def linearise(
     groups: Sequence[str],
     kinds: Mapping[str, str],
     lonely_psu: str = "adjust",
+    levels: Mapping[str, Sequence[str]] | None = None,
 ) -> Linearised:
     """Domain means of every indicator and the PSU totals of their linearised scores.
 
@@ -234,7 +243,7 @@ def linearise(
     """
     indicators, domains, groups = tuple(indicators), tuple(domains), tuple(groups)
     _check_frame(frame, indicators, design, domains, groups, kinds)
-    enc = _encode(frame, design, domains, groups)
+    enc = _encode(frame, design, domains, groups, GROUP_LEVELS if levels is None else levels)
     cells, layout = _cells(frame, indicators, kinds, design, enc, lonely_psu)
     table, systems, whole_of = _domain_table(enc, domains, groups)
     pair_psu, pair_domain, pair_sums_, totals = _pairs(cells, systems, whole_of, table.height)
@@ -249,7 +258,8 @@ def linearise(
     np.nan_to_num(scores, copy=False, nan=0.0)
     scores *= scale[pair_domain]
     return Linearised(
-        indicators=indicators, domain_columns=domains, domains=table, layout=layout,
+        indicators=indicators, kinds=tuple(kinds[i] for i in indicators), domain_columns=domains,
+        domains=table, layout=layout,
         pair_psu=pair_psu, pair_domain=pair_domain, scores=scores, answered=pair_sums_[:, k:] > 0,
         estimate=est, weighted_n=weighted_n, weighted_sq=weighted_sq,
         n=np.rint(totals[:, 2 * k:3 * k]).astype(np.int64),
@@ -462,16 +472,13 @@ def _check_frame(frame: pl.DataFrame, indicators: Sequence[str], design: Design,
             raise EstimationError(f"Proportion indicators hold values other than 0 and 1: "
                                   f"{', '.join(wrong)}.",
                                   "Declare them as means, or fix their formula.")
-    reserved = [c for c in dict.fromkeys([*domains, *groups]) if (frame[c].cast(pl.Utf8) == ALL).any()]
-    if reserved:
-        raise EstimationError(f"The value '{ALL}' is reserved for the whole sample but appears in: "
-                              f"{', '.join(reserved)}.", "Rename that community or group.")
 
 
 # --------------------------------------------------------------------------------------------------
 # Encoding: design, domain and group columns as integer codes
 
 _MAX_KEY = 2**62
+_MAX_DENSE = 2**24  # key spaces up to this size are made dense with a lookup table instead of a hash
 
 
 @dataclass(frozen=True)
@@ -484,7 +491,8 @@ class _Encoded:
     level_labels: list[list[str]]
 
 
-def _encode(frame: pl.DataFrame, design: Design, domains: Sequence[str], groups: Sequence[str]) -> _Encoded:
+def _encode(frame: pl.DataFrame, design: Design, domains: Sequence[str], groups: Sequence[str],
+            levels: Mapping[str, Sequence[str]]) -> _Encoded:
     n = frame.height
     stratum = _codes(frame[design.stratum])[0] if design.stratum else np.zeros(n, dtype=np.int64)
     psu = _codes(frame[design.psu])[0] if design.psu else np.arange(n, dtype=np.int64)
@@ -499,9 +507,15 @@ def _encode(frame: pl.DataFrame, design: Design, domains: Sequence[str], groups:
         remap[used] = np.arange(len(used))
         domain = remap[domain]  # -1 (null) indexes the last entry: the "no domain" code
         labels = [labels[i] for i in used]
-    coded = [_codes(frame[column], order=GROUP_LEVELS.get(column, ())) for column in groups]
+    coded = [_codes(frame[column], order=tuple(levels.get(column, ()))) for column in groups]
+    level_labels = [names for _, names in coded]
+    reserved = [c for c, names in zip([*domains, *groups], [*zip(*labels, strict=True), *level_labels],
+                                      strict=False) if ALL in names]
+    if reserved:
+        raise EstimationError(f"The value '{ALL}' is reserved for the whole sample but appears in: "
+                              f"{', '.join(reserved)}.", "Rename that community or group.")
     return _Encoded(stratum=stratum, psu=psu, domain=domain, domain_labels=labels,
-                    levels=[c for c, _ in coded], level_labels=[names for _, names in coded])
+                    levels=[c for c, _ in coded], level_labels=level_labels)
 
 
 def _codes(series: pl.Series, order: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
@@ -512,6 +526,12 @@ def _codes(series: pl.Series, order: Sequence[str] | None = None) -> tuple[np.nd
     """
     if order is not None or series.dtype in (pl.Categorical, pl.Enum):
         series = series.cast(pl.Utf8)
+    if order:  # known levels: a cast to an Enum, unless other values occur
+        try:
+            codes = series.cast(pl.Enum(list(order))).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
+            return codes, list(order)
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+            pass
     encoded = series.rechunk().to_arrow().dictionary_encode()
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     seen = encoded.dictionary.to_pylist()
@@ -523,73 +543,96 @@ def _codes(series: pl.Series, order: Sequence[str] | None = None) -> tuple[np.nd
     return lookup[codes], ranked
 
 
-def _combine(parts: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
-    """Dense codes of the combinations of several code arrays (each with its number of codes)."""
-    key, size = np.zeros(len(parts[0][0]), dtype=np.int64), 1
-    for codes, n_codes in parts:
-        if size * n_codes >= _MAX_KEY:  # re-encode before the mixed-radix key would overflow
-            key, seen = dense_codes(key)
-            size = len(seen)
-        key, size = key * n_codes + codes, size * n_codes
-    return dense_codes(key)[0]
+def _dense_small(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """`dense_codes` for keys in [0, space): a lookup table when the space is small, else a hash.
+
+    Codes follow the order of the keys here (not of first appearance).
+    """
+    if space > _MAX_DENSE:
+        return dense_codes(keys)
+    present = np.zeros(space, dtype=bool)
+    present[keys] = True
+    used = np.flatnonzero(present)
+    lookup = np.cumsum(present, dtype=np.int64) - 1
+    return lookup[keys], used
 
 
 # --------------------------------------------------------------------------------------------------
-# Cells: respondents summed per (PSU, domain, group levels)
+# Cells: respondents summed per unit (a PSU within a domain value) and combination of group levels
 
 
 @dataclass(frozen=True)
 class _Cells:
-    psu: np.ndarray  # (M,) PSU code, nested in strata
-    domain: np.ndarray  # (M,)
-    levels: list[np.ndarray]  # per group dimension (M,)
+    unit: np.ndarray  # (M,) unit of each cell
+    levels: list[np.ndarray]  # per group dimension (M,), -1 when null
     sums: np.ndarray  # (M, 4K + Km): sum(w y), sum(w), answers, missing, sum(w y^2) of the means
     means: np.ndarray  # positions of the mean indicators
+    unit_psu: np.ndarray  # (U,) PSU (nested in strata) of each unit
+    unit_domain: np.ndarray  # (U,) domain code of each unit
+    nested: bool  # each PSU lies in one domain value: units are PSUs (unit_psu is 0..U-1)
+
+
+def _units(enc: _Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Unit of each respondent; each unit's PSU and domain; each PSU's stratum; whether PSUs nest.
+
+    The usual design nests PSUs in strata and communities; then a unit is a PSU and no hashing is
+    needed. Otherwise PSUs are nested in strata (codes within stratum, as svy and R's `nest=TRUE`) and
+    cut by domain value.
+    """
+    n_psu = int(enc.psu.max()) + 1
+    stratum_of = np.empty(n_psu, dtype=np.int64)
+    domain_of = np.empty(n_psu, dtype=np.int64)
+    stratum_of[enc.psu] = enc.stratum
+    domain_of[enc.psu] = enc.domain
+    if (stratum_of[enc.psu] == enc.stratum).all() and (domain_of[enc.psu] == enc.domain).all():
+        return enc.psu, np.arange(n_psu), domain_of, stratum_of, True
+    psu, psu_keys = dense_codes(enc.stratum * n_psu + enc.psu)
+    n_domains = len(enc.domain_labels) + 1
+    unit, unit_keys = dense_codes(psu * n_domains + enc.domain)
+    return unit, unit_keys // n_domains, unit_keys % n_domains, psu_keys // n_psu, False
 
 
 def _cells(frame: pl.DataFrame, indicators: Sequence[str], kinds: Mapping[str, str], design: Design,
            enc: _Encoded, lonely_psu: str) -> tuple[_Cells, Layout]:
-    """Sum respondents into cells (PSU x domain x group levels), and lay out the design's PSUs."""
-    n, k = frame.height, len(indicators)
-    n_psu_codes = int(enc.psu.max()) + 1
-    parts = [(enc.stratum, int(enc.stratum.max()) + 1), (enc.psu, n_psu_codes),
-             (enc.domain, len(enc.domain_labels) + 1)]
-    parts += [(lv + 1, len(names) + 1) for lv, names in zip(enc.levels, enc.level_labels, strict=True)]
-    cell = _combine(parts)
-    m = int(cell.max()) + 1
-    member = np.empty(m, dtype=np.int64)
-    member[cell] = np.arange(n)  # some respondent of each cell: all of a cell share its codes
-    psu, psu_keys = dense_codes(enc.stratum[member] * n_psu_codes + enc.psu[member])
+    """Sum respondents into cells (unit x group levels), and lay out the design's PSUs."""
+    n = frame.height
+    unit, unit_psu, unit_domain, psu_stratum, nested = _units(enc)
+    radix = [len(names) + 1 for names in enc.level_labels]
+    combination = np.zeros(n, dtype=np.int64)
+    for levels, size in zip(enc.levels, radix, strict=True):  # the few group dimensions
+        combination = combination * size + levels + 1
+    n_combinations = int(np.prod(radix))
+    cell, keys = _dense_small(unit * n_combinations + combination, len(unit_psu) * n_combinations)
+    m = len(keys)
+    cell_levels, rest = [], keys % n_combinations
+    for size in reversed(radix):
+        cell_levels.insert(0, rest % size - 1)
+        rest //= size
 
     weight = frame[design.weight].cast(pl.Float64).to_numpy()
     values = frame.select([pl.col(c).cast(pl.Float64) for c in indicators]).to_numpy()
-    if not (values.flags.f_contiguous and values.flags.writeable):  # a zero-copy view of the frame
-        values = np.array(values, order="F")
+    values = np.ascontiguousarray(values)  # one row per respondent, for the sparse products
+    if not values.flags.writeable:  # a zero-copy view of the frame, which must not change
+        values = values.copy()
     missing = np.isnan(values)
-    np.copyto(values, 0.0, where=missing)
+    values[missing] = 0.0
+    by_cell = sparse.csr_matrix((weight, (cell, np.arange(n))), shape=(m, n))
     means = np.array([i for i, c in enumerate(indicators) if kinds[c] == "mean"], dtype=np.int64)
-    squares = np.asfortranarray(values[:, means]) ** 2
-    flat = (cell + m * np.arange(k)[:, None]).ravel()  # (indicator, respondent) -> (indicator, cell)
-    squares *= weight[:, None]
-    values *= weight[:, None]
-    sum_wy = _indicator_cell_sums(flat, values, k, m)
-    sum_sq = _indicator_cell_sums(flat[:n * len(means)], squares, len(means), m)
-    which, row = np.nonzero(missing.T)  # missing answers, as (indicator, respondent)
-    slot = which * m + cell[row]
-    n_missing = np.bincount(slot, minlength=k * m).reshape(k, m).T
-    w_missing = np.bincount(slot, weights=weight[row], minlength=k * m).reshape(k, m).T
-    answered = np.bincount(cell, minlength=m)[:, None] - n_missing
-    sum_w = np.bincount(cell, weights=weight, minlength=m)[:, None] - w_missing
-    sum_w[answered == 0] = 0.0
-    sums = np.hstack([sum_wy, sum_w, answered, n_missing, sum_sq])
-    cells = _Cells(psu=psu, domain=enc.domain[member], levels=[lv[member] for lv in enc.levels], sums=sums,
-                   means=means)
-    return cells, _layout(frame, design, enc.stratum, psu_keys // n_psu_codes, lonely_psu)
-
-
-def _indicator_cell_sums(flat: np.ndarray, values: np.ndarray, k: int, m: int) -> np.ndarray:
-    """(M, K) sums of the columns of `values` (N, K; column-major) by cell, in one bincount."""
-    return np.bincount(flat, weights=values.T.ravel(), minlength=k * m).reshape(k, m).T
+    k = len(indicators)
+    sums = np.empty((m, 4 * k + len(means)))  # sum(w y), sum(w), answers, missing, sum(w y^2) of means
+    sums[:, :k] = by_cell @ values
+    sums[:, 4 * k:] = by_cell @ np.square(values[:, means])
+    row, which = np.nonzero(missing)  # missing answers, as (respondent, indicator)
+    slot = cell[row] * k + which
+    n_missing = np.bincount(slot, minlength=m * k).reshape(m, k)
+    sums[:, 3 * k:4 * k] = n_missing
+    np.subtract(np.bincount(cell, minlength=m)[:, None], n_missing, out=sums[:, 2 * k:3 * k])
+    w_missing = np.bincount(slot, weights=weight[row], minlength=m * k).reshape(m, k)
+    np.subtract(np.bincount(cell, weights=weight, minlength=m)[:, None], w_missing, out=sums[:, k:2 * k])
+    sums[:, k:2 * k][sums[:, 2 * k:3 * k] == 0] = 0.0  # no answer: exactly 0, not rounding residue
+    cells = _Cells(unit=keys // n_combinations, levels=cell_levels, sums=sums, means=means,
+                   unit_psu=unit_psu, unit_domain=unit_domain, nested=nested)
+    return cells, _layout(frame, design, enc.stratum, psu_stratum, lonely_psu)
 
 
 def _layout(frame: pl.DataFrame, design: Design, stratum: np.ndarray, stratum_of_psu: np.ndarray,
@@ -665,24 +708,53 @@ def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray,
            n_domains: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(PSU, domain) pairs with their sum(w y) and sum(w) (Q, 2K), and every domain's totals (D, 4K + Km).
 
-    Cells are summed into domain-scope pairs and domains; those pairs into whole-sample pairs, and
-    domain-scope totals into whole-sample totals.
+    A domain-scope pair is (unit, level) in the table unit x level of each system, which holds every
+    one, empty ones included: their scores are 0, which is what an absent PSU counts as. A whole-sample
+    pair is (PSU, level); when units are PSUs it has the sums of its unit's pair.
     """
     k2 = 2 * (cells.sums.shape[1] - len(cells.means)) // 4
-    dimension_levels = [np.zeros_like(cells.domain), *cells.levels]
-    target = np.concatenate([np.where(levels >= 0, offset + cells.domain * width + levels, -1)
-                             for (offset, width), levels in zip(systems, dimension_levels, strict=True)])
-    psu_a, domain_a, sums_a = pair_sums(cells.psu, target, cells.sums[:, :k2], n_domains)
-    unit = np.tile(np.arange(len(cells.psu)), len(systems))
-    keep = target >= 0
-    into_domains = sparse.csr_matrix((np.ones(int(keep.sum())), (target[keep], unit[keep])),
-                                     shape=(n_domains, len(cells.psu)))
-    totals = np.hstack([group_sum(sums_a, domain_a, n_domains), into_domains @ cells.sums[:, k2:]])
-    scoped = len(whole_of)
-    totals += group_sum(totals[:scoped], whole_of, n_domains)
-    psu_b, domain_b, sums_b = pair_sums(psu_a, whole_of[domain_a], sums_a, n_domains)
+    offsets = np.array([offset for offset, _ in systems])
+    widths = np.array([width for _, width in systems])
+    n_units, n_psus = len(cells.unit_psu), int(cells.unit_psu.max()) + 1
+    levels = np.column_stack([np.zeros(len(cells.unit), dtype=np.int64), *cells.levels])  # (M, systems)
+    valid = levels >= 0
+    pair_of_cell = _table_start(n_units, widths) + cells.unit[:, None] * widths + levels
+    domain_of_cell = offsets + cells.unit_domain[cells.unit][:, None] * widths + levels
+    sums_a = _spread(pair_of_cell, valid, n_units * int(widths.sum())) @ cells.sums[:, :k2]
+    totals = _spread(domain_of_cell, valid, n_domains) @ cells.sums
+    totals += group_sum(totals[:len(whole_of)], whole_of, n_domains)
+
+    system_a, unit_a, level_a = _table_pairs(n_units, widths)
+    domain_a = offsets[system_a] + cells.unit_domain[unit_a] * widths[system_a] + level_a
+    psu_a = cells.unit_psu[unit_a]
+    system_b, psu_b, level_b = _table_pairs(n_psus, widths)
+    domain_b = whole_of[offsets[system_b] + level_b]
+    if cells.nested:
+        sums_b = sums_a
+    else:
+        pair_b = _table_start(n_psus, widths)[system_a] + psu_a * widths[system_a] + level_a
+        sums_b = group_sum(sums_a, pair_b, n_psus * int(widths.sum()))
     return (np.concatenate([psu_a, psu_b]), np.concatenate([domain_a, domain_b]), np.vstack([sums_a, sums_b]),
             totals)
+
+
+def _table_start(n_units: int, widths: np.ndarray) -> np.ndarray:
+    """First pair of each system in a table of n_units x width pairs per system."""
+    return n_units * np.concatenate([[0], np.cumsum(widths)[:-1]])
+
+
+def _table_pairs(n_units: int, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """System, unit and level of every pair of the table, in pair order."""
+    system = np.repeat(np.arange(len(widths)), n_units * widths)
+    within = np.arange(len(system)) - _table_start(n_units, widths)[system]
+    return system, within // widths[system], within % widths[system]
+
+
+def _spread(target: np.ndarray, valid: np.ndarray, n_rows: int) -> sparse.csc_matrix:
+    """Sparse (rows x M) matrix with a 1 at (target[m, s], m) for each cell m and system s where valid."""
+    m, n_systems = target.shape
+    return sparse.csc_matrix((valid.ravel().astype(np.float64), np.where(valid, target, 0).ravel(),
+                              np.arange(0, m * n_systems + 1, n_systems)), shape=(n_rows, m))
 
 
 def _long_table(lin: Linearised, values: Mapping[str, np.ndarray]) -> pl.DataFrame:

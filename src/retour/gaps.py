@@ -35,6 +35,7 @@ from retour.estimate import (
     GROUP_DIMENSIONS,
     Design,
     EstimationSpec,
+    Linearised,
     design_df,
     design_variance,
     linearise,
@@ -63,13 +64,14 @@ def gaps(
     groups: Sequence[str] = GROUP_DIMENSIONS,
     kinds: Mapping[str, str] | None = None,
     pairs: Mapping[str, tuple[str, str]] | None = None,
+    levels: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.DataFrame:
     """The gap a - b of every indicator for every domain value (and all) and every dimension in `pairs`.
 
     One row per domain x dimension x indicator with the columns of the `gaps` table: difference, se,
     ci_low, ci_high, statistic (t), p_value, p_adjusted (Benjamini-Hochberg over the table), n_a, n_b
     and suppressed (n_a or n_b below min_cell). `pairs` maps a group dimension to its (a, b); by
-    default `GAP_PAIRS` for the dimensions among `groups`.
+    default `GAP_PAIRS` for the dimensions among `groups`. `levels` as in `retour.estimate.estimate`.
     """
     if pairs is None:
         pairs = {dim: pair for dim, pair in GAP_PAIRS.items() if dim in groups}
@@ -78,7 +80,12 @@ def gaps(
         raise EstimationError(f"Gaps asked for dimensions that are not groups: {', '.join(unknown)}.",
                               "Add them to the groups, or drop them from the gap pairs.")
     kinds = resolve_kinds(indicators, kinds)
-    lin = linearise(frame, indicators, design, domains, groups, kinds, spec.lonely_psu)
+    lin = linearise(frame, indicators, design, domains, groups, kinds, spec.lonely_psu, levels)
+    return gaps_of(lin, spec, pairs)
+
+
+def gaps_of(lin: Linearised, spec: EstimationSpec, pairs: Mapping[str, tuple[str, str]]) -> pl.DataFrame:
+    """The gaps table of a linearisation (see `gaps`)."""
     table = _gap_table(lin.domains, pairs, lin.domain_columns)
     row_a, row_b = table["_row_a"].to_numpy(), table["_row_b"].to_numpy()
     n_gaps = table.height
@@ -125,7 +132,7 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     if finite.size:
         order = finite[np.argsort(flat[finite], kind="stable")]
         m = order.size
-        scaled = flat[order] * m / np.arange(1, m + 1)
+        scaled = flat[order] * (m / np.arange(1, m + 1))  # factors >= 1: never below p
         adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
     return adjusted.reshape(p.shape)
 

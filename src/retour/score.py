@@ -393,11 +393,21 @@ def visit_columns(submissions: pl.DataFrame, design: DesignSettings) -> list[pl.
 
 
 def _recode_expression(sub: SubIndicator, instrument: Instrument) -> pl.Expr:
+    """The sub-indicator's value per visit: a catalogue indicator (turned round when lower is better),
+    or the value of the recode key the answers match (the fields in order, unanswered ones after the
+    key's last answer), null when none matches."""
     if sub.indicator is not None:
         value = indicator_expression(sub.indicator, instrument)
         return (value if sub.indicator.higher_is_better else 1.0 - value).alias(sub.id)
-    answers = pl.concat_str([pl.col(name).cast(pl.Utf8) for name in sub.fields], separator=" ", ignore_nulls=True)
-    return answers.replace_strict(dict(sub.recode), default=None, return_dtype=pl.Float64).alias(sub.id)
+    answers = [pl.col(name).cast(pl.Utf8) for name in sub.fields]
+    chain: Any = pl
+    for key, value in sub.recode.items():
+        given = key.split()
+        matches = [answers[i] == answer for i, answer in enumerate(given)]
+        matches += [answer.is_null() for answer in answers[len(given):]]
+        # comparing strings to a few literals is several times faster than a lookup table on strings
+        chain = chain.when(pl.all_horizontal(matches)).then(pl.lit(value, pl.Float64))
+    return chain.otherwise(pl.lit(None, pl.Float64)).alias(sub.id)
 
 
 def recode(submissions: pl.DataFrame, spec: ScoreSpec) -> pl.DataFrame:
@@ -411,8 +421,14 @@ def recode(submissions: pl.DataFrame, spec: ScoreSpec) -> pl.DataFrame:
         *(_recode_expression(sub, spec.instrument) for sub in spec.sub_indicators)).collect()
 
 
-def _weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    return get_aggregator("arithmetic").function(values, weights)
+def weighted_mean(columns: Sequence[str], weights: Sequence[float]) -> tuple[pl.Expr, pl.Expr]:
+    """sum(w_i x_i) / sum(w_i) over the columns with a value, and sum(w_i) over them / sum(w_i): the
+    arithmetic mean of `retour.index.aggregate` (missing components left out, the others' weights
+    rescaled), written as polars expressions so a million visits take one pass."""
+    present = [pl.col(c).is_not_null().cast(pl.Float64) * w for c, w in zip(columns, weights, strict=True)]
+    total = pl.sum_horizontal(present)
+    weighted = pl.sum_horizontal([pl.col(c).fill_null(0.0) * w for c, w in zip(columns, weights, strict=True)])
+    return pl.when(total > 0).then(weighted / total), total / float(sum(weights))
 
 
 def score(values: pl.DataFrame, spec: ScoreSpec) -> pl.DataFrame:
@@ -421,24 +437,29 @@ def score(values: pl.DataFrame, spec: ScoreSpec) -> pl.DataFrame:
     Returns `economic, social, psychosocial, overall` (null: no score), `answered_<dimension>` (share of
     the dimension's weight answered) and `reason_fr`, `reason_en` (why a score is missing; empty if none).
     """
-    columns: dict[str, np.ndarray] = {}
+    dimensions = []
     for dimension in DIMENSIONS:
         members = spec.members(dimension)
-        matrix = values.select([sub.id for sub in members]).to_numpy().astype(np.float64, copy=False)
-        weights = np.array([sub.weight for sub in members])
-        answered = (~np.isnan(matrix) * weights).sum(axis=1) / weights.sum()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            result = _weighted(matrix, weights)
-        columns[dimension] = np.where(answered >= spec.min_answered_share - TOLERANCE, result, np.nan)
-        columns[f"answered_{dimension}"] = answered
-    stacked = np.column_stack([columns[d] for d in DIMENSIONS])
-    dimension_weights = np.array([spec.dimension_weights[d] for d in DIMENSIONS])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        overall = _weighted(stacked, dimension_weights)
-    columns[OVERALL] = np.where(np.isnan(stacked).any(axis=1), np.nan, overall)
-    frame = pl.DataFrame({name: columns[name] for name in (*SCORES, *(f"answered_{d}" for d in DIMENSIONS))})
-    frame = frame.with_columns(pl.col(*SCORES).fill_nan(None))
-    return frame.with_columns(_reason("fr", spec.min_answered_share), _reason("en", spec.min_answered_share))
+        mean, answered = weighted_mean([sub.id for sub in members], [sub.weight for sub in members])
+        enough = answered >= spec.min_answered_share - TOLERANCE
+        dimensions += [pl.when(enough).then(mean).alias(dimension), answered.alias(f"answered_{dimension}")]
+    weights = [spec.dimension_weights[d] for d in DIMENSIONS]
+    overall, _ = weighted_mean(DIMENSIONS, weights)
+    complete = pl.all_horizontal([pl.col(d).is_not_null() for d in DIMENSIONS])
+    scored = (values.lazy().select(dimensions)
+              .with_columns(pl.when(complete).then(overall).alias(OVERALL))
+              .select(*SCORES, *(f"answered_{d}" for d in DIMENSIONS)).collect())
+    return _with_reasons(scored, spec.min_answered_share)
+
+
+def _with_reasons(scored: pl.DataFrame, minimum: float) -> pl.DataFrame:
+    """`reason_fr` and `reason_en`, written only for the visits with a missing score (few, usually)."""
+    rows = scored.with_row_index("_row").filter(pl.col(OVERALL).is_null())
+    reasons = rows.select("_row", _reason("fr", minimum), _reason("en", minimum))
+    blank = pl.repeat("", scored.height, dtype=pl.Utf8, eager=True)
+    indices = reasons["_row"]
+    return scored.with_columns(blank.scatter(indices, reasons["reason_fr"]).alias("reason_fr"),
+                               blank.clone().scatter(indices, reasons["reason_en"]).alias("reason_en"))
 
 
 def _reason(language: str, minimum: float) -> pl.Expr:
@@ -462,44 +483,72 @@ def _reason(language: str, minimum: float) -> pl.Expr:
 # --- previous visits and flags ------------------------------------------------------------------------
 
 
-def chronological(visits: pl.DataFrame, rounds: Sequence[str]) -> pl.DataFrame:
-    """Visits sorted case by case, in the order they happened: round (as listed in retour.toml), visit
-    (a survey interview, then 3m, 6m, 12m), interview date, submission time and id."""
+def _moment(rounds: Sequence[str]) -> pl.Expr:
+    """When a visit happened, as one Int64 that sorts like (round, visit, interview date, submission
+    time): round (10 bits), visit (4), days since 1970 (17), seconds since 1970 (31); an unknown part
+    counts as 0. One number sorts much faster than four columns."""
     round_order = {name: position for position, name in enumerate(rounds)}
-    visit_order = {name: position for position, name in enumerate(VISITS)}
-    keys = ["case_id", "_round_order", "_visit_order", "interview_date", "_submission_time", "_uuid"]
-    return (visits.with_columns(
-        pl.col("round").replace_strict(round_order, default=len(rounds), return_dtype=pl.Int64)
-        .alias("_round_order"),
-        pl.col("visit").replace_strict(visit_order, default=-1, return_dtype=pl.Int64).alias("_visit_order"))
-        .sort(keys, nulls_last=[True, *([False] * (len(keys) - 1))])
-        .drop("_round_order", "_visit_order"))
+    parts = [
+        (pl.col("round").replace_strict(round_order, default=len(rounds), return_dtype=pl.Int64), 48, 10),
+        (pl.col("visit").cast(pl.Enum(list(VISITS)), strict=False).to_physical().cast(pl.Int64) + 1, 44, 4),
+        (pl.col("interview_date").cast(pl.Int64), 31, 17),
+        (pl.col("_submission_time").cast(pl.Datetime("ms")).cast(pl.Int64) // 1000, 0, 31),
+    ]
+    return pl.sum_horizontal([value.fill_null(0).clip(0, (1 << bits) - 1) * (1 << shift)
+                              for value, shift, bits in parts])
+
+
+def _sort_keys(rounds: Sequence[str]) -> list[pl.Expr]:
+    # cases are grouped by a 64-bit hash of their id (numbers sort much faster than strings);
+    # `previous_visits` still compares the ids themselves
+    return [pl.col("case_id").hash().alias("_case"), _moment(rounds).alias("_moment")]
+
+
+def chronological(visits: pl.DataFrame, rounds: Sequence[str]) -> pl.DataFrame:
+    """Visits grouped by case, each case's in the order they happened: round (as listed in retour.toml),
+    visit (a survey interview, then 3m, 6m, 12m), interview date, submission time, then as given."""
+    return visits.sort(_sort_keys(rounds), maintain_order=True)
 
 
 def previous_visits(visits: pl.DataFrame, rounds: Sequence[str]) -> pl.DataFrame:
     """The visits (in their order) with the scores of each case's previous visit (`chronological`
     order): `previous_round`, `previous_visit`, `previous_<score>` (null at a case's first visit, or
     without a case id), and `last_of_round` (no later visit of the case in the same round)."""
-    carried = ["round", "visit", *SCORES]
-    known = pl.col("case_id").is_not_null()
-    ordered = chronological(visits.with_row_index("_position"), rounds).with_columns(
-        *(pl.when(known).then(pl.col(name).shift(1).over("case_id")).alias(f"previous_{name}")
-          for name in carried),
-        pl.col("round").shift(-1).over("case_id").alias("_next_round"))
-    ordered = ordered.with_columns((~known | pl.col("_next_round").is_null()
-                                    | (pl.col("_next_round") != pl.col("round"))).alias("last_of_round"))
-    return ordered.sort("_position").drop("_position", "_next_round")
+    order = visits.select(pl.arg_sort_by(_sort_keys(rounds), maintain_order=True)).to_series()
+    case, row = pl.col("case_id"), pl.col("_row")
+    same_as_previous = case.is_not_null() & (case == case.shift(1)).fill_null(False)
+    same_as_next = case.is_not_null() & (case == case.shift(-1)).fill_null(False)
+    in_order = visits.select("case_id", "round").with_row_index("_row")[order]
+    links = in_order.select(
+        pl.when(same_as_previous).then(row.shift(1)).alias("_previous"),
+        (~same_as_next | (pl.col("round") != pl.col("round").shift(-1)).fill_null(True)).alias("last_of_round"))
+    back = np.empty(len(order), dtype=np.int64)  # the inverse permutation puts rows back in place
+    back[order.to_numpy()] = np.arange(len(order))
+    links = links[back]
+    previous = links["_previous"]
+    carried = visits.select("round", "visit", *SCORES)[previous]  # a null index gives a null row
+    return pl.concat([visits, carried.select(pl.all().name.prefix("previous_")), links.select("last_of_round")],
+                     how="horizontal")
+
+
+def _names_of(conditions: Sequence[tuple[str, pl.Expr]]) -> pl.Expr:
+    """The names whose condition holds, space-separated ('' for none): a bit per name, then one lookup
+    of the 2^k possible texts (much faster than joining strings row by row)."""
+    code = pl.sum_horizontal([condition.fill_null(False).cast(pl.Int64) * (1 << bit)
+                              for bit, (_, condition) in enumerate(conditions)])
+    texts = {mask: " ".join(name for bit, (name, _) in enumerate(conditions) if mask >> bit & 1)
+             for mask in range(1 << len(conditions))}
+    return code.replace_strict(texts, return_dtype=pl.Utf8)
 
 
 def flag(visits: pl.DataFrame, threshold: float) -> pl.DataFrame:
     """`below_threshold` (dimensions under the threshold), `dropped` (scores lower than at the previous
     visit), both as space-separated names ('' for none), and `flagged` (either is not empty)."""
-    below = [pl.when(pl.col(d) < threshold - TOLERANCE).then(pl.lit(d)) for d in DIMENSIONS]
-    dropped = [pl.when(pl.col(s) < pl.col(f"previous_{s}") - TOLERANCE).then(pl.lit(s)) for s in SCORES]
-    return visits.with_columns(
-        pl.concat_str(below, separator=" ", ignore_nulls=True).fill_null("").alias("below_threshold"),
-        pl.concat_str(dropped, separator=" ", ignore_nulls=True).fill_null("").alias("dropped"),
-    ).with_columns(((pl.col("below_threshold") != "") | (pl.col("dropped") != "")).alias("flagged"))
+    below = [(d, pl.col(d) < threshold - TOLERANCE) for d in DIMENSIONS]
+    dropped = [(s, pl.col(s) < pl.col(f"previous_{s}") - TOLERANCE) for s in SCORES]
+    return visits.with_columns(_names_of(below).alias("below_threshold"), _names_of(dropped).alias("dropped"),
+                               ).with_columns(((pl.col("below_threshold") != "") | (pl.col("dropped") != ""))
+                                              .alias("flagged"))
 
 
 def score_visits(submissions: pl.DataFrame, spec: ScoreSpec, design: DesignSettings, rounds: Sequence[str],

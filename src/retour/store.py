@@ -90,6 +90,7 @@ def connect(path: Path | str = ":memory:", read_only: bool = False) -> Connectio
             raise StoreError(f"The store {path} is in use by another retour process.",
                              "Wait for it to finish (or stop `retour serve`), then try again.") from None
         raise StoreError(f"Cannot open the store {path}: {error}") from None
+    con.execute("SET enable_progress_bar = false")  # retour draws its own progress on stderr
     migrate(con)
     return con
 
@@ -223,6 +224,7 @@ def _create_ingest_tables(con: Connection) -> None:
             rows_quarantined INTEGER NOT NULL,
             rows_released INTEGER NOT NULL,
             problems INTEGER NOT NULL,
+            blank_rows INTEGER NOT NULL DEFAULT 0,
             ingested_at TIMESTAMP NOT NULL DEFAULT current_timestamp
         )
     """)
@@ -280,7 +282,8 @@ def digest(values: pl.Series, key: bytes | None = None) -> pl.Series:
     data = pl.DataFrame({"value": values.cast(pl.Utf8)})
     con = duckdb.connect()
     try:
-        con.register("_values", data.to_arrow())
+        con.execute("SET enable_progress_bar = false")
+        con.register("_values", data.to_arrow(compat_level=pl.CompatLevel.newest()))
         if key is None:
             hashed = con.sql("SELECT sha256(value) AS digest FROM _values").pl()
         else:
@@ -292,25 +295,6 @@ def digest(values: pl.Series, key: bytes | None = None) -> pl.Series:
     finally:
         con.close()
     return hashed.get_column("digest").alias(values.name)
-
-
-def digest_rows(data: pl.DataFrame) -> pl.Series:
-    """SHA-256 (first 32 hex) of each row's non-null cells as `name=value`, names sorted.
-
-    Null cells are left out, so a field added by a later questionnaire version does not change the
-    digest of rows that never had it. Every column must be text.
-    """
-    names = sorted(data.columns)
-    if not names:
-        return pl.Series("_content_hash", [hashlib.sha256(b"").hexdigest()[:32]] * data.height)
-    parts = ", ".join(f"'{name.replace(chr(39), chr(39) * 2)}=' || \"{name}\"" for name in names)
-    con = duckdb.connect()
-    try:
-        con.register("_rows", data.select(names).to_arrow())
-        hashed = con.sql(f"SELECT left(sha256(concat_ws(chr(31), {parts})), 32) AS digest FROM _rows").pl()
-    finally:
-        con.close()
-    return hashed.get_column("digest").alias("_content_hash")
 
 
 def _column_types(con: Connection, table: str) -> dict[str, str]:
@@ -359,51 +343,68 @@ def write_batch(con: Connection, batch: IngestBatch, round_name: str, form_id: s
     anywhere rolls everything back. Returns batch_id, new, already_stored, released.
     """
     accepted, quarantined, problems = batch.accepted, batch.quarantined, batch.problem_frame
+    newest = pl.CompatLevel.newest()  # Arrow string views: handed to DuckDB without copying
     with transaction(con):
         con.execute("INSERT INTO rounds (name, form_id, form_version) SELECT ?, ?, ? "
                     "WHERE NOT EXISTS (SELECT 1 FROM rounds WHERE name = ?)",
                     [round_name, form_id, form_version, round_name])
         batch_id = int(con.execute("SELECT nextval('batches_id_seq')").fetchall()[0][0])
         _add_submission_columns(con, accepted.schema)
-        con.register("_accepted", accepted.to_arrow())
+        stored = con.execute("SELECT count(*) FROM submissions WHERE round = ?", [round_name]).fetchall()[0][0]
+        still_open = con.execute("SELECT (SELECT count(*) FROM quarantine WHERE round = ? AND status = 'open') "
+                                 "+ (SELECT count(*) FROM problems WHERE round = ? AND status = 'open')",
+                                 [round_name, round_name]).fetchall()[0][0]
+        con.register("_accepted", accepted.to_arrow(compat_level=newest))
         con.register("_quarantined", quarantined.select("_uuid", "_row", "_content_hash", "raw", "reasons")
-                     .to_arrow())
+                     .to_arrow(compat_level=newest))
         con.register("_problems", problems.with_row_index("position").with_columns(
-            pl.col("position").cast(pl.Int32)).to_arrow())
+            pl.col("position").cast(pl.Int32)).to_arrow(compat_level=newest))
         try:
             new = con.execute(
                 "INSERT INTO submissions BY NAME SELECT ?::VARCHAR AS round, ?::INTEGER AS _batch_id, a.* "
-                "FROM _accepted a WHERE a._uuid NOT IN (SELECT _uuid FROM submissions WHERE round = ?)",
-                [round_name, batch_id, round_name]).fetchall()[0][0]
-            released = con.execute(
-                "UPDATE quarantine SET status = CASE WHEN _uuid IN (SELECT _uuid FROM _accepted) "
-                "THEN 'released' ELSE 'replaced' END, closed_by_batch = ? "
-                "WHERE round = ? AND status = 'open' AND (_uuid IN (SELECT _uuid FROM _accepted) "
-                "OR _uuid IN (SELECT _uuid FROM _quarantined)) RETURNING status", [batch_id, round_name]).fetchall()
+                "FROM _accepted a" + (" WHERE a._uuid NOT IN (SELECT _uuid FROM submissions WHERE round = ?)"
+                                      if stored else ""),
+                [round_name, batch_id, round_name] if stored else [round_name, batch_id]).fetchall()[0][0]
+            released_count = _close_open_entries(con, batch_id, round_name, batch.file_name) if still_open else 0
             con.execute(
                 "INSERT INTO quarantine (round, _uuid, _row, _batch_id, _content_hash, raw, reasons) "
                 "SELECT ?, _uuid, _row, ?, _content_hash, raw, reasons FROM _quarantined", [round_name, batch_id])
             con.execute(
-                "UPDATE problems SET status = 'closed', closed_by_batch = ? WHERE round = ? AND status = 'open' "
-                "AND (_uuid IN (SELECT _uuid FROM _accepted UNION ALL SELECT _uuid FROM _quarantined) "
-                "OR (_uuid IS NULL AND _batch_id IN (SELECT batch_id FROM batches WHERE round = ? "
-                "AND file_name = ?)))", [batch_id, round_name, round_name, batch.file_name])
-            con.execute(
                 "INSERT INTO problems (round, _batch_id, position, \"row\", _uuid, \"column\", value, code, "
                 "severity, message, hint, source) SELECT ?, ?, position, \"row\", _uuid, \"column\", value, code, "
                 "severity, message, hint, source FROM _problems", [round_name, batch_id])
-            released_count = sum(1 for (status,) in released if status == "released")
             con.execute(
                 "INSERT INTO batches (batch_id, round, file_name, file_sha256, reader, form_id, form_version, "
-                "rows_read, rows_accepted, rows_new, rows_quarantined, rows_released, problems) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "rows_read, rows_accepted, rows_new, rows_quarantined, rows_released, problems, blank_rows) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [batch_id, round_name, batch.file_name, batch.file_sha256, batch.reader, form_id, form_version,
-                 batch.rows_read, accepted.height, int(new), quarantined.height, released_count, problems.height])
+                 batch.rows_read, accepted.height, int(new), quarantined.height, released_count, problems.height,
+                 batch.blank_rows])
         finally:
             for name in ("_accepted", "_quarantined", "_problems"):
                 con.unregister(name)
     return {"batch_id": batch_id, "new": int(new), "already_stored": accepted.height - int(new),
             "released": released_count}
+
+
+def _close_open_entries(con: Connection, batch_id: int, round_name: str, file_name: str) -> int:
+    """Close the quarantine entries and problems this batch supersedes; return how many rows it released.
+
+    A quarantined submission present in the batch is `released` when now accepted, `replaced` when
+    quarantined again; its open problems close either way, as do the file-level problems of an earlier
+    ingest of a file with the same name.
+    """
+    closed = con.execute(
+        "UPDATE quarantine SET status = CASE WHEN _uuid IN (SELECT _uuid FROM _accepted) "
+        "THEN 'released' ELSE 'replaced' END, closed_by_batch = ? "
+        "WHERE round = ? AND status = 'open' AND (_uuid IN (SELECT _uuid FROM _accepted) "
+        "OR _uuid IN (SELECT _uuid FROM _quarantined)) RETURNING status", [batch_id, round_name]).fetchall()
+    con.execute(
+        "UPDATE problems SET status = 'closed', closed_by_batch = ? WHERE round = ? AND status = 'open' "
+        "AND (_uuid IN (SELECT _uuid FROM _accepted UNION ALL SELECT _uuid FROM _quarantined) "
+        "OR (_uuid IS NULL AND _batch_id IN (SELECT batch_id FROM batches WHERE round = ? "
+        "AND file_name = ?)))", [batch_id, round_name, round_name, file_name])
+    return sum(1 for (status,) in closed if status == "released")
 
 
 def find_batch(con: Connection, round_name: str, file_sha256: str) -> dict[str, object] | None:

@@ -325,6 +325,64 @@ def _frozen_index_spec(con: Any, spec: IndexSpec, round_name: str) -> IndexSpec:
     return frozen
 
 
+@dataclass(frozen=True)
+class RoundEstimates:
+    """A round's stored estimates (contract 4, table `estimates`) and gaps (table `gaps`)."""
+
+    estimates: pl.DataFrame
+    gaps: pl.DataFrame
+
+
+def estimate_round(project: Project, round_name: str | None = None,
+                   progress: Callable[[str, float], None] | None = None) -> RoundEstimates:
+    """Estimate every catalogue indicator for a round and store the estimates and the gaps.
+
+    Derives the respondent-level indicators from the round's stored submissions, estimates them under
+    the study design (retour.toml [design], [estimation]) for every community and the whole sample,
+    overall and by group, computes the gaps between groups, writes the `estimates` and `gaps` tables
+    and records an `estimate` run. `progress(step, share)` is told how far the work is (0..1).
+    """
+    from retour import store
+    from retour.errors import EstimationError
+    from retour.estimate import Design, EstimationSpec, estimates_of, linearise
+    from retour.gaps import GAP_PAIRS, gaps_of
+    from retour.indicators import derive
+
+    settings = project.settings
+    round_name = round_name or settings.rounds[0].name
+    settings.round(round_name)
+    step = progress or (lambda _step, _share: None)
+    catalogue = _index_catalogue(project)
+    con = store.connect(project.store_path)
+    try:
+        submissions = store.read_submissions(con, round_name)
+        if submissions.height == 0:
+            raise EstimationError(f"No submissions for round '{round_name}'.",
+                                  f"Ingest an export first: retour ingest {project.root} FILE "
+                                  f"--round {round_name}")
+        step("derive", 0.1)
+        respondents = derive(submissions, catalogue, _index_area_types(project), settings.design)
+        design = Design("stratum", "psu", "weight", "fpc" if settings.design.fpc else None)
+        spec = EstimationSpec.from_settings(settings.estimation)
+        groups = tuple(group.id for group in catalogue.groups)
+        step("estimate", 0.3)
+        linearised = linearise(respondents, catalogue.ids, design, ("community_id",), groups,
+                               {i.id: i.kind for i in catalogue.indicators}, spec.lonely_psu,
+                               {group.id: group.levels for group in catalogue.groups})
+        estimates = estimates_of(linearised, spec)
+        step("gaps", 0.6)
+        gaps = gaps_of(linearised, spec, {dim: pair for dim, pair in GAP_PAIRS.items() if dim in groups})
+        step("write", 0.9)
+        store.write_results(con, "estimates", estimates, round_name)
+        store.write_results(con, "gaps", gaps, round_name)
+        run_stamp = stamp(project, store.data_hash(con, round_name), round_name)
+        store.record_run(con, "estimate", round_name, run_stamp)
+    finally:
+        con.close()
+    step("done", 1.0)
+    return RoundEstimates(estimates=estimates, gaps=gaps)
+
+
 def build_index(project: Project, round_name: str | None = None,
                 progress: Callable[[str, float], None] | None = None) -> IndexTables:
     """Build, store and return a round's index (contract 5) with its bootstrap and method intervals.
@@ -496,7 +554,8 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
                 round=round_name, file_name=path.name, reader=str(previous["reader"]),
                 rows_read=int(previous["rows_read"]), accepted=int(previous["rows_accepted"]), new=0,
                 already_stored=int(previous["rows_accepted"]), quarantined=int(previous["rows_quarantined"]),
-                released=0, blank_rows=0, problems=_stored_problems(con, int(previous["batch_id"])),
+                released=0, blank_rows=int(previous["blank_rows"]),
+                problems=_stored_problems(con, int(previous["batch_id"])),
                 already_ingested=True, batch_id=int(previous["batch_id"]),
                 data_hash=store.data_hash(con, round_name))
         secret = privacy.load_secret(project.root, project.settings.privacy.secret_env) if needs_secret else None
@@ -836,3 +895,185 @@ def write_report(project: Project, round_name: str | None = None, languages: tup
     finally:
         con.close()
     return written
+
+
+# --- change between rounds and the programme's effect (issue 10) ------------------------------------
+
+if TYPE_CHECKING:
+    from retour.rounds import Comparison
+
+
+def compare_rounds(project: Project, from_round: str, to_round: str, did: bool = False,
+                   pairing: str = "auto") -> Comparison:
+    """Compare two rounds and store the result: indicator, score and needs changes (and the
+    difference-in-differences between beneficiaries and comparison respondents when `did`).
+
+    Reads both rounds' submissions (re-derived with the catalogue) and stored needs; scores use the
+    reference round's stored goalposts. Writes `changes`, `score_changes`, `did_estimates`,
+    `need_changes`, `indicator_comparability` and `questionnaire_changes` under the later round (with a
+    `from_round` column; a new comparison into the same round replaces the previous one) and records a
+    `compare` run. `pairing`: auto, independent or panel (see `retour.rounds`).
+    """
+    import json
+
+    from retour import store
+    from retour.estimate import Design, EstimationSpec
+    from retour.expressions import referenced_fields
+    from retour.rounds import CompareSpec, compare
+
+    settings = project.settings
+    for name in (from_round, to_round):
+        settings.round(name)
+    if from_round == to_round:
+        raise ConfigError(f"Both rounds are '{from_round}'.",
+                          "Compare two different rounds: --from R1 --to R2.")
+    catalogue = _index_catalogue(project)
+    fields = {i.id: tuple(sorted(referenced_fields(i.formula) | referenced_fields(i.universe)))
+              for i in catalogue.indicators}
+    con = store.connect(project.store_path)
+    try:
+        data = [_comparison_round(project, con, catalogue, name, did) for name in (from_round, to_round)]
+        spec = CompareSpec(
+            indicators=catalogue.ids, indicator_fields=fields,
+            design=Design(stratum="stratum", psu="psu", weight="weight",
+                          fpc="fpc" if settings.design.fpc else None),
+            estimation=EstimationSpec.from_settings(settings.estimation),
+            kinds={i.id: i.kind for i in catalogue.indicators},
+            index=_comparison_index_spec(project, con, catalogue, from_round),
+            pairing=pairing, case_id=settings.design.case_id, did=did, communities=_community_ids(project))
+        result = compare(*data, spec)
+        for table, frame in result.frames().items():
+            store.write_results(con, table, frame, to_round)
+        details = {"from_round": from_round, "pairing": result.linkage.pairing,
+                   "linked": result.linkage.linked, "did": did}
+        store.record_run(con, "compare", to_round, stamp(project, store.data_hash(con), to_round),
+                         json.dumps(details))
+    finally:
+        con.close()
+    return result
+
+
+def _comparison_round(project: Project, con: Any, catalogue: Any, round_name: str, did: bool) -> Any:
+    """One round's respondents (with case id and programme group), fields answered and stored needs."""
+    import polars as pl
+
+    from retour import store
+    from retour.errors import EstimationError
+    from retour.indicators import derive
+    from retour.rounds import TREATMENT, RoundData, fields_answered
+
+    design = project.settings.design
+    submissions = store.read_submissions(con, round_name)
+    if submissions.height == 0:
+        raise EstimationError(f"No submissions in round '{round_name}'.", "Ingest an export first: "
+                              f"retour ingest {project.root} FILE --round {round_name}")
+    answered = fields_answered(submissions)
+    submissions = _with_absent_fields(submissions, catalogue)
+    respondents = derive(submissions, catalogue, _index_area_types(project), design)
+    extra = []
+    if design.case_id and design.case_id in submissions.columns:
+        extra.append(submissions[design.case_id].cast(pl.Utf8).alias(design.case_id))
+    if did:
+        answer = (submissions[design.beneficiary].cast(pl.Utf8) if design.beneficiary in submissions.columns
+                  else pl.Series(design.beneficiary, [None] * submissions.height, dtype=pl.Utf8))
+        extra.append(answer.replace_strict({"yes": "beneficiary", "no": "comparison"}, default=None)
+                     .alias(TREATMENT))
+    needs = store.read_results(con, "needs", round_name)
+    return RoundData(name=round_name, respondents=respondents.with_columns(extra), answered=answered,
+                     needs=needs.drop("round", strict=False))
+
+
+def _with_absent_fields(submissions: pl.DataFrame, catalogue: Any) -> pl.DataFrame:
+    """Submissions with a null column for each questionnaire field no round has stored yet, so that the
+    catalogue can be derived and the comparison can say the question was not asked."""
+    import polars as pl
+
+    types = {"integer": pl.Int64, "decimal": pl.Float64, "date": pl.Date}
+    absent = [q for q in catalogue.instrument.questions if q.name and q.name not in submissions.columns]
+    return submissions.with_columns([pl.lit(None, dtype=types.get(q.type, pl.Utf8)).alias(q.name)
+                                     for q in absent])
+
+
+def _comparison_index_spec(project: Project, con: Any, catalogue: Any, from_round: str) -> Any:
+    """The index spec with the reference round's stored goalposts; without them, the first round's
+    min and max when it is the reference round; None when the study has no index.toml."""
+    from retour import store
+    from retour.errors import EstimationError
+    from retour.index import frozen_goalposts
+
+    if not project.path("index.toml").exists():
+        return None
+    spec = load_index_spec(project, catalogue)
+    stored = store.read_results(con, "index_goalposts", spec.reference_round)
+    if stored.height:
+        return spec.with_goalposts(frozen_goalposts(stored))
+    if spec.reference_round != from_round:
+        raise EstimationError(f"The index of the reference round '{spec.reference_round}' has not been "
+                              "built, so the scores of the two rounds have no common goalposts.",
+                              f"Run `retour index {project.root} --round {spec.reference_round}` first.")
+    return spec
+
+
+# --- synthetic example data (issue 3) --------------------------------------------------------------
+
+SYNTH_SEED = 20180305  # default seed of `retour synth`: the first day of the 2018 fieldwork
+
+
+@dataclass(frozen=True)
+class SynthRun:
+    """What `synthesise` made: the files written (if any), the calibration rows, the respondents."""
+
+    round_name: str
+    seed: int
+    respondents: int
+    paths: tuple[Path, ...]
+    checks: tuple[Any, ...]
+
+    @property
+    def missed(self) -> int:
+        return sum(not row.ok for row in self.checks)
+
+
+def synthesise(project: Project, round_name: str = "baseline", seed: int = SYNTH_SEED,
+               shift: Path | str | None = None, panel: bool = False, check: bool = False,
+               write: bool = True) -> SynthRun:
+    """Generate a synthetic round calibrated to the study's synth_targets.toml and write it into
+    `data/` as a Kobo export (`<study>-<round>-synthetic.xlsx` and `.csv`), ready for `retour ingest`.
+
+    A later round needs `shift` (stated changes per community and the programme's effect); its fieldwork
+    starts on the round's date in retour.toml unless the shifts file gives one. `panel` re-interviews the
+    baseline respondents. With `check`, every calibration target is compared with the data.
+    """
+    import dataclasses
+    import datetime as dt
+
+    from retour import synth
+    from retour.indicators import load_catalogue
+    from retour.schema import load_instrument
+
+    project.settings.round(round_name)
+    targets_path = project.path("synth_targets.toml")
+    if not targets_path.exists():
+        raise ConfigError(f"{targets_path} not found: this study has no calibration targets.",
+                          "Only studies made from the example (`retour init`) can be synthesised.")
+    instrument = load_instrument(project.path("instrument.xlsx"))
+    catalogue = load_catalogue(project.path("indicators.toml"), instrument)
+    targets = synth.load_targets(targets_path)
+    shifts = None
+    if shift is not None:
+        shifts = synth.load_shifts(Path(shift))
+        date = project.settings.round(round_name).date
+        if shifts.fieldwork is None and date is not None:
+            shifts = dataclasses.replace(shifts, fieldwork=(date, date + dt.timedelta(days=14)))
+    elif round_name != "baseline":
+        raise ConfigError(f"Round '{round_name}' needs stated changes.",
+                          f"Pass --shift FILE, e.g. --shift {project.path('shifts_midterm.toml')}.")
+    data = synth.generate(targets, catalogue, seed, round_name=round_name, shifts=shifts, panel=panel)
+    paths: tuple[Path, ...] = ()
+    if write:
+        note = f"{SYNTHETIC_NOTE['fr']} / {SYNTHETIC_NOTE['en']} (seed {seed})"
+        stem = f"{project.settings.study.id}-{round_name}" + ("-panel" if panel else "")
+        paths = tuple(synth.write_export(data.frame, instrument, project.root / "data", stem, note))
+    checks = tuple(synth.check(data, catalogue, targets)) if check else ()
+    return SynthRun(round_name=round_name, seed=seed, respondents=data.frame.height, paths=paths,
+                    checks=checks)

@@ -239,10 +239,153 @@ def write_all(folder: Path = HERE) -> dict[str, Path]:
         writer(folder / name)
         written[name] = folder / name
     for name, content in {"mini_kobo.csv": kobo_csv(), "mini_odk.csv": odk_csv(), "mini_messy.csv": messy_csv(),
-                          "mini_wrong_form.csv": wrong_form_csv()}.items():
+                          "mini_wrong_form.csv": wrong_form_csv(), "mali_kobo.csv": example_kobo_csv(),
+                          "mali_messy.csv": example_messy_csv()}.items():
         (folder / name).write_bytes(content)
         written[name] = folder / name
     return written
+
+
+
+# ------------------------------------------------------------------ exports of the example questionnaire
+
+EXAMPLE_FORM = HERE.parent.parent / "src" / "retour" / "examples" / "mali-2018" / "instrument.xlsx"
+_NUMBER_CANDIDATES = (1, 3, 5, 8, 12, 16, 19, 22, 25, 28, 31, 34, 2009, 2013, 2016, 2017, 15000, 45000, 90000)
+
+
+def example_answers(instrument, count: int, seed: int = 2018):
+    """`count` valid submissions of a questionnaire (typed columns by field name, plus _uuid and
+    _submission_time): random choices, numbers that meet each constraint, relevance applied in form order."""
+    import numpy as np
+    import polars as pl
+
+    from retour.expressions import to_polars
+
+    rng = np.random.default_rng(seed)
+    frame = pl.DataFrame({"_row": list(range(count))})
+    for question in instrument.questions:
+        name, kind = question.name, question.type
+        if kind == "select_one":
+            column = pl.Series(name, [question.choice_names[i] for i in rng.integers(0, len(question.choices),
+                                                                                      count)])
+        elif kind == "select_multiple":
+            plain = [c for c in question.choice_names if c not in ("none", "nobody")]
+            picks = rng.integers(0, len(plain), (count, 2))
+            column = pl.Series(name, [" ".join(sorted({plain[a], plain[b]}, key=plain.index)) for a, b in picks])
+        elif kind in ("integer", "decimal"):
+            column = pl.Series(name, [None] * count, dtype=pl.Int64 if kind == "integer" else pl.Float64)
+        elif kind in ("date", "today"):
+            column = pl.Series(name, [dt.date(2018, 3, 5 + i % 20) for i in range(count)])
+        elif kind == "geopoint":
+            column = pl.Series(name, [f"{12 + rng.random():.6f} {-8 - rng.random():.6f} 320.0 4.5"
+                                      for _ in range(count)])
+        elif kind in ("start", "end"):
+            column = pl.Series(name, [f"2018-03-{5 + i % 20:02d}T09:{10 + i % 40:02d}:00.000+00:00"
+                                      for i in range(count)])
+        else:
+            column = pl.Series(name, [f"{name.upper()[:3]}-{i + 1:04d}" for i in range(count)])
+        frame = frame.with_columns(column)
+        if kind in ("integer", "decimal"):
+            frame = frame.with_columns(_meeting_constraint(frame, question, instrument, rng, to_polars))
+        if kind == "select_one" and question.constraint:
+            rule = to_polars(question.constraint, instrument, current=name)
+            allowed = [c for c in question.choice_names
+                       if frame.with_columns(pl.lit(c).alias(name)).select(rule.fill_null(False)).to_series().all()]
+            frame = frame.with_columns(pl.Series(name, [allowed[i] for i in rng.integers(0, len(allowed), count)]))
+    for question in instrument.questions:
+        if question.calculation:
+            frame = frame.with_columns(to_polars(question.calculation, instrument).cast(pl.Utf8).alias(question.name))
+        if question.relevant:
+            asked = to_polars(question.relevant, instrument, current=question.name, blank_as_empty=True)
+            frame = frame.with_columns(pl.when(asked.fill_null(False)).then(pl.col(question.name))
+                                       .otherwise(None).alias(question.name))
+    return frame.drop("_row").with_columns(
+        pl.Series("_uuid", [f"5e1f{seed % 10000:04d}-{i + 1:04d}-4a8c-9d2e-mali{i + 1:08d}" for i in range(count)]),
+        pl.Series("_submission_time", [f"2018-03-{5 + i % 20:02d}T17:{i % 60:02d}:00" for i in range(count)]))
+
+
+def _meeting_constraint(frame, question, instrument, rng, to_polars):
+    import numpy as np
+    import polars as pl
+
+    name = question.name
+    dtype = pl.Int64 if question.type == "integer" else pl.Float64
+    candidates = list(_NUMBER_CANDIDATES)
+    if question.constraint:
+        rule = to_polars(question.constraint, instrument, current=name)
+        candidates = [v for v in candidates
+                      if frame.with_columns(pl.lit(v, dtype).alias(name)).select(rule.fill_null(False)).to_series().all()]
+    else:
+        candidates = candidates[:12]
+    return pl.Series(name, np.asarray(candidates)[rng.integers(0, len(candidates), frame.height)]).cast(dtype)
+
+
+def kobo_layout(frame, instrument):
+    """Typed submissions as text in Kobo's CSV layout: `group/question` headers, each select_multiple
+    as one column followed by its 0/1 columns, metadata last."""
+    import polars as pl
+
+    columns = []
+    for question in instrument.questions:
+        header = question.name if question.type in ("start", "end") else question.path
+        values = frame.get_column(question.name)
+        text = values.dt.strftime("%Y-%m-%d") if values.dtype == pl.Date else values.cast(pl.Utf8)
+        columns.append(text.rename(header))
+        if question.type == "select_multiple":
+            for choice in question.choice_names:
+                ticked = pl.select(pl.when(values.is_null()).then(None).otherwise(
+                    values.str.split(" ").list.contains(choice).cast(pl.Int8).cast(pl.Utf8))).to_series()
+                columns.append(ticked.rename(f"{header}/{choice}"))
+    count = frame.height
+    columns += [pl.Series("_id", [str(90000 + i) for i in range(count)]), frame.get_column("_uuid"),
+                frame.get_column("_submission_time"),
+                pl.Series("_validation_status", [""] * count), pl.Series("_index", [str(i + 1) for i in range(count)])]
+    return pl.DataFrame(columns)
+
+
+def example_kobo_csv(count: int = 30) -> bytes:
+    from retour.schema import load_instrument
+
+    instrument = load_instrument(EXAMPLE_FORM)
+    table = kobo_layout(example_answers(instrument, count), instrument)
+    return table.write_csv(line_terminator="\r\n", null_value="").encode("utf-8")
+
+
+def example_messy_csv(count: int = 30) -> bytes:
+    """The example export as re-saved by French Excel and edited by hand: ';', Windows-1252, French labels
+    as headers (choice columns as 'question label/choice label'), community as its label, and:
+    row 4 copies row 3's _uuid, row 5 has age 12, row 6 has sex 'X', a stray column, blank rows."""
+    import polars as pl
+
+    from retour.schema import load_instrument
+
+    instrument = load_instrument(EXAMPLE_FORM)
+    answers = example_answers(instrument, count)
+    table = kobo_layout(answers, instrument)
+    communities = {choice.name: choice.labels.get("fr", choice.name) for choice in instrument.question("community").choices}
+    table = table.with_columns(
+        pl.col("design/community").replace(communities),
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.col("_uuid").shift(1)).otherwise(pl.col("_uuid")).alias("_uuid"),
+        pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("12")).otherwise(pl.col("profile/age")).alias("profile/age"),
+        pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("X")).otherwise(pl.col("profile/sex")).alias("profile/sex"),
+        pl.lit("ok").alias("Contrôle superviseur"),
+    )
+    renamed = {}
+    by_path = {question.path: question for question in instrument.questions}
+    for header in table.columns:
+        question = by_path.get(header)
+        if question is not None:
+            renamed[header] = question.labels.get("fr", header)
+            continue
+        prefix, _, choice = header.rpartition("/")
+        owner = by_path.get(prefix)
+        if owner is not None and owner.type == "select_multiple":
+            label = next(c.labels.get("fr", c.name) for c in owner.choices if c.name == choice)
+            renamed[header] = f"{owner.labels.get('fr', owner.name)}/{label}"
+    table = table.rename(renamed)
+    blank = pl.DataFrame({name: [None] for name in table.columns}, schema=table.schema)
+    table = pl.concat([table.head(2), blank, table.slice(2), blank, blank])
+    return table.write_csv(separator=";", line_terminator="\r\n", null_value="").encode("cp1252")
 
 
 if __name__ == "__main__":

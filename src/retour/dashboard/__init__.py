@@ -26,10 +26,10 @@ from retour.dashboard.web import (
     Dashboard,
     LoginRequired,
     PageError,
+    SessionMiddleware,
     error_page,
     guard,
     login_redirect,
-    session_middleware,
     store_error_page,
 )
 from retour.errors import RetourError, StoreError
@@ -68,12 +68,15 @@ def create_app(project: Project, access: StoreAccess | None = None) -> FastAPI:
     except StoreError:
         pass  # another process holds the store: pages will say so (503) until it is free
     settings = project.settings.dashboard
+    labels = _labels(project.root, project.config_hash())
+    if labels.coordinates:
+        import retour.report.maps  # noqa: F401 - load the map module (and its package) now, not at a first visit
     dashboard = Dashboard(
         project=project,
         access=access,
         signer=SessionSigner(load_secret(project), settings.session_minutes * 60),
         limiter=LoginLimiter(settings.login_attempts_per_minute, 60.0),
-        labels=_labels(project.root, project.config_hash()),
+        labels=labels,
         templates=_templates(),
     )
     app = FastAPI(title=f"retour: {project.settings.study.name}", docs_url=None, redoc_url=None,
@@ -82,14 +85,7 @@ def create_app(project: Project, access: StoreAccess | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
-    app.middleware("http")(session_middleware)
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next) -> Response:  # noqa: ANN001
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(SessionMiddleware, security_headers=SECURITY_HEADERS)
 
     @app.exception_handler(PageError)
     async def on_page_error(request: Request, error: PageError) -> Response:

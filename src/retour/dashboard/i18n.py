@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
-_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+_LOCALES = {"fr": Locale.parse("fr_FR"), "en": Locale.parse("en_GB")}
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # navigation and frame

@@ -35,6 +35,11 @@ class RoundChoice:
 
 def rounds_with_results(access: StoreAccess, round_names: list[str]) -> list[RoundChoice]:
     """The study's rounds in order, each marked by whether estimates or an index are stored for it."""
+    return access.memo(("rounds_with_results", tuple(round_names)),
+                       lambda: _rounds_with_results(access, round_names))
+
+
+def _rounds_with_results(access: StoreAccess, round_names: list[str]) -> list[RoundChoice]:
     present: set[str] = set()
     for table in ("estimates", "index_scores"):
         stored = access.results(table)
@@ -51,6 +56,10 @@ def default_round(access: StoreAccess, round_names: list[str]) -> str:
 
 def latest_stamp(access: StoreAccess, round_name: str) -> dict[str, Any] | None:
     """The most recent stage run for the round (or for no round): its version, hashes and time."""
+    return access.memo(("latest_stamp", round_name), lambda: _latest_stamp(access, round_name))
+
+
+def _latest_stamp(access: StoreAccess, round_name: str) -> dict[str, Any] | None:
     runs = access.cached(("runs",), store.read_runs)
     if runs.height == 0:
         return None
@@ -174,6 +183,10 @@ def community(access: StoreAccess, labels: Labels, round_name: str, community_id
 
 def community_ids(access: StoreAccess, labels: Labels, round_name: str | None = None) -> list[str]:
     """Communities with stored results (else those the study names), in alphabetical order of name."""
+    return access.memo(("community_ids", round_name), lambda: _community_ids(access, labels, round_name))
+
+
+def _community_ids(access: StoreAccess, labels: Labels, round_name: str | None) -> list[str]:
     found: set[str] = set()
     for table in ("estimates", "index_scores", "needs"):
         stored = access.results(table, round_name)

@@ -71,6 +71,6 @@ def change_language(access: StoreAccess, name: str, language: str) -> dict[str, 
 
 def find_user(access: StoreAccess, name: str) -> dict[str, Any] | None:
     """A user's full record (with the password hash) from the cached users table; None if unknown."""
-    users = access.cached(("users",), store.read_users)
-    match = users.filter(users["name"] == name)
-    return match.row(0, named=True) if match.height else None
+    by_name = access.cached(("users_by_name",),
+                            lambda con: {row["name"]: row for row in store.read_users(con).iter_rows(named=True)})
+    return by_name.get(name)

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
 
 from retour import __version__
 from retour.config import Project
@@ -108,18 +109,37 @@ def viewer_of(request: Request) -> Viewer:
     return request.state.viewer
 
 
-async def session_middleware(request: Request, call_next: Callable[[Request], Any]) -> Response:
-    """Read the signed session cookie (or start an anonymous session) and write it back when it changes."""
-    dashboard = dashboard_of(request)
-    session = dashboard.signer.load(request.cookies.get(COOKIE))
-    fresh = session is None
-    request.state.session = session or dashboard.signer.new()
-    request.state.new_session = None
-    response = await call_next(request)
-    if fresh or request.state.new_session is not None:
-        response.set_cookie(COOKIE, dashboard.signer.dump(request.state.session),
-                            max_age=dashboard.signer.max_age_seconds, httponly=True, samesite="lax", path="/")
-    return response
+class SessionMiddleware:
+    """Pure ASGI middleware: read the signed session cookie (or start an anonymous session), write it
+    back when it is new or replaced, and add the security headers to every response."""
+
+    def __init__(self, app: Any, security_headers: Mapping[str, str]) -> None:
+        self.app = app
+        self.security_headers = [(k.lower().encode(), v.encode()) for k, v in security_headers.items()]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        dashboard: Dashboard = scope["app"].state.dashboard
+        loaded = dashboard.signer.load(Request(scope).cookies.get(COOKIE))
+        state = scope.setdefault("state", {})
+        state["session"] = loaded or dashboard.signer.new()
+        state["new_session"] = None
+
+        async def send_with_cookie(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.security_headers:
+                    if name.decode() not in headers:
+                        headers.raw.append((name, value))
+                if loaded is None or state["new_session"] is not None:
+                    value = dashboard.signer.dump(state["session"])
+                    headers.append("set-cookie", f"{COOKIE}={value}; Max-Age={dashboard.signer.max_age_seconds}; "
+                                                 "Path=/; HttpOnly; SameSite=lax")
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 def _signed_in(request: Request) -> Viewer | None:

@@ -64,7 +64,7 @@ def index_tables(result: IndexResult, sampling: Uncertainty, method: Uncertainty
 
 def tableau_1(scores: pl.DataFrame, pillars: tuple[str, ...]) -> pl.DataFrame:
     """Scores as the study's Tableau 1: pillar by pillar (composite last), communities by rank."""
-    order = [*pillars, COMPOSITE]
+    order = list(dict.fromkeys([*pillars, COMPOSITE]))
     present = [p for p in order if p in set(scores["pillar"].to_list())]
     position = pl.col("pillar").replace_strict(present, list(range(len(present))), default=len(present))
     columns = ["pillar", "rank", "community_id", "score", "score_low", "score_high", "rank_low", "rank_high"]

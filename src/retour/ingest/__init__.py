@@ -146,7 +146,8 @@ def ingest(path: Path | str, instrument: Instrument, *, round_name: str | None =
     stored_typed = privacy.protect_typed(typed, shown, instrument, protection)
     stored_text = _protected_text(text, shown, protection)
     fields = [name for name in instrument.names if name in stored_typed.columns]
-    content = fingerprint.fingerprints(stored_typed.select(fields), stored_text)
+    hashed = frozenset(name for name, action in protection.actions.items() if action == "hash")
+    content = fingerprint.fingerprints(stored_typed.select(fields), stored_text, digests=hashed)
     has_uuid = UUID not in raw.column_map.absent and any(
         column.field == UUID for column in raw.column_map.of_kind("metadata"))
     ids = text.select(ROW, UUID).with_columns(content.alias(CONTENT_HASH)).with_columns(

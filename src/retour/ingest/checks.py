@@ -185,23 +185,29 @@ def check_choices(context: Context) -> Iterable[Finding | Problem]:
             yield Finding("unknown_choice", question.name, answer.is_not_null() & ~answer.is_in(names),
                           context.shown(question.name), allowed)
             continue
-        unknown = values.tokens(answer).list.eval(pl.element().filter(~pl.element().is_in(names)))
-        yield Finding("unknown_choice", question.name, unknown.list.len() > 0,
-                      unknown.list.join(" ") if question.name not in context.identifying
-                      else context.shown(question.name), allowed)
+        chosen_ok = values.only_choices(answer, question.choice_names)
+        yield Finding("unknown_choice", question.name, answer.is_not_null() & ~chosen_ok,
+                      context.shown(question.name) if question.name in context.identifying
+                      else _unknown_tokens(answer, names), allowed)
         yield from _choice_columns(context, question)
 
 
+def _unknown_tokens(answer: pl.Expr, names: list[str]) -> pl.Expr:
+    """The names in a select_multiple answer that are not choices (evaluated on the failing rows only)."""
+    return answer.str.split(" ").list.eval(pl.element().filter(~pl.element().is_in(names))).list.join(" ")
+
+
 def _choice_columns(context: Context, question: Question) -> Iterable[Finding]:
+    """0/1 columns (typed as Boolean under their own name, as exported under TEXT + name)."""
     flags = context.column_map.choice_columns(question.name)
-    chosen = values.tokens(pl.col(TEXT + question.name).fill_null(""))
+    answer = pl.col(question.name).fill_null("")
     disagreements = []
     for column in flags:
-        text = pl.col(choice_column(question.name, str(column.choice)))
-        flag = values.flag(text)
-        shown = pl.lit(None, pl.Utf8) if question.name in context.identifying else text
-        yield Finding("bad_choice_flag", column.header, text.is_not_null() & flag.is_null(), shown)
-        disagreements.append(flag != chosen.list.contains(pl.lit(column.choice)))
+        name = choice_column(question.name, str(column.choice))
+        shown = pl.lit(None, pl.Utf8) if question.name in context.identifying else pl.col(TEXT + name)
+        yield Finding("bad_choice_flag", column.header, pl.col(TEXT + name).is_not_null() & pl.col(name).is_null(),
+                      shown)
+        disagreements.append(pl.col(name) != values.has_choice(answer, str(column.choice)))
     if flags and context.column_map.has_answer_column(question.name):
         yield Finding("select_multiple_mismatch", question.name,
                       pl.any_horizontal(disagreements).fill_null(False), context.shown(question.name))
@@ -267,19 +273,21 @@ def check_submission_time(context: Context) -> Iterable[Finding | Problem]:
 
 
 def typed_frame(text: pl.DataFrame, instrument: Instrument) -> pl.DataFrame:
-    """`_row`, `_uuid`, `_submission_time` (typed) and every field in its stored type, from the text frame."""
+    """`_row`, `_uuid`, `_submission_time` (typed), every field in its stored type, and the 0/1 choice
+    columns as Boolean (named `question/choice`), from the text frame."""
+    flags = [name for name in text.columns if "/" in name]
     return pl.DataFrame([
         text.get_column(ROW), text.get_column(UUID),
         values.parse_submission_time(text.get_column(SUBMISSION_TIME)),
         *[values.parse(question, text.get_column(question.name)) for question in instrument.questions],
+        *[values.parse_flags(text.get_column(name)) for name in flags],
     ])
 
 
 def evaluation_frame(text: pl.DataFrame, typed: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
-    """Typed columns by field name, text columns as `text:NAME`, choice 0/1 columns, `shown:NAME`."""
-    fields = [name for name in typed.columns if name != ROW and name != UUID]
-    renamed = text.select([pl.col(name).alias(TEXT + name) for name in fields if name in text.columns]
-                          + [pl.col(name) for name in text.columns if "/" in name])
+    """Typed columns by name, the same columns as exported as `text:NAME`, protected text as `shown:NAME`."""
+    names = [name for name in typed.columns if name not in (ROW, UUID) and name in text.columns]
+    renamed = text.select(pl.col(name).alias(TEXT + name) for name in names)
     parts = [typed, renamed] + ([shown.select(pl.all().name.prefix(SHOWN))] if shown.width else [])
     return pl.concat(parts, how="horizontal")
 

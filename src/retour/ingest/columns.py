@@ -280,7 +280,7 @@ def lay_out(table: Table, column_map: ColumnMap, instrument: Instrument) -> pl.D
                                .alias(question.name))
         elif flags:
             chosen = [pl.when(values.flag(pl.col(column.source))).then(pl.lit(column.choice)).otherwise(None)
-                      for column in flags]
+                      for column in flags]  # on its own column, only when the export has no answer column
             expressions.append(pl.concat_str(chosen, separator=" ", ignore_nulls=True).replace("", None)
                                .alias(question.name))
         else:

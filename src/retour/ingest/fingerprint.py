@@ -41,12 +41,26 @@ def _sha_prefix(text: str) -> int:
 
 
 def text_hashes(column: pl.Series) -> pl.Series:
-    """First 8 bytes of SHA-256 of each text as UInt64 (null stays null)."""
+    """First 8 bytes of SHA-256 of each text as UInt64 (null stays null).
+
+    A column with few distinct texts has each hashed once and spread back to the rows through its codes
+    as an Enum; any other column is hashed whole by DuckDB.
+    """
     distinct = column.drop_nulls().unique()
-    if distinct.len() <= DICTIONARY_LIMIT:
-        table = {value: _sha_prefix(value) for value in distinct.to_list()}
-        return column.replace_strict(table, default=None, return_dtype=pl.UInt64)
-    return store.digest(column).str.slice(0, 16).str.to_integer(base=16, dtype=pl.UInt64)
+    if distinct.len() == 0:
+        return pl.Series(column.name, [None] * column.len(), dtype=pl.UInt64)
+    if distinct.len() > DICTIONARY_LIMIT:
+        return digest_hashes(store.digest(column))
+    table = np.fromiter((_sha_prefix(value) for value in distinct.to_list()), dtype=np.uint64,
+                        count=distinct.len())
+    codes = column.cast(pl.Enum(distinct)).to_physical()
+    spread = table[codes.fill_null(0).cast(pl.Int64).to_numpy()]
+    return pl.Series(column.name, spread, dtype=pl.UInt64).set(codes.is_null(), None)
+
+
+def digest_hashes(column: pl.Series) -> pl.Series:
+    """`value_hash` of a column that already holds SHA-256 digests (hex): their first 8 bytes."""
+    return column.str.slice(0, 16).str.to_integer(base=16, dtype=pl.UInt64, strict=False)
 
 
 def value_hashes(column: pl.Series) -> pl.Series:
@@ -63,16 +77,19 @@ def value_hashes(column: pl.Series) -> pl.Series:
     return pl.Series(column.name, bits, dtype=pl.UInt64).set(column.is_null(), None)
 
 
-def fingerprints(frame: pl.DataFrame, text: pl.DataFrame | None = None) -> pl.Series:
+def fingerprints(frame: pl.DataFrame, text: pl.DataFrame | None = None,
+                 digests: frozenset[str] = frozenset()) -> pl.Series:
     """The fingerprint of each row of `frame` (all its columns), as decimal text.
 
     `text` holds the same fields as exported: a cell that could not be read into its type (null in
     `frame`) is hashed from its text, so that a changed unreadable answer changes the fingerprint too.
+    Columns named in `digests` already hold SHA-256 digests (hashed identifiers): their first 8 bytes
+    are their value hash.
     """
     total = np.zeros(frame.height, dtype=np.uint64)
     for name in frame.columns:
         column = frame.get_column(name)
-        hashes = value_hashes(column)
+        hashes = digest_hashes(column) if name in digests else value_hashes(column)
         if text is not None and name in text.columns and column.dtype != pl.Utf8:
             unread = (column.is_null() & text.get_column(name).is_not_null()).arg_true()
             if unread.len():

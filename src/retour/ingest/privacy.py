@@ -75,14 +75,13 @@ def load_secret(root: Path, env_name: str) -> bytes:
     return token.encode("utf-8")
 
 
-def _coarsen_text(question: Question, text: pl.Expr, decimals: int) -> pl.Expr:
+def _coarsen_text(question: Question, text: pl.Series, decimals: int) -> pl.Series:
     if question.type == "geopoint":
-        latitude, longitude = values.geopoint_parts(text)
-        return pl.concat_str([latitude.round(decimals).cast(pl.Utf8), longitude.round(decimals).cast(pl.Utf8)],
-                             separator=" ")
+        return values.coarse_geopoints(text, decimals)
+    frame = text.to_frame()
     if question.type in ("date", "today"):
-        return values.date(text).dt.strftime("%Y-%m")
-    return values.decimal(text).round(decimals).cast(pl.Utf8)
+        return frame.select(values.date(pl.col(text.name)).dt.strftime("%Y-%m")).to_series()
+    return frame.select(values.decimal(pl.col(text.name)).round(decimals).cast(pl.Utf8)).to_series()
 
 
 def hash_values(text: pl.Series, secret: bytes) -> pl.Series:
@@ -104,9 +103,7 @@ def protect_text(text: pl.DataFrame, instrument: Instrument, protection: Protect
         elif action == "hash":
             columns.append(hash_values(column, protection.secret or b"").alias(field))
         else:
-            question = instrument.question(field)
-            columns.append(column.to_frame().select(
-                _coarsen_text(question, pl.col(field), protection.decimals).alias(field)).to_series())
+            columns.append(_coarsen_text(instrument.question(field), column, protection.decimals))
     return pl.DataFrame(columns)
 
 

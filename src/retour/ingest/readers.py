@@ -258,13 +258,12 @@ def read_kobo_xlsx(data: bytes, path: Path) -> Table:
 def _tidy(headers: list[str], cells: pl.DataFrame, encoding: str, separator: str | None) -> Table:
     """Strip cells and headers, turn empty cells into nulls, drop blank rows and blank unnamed columns.
 
-    Only columns that have a value starting or ending with a space are stripped: stripping every column
-    of a large export would cost more than reading it.
+    Only columns that have a value starting or ending with a space (what Excel leaves) are stripped:
+    stripping every column of a large export would cost more than reading it.
     """
     names = [f"c{index}" for index in range(len(headers))]
     cells = cells.rename(dict(zip(cells.columns, names, strict=True)))
-    padded = cells.select((pl.col(name).str.starts_with(" ") | pl.col(name).str.ends_with(" ")
-                           | pl.col(name).str.starts_with("\t") | pl.col(name).str.ends_with("\t")).any()
+    padded = cells.select((pl.col(name).str.starts_with(" ") | pl.col(name).str.ends_with(" ")).any()
                           for name in names).row(0) if names and cells.height else ()
     to_strip = {name for name, flagged in zip(names, padded, strict=False) if flagged}
     stripped = cells.select(

@@ -96,16 +96,27 @@ def submission_time(text: pl.Expr) -> pl.Expr:
     )
 
 
-def geopoint_parts(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """Latitude and longitude of 'lat lon [alt acc]' text (single spaces); null when not a point on Earth."""
-    parts = text.str.strip_chars().str.split_exact(" ", 3)
-    latitude = parts.struct.field("field_0").cast(pl.Float64, strict=False)
-    longitude = parts.struct.field("field_1").cast(pl.Float64, strict=False)
-    extra = [parts.struct.field(name) for name in ("field_2", "field_3")]
-    extras_ok = pl.all_horizontal(part.is_null() | part.cast(pl.Float64, strict=False).is_not_null()
-                                  for part in extra)
-    inside = latitude.is_between(-90, 90) & longitude.is_between(-180, 180) & extras_ok
-    return (pl.when(inside).then(latitude).otherwise(None), pl.when(inside).then(longitude).otherwise(None))
+def geopoints(text: pl.Series) -> pl.DataFrame:
+    """`latitude`, `longitude` of 'lat lon [alt acc]' texts (single spaces); null when not a point on Earth.
+
+    Computed step by step on the column, so the text is split once.
+    """
+    parts = text.str.strip_chars().str.split_exact(" ", 3).struct.unnest()
+    both = pl.concat([parts, parts.select(pl.all().cast(pl.Float64, strict=False).name.suffix("_n"))],
+                     how="horizontal")
+    inside = (pl.col("field_0_n").is_between(-90, 90) & pl.col("field_1_n").is_between(-180, 180)
+              & (pl.col("field_2").is_null() | pl.col("field_2_n").is_not_null())
+              & (pl.col("field_3").is_null() | pl.col("field_3_n").is_not_null()))
+    return both.select(pl.when(inside).then(pl.col("field_0_n")).otherwise(None).alias("latitude"),
+                       pl.when(inside).then(pl.col("field_1_n")).otherwise(None).alias("longitude"))
+
+
+def coarse_geopoints(text: pl.Series, decimals: int) -> pl.Series:
+    """GPS points kept to `decimals` decimals of latitude and longitude (altitude and accuracy dropped)."""
+    points = geopoints(text)
+    return points.select(pl.concat_str([pl.col("latitude").round(decimals).cast(pl.Utf8),
+                                        pl.col("longitude").round(decimals).cast(pl.Utf8)], separator=" ")
+                         ).to_series().rename(text.name)
 
 
 def flag(text: pl.Expr) -> pl.Expr:
@@ -113,6 +124,26 @@ def flag(text: pl.Expr) -> pl.Expr:
     lowered = text.str.to_lowercase()
     return (pl.when(lowered.is_in(TRUE_WORDS)).then(True)
             .when(lowered.is_in(FALSE_WORDS)).then(False).otherwise(None))
+
+
+def parse_flags(text: pl.Series) -> pl.Series:
+    """`flag` of a column: '0' and '1' read quickly, the other spellings carefully."""
+    value = text.replace_strict({"1": True, "0": False}, default=None, return_dtype=pl.Boolean)
+    missed = (value.is_null() & text.is_not_null()).arg_true()
+    if missed.len():
+        value = value.scatter(missed, text.gather(missed).to_frame().select(flag(pl.col(text.name))).to_series())
+    return value
+
+
+def has_choice(answer: pl.Expr, choice: str) -> pl.Expr:
+    """True where a select_multiple answer (names separated by single spaces) includes `choice`."""
+    return answer.str.contains(f"(?:^| ){re.escape(choice)}(?: |$)")
+
+
+def only_choices(answer: pl.Expr, names: tuple[str, ...]) -> pl.Expr:
+    """True where every name in a select_multiple answer is one of `names`."""
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    return answer.str.contains(f"^(?:{alternatives})(?: (?:{alternatives}))*$")
 
 
 def normalise_label(text: str) -> str:
@@ -177,6 +208,9 @@ def _quick(question: Question, text: pl.Expr) -> pl.Expr | None:
 def parse(question: Question, text: pl.Series) -> pl.Series:
     """A text column in the field's stored type: a quick reading of every cell, and the careful reading
     of `typed` only for the cells the quick one could not read (usually none)."""
+    if question.type == "geopoint":
+        valid = geopoints(text).get_column("latitude").is_not_null()
+        return text.set(~valid, None)
     frame = text.rename("text").to_frame()
     quick = _quick(question, pl.col("text"))
     if quick is None:
@@ -191,8 +225,6 @@ def parse(question: Question, text: pl.Series) -> pl.Series:
 
 def unreadable(question: Question, text: pl.Expr, value: pl.Expr) -> pl.Expr | None:
     """True where a cell has text that its type cannot read; None for types that take any text."""
-    if question.type in ("integer", "decimal", "range", "date", "today"):
+    if question.type in ("integer", "decimal", "range", "date", "today", "geopoint"):
         return text.is_not_null() & value.is_null()
-    if question.type == "geopoint":
-        return text.is_not_null() & geopoint_parts(text)[0].is_null()
     return None

@@ -18,14 +18,14 @@ from retour.report.data import Cell, IndicatorInfo, ReportData, indicator_frame
 from retour.report.factsheet import factsheet_context
 from retour.report.i18n import LANGUAGES, Formatter, check_language
 from retour.report.narrative import Community, load_communities, parse_communities
-from retour.report.render import Rendered, render_fitted
+from retour.report.render import Job, Rendered, render_pdfs
 from retour.report.synthesis import synthesis_context
 from retour.report.tables import write_tables
 
 __all__ = [
-    "FORMATS", "LANGUAGES", "Cell", "Community", "IndicatorInfo", "OutputFile", "Rendered", "ReportData",
-    "indicator_frame", "load_communities", "parse_communities", "render_factsheet", "render_synthesis",
-    "write_outputs", "write_tables",
+    "FORMATS", "LANGUAGES", "Cell", "Community", "IndicatorInfo", "Job", "OutputFile", "Rendered", "ReportData",
+    "factsheet_job", "indicator_frame", "load_communities", "parse_communities", "render_factsheet",
+    "render_synthesis", "synthesis_job", "write_outputs", "write_tables",
 ]
 
 FORMATS = ("html", "pdf")
@@ -45,18 +45,28 @@ class OutputFile:
     pages: int | None = None
 
 
-def render_factsheet(community_id: str, data: ReportData, language: str = "fr", fmt: str = "html") -> Rendered:
-    """One community's fact sheet: HTML, and with `fmt="pdf"` also the PDF (two A4 pages)."""
+def factsheet_job(community_id: str, data: ReportData, language: str = "fr") -> Job:
+    """What to render for one community's fact sheet in one language (charts drawn, numbers formatted)."""
     formatter = Formatter(check_language(language))
     context = {**page_context(data, formatter), **factsheet_context(data, community_id, formatter)}
-    return render_fitted("factsheet.html", context, formatter, pdf=fmt == "pdf", max_pages=FACTSHEET_PAGES)
+    return Job(f"factsheet {community_id} ({language})", "factsheet.html", context, language, FACTSHEET_PAGES)
+
+
+def synthesis_job(data: ReportData, language: str = "fr") -> Job:
+    """What to render for the synthesis report in one language."""
+    formatter = Formatter(check_language(language))
+    context = {**page_context(data, formatter), **synthesis_context(data, formatter)}
+    return Job(f"synthesis ({language})", "synthesis.html", context, language)
+
+
+def render_factsheet(community_id: str, data: ReportData, language: str = "fr", fmt: str = "html") -> Rendered:
+    """One community's fact sheet: HTML, and with `fmt="pdf"` also the PDF (two A4 pages)."""
+    return factsheet_job(community_id, data, language).run(pdf=fmt == "pdf")
 
 
 def render_synthesis(data: ReportData, language: str = "fr", fmt: str = "html") -> Rendered:
     """The synthesis report: methodology, Tableau 1, needs matrix, main gaps, actors, C4D."""
-    formatter = Formatter(check_language(language))
-    context = {**page_context(data, formatter), **synthesis_context(data, formatter)}
-    return render_fitted("synthesis.html", context, formatter, pdf=fmt == "pdf")
+    return synthesis_job(data, language).run(pdf=fmt == "pdf")
 
 
 def _write(path: Path, content: str | bytes) -> Path:
@@ -69,36 +79,44 @@ def _write(path: Path, content: str | bytes) -> Path:
 
 
 def write_outputs(data: ReportData, out_dir: Path, languages: Sequence[str] = LANGUAGES,
-                  formats: Sequence[str] = FORMATS, progress: Progress | None = None) -> list[OutputFile]:
+                  formats: Sequence[str] = FORMATS, progress: Progress | None = None,
+                  workers: int | None = None) -> list[OutputFile]:
     """Write every fact sheet and the synthesis per language and format, and the tables, under `out_dir`.
 
     Layout: `<out_dir>/<round>/<lang>/factsheet-<community>.{html,pdf}`, `.../synthesis.{html,pdf}`,
-    `<out_dir>/<round>/tables/` (XLSX per language, CSV). `progress` is called with a short message
-    before each document.
+    `<out_dir>/<round>/tables/` (XLSX per language, CSV). PDFs are laid out by `workers` processes
+    (default: one per CPU, at most 4). `progress` is called with a short message as work advances.
     """
     for language in languages:
         check_language(language)
     root = Path(out_dir) / data.round_name
     written: list[OutputFile] = []
-    pdf = "pdf" in formats
+    jobs: list[tuple[Job, str, str, Path]] = []
     for language in languages:
-        folder = root / language
-        jobs = [("factsheet", c.id) for c in data.communities] + [("synthesis", "")]
-        for kind, community_id in jobs:
+        for community in data.communities:
             if progress:
-                progress(f"{kind} {community_id or ''} ({language})".replace("  ", " "))
-            rendered = (render_factsheet(community_id, data, language, "pdf" if pdf else "html")
-                        if kind == "factsheet" else render_synthesis(data, language, "pdf" if pdf else "html"))
-            stem = f"factsheet-{community_id}" if kind == "factsheet" else "synthesis"
-            if "html" in formats:
-                written.append(OutputFile(kind, community_id, language, "html",
-                                          _write(folder / f"{stem}.html", rendered.html)))
-            if pdf and rendered.pdf is not None:
-                written.append(OutputFile(kind, community_id, language, "pdf",
-                                          _write(folder / f"{stem}.pdf", rendered.pdf), rendered.pages))
+                progress(f"factsheet {community.id} ({language})")
+            jobs.append((factsheet_job(community.id, data, language), "factsheet", community.id,
+                         root / language / f"factsheet-{community.id}"))
+        if progress:
+            progress(f"synthesis ({language})")
+        jobs.append((synthesis_job(data, language), "synthesis", "", root / language / "synthesis"))
+    if "html" in formats:
+        for job, kind, community_id, stem in jobs:
+            html = job.run(pdf=False).html
+            written.append(OutputFile(kind, community_id, job.language, "html", _write(stem.with_suffix(".html"),
+                                                                                       html)))
+    if "pdf" in formats:
+        def finished(job: Job, rendered: Rendered) -> None:
+            if progress:
+                progress(f"PDF {job.name}: {rendered.pages} pages")
+
+        rendered_all = render_pdfs([job for job, *_ in jobs], workers, finished)
+        for (job, kind, community_id, stem), rendered in zip(jobs, rendered_all, strict=True):
+            written.append(OutputFile(kind, community_id, job.language, "pdf",
+                                      _write(stem.with_suffix(".pdf"), rendered.pdf or b""), rendered.pages))
     if progress:
         progress("tables")
     for path in write_tables(data, root / "tables", languages):
         written.append(OutputFile("tables", "", "", path.suffix.lstrip("."), path))
     return written
-

@@ -4,8 +4,8 @@ The result is a plain dict for the `factsheet.html` template: every number is al
 the language (Babel), every chart already rendered to SVG. A block whose data or narrative is missing
 is left out (None or empty), never filled with a placeholder. Suppressed values become "—" and set
 `has_suppressed`, which prints the footnote. The fiche compares stored values only: a tile is
-"better" or "worse" than the sample mean by the indicator's direction in the catalogue, and drawn
-solid when the sample mean lies outside the community's stored confidence interval.
+"better" or "worse" than the sample mean by the indicator's direction in the catalogue, and shaded
+when the sample mean lies outside the community's stored confidence interval.
 """
 
 from __future__ import annotations
@@ -55,21 +55,21 @@ def family_ids(data: ReportData, family: str) -> tuple[str, ...]:
 
 
 def tone(data: ReportData, indicator_id: str, value: Cell, mean: Cell) -> tuple[str, bool]:
-    """How a community value compares with the sample mean: (better|worse|same|neutral|none, clear).
+    """How a community value compares with the sample mean: (better|worse|same|neutral|none, distinct).
 
-    `clear` is True when the sample mean lies outside the community's stored confidence interval.
+    `distinct` is True when the sample mean lies outside the community's stored confidence interval.
     """
     if not value.shown or not mean.shown:
         return "none", False
     difference = round((value.estimate - mean.estimate) * 100)
-    clear = (value.ci_low is not None and value.ci_high is not None
+    distinct = (value.ci_low is not None and value.ci_high is not None
              and not value.ci_low <= mean.estimate <= value.ci_high)
     direction = data.indicator(indicator_id).higher_is_better
     if difference == 0:
-        return "same", clear
+        return "same", distinct
     if direction is None:
-        return "neutral", clear
-    return ("better" if (difference > 0) == direction else "worse"), clear
+        return "neutral", distinct
+    return ("better" if (difference > 0) == direction else "worse"), distinct
 
 
 def _value_text(fmt: Formatter, data: ReportData, indicator_id: str, cell: Cell) -> str:
@@ -87,14 +87,14 @@ def tiles(data: ReportData, fmt: Formatter, community_id: str, ids: Sequence[str
         value, mean = data.cell(community_id, indicator_id), data.sample_mean(indicator_id)
         if value.estimate is None and not value.suppressed:
             continue
-        kind, clear = tone(data, indicator_id, value, mean)
+        kind, distinct = tone(data, indicator_id, value, mean)
         found.append({
             "id": indicator_id,
             "label": data.indicator(indicator_id).label(fmt.language),
             "value": _value_text(fmt, data, indicator_id, value),
             "mean": _value_text(fmt, data, indicator_id, mean),
             "tone": kind,
-            "clear": clear,
+            "distinct": distinct,
             "suppressed": value.suppressed,
             "interval": (f"{_value_text(fmt, data, indicator_id, Cell(value.ci_low))}–"
                          f"{_value_text(fmt, data, indicator_id, Cell(value.ci_high))}"
@@ -123,7 +123,7 @@ def share_chart(data: ReportData, fmt: Formatter, community_id: str, family: str
         return None
     categories = [data.indicator(i).short_label(fmt.language) for i in ids]
     segments = []
-    rows = ((data.community_name(community_id), community_id), (fmt._("Sample mean"), "all"))
+    rows = ((data.community_name(community_id), community_id), (fmt._("All communities"), "all"))
     for row_label, key in rows:
         cells = [data.cell(key, i) for i in ids]
         if not all(c.shown for c in cells):
@@ -150,7 +150,7 @@ def service_chart(data: ReportData, fmt: Formatter, community_id: str) -> str | 
             continue
         label = fmt._(_SERVICE_LABELS[indicator_id])
         if value.shown and mean.shown:
-            kind, _clear = tone(data, indicator_id, value, mean)
+            kind, _distinct = tone(data, indicator_id, value, mean)
             points = value.estimate - mean.estimate
             bars.append(charts.GapBar(label, round(points * 100), fmt.points(points),
                                       None if kind in ("same", "neutral") else kind == "better"))

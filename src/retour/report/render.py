@@ -4,12 +4,19 @@ One rendering path: Jinja2 fills `templates/*.html` (the stylesheet is inlined, 
 inline SVG, so an HTML file stands alone); WeasyPrint lays that HTML out on A4 pages. The font
 configuration and the parsed stylesheet are made once per process and reused. A fact sheet must fit
 two pages: when it does not, it is laid out again more densely (smaller type, then shorter boxes).
+Many documents are laid out in parallel worker processes (`render_pdfs`).
 """
 
 from __future__ import annotations
 
+import base64
+import os
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +30,14 @@ DENSITIES = (0, 1, 2, 3)
 
 @dataclass(frozen=True)
 class Rendered:
-    """A rendered document: its HTML, and (when asked for) its PDF bytes and page count."""
+    """A rendered document: its HTML, and (when asked for) its PDF, page count, and the HTML the PDF
+    was laid out from (the same template at the `density` that fitted)."""
 
     html: str
     pdf: bytes | None = None
     pages: int | None = None
     density: int = 0
+    pdf_html: str | None = None
 
 
 @cache
@@ -61,17 +70,38 @@ def _font_config() -> Any:
     return FontConfiguration()
 
 
+@cache
+def _parsed_stylesheet() -> Any:
+    from weasyprint import CSS
+
+    return CSS(string=stylesheet(), base_url=str(TEMPLATES), font_config=_font_config())
+
+
+_STYLE = re.compile(r"<style>.*?</style>", re.S)
+_SVG = re.compile(r"<svg\b.*?</svg>", re.S)
+
+
+def _svg_image(match: re.Match[str]) -> str:
+    svg = match.group(0)
+    if "xmlns=" not in svg[:200]:
+        svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
+    return f'<img class="svg" alt="" src="data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()}">'
+
+
+def for_layout(html: str) -> str:
+    """The HTML as WeasyPrint lays it out: the same document, with the stylesheet given pre-parsed and
+    each inline SVG passed as an embedded image. WeasyPrint draws an SVG the same way either way, but
+    inline SVG elements also go through its HTML parser and CSS cascade, which doubles the layout time
+    of a chart-heavy page; the embedded image skips that. The HTML files keep the inline SVG."""
+    return _SVG.sub(_svg_image, _STYLE.sub("", html, count=1))
+
+
 def layout(html: str) -> Any:
     """WeasyPrint's laid-out document of an HTML string (pages and their box trees)."""
     from weasyprint import HTML
 
-    return HTML(string=html, base_url=str(TEMPLATES)).render(font_config=_font_config())
-
-
-def to_pdf(html: str) -> tuple[bytes, int]:
-    """PDF bytes and page count of an HTML string."""
-    document = layout(html)
-    return document.write_pdf(), len(document.pages)
+    return HTML(string=for_layout(html), base_url=str(TEMPLATES)).render(
+        font_config=_font_config(), stylesheets=[_parsed_stylesheet()])
 
 
 def render_fitted(template: str, context: dict[str, Any], fmt: Formatter, pdf: bool,
@@ -86,4 +116,55 @@ def render_fitted(template: str, context: dict[str, Any], fmt: Formatter, pdf: b
         document = layout(source)
         if max_pages is None or len(document.pages) <= max_pages or density == DENSITIES[-1]:
             break
-    return Rendered(html=html, pdf=document.write_pdf(), pages=len(document.pages), density=density)
+    return Rendered(html=html, pdf=document.write_pdf(), pages=len(document.pages), density=density,
+                    pdf_html=source)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One document to render: template, context (plain data, charts already SVG), language, page cap."""
+
+    name: str
+    template: str
+    context: dict[str, Any]
+    language: str
+    max_pages: int | None = None
+
+    def run(self, pdf: bool = True) -> Rendered:
+        return render_fitted(self.template, self.context, Formatter(self.language), pdf, self.max_pages)
+
+
+def _run_pdf(job: Job) -> Rendered:
+    return job.run(pdf=True)
+
+
+def default_workers(jobs: int) -> int:
+    """Processes for laying out PDFs: one per CPU (at most 4), never more than the documents."""
+    return max(1, min(os.cpu_count() or 1, 4, jobs))
+
+
+def render_pdfs(jobs: Sequence[Job], workers: int | None = None,
+                done: Callable[[Job, Rendered], None] | None = None) -> list[Rendered]:
+    """Lay out every job as PDF, in parallel processes when there are several CPUs.
+
+    Layout is WeasyPrint's slow part and needs no chart rendering (charts are already SVG in the
+    contexts), so worker processes only run Jinja2 and WeasyPrint. `done(job, rendered)` is called
+    in this process as each document is finished. Results are in the order of `jobs`.
+    """
+    workers = default_workers(len(jobs)) if workers is None else max(1, workers)
+    results: dict[int, Rendered] = {}
+    if workers == 1 or len(jobs) < 2:
+        for number, job in enumerate(jobs):
+            results[number] = _run_pdf(job)
+            if done:
+                done(job, results[number])
+        return [results[n] for n in range(len(jobs))]
+    # spawn, not fork: the parent runs vl-convert's threads, which a forked child must not inherit.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_run_pdf, job): number for number, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            number = futures[future]
+            results[number] = future.result()
+            if done:
+                done(jobs[number], results[number])
+    return [results[n] for n in range(len(jobs))]

@@ -119,24 +119,46 @@ def round_controlled(expected: np.ndarray, row_totals: np.ndarray | None = None,
                      column_totals: np.ndarray | None = None) -> np.ndarray:
     """Round a table to integers, each cell to floor or ceiling, keeping the given margins exactly.
 
-    Minimises sum |x - expected| subject to the row and column totals (Cox 1987: a two-way table always
-    has such a rounding when each margin is itself a floor or ceiling of the real margin). Solved as an
-    integer programme so the result is exact.
+    Cells go up in order of their fractional part while their row and column still need units (fast,
+    and what an optimum looks like); if that greedy pass leaves a margin short, an integer programme
+    minimising sum |x - expected| under the margins decides. Cox (1987): a two-way table always has such
+    a rounding when each margin is itself a floor or ceiling of its real margin.
     """
     expected = np.asarray(expected, dtype=float)
     rows, columns = expected.shape
     floor = np.floor(expected + 1e-9)
-    ceiling = np.where(expected - floor > 1e-9, floor + 1, floor)
-    cost = (1.0 - 2.0 * (expected - floor)).ravel()
+    fraction = np.where(expected - floor > 1e-9, expected - floor, 0.0)
+    row_need = (np.asarray(row_totals, dtype=float) - floor.sum(axis=1) if row_totals is not None
+                else np.full(rows, np.inf))
+    column_need = (np.asarray(column_totals, dtype=float) - floor.sum(axis=0) if column_totals is not None
+                   else np.full(columns, np.inf))
+    if row_totals is None and column_totals is None:
+        return round_half_up(expected)
+    result = floor.copy()
+    for flat in np.lexsort((np.arange(rows * columns), -fraction.ravel())):
+        i, j = divmod(int(flat), columns)
+        if fraction[i, j] > 0 and row_need[i] > 0.5 and column_need[j] > 0.5:
+            result[i, j] += 1
+            row_need[i] -= 1
+            column_need[j] -= 1
+    done = all(np.all(np.isinf(need) | (np.abs(need) < 0.5)) for need in (row_need, column_need))
+    if done:
+        return result.astype(np.int64)
+    return _round_controlled_exactly(expected, floor, fraction, row_totals, column_totals)
+
+
+def _round_controlled_exactly(expected: np.ndarray, floor: np.ndarray, fraction: np.ndarray,
+                              row_totals: np.ndarray | None, column_totals: np.ndarray | None) -> np.ndarray:
+    rows, columns = expected.shape
+    ceiling = floor + (fraction > 0)
+    cost = (1.0 - 2.0 * fraction).ravel()
     constraints = []
     if row_totals is not None:
-        matrix = np.kron(np.eye(rows), np.ones(columns))
         totals = np.asarray(row_totals, dtype=float)
-        constraints.append(LinearConstraint(matrix, totals, totals))
+        constraints.append(LinearConstraint(np.kron(np.eye(rows), np.ones(columns)), totals, totals))
     if column_totals is not None:
-        matrix = np.kron(np.ones(rows), np.eye(columns))
         totals = np.asarray(column_totals, dtype=float)
-        constraints.append(LinearConstraint(matrix, totals, totals))
+        constraints.append(LinearConstraint(np.kron(np.ones(rows), np.eye(columns)), totals, totals))
     result = milp(cost, integrality=np.ones(rows * columns), bounds=Bounds(floor.ravel(), ceiling.ravel()),
                   constraints=constraints)
     if result.x is None:
@@ -169,17 +191,21 @@ def solve_cell_counts(totals: np.ndarray, cell_sizes: np.ndarray, gaps: Sequence
         raise SpecError("A community needs more 'yes' answers than it has respondents.")
     design = np.array([gap.group_a for gap in gaps], dtype=float).T if gaps else np.zeros((sizes.shape[1], 0))
 
+    share = np.clip(totals / np.maximum(sizes.sum(axis=1), 1), 1e-6, 1 - 1e-6)
+
     def expected_for(effects: np.ndarray) -> np.ndarray:
+        """n_cg p_cg with each community constant solved by Newton's method (monotone, so it converges)."""
         shift = design @ effects  # (cells,)
-        low = np.full(len(totals), -40.0)
-        high = np.full(len(totals), 40.0)
-        for _ in range(80):
-            middle = (low + high) / 2
-            fitted = (sizes * expit(middle[:, None] + shift[None, :])).sum(axis=1)
-            too_many = fitted > totals
-            high = np.where(too_many, middle, high)
-            low = np.where(too_many, low, middle)
-        return sizes * expit(((low + high) / 2)[:, None] + shift[None, :])
+        constant = np.log(share / (1 - share))
+        for _ in range(30):
+            p = expit(constant[:, None] + shift[None, :])
+            error = (sizes * p).sum(axis=1) - totals
+            slope = (sizes * p * (1 - p)).sum(axis=1)
+            step = np.clip(error / np.maximum(slope, 1e-12), -4.0, 4.0)
+            constant -= step
+            if np.all(np.abs(error) < 1e-10):
+                break
+        return sizes * expit(constant[:, None] + shift[None, :])
 
     def gap_errors(effects: np.ndarray) -> np.ndarray:
         expected = expected_for(effects)
@@ -190,12 +216,51 @@ def solve_cell_counts(totals: np.ndarray, cell_sizes: np.ndarray, gaps: Sequence
 
     effects = np.zeros(len(gaps))
     if gaps:
-        effects = least_squares(gap_errors, effects, bounds=(-12, 12), xtol=1e-12, ftol=1e-12).x
+        effects = _solve_effects(gap_errors, len(gaps))
     expected = expected_for(effects)
     expected *= np.divide(totals, expected.sum(axis=1), out=np.zeros_like(totals),
                           where=expected.sum(axis=1) > 0)[:, None]
-    columns = largest_remainder(expected.sum(axis=0), int(round(totals.sum())))
+    columns = _cell_totals(expected.sum(axis=0), int(round(totals.sum())), gaps)
     return round_controlled(expected, round_half_up(totals), columns)
+
+
+def _cell_totals(real: np.ndarray, total: int, gaps: Sequence[GapTarget]) -> np.ndarray:
+    """Whole totals per group cell that also round each gap's group total (largest remainder alone
+    could be off by up to two respondents in a group spread over several cells)."""
+    parts = largest_remainder(np.maximum(real, 0.0), total)
+    if len(gaps) < 2:
+        return parts
+    groups = np.array([gap.group_a for gap in gaps], dtype=float)
+    wanted = round_half_up(groups @ real)
+    if np.all(groups @ parts == wanted):
+        return parts
+    floor = np.floor(real + 1e-9)
+    constraints = [LinearConstraint(np.ones((1, len(real))), total, total),
+                   LinearConstraint(groups, wanted, wanted)]
+    cost = 1.0 - 2.0 * (real - floor)
+    result = milp(cost, integrality=np.ones(len(real)),
+                  bounds=Bounds(floor, floor + (real - floor > 1e-9)), constraints=constraints)
+    return parts if result.x is None else round_half_up(result.x)
+
+
+def _solve_effects(errors, count: int) -> np.ndarray:
+    """Group effects b with errors(b) = 0: Newton's method with a finite-difference Jacobian; least
+    squares within bounds when Newton does not converge (an unreachable gap is then approached)."""
+    effects = np.zeros(count)
+    current = errors(effects)
+    for _ in range(25):
+        if np.max(np.abs(current)) < 1e-9:
+            return effects
+        jacobian = np.column_stack([(errors(effects + 1e-6 * unit) - current) / 1e-6 for unit in np.eye(count)])
+        try:
+            step = np.linalg.solve(jacobian, current)
+        except np.linalg.LinAlgError:
+            break
+        effects = np.clip(effects - np.clip(step, -2.0, 2.0), -12.0, 12.0)
+        current = errors(effects)
+    if np.max(np.abs(current)) < 1e-9:
+        return effects
+    return least_squares(errors, effects, bounds=(-12, 12), xtol=1e-12, ftol=1e-12).x
 
 
 def assign_top(score: np.ndarray, cell: np.ndarray, counts: np.ndarray) -> np.ndarray:

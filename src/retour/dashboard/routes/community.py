@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from retour.dashboard import pages
 from retour.dashboard.routes.common import chosen_round, round_context
-from retour.dashboard.web import PageError, dashboard_of, language_of, render
+from retour.dashboard.web import PageError, dashboard_of, language_of, render, render_text
 
 router = APIRouter()
 
@@ -23,16 +23,21 @@ def community_index(request: Request) -> Response:
 
 
 @router.get("/communities/{community_id}")
-def community_page(request: Request, community_id: str) -> Response:
+async def community_page(request: Request, community_id: str) -> Response:
     dashboard = dashboard_of(request)
     round_name = chosen_round(request)
     known = pages.community_ids(dashboard.access, dashboard.labels)
     if community_id not in known:
-        raise PageError(404, "error.not_found.title", "error.not_found.body",
-                        what=community_id)
+        raise PageError(404, "error.not_found.title", "error.not_found.body", what=community_id)
     language = language_of(request)
-    content = pages.community(dashboard.access, dashboard.labels, round_name, community_id)
-    return render(request, "community.html", {
-        **round_context(request, round_name), **content, "section": "communities", "communities": known,
-        "map_svg": pages.locator_svg(dashboard.labels, community_id, language),
-        "min_cell": dashboard.project.settings.estimation.min_cell})
+
+    def sections() -> str:  # the same for every reader of a language: kept while the store is unchanged
+        content = pages.community(dashboard.access, dashboard.labels, round_name, community_id)
+        return render_text(request, "_community_sections.html", {
+            **content, "round": round_name, "min_cell": dashboard.project.settings.estimation.min_cell,
+            "map_svg": pages.locator_svg(dashboard.labels, community_id, language)})
+
+    html = dashboard.access.memo(("community", round_name, community_id, language), sections)
+    return render(request, "community.html", {**round_context(request, round_name), "section": "communities",
+                                              "communities": known, "community_id": community_id,
+                                              "sections": html})

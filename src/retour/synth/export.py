@@ -1,0 +1,83 @@
+"""Write synthetic submissions the way KoboToolbox exports them: XLSX and CSV, marked as synthetic.
+
+Headers are `group/question` (each question's `group_path`); a select_multiple is one space-separated
+column followed by one 0/1 column per choice (`group/question/choice`, empty when not asked); metadata
+columns `_id, _uuid, _submission_time, _index` close the row, as in a Kobo export. File names end in
+`-synthetic`, the XLSX's document properties say so, and a README in the folder lists what was written.
+Output is byte-for-byte the same for the same frame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import xlsxwriter
+
+from retour.schema import Instrument
+
+README = "README-synthetic.md"
+_FIXED_TIME = dt.datetime(2018, 3, 5, 0, 0, 0)  # document date, fixed so files are reproducible
+
+
+def kobo_table(frame: pl.DataFrame, instrument: Instrument) -> pl.DataFrame:
+    """Submissions (one column per field) laid out as a Kobo export with `group/question` headers."""
+    columns: list[pl.Series] = []
+    for question in instrument.questions:
+        if question.name not in frame.columns:
+            continue
+        header = question.path
+        values = frame.get_column(question.name)
+        if values.dtype == pl.Date:
+            values = values.dt.strftime("%Y-%m-%d")
+        columns.append(values.rename(header))
+        if question.type == "select_multiple":
+            tokens = values.str.split(" ")
+            for choice in question.choice_names:
+                ticked = pl.when(values.is_null()).then(None).otherwise(tokens.list.contains(choice).cast(pl.Int64))
+                columns.append(pl.select(ticked).to_series().rename(f"{header}/{choice}"))
+    n = frame.height
+    columns += [
+        pl.Series("_id", range(1, n + 1), dtype=pl.Int64),
+        frame.get_column("_uuid"),
+        frame.get_column("_submission_time").dt.strftime("%Y-%m-%dT%H:%M:%S"),
+        pl.Series("_index", range(1, n + 1), dtype=pl.Int64),
+    ]
+    return pl.DataFrame(columns)
+
+
+def _write_xlsx(table: pl.DataFrame, path: Path, sheet: str, note: str) -> None:
+    workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_urls": False})
+    workbook.set_properties({"title": f"{sheet} (synthetic)", "subject": note, "comments": note,
+                             "keywords": "synthetic", "author": "retour synth", "created": _FIXED_TIME})
+    worksheet = workbook.add_worksheet(sheet[:31])
+    worksheet.write_row(0, 0, table.columns)
+    for index, column in enumerate(table.columns):
+        worksheet.write_column(1, index, table.get_column(column).to_list())
+    workbook.close()
+
+
+def _update_readme(directory: Path, stem: str, note: str) -> Path:
+    path = directory / README
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    header = ["# Synthetic data / Données synthétiques", ""]
+    entries = sorted({line for line in lines if line.startswith("- ") and f"`{stem}." not in line}
+                     | {f"- `{stem}.xlsx`, `{stem}.csv`: {note}"})
+    path.write_text("\n".join([*header, *entries]) + "\n", encoding="utf-8")
+    return path
+
+
+def write_export(frame: pl.DataFrame, instrument: Instrument, directory: Path, stem: str, note: str
+                 ) -> list[Path]:
+    """Write `stem`-synthetic.xlsx and .csv (Kobo layout) into `directory`; return the files written."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = stem if stem.endswith("-synthetic") else f"{stem}-synthetic"
+    table = kobo_table(frame, instrument)
+    xlsx = directory / f"{stem}.xlsx"
+    csv = directory / f"{stem}.csv"
+    _write_xlsx(table, xlsx, instrument.form_id or "data", note)
+    table.write_csv(csv)
+    readme = _update_readme(directory, stem, note)
+    return [xlsx, csv, readme]

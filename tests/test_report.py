@@ -1,0 +1,301 @@
+"""Fact sheets, synthesis and their text: what readers see, in French and English (HTML and PDF)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import io
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from report_bundle import COMMUNITIES, bundle
+
+from retour.errors import ConfigError, SpecError
+from retour.report import render_factsheet, render_synthesis
+from retour.report.data import Cell
+from retour.report.factsheet import tone
+from retour.report.i18n import LOCALE_DIR, NARROW_NBSP, Formatter, compile_catalogue
+from retour.report.maps import load_boundaries
+from retour.report.narrative import load_communities, parse_communities
+from retour.report.render import TEMPLATES, layout
+
+from conftest import EXAMPLE, GOLDEN
+
+REPORT_SOURCE = Path(__file__).parents[1] / "src" / "retour" / "report"
+CONTRACT_IDS = {"bafoulabe", "bamako_commune_iv", "kati", "kayes", "kita", "sikasso", "kirane"}
+pct = f"{NARROW_NBSP}%"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return bundle()
+
+
+# --- language ---------------------------------------------------------------------------------------
+
+
+def test_numbers_follow_the_language():
+    fr, en = Formatter("fr"), Formatter("en")
+    assert fr.percent(0.48) == "48\u202f%"
+    assert en.percent(0.48) == "48%"
+    assert fr.points(-0.104) == "−10 pts" and en.points(0.09) == "+9 pts"
+    assert fr.integer(1800000) == "1\u202f800\u202f000" and en.integer(1800000) == "1,800,000"
+    assert fr.decimal(0.81) == "0,81" and en.decimal(0.81) == "0.81"
+    assert fr.percent(None) == "—"
+    assert fr.p_value(0.0004) == "< 0,001"
+
+
+def _message_ids() -> dict[str, str]:
+    """Every msgid the report uses: `_("...")` in templates, `_()` / `N_()` calls in the modules."""
+    found: dict[str, str] = {}
+    for template in sorted(TEMPLATES.glob("*.html")):
+        for match in re.finditer(r'_\(\s*"((?:[^"\\]|\\.)*)"', template.read_text(encoding="utf-8")):
+            found.setdefault(match.group(1), template.name)
+    for module in sorted(REPORT_SOURCE.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                if name in ("_", "N_") and isinstance(node.args[0].value, str):
+                    found.setdefault(node.args[0].value, module.name)
+    return found
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_every_message_is_in_the_catalogue(language):
+    from babel.messages.pofile import read_po
+
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "retour.po").open("rb") as source:
+        catalogue = read_po(source, locale=language)
+    missing = [m for m in _message_ids() if m not in catalogue or not catalogue[m].string]
+    assert missing == [], f"add these msgids to locale/{language}/LC_MESSAGES/retour.po: {missing}"
+    if language == "fr":
+        untranslated = [m for m in _message_ids() if catalogue[m].string == m and len(m) > 12]
+        assert untranslated == []
+
+
+def test_catalogues_compile_from_po():
+    for language in ("fr", "en"):
+        compiled = compile_catalogue(language)
+        assert compiled[:4] in (b"\xde\x12\x04\x95", b"\x95\x04\x12\xde")  # gettext .mo magic number
+
+
+# --- register and map ---------------------------------------------------------------------------------
+
+
+def test_example_register_has_the_seven_communities():
+    communities = load_communities(EXAMPLE)
+    assert {c.id for c in communities} == CONTRACT_IDS
+    by_id = {c.id: c for c in communities}
+    assert by_id["kati"].type == "urban" and by_id["kati"].type_note["en"]
+    assert by_id["sikasso"].type_note["fr"]
+    assert by_id["kirane"].census_year == 2002 and by_id["kirane"].population == 2982
+    for community in communities:
+        assert community.description["fr"] and community.description["en"]
+        for section in (community.opportunities, community.constraints, community.challenges):
+            for texts in section.values():
+                assert len(texts.get("fr", ())) == len(texts.get("en", ()))
+
+
+def _inside(lon: float, lat: float, ring: list[list[float]]) -> bool:
+    inside = False
+    for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
+        if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def test_every_community_lies_inside_mali_on_the_shipped_map():
+    mali = next(f for f in load_boundaries()["features"] if f["properties"]["iso_a2"] == "ML")
+    ring = mali["geometry"]["coordinates"][0]
+    for community in load_communities(EXAMPLE):
+        assert _inside(community.longitude, community.latitude, ring), community.id
+
+
+def test_register_problems_are_listed_together():
+    raw = {"communities": [
+        {"id": "a", "name": "A", "cercle": "C", "region": "R", "type": "town", "coordinates": {"lat": 120}},
+        {"id": "a", "name": "B", "cercle": "C", "region": "R", "type": "rural",
+         "opportunities": {"economic": {"fr": ["x", "y"], "en": ["x"]}}},
+        {"name": "no id"},
+    ]}
+    with pytest.raises(SpecError) as error:
+        parse_communities(raw, "communities.yaml")
+    text = str(error.value)
+    assert "value 'town'" in text and "must be urban or rural" in text
+    assert "coordinates.lat" in text and "different number of items per language" in text
+    assert "is used by two entries" in text and "field 'id'" in text
+
+
+# --- fact sheet content ---------------------------------------------------------------------------------
+
+
+def test_factsheet_html_shows_the_community_beside_the_sample(data):
+    html = render_factsheet("kayes", data, "fr").html
+    assert "<h1>Kayes</h1>" in html
+    assert f"45{pct}" in html and f"Moyenne 48{pct}" in html  # paid job: Kayes 45 %, sample 48 %
+    assert "+30 pts" in html  # drinking water, 30 points above the sample mean
+    assert "127\u202f368 (recensement de 2009)" in html
+    assert "Commune urbaine" in html and "Cercle de Kayes" in html
+    assert "Données synthétiques calibrées sur des agrégats publiés" in html
+    assert "configuration abcdef123456" in html and "données 0123456789ab" in html
+    assert "<svg" in html and "locator-map" in html and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "").replace('xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+    english = render_factsheet("kayes", data, "en").html
+    assert "45%" in english and "Sample 48%" in english and "Urban commune" in english
+    assert "Synthetic data calibrated to published aggregates" in english
+
+
+def test_factsheet_never_prints_actor_contacts(data):
+    for language in ("fr", "en"):
+        html = render_factsheet("bafoulabe", data, language).html
+        assert "CAFO" in html
+        assert "+223" not in html and "cafo@example.org" not in html
+
+
+def test_suppressed_values_show_a_dash_and_the_footnote(data):
+    html = render_factsheet("kirane", data, "en").html
+    tile = re.search(r'data-indicator="access_psychosocial_services">(.*?)</div>\s*</div>', html, re.S).group(1)
+    assert 'class="tile-value">—<' in tile and "5%" not in tile
+    assert "Fewer than 10 respondents: the value is not published." in html
+    clean = render_factsheet("kayes", data, "en").html
+    assert "Fewer than 10 respondents" not in clean
+
+
+def test_tiles_are_coloured_by_the_indicators_direction(data):
+    value, mean = Cell(0.41, 0.31, 0.51), Cell(0.26)
+    assert tone(data, "reduced_food_consumption", value, mean) == ("worse", True)
+    assert tone(data, "can_borrow_money", Cell(0.55, 0.45, 0.65), Cell(0.53)) == ("better", False)
+    assert tone(data, "return_migrants_share", Cell(0.34, 0.2, 0.4), Cell(0.29)) == ("neutral", False)
+    assert tone(data, "seeking_job", Cell(0.19, 0.1, 0.3), Cell(0.19)) == ("same", False)
+    assert tone(data, "seeking_job", Cell(None, suppressed=True), Cell(0.19)) == ("none", False)
+    html = render_factsheet("bafoulabe", data, "en").html
+    assert re.search(r'tile tone-worse distinct" data-indicator="reduced_food_consumption"', html)
+
+
+def test_a_missing_narrative_leaves_its_block_out(data):
+    bare = dataclasses.replace(data.community("kita"), description={}, opportunities={}, constraints={},
+                               population=None, languages={})
+    stripped = dataclasses.replace(
+        data, communities=tuple(bare if c.id == "kita" else c for c in data.communities),
+        recommendations=(), actors=())
+    html = render_factsheet("kita", stripped, "fr").html
+    for heading in ("Opportunités et contraintes", "Recommandations prioritaires", "Cartographie des acteurs",
+                    'class="description"', "Population", "Langues principales"):
+        assert heading not in html
+    assert "None" not in html and "TODO" not in html
+    assert "Profil socio-économique" in html
+
+
+def test_unknown_community_or_language_is_a_clear_error(data):
+    with pytest.raises(ConfigError, match="No community 'timbuktu'"):
+        render_factsheet("timbuktu", data, "fr")
+    with pytest.raises(ConfigError, match="not available in 'de'"):
+        render_factsheet("kayes", data, "de")
+
+
+def _normalise(html: str) -> str:
+    html = re.sub(r"(configuration|config) [0-9a-f]{12}", r"\1 <hash>", html)
+    html = re.sub(r"(données|data) [0-9a-f]{12}", r"\1 <hash>", html)
+    return re.sub(r"passage baseline · [^<]+<", "passage baseline · <date><", html)
+
+
+def test_factsheet_html_matches_the_golden_snapshot(data):
+    html = _normalise(render_factsheet("kayes", data, "fr").html)
+    golden = GOLDEN / "factsheet_kayes_fr.html"
+    if not golden.exists():  # first run writes the snapshot; review it, then commit it
+        golden.write_text(html, encoding="utf-8")
+    assert html == golden.read_text(encoding="utf-8"), (
+        "The Kayes fact sheet changed. If the change is intended, delete tests/golden/factsheet_kayes_fr.html "
+        "and run the test again to rewrite it, then review the diff.")
+
+
+# --- synthesis ------------------------------------------------------------------------------------------
+
+
+def test_synthesis_html_has_tableau_1_needs_gaps_and_c4d(data):
+    html = render_synthesis(data, "fr").html
+    assert "Tableau 1 – Indice de réintégration par communauté" in html
+    assert "0,81" in html and "0,30" in html  # composite of Bamako and Bafoulabé
+    assert 'class="level-priority"' in html and 'class="level-outside_reach"' in html
+    assert "Valeur p ajustée" in html and "−21 pts" in html and "&lt; 0,001" in html
+    assert "Communication pour le développement" in html and "WhatsApp" in html
+    assert "604" in html and "Benjamini–Hochberg" in html
+    assert "Ce qu’ils ne permettent pas de dire" in html
+    english = render_synthesis(data, "en").html
+    assert "Women compared with men" in english and "0.81" in english
+
+
+# --- PDF: pages, layout, text ----------------------------------------------------------------------------
+
+
+def overflowing_text(document) -> list[str]:
+    """Text boxes whose right edge passes their block's content edge or the page's content area."""
+    from weasyprint.formatting_structure import boxes
+
+    problems = []
+    for number, page in enumerate(document.pages, start=1):
+        page_box = page._page_box
+        page_right = page_box.content_box_x() + page_box.width + 0.5
+
+        def walk(box, limit):
+            if isinstance(box, boxes.BlockContainerBox) and not isinstance(box, boxes.PageBox):
+                limit = min(limit, box.content_box_x() + box.width + 0.5) if box.width else limit
+            if isinstance(box, boxes.TextBox) and box.text.strip():
+                right = box.position_x + box.width
+                if right > limit:
+                    problems.append(f"page {number}: '{box.text[:40]}' ends at {right:.1f} > {limit:.1f}")
+            for child in getattr(box, "children", ()):
+                walk(child, limit)
+
+        for child in page_box.children:
+            if isinstance(child, boxes.MarginBox):
+                continue  # the footer's margin boxes have their own width
+            walk(child, page_right)
+    return problems
+
+
+def _pdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_every_factsheet_is_two_pages_with_no_overflow(data, language):
+    for community_id in COMMUNITIES:
+        rendered = render_factsheet(community_id, data, language, "pdf")
+        assert rendered.pages == 2, f"{community_id} ({language}): {rendered.pages} pages"
+        assert overflowing_text(layout(rendered.pdf_html)) == [], community_id
+
+
+@pytest.mark.slow
+def test_factsheet_pdf_text_has_the_key_numbers_and_pages_convert(data, tmp_path):
+    rendered = render_factsheet("kayes", data, "fr", "pdf")
+    text = _pdf_text(rendered.pdf)
+    for expected in ("Kayes", "45", "48", "+30 pts", "Moyenne", "retour 0.1.0", "abcdef123456",
+                     "Données synthétiques calibrées sur des agrégats publiés", "Cartographie des acteurs"):
+        assert expected in text, expected
+    pdf = tmp_path / "kayes.pdf"
+    pdf.write_bytes(rendered.pdf)
+    subprocess.run(["pdftoppm", "-r", "30", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    assert len(list(tmp_path.glob("page-*.png"))) == 2
+
+
+@pytest.mark.slow
+def test_synthesis_pdf_fits_its_pages_and_carries_the_stamp(data):
+    rendered = render_synthesis(data, "en", "pdf")
+    assert 3 <= rendered.pages <= 8
+    assert overflowing_text(layout(rendered.pdf_html)) == []
+    text = _pdf_text(rendered.pdf)
+    assert "Synthetic data calibrated to published aggregates" in text
+    assert text.count("retour 0.1.0") == rendered.pages  # the stamp is on every page
+    assert "0.81" in text and "Tableau 2" in text
+
+
+def test_overflow_check_finds_text_wider_than_its_box():
+    html = ('<html><head><style>@page{size:A4;margin:10mm} div{width:20mm}</style></head>'
+            '<body><div>Averyveryverylongwordthatcannotbreakanywhere</div></body></html>')
+    assert overflowing_text(layout(html))
+

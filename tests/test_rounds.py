@@ -1,0 +1,592 @@
+"""Change between rounds and difference-in-differences: agreement with svy 0.35, the variance identities,
+score changes by the delta method, coverage of a known programme effect, questionnaire changes, needs,
+and `retour compare` over a study folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from retour import store
+from retour.cli import main
+from retour.did import difference_in_differences
+from retour.errors import EstimationError
+from retour.estimate import Design, EstimationSpec, estimate
+from retour.index import Goalpost, IndexIndicator, IndexSpec, build
+from retour.rounds import (
+    CompareSpec,
+    RoundData,
+    compare,
+    comparability,
+    indicator_change,
+    link,
+    linearise_rounds,
+    needs_change,
+    questionnaire_changes,
+    score_change,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
+
+
+def _golden_module():
+    spec = importlib.util.spec_from_file_location("make_svy_change_golden", GOLDEN / "make_svy_change_golden.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("make_svy_change_golden", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+golden = _golden_module()
+
+
+def _stacked(pairing: str, complete: bool = False, treatment: str | None = "programme_group"):
+    first, second = golden.make_rounds(complete=complete)
+    return linearise_rounds(first, second, golden.INDICATORS, Design(), EstimationSpec(), groups=("sex",),
+                            kinds=golden.KINDS, pairing=pairing, treatment=treatment)
+
+
+def _compare(ours: pl.DataFrame, reference: pl.DataFrame, keys: list[str], value: str = "change") -> None:
+    both = reference.join(ours, on=keys, how="left", suffix="_ours", validate="1:1")
+    assert both.height == reference.height and both[f"{value}_ours"].null_count() == 0
+    for column in (value, "se", "ci_low", "ci_high", "df"):
+        np.testing.assert_allclose(both[f"{column}_ours"], both[column], **TOLERANCE, err_msg=column)
+    for column in ("statistic", "p_value"):
+        if column in reference.columns:
+            np.testing.assert_allclose(both[f"{column}_ours"], both[column], rtol=1e-7, err_msg=column)
+
+
+# --- agreement with svy ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pairing", ["independent", "panel"])
+def test_changes_agree_with_svy_golden_files(pairing: str) -> None:
+    stacked = _stacked(pairing)
+    assert stacked.linkage.pairing == pairing
+    reference = golden.read(GOLDEN / f"svy_change_{pairing}.csv")
+    _compare(indicator_change(stacked), reference, ["community_id", "group_dimension", "group", "indicator_id"])
+
+
+def test_difference_in_differences_agrees_with_svy_golden_file() -> None:
+    reference = golden.read(GOLDEN / "svy_change_did.csv")
+    _compare(difference_in_differences(_stacked("panel")), reference, ["community_id", "indicator_id"], "did")
+
+
+def test_complete_panel_is_the_design_based_mean_of_within_person_differences() -> None:
+    """Everyone re-interviewed with the same weight: the change is svy's mean of y_to - y_from."""
+    stacked = _stacked("panel", complete=True, treatment=None)
+    assert stacked.linkage.linked == stacked.linkage.respondents_from == stacked.linkage.respondents_to
+    ours = indicator_change(stacked).filter(pl.col("group_dimension") == "all")
+    reference = golden.read(GOLDEN / "svy_change_differences.csv")
+    _compare(ours, reference, ["community_id", "indicator_id"])
+
+
+@pytest.mark.slow
+def test_changes_agree_with_svy_live() -> None:
+    first, second = golden.make_rounds()
+    for pairing in ("independent", "panel"):
+        reference = golden.svy_changes(golden.stacked(first, second, pairing))
+        _compare(indicator_change(_stacked(pairing)), reference,
+                 ["community_id", "group_dimension", "group", "indicator_id"])
+
+
+def test_golden_data_is_what_the_script_makes() -> None:
+    """The goldens' input is the seeded generator's: the first rows and sizes are pinned here."""
+    first, second = golden.make_rounds()
+    assert (first.height, second.height) == (260, 271)
+    assert (first["weight"][0], second["weight"][0]) == pytest.approx((5.459053445845967, 5.948194624172158),
+                                                                      rel=1e-15)
+    assert second.filter(pl.col("case_id") == "n-twice").height == 2
+    rows, _, duplicated = link(first, second, "case_id")
+    assert duplicated == 1 and len(rows) == 221
+
+
+# --- the variance of a change ---------------------------------------------------------------------------
+
+
+def test_independent_rounds_add_their_variances() -> None:
+    first, second = golden.make_rounds()
+    stacked = linearise_rounds(first, second, golden.INDICATORS, Design(), EstimationSpec(), groups=(),
+                               kinds=golden.KINDS, pairing="independent")
+    change = indicator_change(stacked)
+    keys = ["community_id", "indicator_id"]
+    before, after = (estimate(frame, golden.INDICATORS, Design(), EstimationSpec(), groups=(), kinds=golden.KINDS)
+                     .select(*keys, pl.col("estimate").alias(f"estimate_{name}"), pl.col("se").alias(f"se_{name}"))
+                     for name, frame in (("a", first), ("b", second)))
+    both = change.join(before, on=keys).join(after, on=keys)
+    assert both.height == 4 * len(golden.INDICATORS)
+    np.testing.assert_allclose(both["change"], both["estimate_b"] - both["estimate_a"], rtol=1e-12)
+    np.testing.assert_allclose(both["se"] ** 2, both["se_a"] ** 2 + both["se_b"] ** 2, rtol=1e-10)
+
+
+def _linearised_values(frame: pl.DataFrame, member: np.ndarray, indicator: str) -> np.ndarray:
+    """z_i = w_i (y_i - ybar) / sum(w) over the domain's answers, 0 elsewhere (textbook, one domain)."""
+    y = frame[indicator].to_numpy().astype(float)
+    w = frame["weight"].to_numpy()
+    used = member & ~np.isnan(y)
+    ybar = np.sum(w[used] * y[used]) / np.sum(w[used])
+    return np.where(used, w * (np.nan_to_num(y) - ybar) / np.sum(w[used]), 0.0)
+
+
+def test_panel_variance_is_var_a_plus_var_b_minus_twice_the_linked_covariance() -> None:
+    """v(b - a) = v(a) + v(b) - 2 cov(a, b), each from PSU totals of linearised values, one PSU at a time."""
+    first, second = golden.make_rounds()
+    stacked_frame = golden.stacked(first, second, "panel")  # linked respondents in their first-round PSU
+    ours = indicator_change(_stacked("panel")).filter(pl.col("group_dimension") == "all")
+    for community in ("kita", "all"):
+        for indicator in golden.INDICATORS:
+            in_domain = np.ones(stacked_frame.height, dtype=bool) if community == "all" else (
+                stacked_frame["community_id"] == community).to_numpy()
+            is_b = (stacked_frame["round"] == "b").to_numpy()
+            z_a = _linearised_values(stacked_frame, in_domain & ~is_b, indicator)
+            z_b = _linearised_values(stacked_frame, in_domain & is_b, indicator)
+            totals: dict[tuple[str, str], np.ndarray] = {}
+            for key, za, zb in zip(zip(stacked_frame["stratum"], stacked_frame["psu"], strict=True), z_a, z_b,
+                                   strict=True):
+                totals[key] = totals.get(key, np.zeros(2)) + (za, zb)
+            variance_a = variance_b = covariance = 0.0
+            for stratum in set(s for s, _ in totals):
+                psu_totals = np.array([t for (s, _), t in totals.items() if s == stratum])
+                n_h = len(psu_totals)
+                centred = psu_totals - psu_totals.mean(axis=0)
+                factor = n_h / (n_h - 1)
+                variance_a += factor * np.sum(centred[:, 0] ** 2)
+                variance_b += factor * np.sum(centred[:, 1] ** 2)
+                covariance += factor * np.sum(centred[:, 0] * centred[:, 1])
+            assert covariance > 0  # linked respondents answer alike at both times
+            se = ours.filter((pl.col("community_id") == community) & (pl.col("indicator_id") == indicator))["se"][0]
+            assert se**2 == pytest.approx(variance_a + variance_b - 2 * covariance, rel=1e-10)
+
+
+# --- pillar and composite scores ------------------------------------------------------------------------
+
+SCORE_SPEC = IndexSpec(
+    indicators=(IndexIndicator("paid_job", "economic"), IndexIndicator("household_size", "economic", False, 2.0),
+                IndexIndicator("can_borrow", "social")),
+    pillars=("economic", "social"),
+    goalposts=(Goalpost("paid_job", 0.2, 0.6), Goalpost("household_size", 5.0, 10.0),
+               Goalpost("can_borrow", 0.1, 0.5)),
+)
+
+
+def _slopes(spec: IndexSpec, pillar: str) -> dict[str, float]:
+    """dS/dx of a pillar (or the composite) under min-max with fixed goalposts: weight x orientation /
+    (sum of the pillar's weights x (high - low)), divided by the number of pillars for the composite."""
+    goalposts = {g.indicator_id: g for g in spec.goalposts}
+    slopes = {}
+    for indicator in spec.indicators:
+        if pillar not in (indicator.pillar, "composite"):
+            continue
+        total = sum(i.weight for i in spec.indicators if i.pillar == indicator.pillar)
+        span = goalposts[indicator.indicator_id].high - goalposts[indicator.indicator_id].low
+        slope = indicator.weight * (1 if indicator.higher_is_better else -1) / (total * span)
+        slopes[indicator.indicator_id] = slope / (len(spec.pillars) if pillar == "composite" else 1)
+    return slopes
+
+
+def _reference_variance(frame: pl.DataFrame, community: str, slopes: dict[str, float]) -> float:
+    """v(S_b - S_a) by the textbook formula: u = sum_k slope_k (z_k,b - z_k,a), PSU totals, one at a time."""
+    in_domain = (frame["community_id"] == community).to_numpy()
+    is_b = (frame["round"] == "b").to_numpy()
+    u = sum(slope * (_linearised_values(frame, in_domain & is_b, k) - _linearised_values(frame, in_domain & ~is_b, k))
+            for k, slope in slopes.items())
+    totals: dict[tuple[str, str], float] = {}
+    for key, value in zip(zip(frame["stratum"], frame["psu"], strict=True), u, strict=True):
+        totals[key] = totals.get(key, 0.0) + value
+    variance = 0.0
+    for stratum in set(s for s, _ in totals):
+        psu_totals = np.array([t for (s, _), t in totals.items() if s == stratum])
+        variance += len(psu_totals) / (len(psu_totals) - 1) * np.sum((psu_totals - psu_totals.mean()) ** 2)
+    return variance
+
+
+@pytest.mark.parametrize("pairing", ["independent", "panel"])
+def test_score_change_is_the_index_build_with_a_delta_method_variance(pairing: str) -> None:
+    first, second = golden.make_rounds()
+    stacked = linearise_rounds(first, second, golden.INDICATORS, Design(), EstimationSpec(), groups=(),
+                               kinds=golden.KINDS, pairing=pairing)
+    scores = score_change(stacked, SCORE_SPEC)
+    assert scores.columns == ["community_id", "pillar", "score_from", "score_to", "change", "se", "ci_low",
+                              "ci_high", "statistic", "p_value", "df", "rank_from", "rank_to", "rank_change"]
+    for frame, column, rank in ((first, "score_from", "rank_from"), (second, "score_to", "rank_to")):
+        built = build(estimate(frame, golden.INDICATORS, Design(), EstimationSpec(), groups=(),
+                               kinds=golden.KINDS), SCORE_SPEC).scores()
+        both = built.join(scores, on=["community_id", "pillar"], validate="1:1")
+        assert both.height == 3 * 3
+        np.testing.assert_allclose(both[column], both["score"], rtol=1e-12)
+        assert both[rank].to_list() == both["rank"].to_list()
+    np.testing.assert_allclose(scores["change"], scores["score_to"] - scores["score_from"], rtol=1e-12)
+    assert (scores["rank_change"] == scores["rank_to"] - scores["rank_from"]).all()
+    stacked_frame = golden.stacked(first, second, pairing)
+    for community in ("kati", "bafoulabe"):
+        for pillar in ("economic", "social", "composite"):
+            row = scores.filter((pl.col("community_id") == community) & (pl.col("pillar") == pillar))
+            expected = _reference_variance(stacked_frame, community, _slopes(SCORE_SPEC, pillar))
+            assert row["se"][0] ** 2 == pytest.approx(expected, rel=1e-7)
+            t = row["change"][0] / row["se"][0]
+            assert row["statistic"][0] == pytest.approx(t, rel=1e-9)
+            assert row["ci_low"][0] < row["change"][0] < row["ci_high"][0]
+
+
+def test_score_jacobian_of_a_zscore_index_follows_every_community() -> None:
+    """Under z-scores a community's score moves with the others' values: the Jacobian has those terms."""
+    from retour.rounds import score_jacobian
+
+    spec = IndexSpec(indicators=SCORE_SPEC.indicators, pillars=SCORE_SPEC.pillars, normalisation="zscore")
+    values = np.array([[0.3, 7.0, 0.2], [0.5, 6.0, 0.4], [0.4, 8.0, 0.3]])
+    scores, jacobian = score_jacobian(values, spec)
+    assert jacobian.shape == (3, 3, 3, 3)  # community, score (2 pillars + composite), community, indicator
+    h = 1e-6
+    for target, source, indicator in ((0, 1, 0), (2, 0, 1), (1, 1, 2)):
+        up, down = values.copy(), values.copy()
+        up[source, indicator] += h * max(1, values[source, indicator])
+        down[source, indicator] -= h * max(1, values[source, indicator])
+        from retour.index import build_arrays
+
+        slope = (build_arrays(up[None], spec).scores()[0] - build_arrays(down[None], spec).scores()[0]) / (
+            up[source, indicator] - down[source, indicator])
+        np.testing.assert_allclose(jacobian[target, :, source, indicator], slope[target], rtol=1e-6, atol=1e-9)
+    assert np.abs(jacobian[0, :, 1, :]).max() > 0
+
+
+def test_scores_leave_out_indicators_that_cannot_be_compared() -> None:
+    first, second = golden.make_rounds()
+    second = second.with_columns(can_borrow=pl.lit(None, pl.Float64))
+    stacked = linearise_rounds(first, second, ["paid_job", "household_size"], Design(), EstimationSpec(),
+                               groups=(), kinds=golden.KINDS, pairing="independent")
+    with pytest.raises(EstimationError, match="can_borrow"):
+        score_change(stacked, SCORE_SPEC)
+    economic_only = IndexSpec(indicators=SCORE_SPEC.indicators, pillars=SCORE_SPEC.pillars,
+                              goalposts=SCORE_SPEC.goalposts)
+    scores = score_change(stacked, economic_only, excluded=["can_borrow"])
+    social = scores.filter(pl.col("pillar") == "social")
+    assert social["score_from"].null_count() == social.height  # no indicator left in the pillar
+    economic = scores.filter(pl.col("pillar") == "economic")
+    assert economic["se"].null_count() == 0
+
+
+# --- difference-in-differences: coverage of a known effect ----------------------------------------------
+
+
+def _did_rounds(rng: np.random.Generator, effect: float, panel: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """4 strata x 8 clusters x 15 respondents; the programme reaches half the clusters of each stratum.
+
+    P(yes) = 0.25 + 0.05 stratum + cluster effect + person effect, + 0.08 at the second round, + `effect`
+    for beneficiaries at the second round; weights vary by stratum and person. `panel`: the same people
+    again (their programme group recorded in the second round only); else a fresh sample of the clusters.
+    """
+    strata, clusters, size = 4, 8, 15
+    stratum = np.repeat(np.arange(strata), clusters * size)
+    cluster = np.repeat(np.arange(strata * clusters), size)
+    treated_cluster = np.tile(np.arange(clusters) % 2 == 0, strata)
+    cluster_effect = rng.uniform(-0.1, 0.1, strata * clusters)
+
+    def draw(person: np.ndarray, second: bool) -> pl.DataFrame:
+        treated = treated_cluster[cluster]
+        p = 0.25 + 0.05 * stratum + cluster_effect[cluster] + person + (0.08 + effect * treated) * second
+        return pl.DataFrame({
+            "community_id": np.array(["a", "b", "c", "d"])[stratum], "stratum": stratum.astype(str),
+            "psu": cluster.astype(str), "weight": (1 + stratum) * rng.uniform(0.8, 1.2, len(stratum)),
+            "y": (rng.random(len(stratum)) < p).astype(float),
+            "case_id": [f"p{i}" for i in range(len(stratum))] if panel or not second
+            else [f"q{i}" for i in range(len(stratum))],
+            "programme_group": np.where(treated, "beneficiary", "comparison") if second or not panel
+            else np.full(len(stratum), None)})
+
+    person = rng.uniform(-0.1, 0.1, len(stratum))
+    first = draw(person, False)
+    return first, draw(person if panel else rng.uniform(-0.1, 0.1, len(stratum)), True)
+
+
+@pytest.mark.parametrize("panel", [True, False], ids=["panel", "independent"])
+def test_difference_in_differences_interval_covers_the_known_effect(panel: bool) -> None:
+    effect, runs, covered = 0.15, 200, 0
+    estimates = []
+    for seed in range(runs):
+        first, second = _did_rounds(np.random.default_rng([2024, seed]), effect, panel)
+        stacked = linearise_rounds(first, second, ["y"], Design(), EstimationSpec(), groups=(),
+                                   pairing="panel" if panel else "independent", treatment="programme_group")
+        whole = difference_in_differences(stacked).filter(pl.col("community_id") == "all").row(0, named=True)
+        covered += whole["ci_low"] <= effect <= whole["ci_high"]
+        estimates.append(whole["did"])
+    assert covered / runs >= 0.90
+    assert abs(np.mean(estimates) - effect) < 0.01  # unbiased, within Monte Carlo error
+
+
+def test_difference_in_differences_needs_both_groups_in_both_rounds() -> None:
+    first, second = _did_rounds(np.random.default_rng(7), 0.1, panel=True)
+    with pytest.raises(EstimationError, match="no beneficiaries in the first round and no comparison respondents in the first round"):
+        difference_in_differences(linearise_rounds(first, second, ["y"], Design(), EstimationSpec(), groups=(),
+                                                   pairing="independent", treatment="programme_group"))
+
+
+# --- linkage and pairing ---------------------------------------------------------------------------------
+
+
+def test_case_ids_link_only_when_seen_once_in_each_round() -> None:
+    first = pl.DataFrame({"case_id": ["a", "b", "b", "c", None, "e"]})
+    second = pl.DataFrame({"case_id": ["c", "a", "b", None, "d", "e", "e"]})
+    rows_from, rows_to, duplicated = link(first, second, "case_id")
+    assert list(zip(rows_from.tolist(), rows_to.tolist(), strict=True)) == [(0, 1), (3, 0)]
+    assert duplicated == 2  # b in the first round, e in the second
+
+
+def test_auto_pairing_is_a_panel_only_with_enough_linked_respondents() -> None:
+    first, second = golden.make_rounds()
+    assert _stacked("auto").linkage.pairing == "panel"
+    few = second.with_columns(case_id=pl.when(pl.int_range(pl.len()) < 5).then(pl.col("case_id"))
+                              .otherwise(pl.lit(None)))
+    stacked = linearise_rounds(first, few, ["paid_job"], Design(), EstimationSpec(min_cell=10), groups=())
+    assert stacked.linkage.pairing == "independent" and stacked.linkage.linked == 0
+    no_ids = second.with_columns(case_id=pl.lit(None, pl.Utf8))
+    with pytest.raises(EstimationError, match="cannot be compared as a panel"):
+        linearise_rounds(first, no_ids, ["paid_job"], Design(), EstimationSpec(), groups=(), pairing="panel")
+    with pytest.raises(EstimationError, match="Unknown pairing 'paired'"):
+        linearise_rounds(first, second, ["paid_job"], Design(), EstimationSpec(), groups=(), pairing="paired")
+
+
+def test_panel_without_clusters_makes_each_linked_person_a_unit() -> None:
+    """No PSU column: in a panel a person's two interviews form one unit, so their covariance counts."""
+    first, second = golden.make_rounds(complete=True)
+    design = Design(stratum="stratum", psu=None, weight="weight")
+    change = indicator_change(linearise_rounds(first, second, ["paid_job"], design, EstimationSpec(), groups=(),
+                                               pairing="panel")).filter(pl.col("community_id") == "all")
+    wide = first.join(second.select("case_id", pl.col("paid_job").alias("after")), on="case_id")
+    differences = estimate(wide.with_columns(d=pl.col("after") - pl.col("paid_job")), ["d"], design,
+                           EstimationSpec(), groups=(), kinds={"d": "mean"}).filter(pl.col("community_id") == "all")
+    assert change["change"][0] == pytest.approx(differences["estimate"][0], rel=1e-12)
+    assert change["se"][0] == pytest.approx(differences["se"][0], rel=1e-10)
+
+
+# --- questionnaire changes and the whole comparison -------------------------------------------------------
+
+FIELDS = {"paid_job": ("work_paid",), "can_borrow": ("can_borrow", "has_savings"), "household_size": ("hh_size",),
+          "uses_mobile_money": ("mobile_money",)}
+
+
+def _round_data(name: str, frame: pl.DataFrame, answered: dict[str, int], needs: pl.DataFrame | None = None):
+    return RoundData(name=name, respondents=frame, answered=answered,
+                     needs=needs if needs is not None else pl.DataFrame())
+
+
+def test_questionnaire_changes_are_listed_and_the_other_indicators_compared() -> None:
+    first, second = golden.make_rounds()
+    second = second.with_columns(can_borrow=pl.lit(None, pl.Float64))
+    first = first.with_columns(uses_mobile_money=pl.lit(None, pl.Float64))
+    second = second.with_columns(uses_mobile_money=pl.lit(1.0))
+    answered_from = {"work_paid": 250, "can_borrow": 240, "has_savings": 251, "hh_size": 250, "mobile_money": 0}
+    answered_to = {"work_paid": 260, "can_borrow": 0, "has_savings": 262, "hh_size": 255, "mobile_money": 270,
+                   "beneficiary": 271}
+    spec = CompareSpec(indicators=(*golden.INDICATORS, "uses_mobile_money"), indicator_fields=FIELDS,
+                       design=Design(), estimation=EstimationSpec(), kinds=golden.KINDS, groups=("sex",))
+    result = compare(_round_data("baseline", first, answered_from), _round_data("midterm", second, answered_to),
+                     spec)
+    assert result.questionnaire_changes.to_dicts() == [
+        {"field": "can_borrow", "change": "dropped", "answers_from": 240, "answers_to": 0},
+        {"field": "mobile_money", "change": "added", "answers_from": 0, "answers_to": 270},
+        {"field": "beneficiary", "change": "added", "answers_from": 0, "answers_to": 271}]
+    reasons = {row["indicator_id"]: row for row in result.comparability.iter_rows(named=True)}
+    assert reasons["paid_job"]["comparable"] and reasons["paid_job"]["reason"] == ""
+    assert reasons["can_borrow"]["reason"] == "question(s) can_borrow not asked in midterm (dropped since baseline)"
+    assert reasons["can_borrow"]["reason_fr"] == ("question(s) can_borrow non posée(s) en midterm "
+                                                  "(retirée(s) depuis baseline)")
+    assert reasons["uses_mobile_money"]["reason"] == ("question(s) mobile_money not asked in baseline "
+                                                      "(added in midterm)")
+    assert set(result.changes["indicator_id"]) == {"paid_job", "household_size"}
+    assert result.score_changes.height == 0 and result.did.height == 0
+    stored = result.frames()
+    assert stored["changes"].columns[:2] == ["from_round", "pairing"]
+    assert stored["changes"]["from_round"].unique().to_list() == ["baseline"]
+
+
+def test_an_indicator_without_any_value_in_a_round_is_not_comparable() -> None:
+    table = comparability({"x": ("q",), "y": ("q",)}, {"q": 5}, {"q": 6}, "baseline", "final",
+                          {"x": 5, "y": 5}, {"x": 6, "y": 0}).table
+    assert table.filter(pl.col("indicator_id") == "y").row(0, named=True) == {
+        "indicator_id": "y", "comparable": False, "reason": "no respondent has a value in final",
+        "reason_fr": "aucun répondant n'a de valeur en final", "fields": "q"}
+    assert questionnaire_changes({"q": 5}, {"q": 6}).height == 0
+
+
+def test_needs_that_became_or_stopped_being_priorities() -> None:
+    before = pl.DataFrame({"community_id": ["kati", "kati", "kita", "kita"],
+                           "issue_id": ["water", "health", "water", "health"],
+                           "level": ["priority", "important", "none", "priority"]})
+    after = pl.DataFrame({"community_id": ["kati", "kati", "kita", "kita"],
+                          "issue_id": ["water", "health", "water", "health"],
+                          "level": ["important", "priority", "none", "priority"]})
+    changes = needs_change(before, after)
+    assert changes.to_dicts() == [
+        {"community_id": "kati", "issue_id": "water", "level_from": "priority", "level_to": "important",
+         "change": "no_longer_priority"},
+        {"community_id": "kati", "issue_id": "health", "level_from": "important", "level_to": "priority",
+         "change": "became_priority"},
+        {"community_id": "kita", "issue_id": "water", "level_from": "none", "level_to": "none",
+         "change": "unchanged"},
+        {"community_id": "kita", "issue_id": "health", "level_from": "priority", "level_to": "priority",
+         "change": "unchanged"}]
+    assert needs_change(before, pl.DataFrame()).height == 0
+
+
+# --- study.compare_rounds and `retour compare` ------------------------------------------------------------
+
+
+def _store_round(project, round_name: str, submissions: pl.DataFrame) -> None:
+    """Write submissions to the store as ingest would (one batch, nothing quarantined)."""
+    from retour.ingest import Batch
+
+    text = {"code": pl.Utf8, "severity": pl.Utf8, "row": pl.Int64, "_uuid": pl.Utf8, "column": pl.Utf8,
+            "value": pl.Utf8, "message": pl.Utf8, "hint": pl.Utf8, "source": pl.Utf8}
+    accepted = submissions.with_columns(_submission_time=pl.lit(None, pl.Datetime("us")),
+                                        _row=pl.int_range(pl.len(), dtype=pl.Int64) + 2,
+                                        _content_hash=pl.col("_uuid"))
+    quarantined = pl.DataFrame(schema={"_row": pl.Int64, "_uuid": pl.Utf8, "_content_hash": pl.Utf8,
+                                       "raw": pl.Utf8, "reasons": pl.Utf8})
+    batch = Batch(accepted=accepted, quarantined=quarantined, problem_frame=pl.DataFrame(schema=text),
+                  rows_read=submissions.height, file_name=f"{round_name}.csv", file_sha256=round_name, reader="test")
+    con = store.connect(project.store_path)
+    try:
+        store.write_batch(con, batch, round_name)
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def compared_study(study_dir, monkeypatch):
+    """The example study with two stored rounds: the mid-term re-interviews 500 of the 604 baseline
+    respondents, asks `beneficiary`, and no longer asks the questions of `family_or_friends_abroad`.
+
+    Respondent-level indicators are simulated (their derivation is tested in test_indicators.py):
+    `indicators.derive` is replaced by a function drawing them, every proportion 0.1 higher at mid-term.
+    """
+    from retour.config import load_project
+    from retour.expressions import referenced_fields
+    from retour.study import _index_catalogue, load_index_spec
+
+    project = load_project(study_dir)
+    catalogue = _index_catalogue(project)
+    dropped = sorted(referenced_fields(catalogue.indicator("family_or_friends_abroad").formula))
+    communities = ["bafoulabe", "bamako_commune_iv", "kati", "kayes", "kita", "sikasso", "kirane"]
+    rng = np.random.default_rng(10)
+    community = np.array(communities)[rng.integers(0, 7, 604)]
+    fields = {q.name: pl.lit("x") for q in catalogue.instrument.questions if q.name}
+    baseline = pl.DataFrame({"_uuid": [f"b{i}" for i in range(604)], "case_id": [f"case{i}" for i in range(604)],
+                             "community": community}).with_columns(
+        **{k: v for k, v in fields.items() if k not in ("case_id", "community", "beneficiary")})
+    midterm = baseline[:500].with_columns(
+        _uuid=pl.format("m{}", pl.int_range(pl.len())), beneficiary=pl.Series(np.where(rng.random(500) < 0.5,
+                                                                                       "yes", "no")),
+        **{name: pl.lit(None, pl.Utf8) for name in dropped})
+    _store_round(project, "baseline", baseline.with_columns(beneficiary=pl.lit(None, pl.Utf8)))
+    _store_round(project, "midterm", midterm)
+
+    def derive(submissions, catalogue, area_types=None, design=None):
+        later = submissions["_uuid"][0].startswith("m")
+        draw = np.random.default_rng(2 if later else 1)
+        n = submissions.height
+        communities_of = submissions["community"].to_numpy()
+        columns = {"_uuid": submissions["_uuid"], "community_id": communities_of, "stratum": communities_of,
+                   "psu": [f"{c}-{k}" for c, k in zip(communities_of, draw.integers(0, 8, n), strict=True)],
+                   "weight": np.ones(n),
+                   "migration_status": np.where(draw.random(n) < 0.3, "returnee", "non_migrant"),
+                   "sex": np.where(draw.random(n) < 0.5, "women", "men"),
+                   "age_band": np.where(draw.random(n) < 0.5, "15_24", "25_34"),
+                   "area_type": np.where(np.isin(communities_of, ["bafoulabe", "kirane"]), "rural", "urban")}
+        for indicator in catalogue.indicators:
+            if indicator.kind == "mean":
+                columns[indicator.id] = draw.normal(10 + later, 2, n)
+            else:
+                columns[indicator.id] = (draw.random(n) < 0.3 + 0.1 * later).astype(float)
+        frame = pl.DataFrame(columns)
+        return frame.with_columns([pl.when(pl.col("community_id").is_not_null()).then(
+            None if submissions[f].null_count() == n else pl.col(indicator.id)).alias(indicator.id)
+            for indicator in catalogue.indicators for f in sorted(referenced_fields(indicator.formula))[:1]
+            if f in submissions.columns])
+
+    monkeypatch.setattr("retour.indicators.derive", derive)
+    spec = load_index_spec(project, catalogue)
+    con = store.connect(project.store_path)
+    try:
+        respondents = derive(store.read_submissions(con, "baseline"), catalogue)
+        kinds = {i.id: i.kind for i in catalogue.indicators if i.id in spec.indicator_ids}
+        estimates = estimate(respondents, list(spec.indicator_ids), Design(), EstimationSpec(), groups=(),
+                             kinds=kinds)
+        store.write_results(con, "index_goalposts", build(estimates, spec).goalposts, "baseline")
+        for name, level in (("baseline", "priority"), ("midterm", "important")):
+            store.write_results(con, "needs", pl.DataFrame({"community_id": ["kati", "kita"],
+                                                            "issue_id": ["water", "water"],
+                                                            "level": [level, "none"]}), name)
+    finally:
+        con.close()
+    return project, dropped
+
+
+def test_compare_rounds_stores_every_change_of_a_study(compared_study) -> None:
+    from retour.study import compare_rounds
+
+    project, dropped = compared_study
+    result = compare_rounds(project, "baseline", "midterm", did=True)
+    assert result.linkage.pairing == "panel" and result.linkage.linked == 500
+    assert {"field": dropped[0], "change": "dropped"}.items() <= result.questionnaire_changes.filter(
+        pl.col("field") == dropped[0]).to_dicts()[0].items()
+    assert "beneficiary" in result.questionnaire_changes.filter(pl.col("change") == "added")["field"].to_list()
+    not_comparable = result.comparability.filter(~pl.col("comparable"))
+    assert "family_or_friends_abroad" in not_comparable["indicator_id"].to_list()
+    assert "family_or_friends_abroad" not in result.changes["indicator_id"].to_list()
+    whole = result.changes.filter((pl.col("community_id") == "all") & (pl.col("group_dimension") == "all")
+                                  & (pl.col("indicator_id") == "paid_job_or_iga")).row(0, named=True)
+    assert whole["ci_low"] < 0.1 < whole["ci_high"] and whole["p_value"] < 0.05
+    assert result.score_changes.filter(pl.col("pillar") == "composite").height == 7
+    assert result.did.filter(pl.col("community_id") == "all").height > 0
+    assert result.need_changes.filter(pl.col("change") == "no_longer_priority")["community_id"].to_list() == ["kati"]
+    con = store.connect(project.store_path, read_only=True)
+    try:
+        stored = store.read_results(con, "changes", "midterm")
+        run = store.latest_run(con, "compare", "midterm")
+    finally:
+        con.close()
+    assert stored.height == result.changes.height and set(stored["from_round"]) == {"baseline"}
+    assert json.loads(run["details"]) == {"from_round": "baseline", "pairing": "panel", "linked": 500, "did": True}
+
+
+def test_retour_compare_prints_every_section(compared_study, capsys) -> None:
+    project, _ = compared_study
+    main(["compare", str(project.root), "--from", "baseline", "--to", "midterm", "--format", "json",
+          "--community", "kati"])
+    records = json.loads(capsys.readouterr().out)
+    sections = {record["section"] for record in records}
+    assert sections == {"indicators", "scores", "needs", "questionnaire", "comparability"}
+    assert {r["community_id"] for r in records if r["section"] in ("indicators", "scores", "needs")} == {"kati"}
+    assert all(r["group_dimension"] == "all" for r in records if r["section"] == "indicators")
+
+    main(["compare", str(project.root), "--from", "baseline", "--to", "midterm", "--did", "--show", "did",
+          "--indicator", "paid_job_or_iga", "--format", "csv"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("section,community_id,indicator_id,change_beneficiaries,change_comparison,did,se")
+    assert len(lines) == 1 + 8  # seven communities and all
+
+    main(["compare", str(project.root), "--from", "baseline", "--to", "midterm", "--show", "questionnaire",
+          "--language", "fr"])
+    out = capsys.readouterr().out
+    assert "Indicateurs non comparables / indicators that cannot be compared" in out
+    assert "retirée(s) depuis baseline" in out
+
+
+def test_retour_compare_says_what_is_wrong(compared_study, capsys) -> None:
+    project, _ = compared_study
+    with pytest.raises(SystemExit) as done:
+        main(["compare", str(project.root), "--from", "baseline", "--to", "baseline"])
+    assert done.value.code == 1
+    assert capsys.readouterr().err.strip() == ("Error: Both rounds are 'baseline'. Compare two different rounds: "
+                                               "--from R1 --to R2.")
+    with pytest.raises(SystemExit) as done:
+        main(["compare", str(project.root), "--from", "baseline", "--to", "final"])
+    assert done.value.code == 1
+    assert "No submissions in round 'final'" in capsys.readouterr().err
