@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import socket
 import subprocess
@@ -36,8 +37,8 @@ SERVER = """
 import sys, uvicorn
 from retour.config import load_project
 from retour.dashboard import create_app
-uvicorn.run(create_app(load_project(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
-            access_log=False)
+uvicorn.run(create_app(load_project(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]),
+            log_level="warning", access_log=False)
 """
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -83,8 +84,15 @@ async def sign_in(base: str, name: str) -> httpx.AsyncClient:
     return client
 
 
-async def user_session(client: httpx.AsyncClient, offset: int, requests: int, deadline: float,
-                       latencies: list[float], failures: list[int], think: float = 0.0) -> None:
+async def user_session(
+    client: httpx.AsyncClient,
+    offset: int,
+    requests: int,
+    deadline: float,
+    latencies: list[float],
+    failures: list[int],
+    think: float = 0.0,
+) -> None:
     if think:
         await asyncio.sleep(think * offset / 50)  # users arrive spread over one think time
     for number in range(requests):
@@ -100,22 +108,31 @@ async def user_session(client: httpx.AsyncClient, offset: int, requests: int, de
             failures.append(response.status_code)
 
 
-async def run(clients: list[httpx.AsyncClient], requests: int, seconds: float, think: float,
-              title: str) -> float:
+async def run(
+    clients: list[httpx.AsyncClient], requests: int, seconds: float, think: float, title: str
+) -> float:
     """One bounded run; prints its figures and returns its p95 in milliseconds."""
     latencies: list[float] = []
     failures: list[int] = []
     deadline = time.monotonic() + seconds
     started = time.perf_counter()
-    await asyncio.gather(*(user_session(client, number, requests, deadline, latencies, failures, think)
-                           for number, client in enumerate(clients)))
+    await asyncio.gather(
+        *(
+            user_session(client, number, requests, deadline, latencies, failures, think)
+            for number, client in enumerate(clients)
+        )
+    )
     elapsed = time.perf_counter() - started
     milliseconds = np.array(latencies) * 1000
     p95 = float(np.percentile(milliseconds, 95))
-    print(f"{title}: {len(clients)} concurrent users, {len(latencies)} community pages in {elapsed:.1f} s, "
-          f"{len(latencies) / elapsed:.1f} requests/s, {len(failures)} failures")
-    print(f"  latency ms: p50 {np.percentile(milliseconds, 50):.0f}, p95 {p95:.0f}, "
-          f"p99 {np.percentile(milliseconds, 99):.0f}, max {milliseconds.max():.0f}")
+    print(
+        f"{title}: {len(clients)} concurrent users, {len(latencies)} community pages in {elapsed:.1f} s, "
+        f"{len(latencies) / elapsed:.1f} requests/s, {len(failures)} failures"
+    )
+    print(
+        f"  latency ms: p50 {np.percentile(milliseconds, 50):.0f}, p95 {p95:.0f}, "
+        f"p99 {np.percentile(milliseconds, 99):.0f}, max {milliseconds.max():.0f}"
+    )
     return p95
 
 
@@ -133,13 +150,20 @@ async def load(base: str, users: int, requests: int, seconds: float, think: floa
         await client.aclose()
     verdict = "met" if p95 < 200 else "NOT met"
     print(f"target p95 < 200 ms at {users} concurrent users (paced run): {verdict}")
+    print(
+        "machine load average (1, 5, 15 min): "
+        + ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        + f" on {os.cpu_count()} cores (other work on the machine slows both client and server)"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--requests", type=int, default=40, help="requests per user (bounded)")
-    parser.add_argument("--seconds", type=float, default=120, help="stop each run after this long in any case")
+    parser.add_argument(
+        "--seconds", type=float, default=120, help="stop each run after this long in any case"
+    )
     parser.add_argument("--think", type=float, default=0.5, help="seconds a user reads a page (paced run)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -147,8 +171,15 @@ def main() -> int:
         port = free_port()
         server = subprocess.Popen([sys.executable, "-c", SERVER, str(root), str(port)])
         try:
-            asyncio.run(load(f"http://127.0.0.1:{port}", options.users, options.requests, options.seconds,
-                             options.think))
+            asyncio.run(
+                load(
+                    f"http://127.0.0.1:{port}",
+                    options.users,
+                    options.requests,
+                    options.seconds,
+                    options.think,
+                )
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)

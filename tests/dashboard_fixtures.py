@@ -15,19 +15,57 @@ import polars as pl
 from retour import store
 
 COMMUNITIES = ("bafoulabe", "bamako_commune_iv", "kati", "kayes", "kita", "sikasso", "kirane")
-FICHE = ("paid_job_or_iga", "can_borrow_money", "reduced_food_consumption", "has_friends_group",
-         "reached_high_school_or_more", "left_school_early", "seeking_job", "has_support_network",
-         "interested_in_own_business", "illness_or_accident_last_year", "wants_psych_services",
-         "born_in_other_community", "receives_remittances", "family_or_friends_abroad", "return_migrants_share",
-         "access_psychosocial_services", "feels_discriminated")
-SERVICES = ("satisfied_education", "satisfied_id_papers", "satisfied_housing", "satisfied_healthcare",
-            "satisfied_drinking_water", "satisfied_justice_police")
+FICHE = (
+    "paid_job_or_iga",
+    "can_borrow_money",
+    "reduced_food_consumption",
+    "has_friends_group",
+    "reached_high_school_or_more",
+    "left_school_early",
+    "seeking_job",
+    "has_support_network",
+    "interested_in_own_business",
+    "illness_or_accident_last_year",
+    "wants_psych_services",
+    "born_in_other_community",
+    "receives_remittances",
+    "family_or_friends_abroad",
+    "return_migrants_share",
+    "access_psychosocial_services",
+    "feels_discriminated",
+)
+SERVICES = (
+    "satisfied_education",
+    "satisfied_id_papers",
+    "satisfied_housing",
+    "satisfied_healthcare",
+    "satisfied_drinking_water",
+    "satisfied_justice_police",
+)
 INDICATORS = FICHE + SERVICES
-GROUPS = (("all", "all"), ("migration_status", "returnee"), ("migration_status", "non_migrant"),
-          ("sex", "women"), ("sex", "men"))
-ISSUES = ("water", "education", "energy", "infrastructure", "agricultural_productivity", "environment",
-          "training", "finance", "social_cohesion", "housing", "health", "psychosocial", "documentation",
-          "justice_police")
+GROUPS = (
+    ("all", "all"),
+    ("migration_status", "returnee"),
+    ("migration_status", "non_migrant"),
+    ("sex", "women"),
+    ("sex", "men"),
+)
+ISSUES = (
+    "water",
+    "education",
+    "energy",
+    "infrastructure",
+    "agricultural_productivity",
+    "environment",
+    "training",
+    "finance",
+    "social_cohesion",
+    "housing",
+    "health",
+    "psychosocial",
+    "documentation",
+    "justice_police",
+)
 PILLARS = ("economic", "social", "psychosocial", "composite")
 LEVELS = ("priority", "important", "outside_reach", "none")
 PASSWORD = "correct horse battery"
@@ -42,13 +80,23 @@ def estimates_frame(rng: np.random.Generator) -> pl.DataFrame:
     se = rng.uniform(0.02, 0.06, size)
     n = rng.integers(4, 90, size)
     n[[k for k, key in enumerate(keys) if key[0] == "all"]] = 604
-    return pl.DataFrame({
-        "community_id": [k[0] for k in keys], "group_dimension": [k[1] for k in keys],
-        "group": [k[2] for k in keys], "indicator_id": [k[3] for k in keys],
-        "estimate": estimate, "se": se, "ci_low": np.clip(estimate - 1.96 * se, 0, 1),
-        "ci_high": np.clip(estimate + 1.96 * se, 0, 1), "n": n, "weighted_n": n * 1.7, "deff": rng.uniform(1, 2, size),
-        "n_missing": rng.integers(0, 5, size), "suppressed": n < 10,
-    })
+    return pl.DataFrame(
+        {
+            "community_id": [k[0] for k in keys],
+            "group_dimension": [k[1] for k in keys],
+            "group": [k[2] for k in keys],
+            "indicator_id": [k[3] for k in keys],
+            "estimate": estimate,
+            "se": se,
+            "ci_low": np.clip(estimate - 1.96 * se, 0, 1),
+            "ci_high": np.clip(estimate + 1.96 * se, 0, 1),
+            "n": n,
+            "weighted_n": n * 1.7,
+            "deff": rng.uniform(1, 2, size),
+            "n_missing": rng.integers(0, 5, size),
+            "suppressed": n < 10,
+        }
+    )
 
 
 def gaps_frame(rng: np.random.Generator) -> pl.DataFrame:
@@ -58,13 +106,25 @@ def gaps_frame(rng: np.random.Generator) -> pl.DataFrame:
     difference = rng.normal(0, 0.1, size)
     se = rng.uniform(0.03, 0.08, size)
     p_value = rng.uniform(0, 1, size)
-    return pl.DataFrame({
-        "community_id": [k[0] for k in keys], "group_dimension": [k[1] for k in keys],
-        "group_a": [k[2] for k in keys], "group_b": [k[3] for k in keys], "indicator_id": [k[4] for k in keys],
-        "difference": difference, "se": se, "ci_low": difference - 1.96 * se, "ci_high": difference + 1.96 * se,
-        "statistic": difference / se, "p_value": p_value, "p_adjusted": np.minimum(1, p_value * 2),
-        "n_a": rng.integers(10, 50, size), "n_b": rng.integers(10, 50, size), "suppressed": [False] * size,
-    })
+    return pl.DataFrame(
+        {
+            "community_id": [k[0] for k in keys],
+            "group_dimension": [k[1] for k in keys],
+            "group_a": [k[2] for k in keys],
+            "group_b": [k[3] for k in keys],
+            "indicator_id": [k[4] for k in keys],
+            "difference": difference,
+            "se": se,
+            "ci_low": difference - 1.96 * se,
+            "ci_high": difference + 1.96 * se,
+            "statistic": difference / se,
+            "p_value": p_value,
+            "p_adjusted": np.minimum(1, p_value * 2),
+            "n_a": rng.integers(10, 50, size),
+            "n_b": rng.integers(10, 50, size),
+            "suppressed": [False] * size,
+        }
+    )
 
 
 def index_frame(rng: np.random.Generator) -> pl.DataFrame:
@@ -73,27 +133,45 @@ def index_frame(rng: np.random.Generator) -> pl.DataFrame:
         scores = rng.uniform(0.05, 0.95, len(COMMUNITIES))
         ranks = (-scores).argsort().argsort() + 1
         for community_id, score, rank in zip(COMMUNITIES, scores, ranks, strict=True):
-            rows.append({"community_id": community_id, "pillar": pillar, "score": float(score), "rank": int(rank),
-                         "score_low": float(score) - 0.08, "score_high": float(score) + 0.07,
-                         "rank_low": max(1, int(rank) - 1), "rank_high": min(7, int(rank) + 1)})
+            rows.append(
+                {
+                    "community_id": community_id,
+                    "pillar": pillar,
+                    "score": float(score),
+                    "rank": int(rank),
+                    "score_low": float(score) - 0.08,
+                    "score_high": float(score) + 0.07,
+                    "rank_low": max(1, int(rank) - 1),
+                    "rank_high": min(7, int(rank) + 1),
+                }
+            )
     return pl.DataFrame(rows)
 
 
 def needs_frame(rng: np.random.Generator) -> pl.DataFrame:
     keys = [(c, i) for c in COMMUNITIES for i in ISSUES]
     levels = rng.choice(["priority", "important", "none", "none"], len(keys))
-    levels = [("outside_reach" if issue in ("documentation", "justice_police") else str(level))
-              for (_, issue), level in zip(keys, levels, strict=True)]
-    return pl.DataFrame({
-        "community_id": [k[0] for k in keys], "issue_id": [k[1] for k in keys], "level": levels,
-        "computed_level": levels,
-        "rule": ["satisfied_drinking_water at least 10 points below the sample mean"] * len(keys),
-        "rule_fr": ["satisfied_drinking_water au moins 10 points sous la moyenne"] * len(keys),
-        "evidence": ["Drinking water: 31% (sample 45%)"] * len(keys),
-        "evidence_fr": ["Eau potable : 31 % (échantillon 45 %)"] * len(keys),
-        "overridden": [False] * len(keys), "override_by": [None] * len(keys), "override_why": [None] * len(keys),
-        "override_at": pl.Series([None] * len(keys), dtype=pl.Datetime("us")),
-    }, schema_overrides={"override_by": pl.Utf8, "override_why": pl.Utf8})
+    levels = [
+        ("outside_reach" if issue in ("documentation", "justice_police") else str(level))
+        for (_, issue), level in zip(keys, levels, strict=True)
+    ]
+    return pl.DataFrame(
+        {
+            "community_id": [k[0] for k in keys],
+            "issue_id": [k[1] for k in keys],
+            "level": levels,
+            "computed_level": levels,
+            "rule": ["satisfied_drinking_water at least 10 points below the sample mean"] * len(keys),
+            "rule_fr": ["satisfied_drinking_water au moins 10 points sous la moyenne"] * len(keys),
+            "evidence": ["Drinking water: 31% (sample 45%)"] * len(keys),
+            "evidence_fr": ["Eau potable : 31 % (échantillon 45 %)"] * len(keys),
+            "overridden": [False] * len(keys),
+            "override_by": [None] * len(keys),
+            "override_why": [None] * len(keys),
+            "override_at": pl.Series([None] * len(keys), dtype=pl.Datetime("us")),
+        },
+        schema_overrides={"override_by": pl.Utf8, "override_why": pl.Utf8},
+    )
 
 
 def write_results(store_path: Path, rounds: tuple[str, ...] = ("baseline",), seed: int = 11) -> None:
@@ -106,7 +184,11 @@ def write_results(store_path: Path, rounds: tuple[str, ...] = ("baseline",), see
             store.write_results(con, "gaps", gaps_frame(rng), round_name)
             store.write_results(con, "index_scores", index_frame(rng), round_name)
             store.write_results(con, "needs", needs_frame(rng), round_name)
-            stamp = {"retour_version": "0.1.0", "config_hash": "abc123def456", "data_hash": f"data{round_name}"}
+            stamp = {
+                "retour_version": "0.1.0",
+                "config_hash": "abc123def456",
+                "data_hash": f"data{round_name}",
+            }
             for stage in ("estimate", "index", "needs"):
                 store.record_run(con, stage, round_name, stamp)
     finally:

@@ -56,15 +56,25 @@ def csrf_of(client: TestClient, path: str = "/login") -> str:
 
 
 def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClient:
-    response = client.post("/login", data={"username": name, "password": password,
-                                           "csrf_token": csrf_of(client), "next": "/"})
+    response = client.post(
+        "/login", data={"username": name, "password": password, "csrf_token": csrf_of(client), "next": "/"}
+    )
     assert response.status_code == 303, response.text
     return client
 
 
 def test_every_page_but_login_and_health_needs_a_session(client):
-    for path in ("/", "/ranking", "/communities/kati", "/needs", "/actors", "/rounds", "/uploads", "/downloads",
-                 "/downloads/tables.xlsx"):
+    for path in (
+        "/",
+        "/ranking",
+        "/communities/kati",
+        "/needs",
+        "/actors",
+        "/rounds",
+        "/uploads",
+        "/downloads",
+        "/downloads/tables.xlsx",
+    ):
         response = client.get(path)
         assert response.status_code == 303, path
         assert response.headers["location"].startswith("/login?next=")
@@ -104,11 +114,16 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client):
 
 
 def test_login_redirects_only_to_paths_of_this_site(client):
-    for target, expected in (("/needs?round=baseline", "/needs?round=baseline"), ("//evil.example", "/"),
-                             ("https://evil.example/", "/")):
+    for target, expected in (
+        ("/needs?round=baseline", "/needs?round=baseline"),
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+    ):
         fresh = TestClient(client.app, follow_redirects=False)
-        response = fresh.post("/login", data={"username": "ana", "password": PASSWORD,
-                                              "csrf_token": csrf_of(fresh), "next": target})
+        response = fresh.post(
+            "/login",
+            data={"username": "ana", "password": PASSWORD, "csrf_token": csrf_of(fresh), "next": target},
+        )
         assert response.headers["location"] == expected
 
 
@@ -136,8 +151,12 @@ def test_every_post_needs_the_session_csrf_token(client):
     assert client.post("/language", data={"language": "en"}).status_code == 403
     refused = client.post("/language", data={"language": "en", "csrf_token": "forged"})
     assert refused.status_code == 403 and "Formulaire refusé" in page(refused)
-    assert client.post("/language", data={"language": "en", "next": "/"},
-                       headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert (
+        client.post(
+            "/language", data={"language": "en", "next": "/"}, headers={"X-CSRF-Token": "forged"}
+        ).status_code
+        == 403
+    )
     accepted = client.post("/language", data={"language": "fr", "next": "/"}, headers={"X-CSRF-Token": token})
     assert accepted.status_code == 303 and accepted.headers["location"] == "/"
 
@@ -157,13 +176,19 @@ def test_a_viewer_is_refused_every_change_with_403(client):
     sign_in(client, "vera")
     token = csrf_of(client, "/")
     headers = {"X-CSRF-Token": token}
-    override = client.post("/needs/kati/water", data={"level": "priority", "why": "Seen in the field visit",
-                                                      "round": "baseline"}, headers=headers)
+    override = client.post(
+        "/needs/kati/water",
+        data={"level": "priority", "why": "Seen in the field visit", "round": "baseline"},
+        headers=headers,
+    )
     assert override.status_code == 403
     assert "Action non autorisée" in page(override) and "analyste" in page(override)
     upload = client.post("/uploads", files={"export": ("x.csv", b"a,b\n1,2\n", "text/csv")}, headers=headers)
     assert upload.status_code == 403
-    assert client.post("/actors/croix_rouge_bafoulabe", data={"strengths_fr": "x"}, headers=headers).status_code == 403
+    assert (
+        client.post("/actors/croix_rouge_bafoulabe", data={"strengths_fr": "x"}, headers=headers).status_code
+        == 403
+    )
     assert client.get("/actors/croix_rouge_bafoulabe/edit").status_code == 403
     detail = client.get("/needs?round=baseline&community=kati&issue=water")
     assert detail.status_code == 200 and "override-form" not in detail.text
@@ -172,8 +197,12 @@ def test_a_viewer_is_refused_every_change_with_403(client):
 def test_the_login_is_rate_limited_per_user_and_address(client):
     token = csrf_of(client)
     for _ in range(5):
-        assert client.post("/login", data={"username": "ana", "password": "wrong-one",
-                                           "csrf_token": token}).status_code == 401
+        assert (
+            client.post(
+                "/login", data={"username": "ana", "password": "wrong-one", "csrf_token": token}
+            ).status_code
+            == 401
+        )
     limited = client.post("/login", data={"username": "ana", "password": PASSWORD, "csrf_token": token})
     assert limited.status_code == 429
     assert "Trop de tentatives de connexion" in page(limited)
@@ -197,23 +226,33 @@ def test_the_limiter_forgets_failures_after_its_window():
 def test_an_analyst_override_is_stored_with_its_reason_and_shown(client, study):
     sign_in(client, "ana")
     token = csrf_of(client, "/")
-    too_short = client.post("/needs/kati/water", data={"level": "priority", "why": "no", "round": "baseline"},
-                            headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    too_short = client.post(
+        "/needs/kati/water",
+        data={"level": "priority", "why": "no", "round": "baseline"},
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
     assert too_short.status_code == 422 and "Indiquez un motif" in page(too_short)
-    saved = client.post("/needs/kati/water", data={"level": "priority", "round": "baseline",
-                                                   "why": "Two wells dried up since the survey"},
-                        headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    saved = client.post(
+        "/needs/kati/water",
+        data={"level": "priority", "round": "baseline", "why": "Two wells dried up since the survey"},
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
     assert saved.status_code == 200, saved.text
     assert "Niveau enregistré." in page(saved) and 'hx-swap-oob="true"' in page(saved)
     con = store.connect(load_project(study).store_path)
     try:
-        cell = store.read_results(con, "needs", "baseline").filter(
-            (pl.col("community_id") == "kati") & (pl.col("issue_id") == "water")).row(0, named=True)
+        cell = (
+            store.read_results(con, "needs", "baseline")
+            .filter((pl.col("community_id") == "kati") & (pl.col("issue_id") == "water"))
+            .row(0, named=True)
+        )
         log = store.read_need_overrides(con, "baseline")
     finally:
         con.close()
     assert (cell["level"], cell["overridden"], cell["override_by"]) == ("priority", True, "ana")
-    assert log.filter(pl.col("community_id") == "kati").item(-1, "why") == "Two wells dried up since the survey"
+    assert (
+        log.filter(pl.col("community_id") == "kati").item(-1, "why") == "Two wells dried up since the survey"
+    )
     history = client.get("/needs?round=baseline")
     assert "Two wells dried up since the survey" in page(history)  # in the change history
 
@@ -229,8 +268,11 @@ def test_pages_show_the_stored_numbers_in_the_reader_language(client, study):
     first = scores.filter((pl.col("pillar") == "composite") & (pl.col("rank") == 1)).row(0, named=True)
     ranking = client.get("/ranking?round=midterm")
     assert f"{first['score']:.2f}".replace(".", ",") in page(ranking)
-    cell = estimates.filter((pl.col("community_id") == "kita") & (pl.col("group_dimension") == "all")
-                            & (pl.col("indicator_id") == "paid_job_or_iga")).row(0, named=True)
+    cell = estimates.filter(
+        (pl.col("community_id") == "kita")
+        & (pl.col("group_dimension") == "all")
+        & (pl.col("indicator_id") == "paid_job_or_iga")
+    ).row(0, named=True)
     sheet = page(client.get("/communities/kita?round=midterm"))
     expected = "moins de 10 rép." if cell["suppressed"] else format_percent(cell["estimate"], "fr")
     assert expected in sheet
@@ -245,13 +287,17 @@ def test_switching_language_is_kept_for_the_user(client, study):
     assert "Community ranking (Table 1)" in page(client.get("/ranking"))
     again = sign_in(TestClient(client.app, follow_redirects=False), "adam")
     assert "Study overview" in page(again.get("/"))
-    client.post("/language", data={"language": "fr", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")})
+    client.post(
+        "/language", data={"language": "fr", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")}
+    )
 
 
 def test_ranking_sorts_by_any_pillar(client):
     sign_in(client, "vera")
-    rows = client.get("/ranking?round=baseline&sort=social&order=desc", headers={"HX-Request": "true",
-                                                                                "HX-Target": "ranking"})
+    rows = client.get(
+        "/ranking?round=baseline&sort=social&order=desc",
+        headers={"HX-Request": "true", "HX-Target": "ranking"},
+    )
     assert rows.status_code == 200 and "<html" not in page(rows)  # a fragment for HTMX
     ranks = [int(r) for r in re.findall(r'<td class="rank-cell">(\d+)</td>', rows.text)]
     assert ranks == sorted(ranks, reverse=True)
@@ -271,18 +317,32 @@ def test_a_new_password_ends_older_sessions(client, study):
 
 def test_uploads_refuse_wrong_types_and_files_over_the_limit(study):
     project = load_project(study)
-    small = Project(project.root, project.settings.model_copy(
-        update={"dashboard": DashboardSettings(upload_max_mb=0.001)}))
+    small = Project(
+        project.root,
+        project.settings.model_copy(update={"dashboard": DashboardSettings(upload_max_mb=0.001)}),
+    )
     client = sign_in(client_for(small), "ana")
     headers = {"X-CSRF-Token": csrf_of(client, "/")}
-    wrong = client.post("/uploads", files={"export": ("notes.txt", b"hello", "text/plain")},
-                        data={"round": "baseline"}, headers=headers)
+    wrong = client.post(
+        "/uploads",
+        files={"export": ("notes.txt", b"hello", "text/plain")},
+        data={"round": "baseline"},
+        headers=headers,
+    )
     assert wrong.status_code == 422 and "n'est ni un .csv ni un .xlsx" in page(wrong)
-    big = client.post("/uploads", files={"export": ("big.csv", b"x" * 5000, "text/csv")},
-                      data={"round": "baseline"}, headers=headers)
+    big = client.post(
+        "/uploads",
+        files={"export": ("big.csv", b"x" * 5000, "text/csv")},
+        data={"round": "baseline"},
+        headers=headers,
+    )
     assert big.status_code == 413 and "Fichier trop volumineux" in page(big) or "limite" in page(big)
-    huge = client.post("/uploads", files={"export": ("huge.csv", b"x" * 200_000, "text/csv")},
-                       data={"round": "baseline"}, headers=headers)
+    huge = client.post(
+        "/uploads",
+        files={"export": ("huge.csv", b"x" * 200_000, "text/csv")},
+        data={"round": "baseline"},
+        headers=headers,
+    )
     assert huge.status_code == 413
 
 
@@ -323,8 +383,11 @@ con.close()
 
 def test_a_busy_store_gives_a_503_page_then_recovers(client, study):
     sign_in(client, "vera")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_STORE, str(load_project(study).store_path), "30"],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_STORE, str(load_project(study).store_path), "30"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         busy = client.get("/needs?round=baseline")
@@ -356,7 +419,9 @@ def test_every_message_exists_in_french_and_english_with_the_same_fields():
     for key, (french, english) in MESSAGES.items():
         assert french and english, key
         assert set(fields.findall(french)) == set(fields.findall(english)), key
-    assert translate("nav.overview", "en") == "Overview" and translate("nav.overview", "fr") == "Vue d'ensemble"
+    assert (
+        translate("nav.overview", "en") == "Overview" and translate("nav.overview", "fr") == "Vue d'ensemble"
+    )
 
 
 def test_sessions_are_signed_with_the_study_secret(study):

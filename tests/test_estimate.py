@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -172,10 +173,12 @@ def test_lonely_psu_rules() -> None:
     design = Design("stratum", "psu", "weight")
     by_rule = {rule: estimate(frame, ["paid_job"], design, EstimationSpec(lonely_psu=rule), groups=())
                for rule in ("adjust", "certainty", "remove")}
-    kita = {rule: result.filter(pl.col("community_id") == "kita")["se"][0] for rule, result in by_rule.items()}
+    kita = {rule: result.filter(pl.col("community_id") == "kita")["se"][0] for rule, result in
+            by_rule.items()}
     assert kita["certainty"] == kita["remove"]
     assert kita["adjust"] > kita["certainty"]  # the lonely PSU (kita-rural) adds variance under adjust
-    kati = {rule: result.filter(pl.col("community_id") == "kati")["se"][0] for rule, result in by_rule.items()}
+    kati = {rule: result.filter(pl.col("community_id") == "kati")["se"][0] for rule, result in
+            by_rule.items()}
     assert kati["adjust"] == kati["certainty"]  # kati has no lonely stratum
 
 
@@ -191,7 +194,8 @@ def _survey(n: int = 400, seed: int = 7) -> pl.DataFrame:
         "community_id": community, "stratum": community,
         "psu": [f"{c}-{k}" for c, k in zip(community, rng.integers(0, 5, n), strict=True)],
         "weight": rng.uniform(1, 3, n),
-        "migration_status": rng.choice(["returnee", "non_migrant"], n), "sex": rng.choice(["women", "men"], n),
+        "migration_status": rng.choice(["returnee", "non_migrant"], n),
+        "sex": rng.choice(["women", "men"], n),
         "age_band": rng.choice(["15_24", "25_34"], n), "area_type": rng.choice(["urban", "rural"], n),
         "paid_job": paid, "household_size": rng.poisson(6, n).astype(float),
     }).with_columns(pl.col("paid_job").fill_nan(None))
@@ -218,7 +222,8 @@ def test_counts_missing_answers_and_weights() -> None:
     for community in ("kita", "all"):
         members = frame if community == "all" else frame.filter(pl.col("community_id") == community)
         women = members.filter(pl.col("sex") == "women")
-        row = result.filter(pl.col("community_id") == community, pl.col("group") == "women").row(0, named=True)
+        row = result.filter(pl.col("community_id") == community,
+                            pl.col("group") == "women").row(0, named=True)
         assert row["n"] == women["paid_job"].count()
         assert row["n_missing"] == women["paid_job"].null_count() > 0
         answered = women.filter(pl.col("paid_job").is_not_null())
@@ -276,8 +281,10 @@ def test_scaling_all_weights_changes_nothing(scale: float, seed: int) -> None:
 @settings(max_examples=200, deadline=None)
 @given(p=st.floats(0.0, 1.0), se=st.floats(0.0, 0.5), df=st.integers(0, 200), n=st.integers(0, 500),
        method=st.sampled_from(["wilson", "logit"]))
-def test_proportion_intervals_stay_within_zero_and_one(p: float, se: float, df: int, n: int, method: str) -> None:
-    low, high = proportion_interval(np.array([p]), np.array([se]), np.array([df]), np.array([n]), 0.95, method)
+def test_proportion_intervals_stay_within_zero_and_one(p: float, se: float, df: int, n: int,
+                                                        method: str) -> None:
+    low, high = proportion_interval(np.array([p]), np.array([se]), np.array([df]), np.array([n]), 0.95,
+                                    method)
     at_boundary = p <= 1e-12 or p >= 1 - 1e-12
     undefined = df == 0 or (at_boundary and n == 0)
     assert np.isnan(low[0]) == np.isnan(high[0]) == undefined
@@ -299,7 +306,8 @@ def test_boundary_interval_is_one_sided() -> None:
 
 @pytest.mark.parametrize(("change", "message"), [
     (lambda f: f.drop("weight"), "Columns missing from the respondent frame: weight"),
-    (lambda f: f.with_columns(weight=pl.when(pl.int_range(pl.len()) == 4).then(0.0).otherwise(pl.col("weight"))),
+    (lambda f: f.with_columns(
+        weight=pl.when(pl.int_range(pl.len()) == 4).then(0.0).otherwise(pl.col("weight"))),
      "1 respondents have a missing, zero or negative weight in 'weight' (first at row 5: 0.0)"),
     (lambda f: f.with_columns(paid_job=pl.col("paid_job") * 2), "values other than 0 and 1: paid_job"),
     (lambda f: f.with_columns(community_id=pl.lit("all")), "'all' is reserved"),
@@ -355,7 +363,8 @@ def ingested_study(tmp_path_factory):
     project = init_study(tmp_path_factory.mktemp("estimate") / "study")
     catalogue = _index_catalogue(project)
     synthetic = generate(load_targets(project.path("synth_targets.toml")), catalogue, seed=20180305)
-    files = write_export(synthetic.frame, catalogue.instrument, project.root / "data", "baseline", "synthetic")
+    files = write_export(synthetic.frame, catalogue.instrument, project.root / "data", "baseline",
+                         "synthetic")
     ingest_export(project, next(f for f in files if f.suffix == ".csv"), "baseline")
     return project, catalogue
 
@@ -409,8 +418,9 @@ def test_cli_prints_filtered_estimates_and_gaps(ingested_study, capsys):
     assert "estimates and" in out.err and "estimations et" in out.err
     assert "Synthetic data calibrated to published aggregates" in out.err
 
-    assert _run(["estimate", str(project.root), "--gaps", "--group-dimension", "sex", "--format", "json"]) == 0
-    records = __import__("json").loads(capsys.readouterr().out)
+    assert _run(["estimate", str(project.root), "--gaps", "--group-dimension", "sex",
+                 "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
     assert {(r["group_a"], r["group_b"]) for r in records} == {("women", "men")}
     assert {"difference", "p_value", "p_adjusted", "statistic"} <= set(records[0])
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from score_exports import RETURNEE_SCORES, visit, write_export
 
 from retour.cli import main
 from retour.config import DesignSettings
@@ -18,7 +17,8 @@ from retour.form import describe
 from retour.indicators import load_catalogue
 from retour.monitoring import derive_form, write_form
 from retour.schema import load_instrument
-from retour.score import load_score_spec
+from retour.score_spec import load_score_spec
+from score_exports import RETURNEE_SCORES, visit, write_export
 
 EXAMPLE = Path(__file__).parent.parent / "src" / "retour" / "examples" / "mali-2018"
 IDENTITY = ("community", "visit", "case_id", "interview_date", "consent")
@@ -58,11 +58,16 @@ def test_identity_fields_are_required_and_the_case_id_is_hashed(form):
     assert visit_row["label::Français (fr)"] == "Visite de suivi"
     assert visit_row["label::English (en)"] == "Follow-up visit"
     assert _row(short, "interview_date")["type"] == "today"
-    visits = [(row["name"], row["label::Français (fr)"], row["label::English (en)"])
-              for row in short.choices.rows if row["list_name"] == "visit"]
-    assert visits == [("3m", "3 mois après le retour", "3 months after return"),
-                      ("6m", "6 mois après le retour", "6 months after return"),
-                      ("12m", "12 mois après le retour", "12 months after return")]
+    visits = [
+        (row["name"], row["label::Français (fr)"], row["label::English (en)"])
+        for row in short.choices.rows
+        if row["list_name"] == "visit"
+    ]
+    assert visits == [
+        ("3m", "3 mois après le retour", "3 months after return"),
+        ("6m", "6 mois après le retour", "6 months after return"),
+        ("12m", "12 mois après le retour", "12 months after return"),
+    ]
 
 
 def test_every_question_keeps_its_labels_relevance_and_constraint(form):
@@ -82,8 +87,18 @@ def test_every_question_keeps_its_labels_relevance_and_constraint(form):
 def test_only_the_choice_lists_used_are_kept(form):
     _, short = form
     lists = {row["list_name"] for row in short.choices.rows}
-    assert lists == {"community", "visit", "yes_no", "skills", "debt_level", "food_frequency", "satisfaction",
-                     "frequency", "safety", "trust"}
+    assert lists == {
+        "community",
+        "visit",
+        "yes_no",
+        "skills",
+        "debt_level",
+        "food_frequency",
+        "satisfaction",
+        "frequency",
+        "safety",
+        "trust",
+    }
 
 
 def test_settings_name_a_form_of_its_own(form):
@@ -101,22 +116,35 @@ def test_another_weight_set_gives_another_form(catalogue, tmp_path):
         '[[sub_indicators]]\nid = "debt"\ndimension = "social"\nfields = ["has_debt", "debt_level"]\n'
         'recode = { "no" = 1, "yes below" = 0.5, "yes equal" = 0.25, "yes above" = 0 }\n'
         '[[sub_indicators]]\nid = "safe"\ndimension = "psychosocial"\nindicator = "feels_safe"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     spec = load_score_spec(EXAMPLE / "score_weights.toml", catalogue, weights)
     short = derive_form(EXAMPLE / "instrument.xlsx", spec)
-    assert set(short.fields) == {"paid_job", "income_activity", "has_debt", "debt_level", "feels_safe", *IDENTITY}
+    assert set(short.fields) == {
+        "paid_job",
+        "income_activity",
+        "has_debt",
+        "debt_level",
+        "feels_safe",
+        *IDENTITY,
+    }
     assert [row["name"] for row in short.survey.rows if row["type"] == "begin group"] == [
-        "design", "work", "finance", "wellbeing"]
+        "design",
+        "work",
+        "finance",
+        "wellbeing",
+    ]
 
 
 def test_a_follow_up_brings_the_question_it_depends_on(catalogue, tmp_path):
     weights = tmp_path / "frequency-only.toml"
     weights.write_text(
         '[[sub_indicators]]\nid = "a"\ndimension = "economic"\nfield = "reduced_food_frequency"\n'
-        'recode = { rarely = 1, sometimes = 0.5, often = 0 }\n'
+        "recode = { rarely = 1, sometimes = 0.5, often = 0 }\n"
         '[[sub_indicators]]\nid = "b"\ndimension = "social"\nindicator = "has_id_document"\n'
         '[[sub_indicators]]\nid = "c"\ndimension = "psychosocial"\nindicator = "has_friends_group"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     spec = load_score_spec(EXAMPLE / "score_weights.toml", catalogue, weights)
     assert "reduced_food" in derive_form(EXAMPLE / "instrument.xlsx", spec).fields  # its relevance names it
 
@@ -194,13 +222,26 @@ def test_an_export_of_the_form_is_ingested_and_scored(study_dir, tmp_path, capsy
         shutil.copy(study_dir / name, follow_up / name)
     (follow_up / "retour.toml").write_text(MONITORING_TOML, encoding="utf-8")
     instrument = load_instrument(follow_up / "instrument.xlsx")
-    write_export(tmp_path / "2019.csv", instrument, [
-        visit("m1", visit="3m", interview_date="2019-01-10"),
-        visit("m2", visit="6m", interview_date="2019-04-10", emo_anger="always", emo_fear="always"),
-        visit("m3", case_id="ML-0002", visit="3m", community="kati", sat_education="very_dissatisfied",
-              sat_housing="very_dissatisfied", sat_healthcare="very_dissatisfied",
-              sat_id_papers="very_dissatisfied", has_id_document="no", could_turn_to_justice="no"),
-    ])
+    write_export(
+        tmp_path / "2019.csv",
+        instrument,
+        [
+            visit("m1", visit="3m", interview_date="2019-01-10"),
+            visit("m2", visit="6m", interview_date="2019-04-10", emo_anger="always", emo_fear="always"),
+            visit(
+                "m3",
+                case_id="ML-0002",
+                visit="3m",
+                community="kati",
+                sat_education="very_dissatisfied",
+                sat_housing="very_dissatisfied",
+                sat_healthcare="very_dissatisfied",
+                sat_id_papers="very_dissatisfied",
+                has_id_document="no",
+                could_turn_to_justice="no",
+            ),
+        ],
+    )
     write_export(tmp_path / "2020.csv", instrument, [visit("m4", visit="12m", interview_date="2020-01-10")])
     main(["ingest", str(follow_up), str(tmp_path / "2019.csv"), "--round", "followup-2019"])
     main(["ingest", str(follow_up), str(tmp_path / "2020.csv"), "--round", "followup-2020"])
@@ -218,10 +259,19 @@ def test_an_export_of_the_form_is_ingested_and_scored(study_dir, tmp_path, capsy
     main(["score", str(follow_up), "--case", "ML-0001", "--format", "json"])
     history = json.loads(capsys.readouterr().out)
     assert [(row["round"], row["visit"]) for row in history] == [
-        ("followup-2019", "3m"), ("followup-2019", "6m"), ("followup-2020", "12m")]
+        ("followup-2019", "3m"),
+        ("followup-2019", "6m"),
+        ("followup-2020", "12m"),
+    ]
     assert history[2]["previous_visit"] == "6m" and history[2]["dropped"] == ""
 
     main(["score", str(follow_up), "--round", "followup-2019", "--summary", "--format", "json"])
     summary = json.loads(capsys.readouterr().out)
     kayes = {row["dimension"]: row for row in summary if row["community_id"] == "kayes"}
     assert kayes["economic"]["n"] == 1  # ML-0001 seen twice in the round counts once (its 6m visit)
+
+    survey = MONITORING_TOML.replace('name = "followup-2020"\nkind = "monitoring"', 'name = "followup-2020"')
+    (follow_up / "retour.toml").write_text(survey, encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main(["score", str(follow_up), "--round", "followup-2020"])
+    assert 'set kind = "monitoring" for it in retour.toml' in capsys.readouterr().err

@@ -15,29 +15,29 @@ import pytest
 
 from retour import store
 from retour.cli import main
+from retour.comparison import (
+    CompareSpec,
+    RoundData,
+    comparability,
+    compare,
+    fields_answered,
+    needs_change,
+    questionnaire_changes,
+)
 from retour.did import difference_in_differences
 from retour.errors import EstimationError
 from retour.estimate import Design, EstimationSpec, estimate
 from retour.index import Goalpost, IndexIndicator, IndexSpec, build
-from retour.rounds import (
-    CompareSpec,
-    RoundData,
-    compare,
-    comparability,
-    indicator_change,
-    link,
-    linearise_rounds,
-    needs_change,
-    questionnaire_changes,
-    score_change,
-)
+from retour.rounds import TREATMENT, indicator_change, linearise_rounds, link, score_change
 
 GOLDEN = Path(__file__).parent / "golden"
 TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
+DOMAIN_KEYS = ["community_id", "group_dimension", "group", "indicator_id"]
 
 
 def _golden_module():
-    spec = importlib.util.spec_from_file_location("make_svy_change_golden", GOLDEN / "make_svy_change_golden.py")
+    script = GOLDEN / "make_svy_change_golden.py"
+    spec = importlib.util.spec_from_file_location("make_svy_change_golden", script)
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("make_svy_change_golden", module)
     spec.loader.exec_module(module)
@@ -71,7 +71,7 @@ def test_changes_agree_with_svy_golden_files(pairing: str) -> None:
     stacked = _stacked(pairing)
     assert stacked.linkage.pairing == pairing
     reference = golden.read(GOLDEN / f"svy_change_{pairing}.csv")
-    _compare(indicator_change(stacked), reference, ["community_id", "group_dimension", "group", "indicator_id"])
+    _compare(indicator_change(stacked), reference, DOMAIN_KEYS)
 
 
 def test_difference_in_differences_agrees_with_svy_golden_file() -> None:
@@ -93,8 +93,7 @@ def test_changes_agree_with_svy_live() -> None:
     first, second = golden.make_rounds()
     for pairing in ("independent", "panel"):
         reference = golden.svy_changes(golden.stacked(first, second, pairing))
-        _compare(indicator_change(_stacked(pairing)), reference,
-                 ["community_id", "group_dimension", "group", "indicator_id"])
+        _compare(indicator_change(_stacked(pairing)), reference, DOMAIN_KEYS)
 
 
 def test_golden_data_is_what_the_script_makes() -> None:
@@ -117,8 +116,10 @@ def test_independent_rounds_add_their_variances() -> None:
                                kinds=golden.KINDS, pairing="independent")
     change = indicator_change(stacked)
     keys = ["community_id", "indicator_id"]
-    before, after = (estimate(frame, golden.INDICATORS, Design(), EstimationSpec(), groups=(), kinds=golden.KINDS)
-                     .select(*keys, pl.col("estimate").alias(f"estimate_{name}"), pl.col("se").alias(f"se_{name}"))
+    before, after = (estimate(frame, golden.INDICATORS, Design(), EstimationSpec(), groups=(),
+                              kinds=golden.KINDS)
+                     .select(*keys, pl.col("estimate").alias(f"estimate_{name}"),
+                             pl.col("se").alias(f"se_{name}"))
                      for name, frame in (("a", first), ("b", second)))
     both = change.join(before, on=keys).join(after, on=keys)
     assert both.height == 4 * len(golden.INDICATORS)
@@ -161,14 +162,16 @@ def test_panel_variance_is_var_a_plus_var_b_minus_twice_the_linked_covariance() 
                 variance_b += factor * np.sum(centred[:, 1] ** 2)
                 covariance += factor * np.sum(centred[:, 0] * centred[:, 1])
             assert covariance > 0  # linked respondents answer alike at both times
-            se = ours.filter((pl.col("community_id") == community) & (pl.col("indicator_id") == indicator))["se"][0]
+            row = ours.filter((pl.col("community_id") == community) & (pl.col("indicator_id") == indicator))
+            se = row["se"][0]
             assert se**2 == pytest.approx(variance_a + variance_b - 2 * covariance, rel=1e-10)
 
 
 # --- pillar and composite scores ------------------------------------------------------------------------
 
 SCORE_SPEC = IndexSpec(
-    indicators=(IndexIndicator("paid_job", "economic"), IndexIndicator("household_size", "economic", False, 2.0),
+    indicators=(IndexIndicator("paid_job", "economic"),
+                IndexIndicator("household_size", "economic", False, 2.0),
                 IndexIndicator("can_borrow", "social")),
     pillars=("economic", "social"),
     goalposts=(Goalpost("paid_job", 0.2, 0.6), Goalpost("household_size", 5.0, 10.0),
@@ -195,8 +198,8 @@ def _reference_variance(frame: pl.DataFrame, community: str, slopes: dict[str, f
     """v(S_b - S_a) by the textbook formula: u = sum_k slope_k (z_k,b - z_k,a), PSU totals, one at a time."""
     in_domain = (frame["community_id"] == community).to_numpy()
     is_b = (frame["round"] == "b").to_numpy()
-    u = sum(slope * (_linearised_values(frame, in_domain & is_b, k) - _linearised_values(frame, in_domain & ~is_b, k))
-            for k, slope in slopes.items())
+    u = sum(slope * (_linearised_values(frame, in_domain & is_b, k)
+                     - _linearised_values(frame, in_domain & ~is_b, k)) for k, slope in slopes.items())
     totals: dict[tuple[str, str], float] = {}
     for key, value in zip(zip(frame["stratum"], frame["psu"], strict=True), u, strict=True):
         totals[key] = totals.get(key, 0.0) + value
@@ -252,7 +255,8 @@ def test_score_jacobian_of_a_zscore_index_follows_every_community() -> None:
 
         slope = (build_arrays(up[None], spec).scores()[0] - build_arrays(down[None], spec).scores()[0]) / (
             up[source, indicator] - down[source, indicator])
-        np.testing.assert_allclose(jacobian[target, :, source, indicator], slope[target], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(jacobian[target, :, source, indicator], slope[target], rtol=1e-6,
+                                   atol=1e-9)
     assert np.abs(jacobian[0, :, 1, :]).max() > 0
 
 
@@ -322,9 +326,11 @@ def test_difference_in_differences_interval_covers_the_known_effect(panel: bool)
 
 def test_difference_in_differences_needs_both_groups_in_both_rounds() -> None:
     first, second = _did_rounds(np.random.default_rng(7), 0.1, panel=True)
-    with pytest.raises(EstimationError, match="no beneficiaries in the first round and no comparison respondents in the first round"):
-        difference_in_differences(linearise_rounds(first, second, ["y"], Design(), EstimationSpec(), groups=(),
-                                                   pairing="independent", treatment="programme_group"))
+    stacked = linearise_rounds(first, second, ["y"], Design(), EstimationSpec(), groups=(),
+                               pairing="independent", treatment="programme_group")
+    with pytest.raises(EstimationError, match="no beneficiaries in the first round and no comparison "
+                                              "respondents in the first round"):
+        difference_in_differences(stacked)
 
 
 # --- linkage and pairing ---------------------------------------------------------------------------------
@@ -356,19 +362,21 @@ def test_panel_without_clusters_makes_each_linked_person_a_unit() -> None:
     """No PSU column: in a panel a person's two interviews form one unit, so their covariance counts."""
     first, second = golden.make_rounds(complete=True)
     design = Design(stratum="stratum", psu=None, weight="weight")
-    change = indicator_change(linearise_rounds(first, second, ["paid_job"], design, EstimationSpec(), groups=(),
-                                               pairing="panel")).filter(pl.col("community_id") == "all")
+    stacked = linearise_rounds(first, second, ["paid_job"], design, EstimationSpec(), groups=(),
+                               pairing="panel")
+    change = indicator_change(stacked).filter(pl.col("community_id") == "all")
     wide = first.join(second.select("case_id", pl.col("paid_job").alias("after")), on="case_id")
     differences = estimate(wide.with_columns(d=pl.col("after") - pl.col("paid_job")), ["d"], design,
-                           EstimationSpec(), groups=(), kinds={"d": "mean"}).filter(pl.col("community_id") == "all")
+                           EstimationSpec(), groups=(), kinds={"d": "mean"})
+    differences = differences.filter(pl.col("community_id") == "all")
     assert change["change"][0] == pytest.approx(differences["estimate"][0], rel=1e-12)
     assert change["se"][0] == pytest.approx(differences["se"][0], rel=1e-10)
 
 
 # --- questionnaire changes and the whole comparison -------------------------------------------------------
 
-FIELDS = {"paid_job": ("work_paid",), "can_borrow": ("can_borrow", "has_savings"), "household_size": ("hh_size",),
-          "uses_mobile_money": ("mobile_money",)}
+FIELDS = {"paid_job": ("work_paid",), "can_borrow": ("can_borrow", "has_savings"),
+          "household_size": ("hh_size",), "uses_mobile_money": ("mobile_money",)}
 
 
 def _round_data(name: str, frame: pl.DataFrame, answered: dict[str, int], needs: pl.DataFrame | None = None):
@@ -381,20 +389,22 @@ def test_questionnaire_changes_are_listed_and_the_other_indicators_compared() ->
     second = second.with_columns(can_borrow=pl.lit(None, pl.Float64))
     first = first.with_columns(uses_mobile_money=pl.lit(None, pl.Float64))
     second = second.with_columns(uses_mobile_money=pl.lit(1.0))
-    answered_from = {"work_paid": 250, "can_borrow": 240, "has_savings": 251, "hh_size": 250, "mobile_money": 0}
+    answered_from = {"work_paid": 250, "can_borrow": 240, "has_savings": 251, "hh_size": 250,
+                     "mobile_money": 0}
     answered_to = {"work_paid": 260, "can_borrow": 0, "has_savings": 262, "hh_size": 255, "mobile_money": 270,
                    "beneficiary": 271}
     spec = CompareSpec(indicators=(*golden.INDICATORS, "uses_mobile_money"), indicator_fields=FIELDS,
                        design=Design(), estimation=EstimationSpec(), kinds=golden.KINDS, groups=("sex",))
-    result = compare(_round_data("baseline", first, answered_from), _round_data("midterm", second, answered_to),
-                     spec)
+    result = compare(_round_data("baseline", first, answered_from),
+                     _round_data("midterm", second, answered_to), spec)
     assert result.questionnaire_changes.to_dicts() == [
         {"field": "can_borrow", "change": "dropped", "answers_from": 240, "answers_to": 0},
         {"field": "mobile_money", "change": "added", "answers_from": 0, "answers_to": 270},
         {"field": "beneficiary", "change": "added", "answers_from": 0, "answers_to": 271}]
     reasons = {row["indicator_id"]: row for row in result.comparability.iter_rows(named=True)}
     assert reasons["paid_job"]["comparable"] and reasons["paid_job"]["reason"] == ""
-    assert reasons["can_borrow"]["reason"] == "question(s) can_borrow not asked in midterm (dropped since baseline)"
+    assert reasons["can_borrow"]["reason"] == ("question(s) can_borrow not asked in midterm "
+                                               "(dropped since baseline)")
     assert reasons["can_borrow"]["reason_fr"] == ("question(s) can_borrow non posée(s) en midterm "
                                                   "(retirée(s) depuis baseline)")
     assert reasons["uses_mobile_money"]["reason"] == ("question(s) mobile_money not asked in baseline "
@@ -450,7 +460,8 @@ def _store_round(project, round_name: str, submissions: pl.DataFrame) -> None:
     quarantined = pl.DataFrame(schema={"_row": pl.Int64, "_uuid": pl.Utf8, "_content_hash": pl.Utf8,
                                        "raw": pl.Utf8, "reasons": pl.Utf8})
     batch = Batch(accepted=accepted, quarantined=quarantined, problem_frame=pl.DataFrame(schema=text),
-                  rows_read=submissions.height, file_name=f"{round_name}.csv", file_sha256=round_name, reader="test")
+                  rows_read=submissions.height, file_name=f"{round_name}.csv", file_sha256=round_name,
+                  reader="test")
     con = store.connect(project.store_path)
     try:
         store.write_batch(con, batch, round_name)
@@ -476,10 +487,11 @@ def compared_study(study_dir, monkeypatch):
     communities = ["bafoulabe", "bamako_commune_iv", "kati", "kayes", "kita", "sikasso", "kirane"]
     rng = np.random.default_rng(10)
     community = np.array(communities)[rng.integers(0, 7, 604)]
-    fields = {q.name: pl.lit("x") for q in catalogue.instrument.questions if q.name}
-    baseline = pl.DataFrame({"_uuid": [f"b{i}" for i in range(604)], "case_id": [f"case{i}" for i in range(604)],
-                             "community": community}).with_columns(
-        **{k: v for k, v in fields.items() if k not in ("case_id", "community", "beneficiary")})
+    answers = {q.name: pl.lit("x") for q in catalogue.instrument.questions
+               if q.name and q.name not in ("case_id", "community", "beneficiary")}
+    baseline = pl.DataFrame({"_uuid": [f"b{i}" for i in range(604)],
+                             "case_id": [f"case{i}" for i in range(604)], "community": community})
+    baseline = baseline.with_columns(**answers)
     midterm = baseline[:500].with_columns(
         _uuid=pl.format("m{}", pl.int_range(pl.len())), beneficiary=pl.Series(np.where(rng.random(500) < 0.5,
                                                                                        "yes", "no")),
@@ -504,11 +516,9 @@ def compared_study(study_dir, monkeypatch):
                 columns[indicator.id] = draw.normal(10 + later, 2, n)
             else:
                 columns[indicator.id] = (draw.random(n) < 0.3 + 0.1 * later).astype(float)
-        frame = pl.DataFrame(columns)
-        return frame.with_columns([pl.when(pl.col("community_id").is_not_null()).then(
-            None if submissions[f].null_count() == n else pl.col(indicator.id)).alias(indicator.id)
-            for indicator in catalogue.indicators for f in sorted(referenced_fields(indicator.formula))[:1]
-            if f in submissions.columns])
+        asked = {name for name in submissions.columns if submissions[name].null_count() < n}
+        unasked = [i.id for i in catalogue.indicators if not referenced_fields(i.formula) <= asked]
+        return pl.DataFrame(columns).with_columns([pl.lit(None, pl.Float64).alias(i) for i in unasked])
 
     monkeypatch.setattr("retour.indicators.derive", derive)
     spec = load_index_spec(project, catalogue)
@@ -536,7 +546,8 @@ def test_compare_rounds_stores_every_change_of_a_study(compared_study) -> None:
     assert result.linkage.pairing == "panel" and result.linkage.linked == 500
     assert {"field": dropped[0], "change": "dropped"}.items() <= result.questionnaire_changes.filter(
         pl.col("field") == dropped[0]).to_dicts()[0].items()
-    assert "beneficiary" in result.questionnaire_changes.filter(pl.col("change") == "added")["field"].to_list()
+    added = result.questionnaire_changes.filter(pl.col("change") == "added")
+    assert "beneficiary" in added["field"].to_list()
     not_comparable = result.comparability.filter(~pl.col("comparable"))
     assert "family_or_friends_abroad" in not_comparable["indicator_id"].to_list()
     assert "family_or_friends_abroad" not in result.changes["indicator_id"].to_list()
@@ -545,7 +556,8 @@ def test_compare_rounds_stores_every_change_of_a_study(compared_study) -> None:
     assert whole["ci_low"] < 0.1 < whole["ci_high"] and whole["p_value"] < 0.05
     assert result.score_changes.filter(pl.col("pillar") == "composite").height == 7
     assert result.did.filter(pl.col("community_id") == "all").height > 0
-    assert result.need_changes.filter(pl.col("change") == "no_longer_priority")["community_id"].to_list() == ["kati"]
+    stopped = result.need_changes.filter(pl.col("change") == "no_longer_priority")
+    assert stopped["community_id"].to_list() == ["kati"]
     con = store.connect(project.store_path, read_only=True)
     try:
         stored = store.read_results(con, "changes", "midterm")
@@ -553,7 +565,8 @@ def test_compare_rounds_stores_every_change_of_a_study(compared_study) -> None:
     finally:
         con.close()
     assert stored.height == result.changes.height and set(stored["from_round"]) == {"baseline"}
-    assert json.loads(run["details"]) == {"from_round": "baseline", "pairing": "panel", "linked": 500, "did": True}
+    assert json.loads(run["details"]) == {"from_round": "baseline", "pairing": "panel", "linked": 500,
+                                          "did": True}
 
 
 def test_retour_compare_prints_every_section(compared_study, capsys) -> None:
@@ -563,13 +576,15 @@ def test_retour_compare_prints_every_section(compared_study, capsys) -> None:
     records = json.loads(capsys.readouterr().out)
     sections = {record["section"] for record in records}
     assert sections == {"indicators", "scores", "needs", "questionnaire", "comparability"}
-    assert {r["community_id"] for r in records if r["section"] in ("indicators", "scores", "needs")} == {"kati"}
+    shown = {r["community_id"] for r in records if r["section"] in ("indicators", "scores", "needs")}
+    assert shown == {"kati"}
     assert all(r["group_dimension"] == "all" for r in records if r["section"] == "indicators")
 
     main(["compare", str(project.root), "--from", "baseline", "--to", "midterm", "--did", "--show", "did",
           "--indicator", "paid_job_or_iga", "--format", "csv"])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("section,community_id,indicator_id,change_beneficiaries,change_comparison,did,se")
+    assert lines[0].startswith("section,community_id,indicator_id,change_beneficiaries,change_comparison,"
+                               "did,se")
     assert len(lines) == 1 + 8  # seven communities and all
 
     main(["compare", str(project.root), "--from", "baseline", "--to", "midterm", "--show", "questionnaire",
@@ -584,9 +599,137 @@ def test_retour_compare_says_what_is_wrong(compared_study, capsys) -> None:
     with pytest.raises(SystemExit) as done:
         main(["compare", str(project.root), "--from", "baseline", "--to", "baseline"])
     assert done.value.code == 1
-    assert capsys.readouterr().err.strip() == ("Error: Both rounds are 'baseline'. Compare two different rounds: "
-                                               "--from R1 --to R2.")
+    assert capsys.readouterr().err.strip() == ("Error: Both rounds are 'baseline'. Compare two different "
+                                               "rounds: --from R1 --to R2.")
     with pytest.raises(SystemExit) as done:
         main(["compare", str(project.root), "--from", "baseline", "--to", "final"])
     assert done.value.code == 1
     assert "No submissions in round 'final'" in capsys.readouterr().err
+
+
+# --- the synthetic mid-term round: stated shifts are recovered ----------------------------------------------
+
+EXAMPLE = Path(__file__).parent.parent / "src" / "retour" / "examples" / "mali-2018"
+
+
+def _synthetic_rounds(seed: int, panel: bool):
+    """Baseline and mid-term generated by `retour.synth` from the example study's shifts_midterm.toml."""
+    import inspect
+
+    try:
+        from retour import synth
+    except ImportError as error:
+        pytest.skip(f"retour.synth cannot be imported yet ({error}): the mid-term round comes from it")
+    generate = getattr(synth, "generate", None)
+    if generate is None or "shifts" not in inspect.signature(generate).parameters:
+        pytest.skip("retour.synth.generate cannot make a later round with stated shifts yet")
+    if not (EXAMPLE / "shifts_midterm.toml").exists():
+        pytest.skip("the example study ships no shifts_midterm.toml yet")
+    from retour.indicators import derive, load_catalogue
+    from retour.schema import load_instrument
+
+    catalogue = load_catalogue(EXAMPLE / "indicators.toml", load_instrument(EXAMPLE / "instrument.xlsx"))
+    targets = synth.load_targets(EXAMPLE / "synth_targets.toml")
+    shifts = synth.load_shifts(EXAMPLE / "shifts_midterm.toml")
+    rounds = []
+    for made in (generate(targets, catalogue, seed),
+                 generate(targets, catalogue, seed, "midterm", shifts=shifts, panel=panel)):
+        submissions = made.frame
+        extra = [submissions["case_id"].cast(pl.Utf8)] if "case_id" in submissions.columns else []
+        if "beneficiary" in submissions.columns:
+            extra.append(submissions["beneficiary"].cast(pl.Utf8).replace_strict(
+                {"yes": "beneficiary", "no": "comparison"}, default=None).alias(TREATMENT))
+        respondents = derive(submissions, catalogue).with_columns(extra)
+        rounds.append(RoundData(name=made.round_name, respondents=respondents,
+                                answered=fields_answered(submissions), needs=pl.DataFrame()))
+    return catalogue, shifts, rounds
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("panel", [False, True], ids=["fresh_sample", "panel"])
+def test_stated_midterm_shifts_are_recovered_within_their_intervals(seed: int, panel: bool) -> None:
+    from retour.expressions import referenced_fields
+
+    catalogue, shifts, (baseline, midterm) = _synthetic_rounds(seed, panel)
+    kinds = {i.id: i.kind for i in catalogue.indicators}
+    fields = {i.id: tuple(sorted(referenced_fields(i.formula) | referenced_fields(i.universe)))
+              for i in catalogue.indicators}
+    did = TREATMENT in midterm.respondents.columns and bool(shifts.effects)
+    spec = CompareSpec(indicators=catalogue.ids, indicator_fields=fields, design=Design(),
+                       estimation=EstimationSpec(), kinds=kinds, groups=(), did=did,
+                       pairing="panel" if panel else "independent")
+    result = compare(baseline, midterm, spec)
+    changes = result.changes.filter(pl.col("group_dimension") == "all")
+    stated = [(community, indicator) for community, table in shifts.by_community.items()
+              for indicator in table]
+    stated += [(community, indicator) for indicator in shifts.default for community in
+               changes["community_id"].unique().to_list() if community != "all"]
+    checked, missed = 0, []
+    for community, indicator in dict.fromkeys(stated):
+        if indicator in shifts.effects or indicator not in set(changes["indicator_id"]):
+            continue  # beneficiaries' effect comes on top of a community's stated change
+        row = changes.filter((pl.col("community_id") == community) & (pl.col("indicator_id") == indicator))
+        truth = shifts.change(indicator, community, kinds[indicator] == "mean")
+        checked += 1
+        if not row["ci_low"][0] <= truth <= row["ci_high"][0]:
+            missed.append((community, indicator, truth, row["change"][0]))
+    assert checked > 0
+    assert len(missed) <= 0.05 * checked, missed
+    if did:
+        whole = result.did.filter(pl.col("community_id") == "all")
+        for indicator in shifts.effects:
+            row = whole.filter(pl.col("indicator_id") == indicator)
+            truth = shifts.effect(indicator, kinds[indicator] == "mean")
+            assert row["ci_low"][0] <= truth <= row["ci_high"][0], (indicator, truth, row["did"][0])
+
+
+# --- the "change since baseline" section of the reports ---------------------------------------------------
+
+
+def _report_with_changes(bundle):
+    """A report bundle of the mid-term round with a stored comparison: kati's paid work up 12 points
+    (clear), its composite score up by 0.08 and from rank 4 to 2, water no longer a priority there."""
+    from dataclasses import replace
+
+    rows = []
+    for community in ("kati", "kita", "all"):
+        for indicator, change, low, high in (("paid_job_or_iga", 0.12, 0.03, 0.21),
+                                             ("can_borrow_money", -0.02, -0.10, 0.06)):
+            rows.append({"from_round": "baseline", "pairing": "panel", "community_id": community,
+                         "group_dimension": "all", "group": "all", "indicator_id": indicator,
+                         "estimate_from": 0.40, "estimate_to": 0.40 + change, "change": change, "se": 0.04,
+                         "ci_low": low, "ci_high": high, "statistic": change / 0.04, "p_value": 0.01,
+                         "p_adjusted": 0.02, "df": 20.0, "n_from": 80, "n_to": 82, "suppressed": False})
+    scores = pl.DataFrame([{"from_round": "baseline", "pairing": "panel", "community_id": c, "pillar": p,
+                            "score_from": 0.5, "score_to": 0.58, "change": 0.08, "se": 0.03, "ci_low": 0.02,
+                            "ci_high": 0.14, "statistic": 2.7, "p_value": 0.01, "df": 20.0, "rank_from": 4,
+                            "rank_to": 2, "rank_change": -2}
+                           for c in ("kati", "kita") for p in ("economic", "social", "psychosocial", "composite")])
+    needs = pl.DataFrame({"from_round": ["baseline"] * 2, "community_id": ["kati", "kita"],
+                          "issue_id": ["water", "water"], "level_from": ["priority", "none"],
+                          "level_to": ["important", "none"], "change": ["no_longer_priority", "unchanged"]})
+    return replace(bundle, round_name="midterm", changes=pl.DataFrame(rows), score_changes=scores,
+                   need_changes=needs)
+
+
+def test_fact_sheets_and_synthesis_show_the_change_since_baseline() -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from report_bundle import bundle
+
+    from retour.report import render_factsheet, render_synthesis
+
+    plain = render_factsheet("kati", bundle(), "en").html
+    assert "Change since" not in plain  # no comparison stored: no section
+    data = _report_with_changes(bundle())
+    english = render_factsheet("kati", data, "en").html
+    assert "Change since Baseline" in english
+    assert '<tr data-indicator="paid_job_or_iga" class="tone-better">' in english
+    assert "<strong>+12 pts</strong>" in english
+    assert 'data-indicator="can_borrow_money"' not in english.split("Change since")[1]  # not a clear change
+    assert "4 → 2" in english and "No longer priorities:" in english
+    french = render_factsheet("kati", data, "fr").html
+    assert "Évolution depuis situation de référence" in french
+    assert "Ne sont plus prioritaires :" in french
+    synthesis = render_synthesis(data, "fr").html
+    assert "Ensemble de l’échantillon" in synthesis and synthesis.count("4 → 2") == 2

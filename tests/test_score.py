@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from score_exports import RETURNEE, RETURNEE_SCORES, visit, write_export
 
 from retour.cli import main
 from retour.config import DesignSettings
@@ -19,16 +18,9 @@ from retour.errors import SpecError
 from retour.estimate import EstimationSpec
 from retour.indicators import load_catalogue
 from retour.schema import load_instrument
-from retour.score import (
-    DIMENSIONS,
-    SCORES,
-    check_score_spec,
-    load_score_spec,
-    recode,
-    score,
-    score_visits,
-    summarise,
-)
+from retour.score import SCORES, recode, score, score_visits, summarise
+from retour.score_spec import DIMENSIONS, check_score_spec, load_score_spec
+from score_exports import RETURNEE, RETURNEE_SCORES, visit, write_export
 
 EXAMPLE = Path(__file__).parent.parent / "src" / "retour" / "examples" / "mali-2018"
 ROUNDS = ("baseline", "midterm", "final")
@@ -52,9 +44,11 @@ def submissions(*visits: dict[str, str], round_name: str = "baseline") -> pl.Dat
     """A frame shaped like stored submissions: `round`, one Utf8 column per question (null when not
     answered), a typed interview date and submission time."""
     frame = pl.DataFrame([{"round": round_name, **v} for v in visits])
-    return frame.with_columns(*(pl.lit(None, pl.Utf8).alias(name) for name in FIELDS if name not in frame.columns),
-                              pl.col("interview_date").str.to_date(),
-                              pl.lit(None, pl.Datetime).alias("_submission_time"))
+    return frame.with_columns(
+        *(pl.lit(None, pl.Utf8).alias(name) for name in FIELDS if name not in frame.columns),
+        pl.col("interview_date").str.to_date(),
+        pl.lit(None, pl.Datetime).alias("_submission_time"),
+    )
 
 
 def scores_of(frame: pl.DataFrame, spec, **kwargs) -> pl.DataFrame:
@@ -67,21 +61,40 @@ def scores_of(frame: pl.DataFrame, spec, **kwargs) -> pl.DataFrame:
 def test_recodes_follow_the_scales_and_directions_of_the_weights_file(spec):
     levels = ["very_dissatisfied", "dissatisfied", "neutral", "satisfied", "very_satisfied"]
     emotions = ["never", "rarely", "sometimes", "often", "always"]
-    frame = submissions(*(visit(f"u{i}", sat_education=levels[i], emo_anger=emotions[i],
-                                seeking_job="yes" if i % 2 else "no", feels_discriminated="yes" if i < 2 else "no")
-                          for i in range(5)))
+    frame = submissions(
+        *(
+            visit(
+                f"u{i}",
+                sat_education=levels[i],
+                emo_anger=emotions[i],
+                seeking_job="yes" if i % 2 else "no",
+                feels_discriminated="yes" if i < 2 else "no",
+            )
+            for i in range(5)
+        )
+    )
     values = recode(frame, spec)
     assert values["education"].to_list() == [0.0, 0.25, 0.5, 0.75, 1.0]
-    assert values["anger"].to_list() == [1.0, 0.75, 0.5, 0.25, 0.0]  # frequency of a negative emotion, reversed
+    assert values["anger"].to_list() == [
+        1.0,
+        0.75,
+        0.5,
+        0.25,
+        0.0,
+    ]  # frequency of a negative emotion, reversed
     assert values["not_seeking_job"].to_list() == [1.0, 0.0, 1.0, 0.0, 1.0]  # higher_is_better = false
     assert values["not_discriminated"].to_list() == [0.0, 0.0, 1.0, 1.0, 1.0]
     assert values["friends"].to_list() == [1.0] * 5  # has_friends = yes, higher is better
 
 
 def test_a_question_and_its_follow_up_are_recoded_together(spec):
-    frame = submissions(visit("a", has_debt="no"), visit("b", has_debt="yes", debt_level="below"),
-                        visit("c", has_debt="yes", debt_level="above"), visit("d", has_debt="yes"),
-                        visit("e", has_debt=None))
+    frame = submissions(
+        visit("a", has_debt="no"),
+        visit("b", has_debt="yes", debt_level="below"),
+        visit("c", has_debt="yes", debt_level="above"),
+        visit("d", has_debt="yes"),
+        visit("e", has_debt=None),
+    )
     assert recode(frame, spec)["debt"].to_list() == [1.0, 0.667, 0.0, None, None]
 
 
@@ -98,7 +111,7 @@ def test_equal_weights_give_the_mean_of_each_dimension(spec):
     result = score(recode(submissions(visit("a")), spec), spec)
     for name, expected in RETURNEE_SCORES.items():
         assert result[name][0] == pytest.approx(expected, abs=1e-12)
-    assert result["reason_en"][0] == ""
+    assert result["reason_en"][0] is None
 
 
 def test_every_visit_carries_the_name_and_hash_of_its_weights(spec):
@@ -110,11 +123,14 @@ def test_every_visit_carries_the_name_and_hash_of_its_weights(spec):
 
 def test_another_weight_set_changes_the_scores_as_computed_by_hand(catalogue, spec, tmp_path):
     weights = tmp_path / "economy-first.toml"
-    weights.write_text('name = "economy_first"\n[dimensions]\neconomic = 2\n'
-                       '[weights]\nworks = 3\nhas_skills = 2\nanger = 0\n', encoding="utf-8")
+    weights.write_text(
+        'name = "economy_first"\n[dimensions]\neconomic = 2\n'
+        "[weights]\nworks = 3\nhas_skills = 2\nanger = 0\n",
+        encoding="utf-8",
+    )
     other = load_score_spec(EXAMPLE / "score_weights.toml", catalogue, weights)
     result = score(recode(submissions(visit("a")), other), other)
-    # economic: works 0 (weight 3), not seeking 1, cannot borrow 0, no debt 1, ate enough 1, skill 1 (weight 2)
+    # economic: works 0 (weight 3), not seeking 1, can't borrow 0, no debt 1, ate enough 1, skill 1 (weight 2)
     economic = (0 * 3 + 1 + 0 + 1 + 1 + 1 * 2) / (3 + 1 + 1 + 1 + 1 + 2)
     # psychosocial without anger (weight 0): four emotions 0.5, five 1s, 0.667 twice
     psychosocial = (4 * 0.5 + 5 + 2 * 0.667) / 11
@@ -122,7 +138,9 @@ def test_another_weight_set_changes_the_scores_as_computed_by_hand(catalogue, sp
     assert result["social"][0] == pytest.approx(5 / 8)
     assert result["psychosocial"][0] == pytest.approx(psychosocial)
     assert result["overall"][0] == pytest.approx((2 * economic + 5 / 8 + psychosocial) / 4)
-    assert result["overall"][0] != pytest.approx(score(recode(submissions(visit("a")), spec), spec)["overall"][0])
+    assert result["overall"][0] != pytest.approx(
+        score(recode(submissions(visit("a")), spec), spec)["overall"][0]
+    )
     assert other.name == "economy_first"
     both = hashlib.sha256((EXAMPLE / "score_weights.toml").read_bytes() + weights.read_bytes())
     assert other.weights_hash == both.hexdigest()[:12] != spec.weights_hash
@@ -148,17 +166,22 @@ def test_too_few_answers_give_no_score_and_a_reason(spec):
     result = score(recode(frame, spec), spec)
     assert result["psychosocial"][0] is None and result["overall"][0] is None
     assert result["economic"][0] == pytest.approx(4 / 6)
-    assert result["reason_en"][0] == ("psychosocial: 58% of the weight answered, 60% needed; "
-                                      "overall: not computed without all three dimensions")
-    assert result["reason_fr"][0] == ("psychosocial : 58 % du poids renseigné, 60 % requis; "
-                                      "global : non calculé sans les trois dimensions")
+    assert result["reason_en"][0] == (
+        "psychosocial: 58% of the weight answered, 60% needed; "
+        "overall: not computed without all three dimensions"
+    )
+    assert result["reason_fr"][0] == (
+        "psychosocial : 58 % du poids renseigné, 60 % requis; global : non calculé sans les trois dimensions"
+    )
 
 
 def test_the_answered_share_is_a_share_of_weight(catalogue, tmp_path):
     weights = tmp_path / "emotions-heavy.toml"
-    weights.write_text("[weights]\n" + "".join(f"{name} = 3\n" for name in
-                                               ("anger", "fear", "loneliness", "low_self_esteem", "sadness")),
-                       encoding="utf-8")
+    weights.write_text(
+        "[weights]\n"
+        + "".join(f"{name} = 3\n" for name in ("anger", "fear", "loneliness", "low_self_esteem", "sadness")),
+        encoding="utf-8",
+    )
     heavy = load_score_spec(EXAMPLE / "score_weights.toml", catalogue, weights, min_answered_share=0.6)
     frame = submissions(visit("a", **{name: None for name in EMOTIONS[:4]}))  # 4 x 3 of 22 unanswered
     result = score(recode(frame, heavy), heavy)
@@ -173,15 +196,20 @@ def test_a_survey_round_scores_return_migrants_and_a_monitoring_round_everyone(s
     not_returnee = visit("b", case_id="ML-0002", lived_abroad_3m="no")
     survey = scores_of(submissions(visit("a"), not_returnee), spec)
     assert survey["_uuid"].to_list() == ["a"]
-    monitoring = scores_of(submissions(visit("a"), not_returnee, round_name="midterm"), spec,
-                           monitoring_rounds=["midterm"])
+    monitoring = scores_of(
+        submissions(visit("a"), not_returnee, round_name="midterm"), spec, monitoring_rounds=["midterm"]
+    )
     assert monitoring["_uuid"].to_list() == ["a", "b"]
 
 
 def test_visits_below_the_threshold_are_flagged(spec):
-    poor = {f"sat_{s}": "dissatisfied" for s in ("education", "id_papers", "housing", "healthcare",
-                                                 "drinking_water", "justice_police")}
-    scored = scores_of(submissions(visit("a"), visit("b", case_id="ML-0002", has_id_document="no", **poor)), spec)
+    poor = {
+        f"sat_{s}": "dissatisfied"
+        for s in ("education", "id_papers", "housing", "healthcare", "drinking_water", "justice_police")
+    }
+    scored = scores_of(
+        submissions(visit("a"), visit("b", case_id="ML-0002", has_id_document="no", **poor)), spec
+    )
     # b: social = (6 x 0.25 + 0 + 1) / 8 = 0.3125 < 0.5
     assert scored["social"][1] == pytest.approx(0.3125)
     assert scored["below_threshold"].to_list() == ["", "social"]
@@ -202,8 +230,12 @@ def test_a_score_lower_than_at_the_previous_visit_is_flagged(spec):
 
 
 def test_visits_of_one_round_follow_each_other_by_visit(spec):
-    frame = submissions(visit("c", visit="12m", emo_fear="never"), visit("a", visit="3m"),
-                        visit("b", visit="6m", emo_fear="always"), round_name="midterm")
+    frame = submissions(
+        visit("c", visit="12m", emo_fear="never"),
+        visit("a", visit="3m"),
+        visit("b", visit="6m", emo_fear="always"),
+        round_name="midterm",
+    )
     scored = scores_of(frame, spec, monitoring_rounds=["midterm"]).sort("_uuid")
     assert scored["previous_visit"].to_list() == [None, "3m", "6m"]
     assert scored["dropped"].to_list() == ["", "psychosocial overall", ""]
@@ -211,7 +243,9 @@ def test_visits_of_one_round_follow_each_other_by_visit(spec):
 
 
 def test_visits_without_a_case_id_are_never_compared(spec):
-    scored = scores_of(submissions(visit("a", case_id=None), visit("b", case_id=None, emo_fear="always")), spec)
+    scored = scores_of(
+        submissions(visit("a", case_id=None), visit("b", case_id=None, emo_fear="always")), spec
+    )
     assert scored["previous_overall"].to_list() == [None, None]
     assert scored["dropped"].to_list() == ["", ""]
 
@@ -224,17 +258,24 @@ def test_every_problem_of_a_weights_file_is_listed(catalogue, tmp_path):
     bad.write_text(
         'name = "bad"\ncolour = "red"\n[dimensions]\neconomic = -1\n'
         '[[sub_indicators]]\nid = "a"\ndimension = "economic"\nfield = "sat_education"\n'
-        'recode = { very_dissatisfied = 0, dissatisfied = 2 }\n'
+        "recode = { very_dissatisfied = 0, dissatisfied = 2 }\n"
         '[[sub_indicators]]\nid = "b"\ndimension = "wealth"\nindicator = "no_such_indicator"\n'
         '[[sub_indicators]]\nid = "c"\ndimension = "social"\nfield = "age"\nrecode = "nothing"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     with pytest.raises(SpecError) as raised:
         load_score_spec(bad, catalogue)
     text = str(raised.value)
-    for expected in ("unknown key 'colour'", "dimensions.economic", "a recoded value must be a number from 0 to 1",
-                     "no value for choice(s) dissatisfied, neutral, satisfied, very_satisfied",
-                     "dimension 'wealth' is unknown", "no indicator 'no_such_indicator'", "no recode called 'nothing'",
-                     "the psychosocial dimension has no sub-indicator"):
+    for expected in (
+        "unknown key 'colour'",
+        "dimensions.economic",
+        "a recoded value must be a number from 0 to 1",
+        "no value for choice(s) dissatisfied, neutral, satisfied, very_satisfied",
+        "dimension 'wealth' is unknown",
+        "no indicator 'no_such_indicator'",
+        "no recode called 'nothing'",
+        "the psychosocial dimension has no sub-indicator",
+    ):
         assert expected in text, expected
 
 
@@ -247,24 +288,37 @@ def test_weights_for_unknown_sub_indicators_are_refused(catalogue, tmp_path):
 
 def test_an_indicator_reading_questions_the_form_lacks_is_refused(catalogue):
     raw = {"sub_indicators": [{"id": "x", "dimension": "economic", "indicator": "paid_job_or_iga"}]}
-    short = type(catalogue.instrument)(**{**catalogue.instrument.__dict__, "questions": tuple(
-        q for q in catalogue.instrument.questions if q.name != "income_activity")})
+    short = type(catalogue.instrument)(
+        **{
+            **catalogue.instrument.__dict__,
+            "questions": tuple(q for q in catalogue.instrument.questions if q.name != "income_activity"),
+        }
+    )
     _, problems = check_score_spec(raw, type(catalogue)(**{**catalogue.__dict__, "instrument": short}))
     assert any("reads income_activity, which the questionnaire lacks" in p.message for p in problems)
 
 
 # --- properties -----------------------------------------------------------------------------------------
 
-ANSWER = st.sampled_from(["very_dissatisfied", "dissatisfied", "neutral", "satisfied", "very_satisfied", None])
+ANSWER = st.sampled_from(
+    ["very_dissatisfied", "dissatisfied", "neutral", "satisfied", "very_satisfied", None]
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(answers=st.lists(st.tuples(ANSWER, ANSWER, ANSWER), min_size=1, max_size=8),
-       factor=st.floats(min_value=0.1, max_value=50))
-def test_scores_stay_within_0_and_1_and_ignore_the_scale_of_weights(spec, catalogue, tmp_path_factory, answers,
-                                                                   factor):
-    frame = submissions(*(visit(f"u{i}", sat_education=a, sat_housing=b, sat_healthcare=c)
-                          for i, (a, b, c) in enumerate(answers)))
+@given(
+    answers=st.lists(st.tuples(ANSWER, ANSWER, ANSWER), min_size=1, max_size=8),
+    factor=st.floats(min_value=0.1, max_value=50),
+)
+def test_scores_stay_within_0_and_1_and_ignore_the_scale_of_weights(
+    spec, catalogue, tmp_path_factory, answers, factor
+):
+    frame = submissions(
+        *(
+            visit(f"u{i}", sat_education=a, sat_housing=b, sat_healthcare=c)
+            for i, (a, b, c) in enumerate(answers)
+        )
+    )
     base = score(recode(frame, spec), spec)
     for name in SCORES:
         values = base[name].drop_nulls()
@@ -272,8 +326,13 @@ def test_scores_stay_within_0_and_1_and_ignore_the_scale_of_weights(spec, catalo
     folder = tmp_path_factory.mktemp("weights")
     scaled_file = folder / "scaled.toml"
     names = [sub.id for sub in spec.sub_indicators]
-    scaled_file.write_text("[dimensions]\n" + "".join(f"{d} = {factor}\n" for d in DIMENSIONS)
-                           + "[weights]\n" + "".join(f"{n} = {factor}\n" for n in names), encoding="utf-8")
+    scaled_file.write_text(
+        "[dimensions]\n"
+        + "".join(f"{d} = {factor}\n" for d in DIMENSIONS)
+        + "[weights]\n"
+        + "".join(f"{n} = {factor}\n" for n in names),
+        encoding="utf-8",
+    )
     scaled = load_score_spec(EXAMPLE / "score_weights.toml", catalogue, scaled_file)
     again = score(recode(frame, scaled), scaled)
     for name in SCORES:
@@ -284,10 +343,17 @@ def test_scores_stay_within_0_and_1_and_ignore_the_scale_of_weights(spec, catalo
 
 
 def test_the_summary_estimates_the_share_above_the_threshold_per_community(spec):
-    low = {name: "always" for name in EMOTIONS} | {"has_friends": "no", "has_support_network": "no",
-                                                   "community_participation": "no", "feels_safe": "very_unsafe"}
-    frame = submissions(visit("a", weight="1.0"), visit("b", case_id="ML-0002", weight="3.0", **low),
-                        visit("c", case_id="ML-0003", community="kati", weight="2.0"))
+    low = {name: "always" for name in EMOTIONS} | {
+        "has_friends": "no",
+        "has_support_network": "no",
+        "community_participation": "no",
+        "feels_safe": "very_unsafe",
+    }
+    frame = submissions(
+        visit("a", weight="1.0"),
+        visit("b", case_id="ML-0002", weight="3.0", **low),
+        visit("c", case_id="ML-0003", community="kati", weight="2.0"),
+    )
     scored = scores_of(frame.with_columns(pl.col("weight").cast(pl.Float64)), spec)
     assert scored["psychosocial"][1] < 0.5
     summary = summarise(scored, spec, EstimationSpec(min_cell=1))
@@ -309,18 +375,44 @@ def scored_study(study_dir, tmp_path):
     from retour.study import ingest_export
 
     instrument = load_instrument(study_dir / "instrument.xlsx")
-    poor = {f"sat_{s}": "very_dissatisfied" for s in ("education", "id_papers", "housing", "healthcare",
-                                                      "drinking_water", "justice_police")}
-    baseline = write_export(tmp_path / "baseline.csv", instrument, [
-        visit("u1"),
-        visit("u2", case_id="ML-0002", lived_abroad_3m="no", countries_lived="", reasons_left="",
-              return_year="", return_assisted_iom="", return_voluntary="", return_reasons=""),
-        visit("u3", case_id="ML-0003", community="kati", stratum="kati", has_id_document="no",
-              could_turn_to_justice="no", **poor),
-    ])
-    midterm = write_export(tmp_path / "midterm.csv", instrument, [
-        visit("u4", interview_date="2020-03-02", **{name: "always" for name in EMOTIONS}),
-    ])
+    poor = {
+        f"sat_{s}": "very_dissatisfied"
+        for s in ("education", "id_papers", "housing", "healthcare", "drinking_water", "justice_police")
+    }
+    baseline = write_export(
+        tmp_path / "baseline.csv",
+        instrument,
+        [
+            visit("u1"),
+            visit(
+                "u2",
+                case_id="ML-0002",
+                lived_abroad_3m="no",
+                countries_lived="",
+                reasons_left="",
+                return_year="",
+                return_assisted_iom="",
+                return_voluntary="",
+                return_reasons="",
+            ),
+            visit(
+                "u3",
+                case_id="ML-0003",
+                community="kati",
+                stratum="kati",
+                has_id_document="no",
+                could_turn_to_justice="no",
+                **poor,
+            ),
+        ],
+    )
+    midterm = write_export(
+        tmp_path / "midterm.csv",
+        instrument,
+        [
+            visit("u4", interview_date="2020-03-02", **{name: "always" for name in EMOTIONS}),
+        ],
+    )
     from retour.config import load_project
 
     project = load_project(study_dir)
@@ -375,7 +467,9 @@ def test_retour_score_weights_changes_the_printed_scores(scored_study, tmp_path,
     lines = capsys.readouterr().out.splitlines()
     header = lines[0].split(",")
     first = dict(zip(header, lines[1].split(","), strict=True))
-    expected = (2 * RETURNEE_SCORES["economic"] + RETURNEE_SCORES["social"] + RETURNEE_SCORES["psychosocial"]) / 4
+    expected = (
+        2 * RETURNEE_SCORES["economic"] + RETURNEE_SCORES["social"] + RETURNEE_SCORES["psychosocial"]
+    ) / 4
     assert float(first["overall"]) == pytest.approx(expected)
     assert first["weights"] == "economy_first"
 
@@ -395,4 +489,23 @@ def test_retour_score_summary_and_table(scored_study, capsys):
 def test_scoring_a_round_without_submissions_says_how_to_ingest(study_dir, capsys):
     with pytest.raises(SystemExit):
         main(["score", str(study_dir), "--round", "midterm"])
-    assert "No submissions in round 'midterm'" in capsys.readouterr().err
+    assert "No accepted submissions in round 'midterm'" in capsys.readouterr().err
+
+
+def test_weighted_sums_give_the_arithmetic_aggregation_of_the_index():
+    import numpy as np
+
+    from retour.index.aggregate import arithmetic
+    from retour.score import weighted_sums
+
+    rng = np.random.default_rng(20180305)
+    values = rng.random((200, 5))
+    values[rng.random((200, 5)) < 0.3] = np.nan
+    values[0] = np.nan  # nothing answered: no mean
+    weights = np.array([1.0, 0.5, 2.0, 3.0, 0.25])
+    frame = pl.DataFrame(values, schema=list("abcde")).fill_nan(None)
+    weighted, present = weighted_sums(list("abcde"), list(weights))
+    mean = frame.select(pl.when(present > 0).then(weighted / present)).to_series().to_numpy()
+    expected = arithmetic(values, weights)
+    assert np.allclose(mean, expected, equal_nan=True)
+    assert np.isnan(mean[0])

@@ -984,6 +984,50 @@ def estimate_command(
              "Synthetic data calibrated to published aggregates.")
 
 
+@app.command("demo")
+def demo_command(
+    study_dir: Annotated[Path, typer.Argument(help="Folder for the example study (created if missing).")] = Path(
+        "demo-study"),
+    lang: Annotated[str, typer.Option("--lang", help="Report language: fr, en or all.")] = "all",
+    output_format: Annotated[str, typer.Option("--report-format", help="Report format: html, pdf or all.")] = "all",
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Run the whole pipeline on the example study mali-2018 and print its Tableau 1.
+
+    Creates the study folder if needed, generates the synthetic baseline (calibrated to the 2018 study's
+    published figures), ingests it, estimates every indicator, builds the index, classifies needs and
+    writes fact sheets, the synthesis and tables to DIR/out/.
+
+    Example:
+        retour demo demo-study
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from retour.demo import run_demo
+
+    languages = ("fr", "en") if lang == "all" else (lang,)
+    formats = ("html", "pdf") if output_format == "all" else (output_format,)
+    if set(languages) - {"fr", "en"}:
+        raise typer.BadParameter("use fr, en or all.", param_hint="--lang")
+    if set(formats) - {"html", "pdf"}:
+        raise typer.BadParameter("use html, pdf or all.", param_hint="--report-format")
+    columns = (TextColumn("{task.description:<10}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task("demo", total=1.0)
+        run = run_demo(study_dir, languages, formats,
+                       progress=lambda stage, share: bar.update(task, completed=share, description=stage))
+    emit(records_of(run.tableau_1), output, title="Tableau 1")
+    timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.seconds.items())
+    info(f"{run.rows_ingested} respondents; {len(run.outputs)} files in {run.output_dir} ({timing}).")
+    info(f"{_synthetic_line()}")
+
+
+def _synthetic_line() -> str:
+    from retour.study import SYNTHETIC_NOTE
+
+    return f"{SYNTHETIC_NOTE['fr']} / {SYNTHETIC_NOTE['en']}."
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     """Entry point of the `retour` console script: the one place errors become `Error: ...`, exit 1."""
     command = typer.main.get_command(app)

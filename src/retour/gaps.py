@@ -4,7 +4,7 @@ For each indicator, community (and the whole sample) and group dimension, the ga
 the two group means a - b (returnee minus non_migrant, women minus men, 25_34 minus 15_24, urban minus
 rural). Both means come from the same design, so their covariance is kept: the linearised score of the
 difference is z_a - z_b, summed per PSU, and its variance is the stratified between-PSU variance of
-`retour.estimate` (Binder 1983; Lumley 2010, sec. 2.3):
+`retour.linearise` (Binder 1983; Lumley 2010, sec. 2.3):
 
     v(ybar_a - ybar_b) = sum_h (1 - f_h) n_h / (n_h - 1) sum_p (d_hp - dbar_h)^2,  d_hp = z_a,hp - z_b,hp
 
@@ -15,7 +15,7 @@ p-values are adjusted for the false discovery rate across the whole table with B
 (1995): p_(i) m / i, made monotone from the largest p down, capped at 1; every gap with a p-value
 belongs to the family, suppressed ones included, which can only make the adjustment more conservative.
 
-This module is pure and vectorised like `retour.estimate`: no files, no loops over domains or
+This module is pure and vectorised like `retour.linearise`: no files, no loops over domains or
 indicators.
 
 References: Benjamini, Y. and Hochberg, Y. (1995) JRSS B 57, 289-300. Binder, D. A. (1983) Int. Stat.
@@ -31,18 +31,15 @@ import polars as pl
 from scipy.special import stdtr
 
 from retour.errors import EstimationError
-from retour.estimate import (
+from retour.estimate import EstimationSpec, resolve_kinds, standard_error, t_quantile
+from retour.linearise import (
     GROUP_DIMENSIONS,
     Design,
-    EstimationSpec,
     Linearised,
     design_df,
     design_variance,
     linearise,
     pair_sums,
-    resolve_kinds,
-    standard_error,
-    t_quantile,
 )
 
 GAP_PAIRS: dict[str, tuple[str, str]] = {

@@ -24,7 +24,8 @@ import openpyxl
 
 from retour.config import DesignSettings
 from retour.errors import SchemaError
-from retour.score import DATE_FIELD, VISIT_FIELD, VISITS, ScoreSpec
+from retour.score import DATE_FIELD, VISIT_FIELD, VISITS
+from retour.score_spec import ScoreSpec
 
 FORM_FILE = "monitoring.xlsx"
 CONSENT_FIELD = "consent"
@@ -33,8 +34,10 @@ _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _LANGUAGE = re.compile(r"\((?P<code>[a-z]{2,3})\)\s*$")
 TEXTS: dict[str, dict[str, str]] = {
     "visit_label": {"fr": "Visite de suivi", "en": "Follow-up visit"},
-    "visit_hint": {"fr": "Temps écoulé depuis le retour de la personne.",
-                   "en": "Time since the person came back."},
+    "visit_hint": {
+        "fr": "Temps écoulé depuis le retour de la personne.",
+        "en": "Time since the person came back.",
+    },
     "3m": {"fr": "3 mois après le retour", "en": "3 months after return"},
     "6m": {"fr": "6 mois après le retour", "en": "6 months after return"},
     "12m": {"fr": "12 mois après le retour", "en": "12 months after return"},
@@ -73,8 +76,11 @@ def _read_sheet(workbook: Any, name: str) -> Sheet:
     header = tuple(str(cell).strip() if cell is not None else "" for cell in next(rows, ()))
     records = []
     for values in rows:
-        record = {key: value for key, value in zip(header, values, strict=False)
-                  if key and value is not None and str(value).strip() != ""}
+        record = {
+            key: value
+            for key, value in zip(header, values, strict=False)
+            if key and value is not None and str(value).strip() != ""
+        }
         if record:
             records.append(record)
     return Sheet(header=tuple(column for column in header if column), rows=tuple(records))
@@ -85,11 +91,17 @@ def read_xlsform(path: Path) -> tuple[Sheet, Sheet, Sheet]:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError:
-        raise SchemaError(f"Questionnaire {path} not found.", "Create a study with: retour init DIR") from None
+        raise SchemaError(
+            f"Questionnaire {path} not found.", "Create a study with: retour init DIR"
+        ) from None
     except Exception as error:  # openpyxl raises several unrelated types for a bad file
         raise SchemaError(f"{path} is not a readable XLSX workbook ({error}).") from None
     try:
-        return _read_sheet(workbook, "survey"), _read_sheet(workbook, "choices"), _read_sheet(workbook, "settings")
+        return (
+            _read_sheet(workbook, "survey"),
+            _read_sheet(workbook, "choices"),
+            _read_sheet(workbook, "settings"),
+        )
     finally:
         workbook.close()
 
@@ -150,18 +162,35 @@ def _language_columns(header: Sequence[str], column: str) -> dict[str, str]:
 
 def _localised(header: Sequence[str], column: str, key: str) -> dict[str, str]:
     """Cells of one of retour's own texts in every language column of the sheet (English by default)."""
-    return {name: TEXTS[key].get(code, TEXTS[key]["en"]) for name, code in _language_columns(header, column).items()}
+    return {
+        name: TEXTS[key].get(code, TEXTS[key]["en"])
+        for name, code in _language_columns(header, column).items()
+    }
 
 
 def _new_rows(header: Sequence[str], present: set[str], design: DesignSettings) -> list[dict[str, Any]]:
     """Identity rows the questionnaire lacks: case id, visit, interview date."""
     rows: list[dict[str, Any]] = []
     if design.case_id not in present:
-        rows.append({"type": "text", "name": design.case_id, "required": "yes", "retour_identifying": "hash",
-                     **_localised(header, "label", "case_id_label")})
+        rows.append(
+            {
+                "type": "text",
+                "name": design.case_id,
+                "required": "yes",
+                "retour_identifying": "hash",
+                **_localised(header, "label", "case_id_label"),
+            }
+        )
     if VISIT_FIELD not in present:
-        rows.append({"type": f"select_one {VISIT_FIELD}", "name": VISIT_FIELD, "required": "yes",
-                     **_localised(header, "label", "visit_label"), **_localised(header, "hint", "visit_hint")})
+        rows.append(
+            {
+                "type": f"select_one {VISIT_FIELD}",
+                "name": VISIT_FIELD,
+                "required": "yes",
+                **_localised(header, "label", "visit_label"),
+                **_localised(header, "hint", "visit_hint"),
+            }
+        )
     if DATE_FIELD not in present:
         rows.append({"type": "today", "name": DATE_FIELD, **_localised(header, "label", "date_label")})
     return rows
@@ -213,7 +242,10 @@ def _choices(source: Sheet, used: set[str]) -> Sheet:
     list_column = "list_name" if "list_name" in header else "list name"
     rows = [row for row in source.rows if str(row.get(list_column, "")).strip() in used]
     if VISIT_FIELD in used and not any(str(row.get(list_column, "")).strip() == VISIT_FIELD for row in rows):
-        rows += [{list_column: VISIT_FIELD, "name": visit, **_localised(header, "label", visit)} for visit in VISITS]
+        rows += [
+            {list_column: VISIT_FIELD, "name": visit, **_localised(header, "label", visit)}
+            for visit in VISITS
+        ]
     return Sheet(header=tuple(header), rows=tuple(rows))
 
 
@@ -227,9 +259,12 @@ def _settings(source: Sheet, languages: Iterable[str]) -> Sheet:
     codes = [code for code in languages if code in TEXTS["title"]] or ["en"]
     suffix = " / ".join(TEXTS["title"][code] for code in codes)
     title = str(base.get("form_title", form_id)).strip()
-    settings = {**base, "form_id": form_id if form_id.endswith(FORM_ID_SUFFIX) else form_id + FORM_ID_SUFFIX,
-                "form_title": title if suffix in title else f"{title} – {suffix}",
-                "version": str(base.get("version", "1"))}
+    settings = {
+        **base,
+        "form_id": form_id if form_id.endswith(FORM_ID_SUFFIX) else form_id + FORM_ID_SUFFIX,
+        "form_title": title if suffix in title else f"{title} – {suffix}",
+        "version": str(base.get("version", "1")),
+    }
     return Sheet(header=tuple(header), rows=(settings,))
 
 
@@ -239,19 +274,28 @@ def derive_form(xlsform: Path, spec: ScoreSpec, design: DesignSettings | None = 
     survey, choices, settings = read_xlsform(Path(xlsform))
     names = {str(row.get("name")) for row in survey.rows if _kind(row) == "question" and row.get("name")}
     if design.community not in names:
-        raise SchemaError(f"{xlsform}: no '{design.community}' question, so the monitoring form could not say "
-                          "where a visit took place.", "Add the community question (design.community).")
+        raise SchemaError(
+            f"{xlsform}: no '{design.community}' question, so the monitoring form could not say "
+            "where a visit took place.",
+            "Add the community question (design.community).",
+        )
     missing = [name for name in spec.questions if name not in names]
     if missing:
-        raise SchemaError(f"{xlsform} lacks question(s) the individual score reads: {', '.join(missing)}.",
-                          "Add them to the questionnaire, or remove their sub-indicators from the weights file.")
+        raise SchemaError(
+            f"{xlsform} lacks question(s) the individual score reads: {', '.join(missing)}.",
+            "Add them to the questionnaire, or remove their sub-indicators from the weights file.",
+        )
     identity = [design.community, design.case_id, VISIT_FIELD, DATE_FIELD, CONSENT_FIELD]
     keep = needed_fields(survey, [*identity, *spec.questions])
     short = _survey(survey, keep, design)
     languages = [code for code in _language_columns(short.header, "label").values() if code != "default"]
     fields = tuple(str(row["name"]) for row in short.rows if _kind(row) == "question" and row.get("name"))
-    return MonitoringForm(survey=short, choices=_choices(choices, _lists_used(short)),
-                          settings=_settings(settings, languages), fields=fields)
+    return MonitoringForm(
+        survey=short,
+        choices=_choices(choices, _lists_used(short)),
+        settings=_settings(settings, languages),
+        fields=fields,
+    )
 
 
 def write_form(form: MonitoringForm, target: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Change between two survey rounds: indicators, pillar and composite scores, needs and the questionnaire.
+"""Change between two survey rounds: design-based changes of indicators and of pillar and composite scores.
 
 The two rounds are stacked into one frame and linearised together with `retour.estimate`, so every
 change is a contrast of domain means of one combined design (Binder 1983; Lumley 2010, sec. 2.3):
@@ -27,10 +27,6 @@ by the delta method with the Jacobian of the index build (central differences of
 exact for min-max normalisation and arithmetic means): the score's linearised value per PSU is
 sum_k dS/dybar_k z_k. Rank normalisation has no derivative: its score changes get no SE.
 
-Questionnaire changes: a field is asked in a round when at least one respondent of the round has an
-answer. An indicator whose formula or universe reads a field asked in one round only, or that has no
-answer at all in a round, is not comparable and is left out of every change, with the reason.
-
 This module is pure: it reads no file and no store, and never loops over respondents.
 
 References: Binder, D. A. (1983) Int. Stat. Rev. 51, 279-292. Kish, L. (1987) Statistical Design for
@@ -48,20 +44,17 @@ import scipy.sparse as sparse
 from scipy.special import stdtr
 
 from retour.errors import EstimationError
-from retour.estimate import (
+from retour.estimate import EstimationSpec, resolve_kinds, standard_error, t_quantile
+from retour.linearise import (
     ALL,
     GROUP_DIMENSIONS,
     GROUP_LEVELS,
     Design,
-    EstimationSpec,
     Linearised,
     design_df,
     design_variance,
     linearise,
     pair_sums,
-    resolve_kinds,
-    standard_error,
-    t_quantile,
 )
 from retour.gaps import benjamini_hochberg
 from retour.index import COMPOSITE, IndexSpec, build_arrays, rank_scores, resolve_goalposts
@@ -114,7 +107,8 @@ class StackedRounds:
 # Linking and stacking
 
 
-def link(frame_from: pl.DataFrame, frame_to: pl.DataFrame, case_id: str) -> tuple[np.ndarray, np.ndarray, int]:
+def link(frame_from: pl.DataFrame, frame_to: pl.DataFrame,
+         case_id: str) -> tuple[np.ndarray, np.ndarray, int]:
     """Rows (from, to) of the respondents linked by case id, and how many case ids are duplicated.
 
     A case id links when it appears exactly once in each round; a null case id never links.
@@ -173,7 +167,8 @@ def stack(frame_from: pl.DataFrame, frame_to: pl.DataFrame, indicators: Sequence
                                    for g in dimensions))
               for code, frame in zip(_ROUND_CODES, (before, after), strict=True)]
     stacked = pl.concat(tagged, how="vertical_relaxed")
-    return stacked, Design(stratum="_stratum", psu="_psu", weight="_weight", fpc="_fpc" if design.fpc else None)
+    fpc = "_fpc" if design.fpc else None
+    return stacked, Design(stratum="_stratum", psu="_psu", weight="_weight", fpc=fpc)
 
 
 def _overwrite(frame: pl.DataFrame, rows: np.ndarray, values: pl.DataFrame) -> pl.DataFrame:
@@ -224,7 +219,8 @@ def linearise_rounds(
     lin = linearise(stacked, indicators, stacked_design, ("community_id",), by,
                     resolve_kinds(indicators, kinds), spec.lonely_psu)
     linkage = Linkage(pairing=chosen, linked=len(rows_from) if chosen == "panel" else 0,
-                      respondents_from=frame_from.height, respondents_to=frame_to.height, duplicated=duplicated)
+                      respondents_from=frame_from.height, respondents_to=frame_to.height,
+                      duplicated=duplicated)
     return StackedRounds(lin=lin, domains=_round_domains(lin), linkage=linkage, min_cell=spec.min_cell,
                          confidence=spec.confidence)
 
@@ -235,7 +231,8 @@ def _round_domains(lin: Linearised) -> pl.DataFrame:
     dimension = pl.col("group_dimension").str.strip_prefix(_BY)
     return rows.select(
         pl.col("_row").cast(pl.Int64), "community_id",
-        pl.when(dimension == "treatment").then(pl.lit(TREATMENT)).otherwise(dimension).alias("group_dimension"),
+        pl.when(dimension == "treatment").then(pl.lit(TREATMENT)).otherwise(dimension)
+        .alias("group_dimension"),
         pl.when(dimension == ALL).then(pl.lit(ALL)).otherwise(pl.col("group").str.slice(2)).alias("group"),
         pl.col("group").str.slice(0, 1).alias("_round"),
     )
@@ -275,7 +272,8 @@ def contrast(lin: Linearised, terms: Sequence[tuple[np.ndarray, float]]) -> Cont
     psu, group, sums = pair_sums(lin.pair_psu, target[lin.pair_domain], signed, n_targets)
     variance = design_variance(lin.layout, psu, group, sums[:, :k], n_targets)
     df = design_df(lin.layout, psu, group, sums[:, k:] > 0, n_targets)
-    return Contrast(estimate=estimate, variance=variance, df=df, scale=np.where(np.isnan(estimate), np.nan, scale))
+    scale = np.where(np.isnan(estimate), np.nan, scale)
+    return Contrast(estimate=estimate, variance=variance, df=df, scale=scale)
 
 
 def t_test(value: np.ndarray, se: np.ndarray, df: np.ndarray,
@@ -288,10 +286,12 @@ def t_test(value: np.ndarray, se: np.ndarray, df: np.ndarray,
     return {"ci_low": value - half, "ci_high": value + half, "statistic": statistic, "p_value": p_value}
 
 
-def long_table(labels: pl.DataFrame, indicators: Sequence[str], values: Mapping[str, np.ndarray]) -> pl.DataFrame:
+def long_table(labels: pl.DataFrame, indicators: Sequence[str],
+               values: Mapping[str, np.ndarray]) -> pl.DataFrame:
     """One row per label row x indicator from (T, K) arrays."""
     k = len(indicators)
-    columns = [pl.Series("indicator_id", np.tile(np.array(indicators, dtype=object), labels.height), dtype=pl.Utf8)]
+    ids = np.tile(np.array(indicators, dtype=object), labels.height)
+    columns = [pl.Series("indicator_id", ids, dtype=pl.Utf8)]
     for name, array in values.items():
         column = pl.Series(name, np.asarray(array).ravel())
         columns.append(column.fill_nan(None) if column.dtype == pl.Float64 else column)
@@ -369,7 +369,8 @@ def score_jacobian(values: np.ndarray, spec: IndexSpec, step: float = 1e-6) -> t
         own = slope / (2 * h.T[:, :, None])  # (I, C, S)
         jacobian[np.arange(n_c), :, np.arange(n_c), :] = own.transpose(1, 2, 0)
     else:
-        jacobian[:] = (slope / (2 * h.reshape(-1)[:, None, None])).reshape(n_c, n_i, n_c, n_s).transpose(2, 3, 0, 1)
+        every = slope / (2 * h.reshape(-1)[:, None, None])  # (C I, C, S)
+        jacobian[:] = every.reshape(n_c, n_i, n_c, n_s).transpose(2, 3, 0, 1)
     return scores[0], jacobian
 
 
@@ -427,7 +428,7 @@ def _goalposts(ids: Sequence[str], low: np.ndarray, high: np.ndarray) -> list:
 
 
 def _value_matrix(lin: Linearised, rows: np.ndarray, position: Sequence[int], min_cell: int) -> np.ndarray:
-    """(C, I) community estimates of the index indicators; NaN when absent or resting on < min_cell answers."""
+    """(C, I) community estimates of the index indicators; NaN if absent or on fewer than min_cell answers."""
     columns = np.array(position)
     values = np.full((len(rows), len(columns)), np.nan)
     have_row, have_column = rows >= 0, columns >= 0
@@ -471,217 +472,3 @@ def _score_variance(lin: Linearised, rows: Sequence[np.ndarray], position: Seque
     variance = design_variance(lin.layout, psu, group, sums, 1).reshape(n_c, n_s)
     df = design_df(lin.layout, psu, group, sums != 0, 1).reshape(n_c, n_s)
     return variance, df
-
-
-# --------------------------------------------------------------------------------------------------
-# Questionnaire changes and comparability
-
-
-def fields_answered(submissions: pl.DataFrame, ignore: Sequence[str] = ("round", "_uuid", "_submission_time")
-                    ) -> dict[str, int]:
-    """Respondents with an answer, per field of a round's submissions."""
-    columns = [c for c in submissions.columns if c not in ignore]
-    if not columns:
-        return {}
-    counts = submissions.select(pl.col(columns).count()).row(0)
-    return dict(zip(columns, (int(c) for c in counts), strict=True))
-
-
-def questionnaire_changes(answered_from: Mapping[str, int], answered_to: Mapping[str, int]) -> pl.DataFrame:
-    """Fields asked in one round only: field, change (`added` | `dropped`), answers_from, answers_to.
-
-    A field is asked in a round when at least one respondent answered it.
-    """
-    rows = []
-    for name in dict.fromkeys([*answered_from, *answered_to]):
-        before, after = answered_from.get(name, 0), answered_to.get(name, 0)
-        if (before > 0) != (after > 0):
-            rows.append({"field": name, "change": "added" if after else "dropped",
-                         "answers_from": before, "answers_to": after})
-    return pl.DataFrame(rows, schema={"field": pl.Utf8, "change": pl.Utf8, "answers_from": pl.Int64,
-                                      "answers_to": pl.Int64})
-
-
-@dataclass(frozen=True)
-class Comparability:
-    """Which indicators can be compared between two rounds, and why the others cannot."""
-
-    table: pl.DataFrame  # indicator_id, comparable, reason, reason_fr, fields
-    comparable: tuple[str, ...] = ()
-    excluded: tuple[str, ...] = ()
-
-
-def comparability(indicator_fields: Mapping[str, Sequence[str]], answered_from: Mapping[str, int],
-                  answered_to: Mapping[str, int], from_round: str, to_round: str,
-                  answers_from: Mapping[str, int] | None = None,
-                  answers_to: Mapping[str, int] | None = None) -> Comparability:
-    """Per indicator: comparable, or the reason it is not (in English and French).
-
-    `indicator_fields` maps an indicator to the fields its formula and universe read;
-    `answers_from/to` the number of respondents with a value of the indicator in each round.
-    """
-    rows = []
-    for indicator_id, fields in indicator_fields.items():
-        added = sorted(f for f in fields if answered_to.get(f, 0) and not answered_from.get(f, 0))
-        dropped = sorted(f for f in fields if answered_from.get(f, 0) and not answered_to.get(f, 0))
-        neither = sorted(f for f in fields if not answered_from.get(f, 0) and not answered_to.get(f, 0))
-        empty = [r for r, counts in ((from_round, answers_from), (to_round, answers_to))
-                 if counts is not None and not counts.get(indicator_id, 0)]
-        reason = reason_fr = ""
-        if added:
-            reason = f"question(s) {', '.join(added)} not asked in {from_round} (added in {to_round})"
-            reason_fr = f"question(s) {', '.join(added)} non posée(s) en {from_round} (ajoutée(s) en {to_round})"
-        elif dropped:
-            reason = f"question(s) {', '.join(dropped)} not asked in {to_round} (dropped since {from_round})"
-            reason_fr = (f"question(s) {', '.join(dropped)} non posée(s) en {to_round} "
-                         f"(retirée(s) depuis {from_round})")
-        elif neither:
-            reason = f"question(s) {', '.join(neither)} asked in neither round"
-            reason_fr = f"question(s) {', '.join(neither)} posée(s) dans aucun des deux passages"
-        elif empty:
-            reason = f"no respondent has a value in {' and '.join(empty)}"
-            reason_fr = f"aucun répondant n'a de valeur en {' et '.join(empty)}"
-        rows.append({"indicator_id": indicator_id, "comparable": not reason, "reason": reason,
-                     "reason_fr": reason_fr, "fields": " ".join(sorted(fields))})
-    table = pl.DataFrame(rows, schema={"indicator_id": pl.Utf8, "comparable": pl.Boolean, "reason": pl.Utf8,
-                                       "reason_fr": pl.Utf8, "fields": pl.Utf8})
-    ok = table.filter(pl.col("comparable"))["indicator_id"].to_list()
-    excluded = table.filter(~pl.col("comparable"))["indicator_id"].to_list()
-    return Comparability(table=table, comparable=tuple(ok), excluded=tuple(excluded))
-
-
-# --------------------------------------------------------------------------------------------------
-# Needs
-
-
-NEED_CHANGES = ("became_priority", "no_longer_priority", "level_changed", "unchanged", "only_from",
-                "only_to")
-
-
-def needs_change(needs_from: pl.DataFrame, needs_to: pl.DataFrame) -> pl.DataFrame:
-    """Each community x issue's level in both rounds and what changed (NEED_CHANGES).
-
-    `became_priority`: priority now and not before; `no_longer_priority`: priority before and not now.
-    Empty when either round has no needs (they were not computed for it).
-    """
-    keys = ["community_id", "issue_id"]
-    schema = {"community_id": pl.Utf8, "issue_id": pl.Utf8, "level": pl.Utf8}
-
-    def levels(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-        if needs_from.height == 0 or needs_to.height == 0:
-            return pl.DataFrame(schema=schema).rename({"level": name})
-        return frame.select(*keys, "level").cast(schema).rename({"level": name})
-
-    both = levels(needs_from, "level_from").join(levels(needs_to, "level_to"), on=keys, how="full",
-                                                 coalesce=True, maintain_order="left_right")
-    before, after = pl.col("level_from"), pl.col("level_to")
-    change = (pl.when(before.is_null()).then(pl.lit("only_to"))
-              .when(after.is_null()).then(pl.lit("only_from"))
-              .when((after == "priority") & (before != "priority")).then(pl.lit("became_priority"))
-              .when((before == "priority") & (after != "priority")).then(pl.lit("no_longer_priority"))
-              .when(before != after).then(pl.lit("level_changed"))
-              .otherwise(pl.lit("unchanged")))
-    return both.with_columns(change.alias("change"))
-
-
-# --------------------------------------------------------------------------------------------------
-# The whole comparison
-
-
-@dataclass(frozen=True)
-class RoundData:
-    """One round as a comparison reads it.
-
-    respondents: `indicators.derive` output, with the case id column and, for a difference-in-differences,
-    TREATMENT. answered: respondents with an answer per questionnaire field (`fields_answered`).
-    needs: the round's stored needs (contract 6; may be empty).
-    """
-
-    name: str
-    respondents: pl.DataFrame
-    answered: Mapping[str, int]
-    needs: pl.DataFrame
-
-
-@dataclass(frozen=True)
-class CompareSpec:
-    """What to compare and how: indicators (with the fields they read and their kinds), design, index."""
-
-    indicators: tuple[str, ...]
-    indicator_fields: Mapping[str, tuple[str, ...]]
-    design: Design
-    estimation: EstimationSpec
-    kinds: Mapping[str, str] | None = None
-    index: IndexSpec | None = None
-    groups: tuple[str, ...] = GROUP_DIMENSIONS
-    pairing: str = "auto"
-    case_id: str | None = "case_id"
-    did: bool = False
-    communities: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Everything that changed between two rounds; each frame has a `from_round` column once stored."""
-
-    from_round: str
-    to_round: str
-    linkage: Linkage
-    changes: pl.DataFrame  # CHANGE_COLUMNS
-    score_changes: pl.DataFrame  # SCORE_CHANGE_COLUMNS
-    did: pl.DataFrame  # did.DID_COLUMNS; empty unless asked for
-    need_changes: pl.DataFrame
-    comparability: pl.DataFrame
-    questionnaire_changes: pl.DataFrame
-
-    def frames(self) -> dict[str, pl.DataFrame]:
-        """Stored table name -> frame, each with from_round (and the pairing where it matters)."""
-        tables = {"changes": self.changes, "score_changes": self.score_changes, "did_estimates": self.did,
-                  "need_changes": self.need_changes, "indicator_comparability": self.comparability,
-                  "questionnaire_changes": self.questionnaire_changes}
-        paired = {"changes", "score_changes", "did_estimates"}
-        return {name: frame.select(pl.lit(self.from_round).alias("from_round"),
-                                   *([pl.lit(self.linkage.pairing).alias("pairing")] if name in paired else []),
-                                   pl.all())
-                for name, frame in tables.items()}
-
-
-def compare(before: RoundData, after: RoundData, spec: CompareSpec) -> Comparison:
-    """Compare two rounds: indicator, score and needs changes, and the difference-in-differences if asked."""
-    from retour.did import DID_COLUMNS, difference_in_differences
-
-    answers = [_answer_counts(r.respondents, spec.indicators) for r in (before, after)]
-    fields = {i: spec.indicator_fields.get(i, ()) for i in spec.indicators}
-    comparable = comparability(fields, before.answered, after.answered, before.name, after.name, *answers)
-    if not comparable.comparable:
-        raise EstimationError(f"No indicator can be compared between {before.name} and {after.name}.",
-                              "See the questionnaire changes: retour compare DIR --show questionnaire")
-    treatment = TREATMENT if spec.did else None
-    if treatment and not all(treatment in r.respondents.columns for r in (before, after)):
-        raise EstimationError("The respondents carry no programme group, so no difference-in-differences.",
-                              "Add the `beneficiary` field (yes / no) to the questionnaire.")
-    ids = comparable.comparable
-    kinds = {i: k for i, k in (spec.kinds or {}).items() if i in ids}
-    stacked = linearise_rounds(before.respondents, after.respondents, ids, spec.design, spec.estimation,
-                               spec.groups, kinds, spec.pairing, spec.case_id, treatment)
-    changes = indicator_change(stacked)
-    if spec.communities:
-        changes = report_order(changes, spec.communities)
-    scores = (score_change(stacked, spec.index, comparable.excluded) if spec.index is not None
-              else pl.DataFrame(schema=_empty_schema(SCORE_CHANGE_COLUMNS, ("community_id", "pillar"))))
-    did = (difference_in_differences(stacked) if spec.did
-           else pl.DataFrame(schema=_empty_schema(DID_COLUMNS, ("community_id", "indicator_id"))))
-    return Comparison(from_round=before.name, to_round=after.name, linkage=stacked.linkage, changes=changes,
-                      score_changes=scores, did=did, need_changes=needs_change(before.needs, after.needs),
-                      comparability=comparable.table,
-                      questionnaire_changes=questionnaire_changes(before.answered, after.answered))
-
-
-def _answer_counts(respondents: pl.DataFrame, indicators: Sequence[str]) -> dict[str, int]:
-    present = [i for i in indicators if i in respondents.columns]
-    counts = respondents.select(pl.col(present).count()).row(0) if present else ()
-    return dict(zip(present, (int(c) for c in counts), strict=True))
-
-
-def _empty_schema(columns: Sequence[str], text: Sequence[str]) -> dict[str, pl.DataType]:
-    return {c: pl.Utf8 if c in text else pl.Float64 for c in columns}

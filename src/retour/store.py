@@ -194,9 +194,8 @@ SUBMISSION_METADATA = ("round", "_uuid", "_submission_time")
 _SUBMISSION_INTERNAL = ("_batch_id", "_row", "_content_hash")
 _SQL_TYPES = {pl.Int64: "BIGINT", pl.Float64: "DOUBLE", pl.Date: "DATE", pl.Utf8: "VARCHAR",
               pl.Boolean: "BOOLEAN", pl.Datetime: "TIMESTAMP", pl.Int32: "INTEGER"}
-# An existing column may take new values of these types without changing (or by widening).
-_COMPATIBLE = {("DOUBLE", "BIGINT"), ("DOUBLE", "INTEGER"), ("BIGINT", "INTEGER"), ("VARCHAR", "BIGINT"),
-               ("VARCHAR", "DOUBLE"), ("VARCHAR", "DATE"), ("VARCHAR", "BOOLEAN")}
+# (stored, arriving) column types an INSERT converts without loss; BIGINT -> DOUBLE is widened by ALTER.
+_INSERTABLE = {("DOUBLE", "BIGINT"), ("DOUBLE", "INTEGER"), ("BIGINT", "INTEGER")}
 
 
 @migration("0002_ingest")
@@ -236,7 +235,7 @@ def _create_ingest_tables(con: Connection) -> None:
             _uuid VARCHAR NOT NULL,
             _submission_time TIMESTAMP,
             _batch_id INTEGER NOT NULL,
-            _row INTEGER,
+            _row BIGINT,
             _content_hash VARCHAR NOT NULL
         )
     """)
@@ -244,7 +243,7 @@ def _create_ingest_tables(con: Connection) -> None:
         CREATE TABLE quarantine (
             round VARCHAR NOT NULL,
             _uuid VARCHAR NOT NULL,
-            _row INTEGER,
+            _row BIGINT,
             _batch_id INTEGER NOT NULL,
             _content_hash VARCHAR,
             raw JSON NOT NULL,
@@ -258,7 +257,7 @@ def _create_ingest_tables(con: Connection) -> None:
             round VARCHAR NOT NULL,
             _batch_id INTEGER NOT NULL,
             position INTEGER NOT NULL,
-            "row" INTEGER,
+            "row" BIGINT,
             _uuid VARCHAR,
             "column" VARCHAR,
             value VARCHAR,
@@ -324,10 +323,11 @@ def _add_submission_columns(con: Connection, schema: pl.Schema) -> list[str]:
         if have is None:
             con.execute(f"ALTER TABLE submissions ADD COLUMN {_quoted(name)} {wanted}")
             added.append(name)
-        elif have != wanted and (have, wanted) not in _COMPATIBLE:
-            if (wanted, have) in _COMPATIBLE and have in ("BIGINT", "INTEGER"):
-                con.execute(f"ALTER TABLE submissions ALTER COLUMN {_quoted(name)} TYPE {wanted}")
-                continue
+        elif have == wanted or (have, wanted) in _INSERTABLE or have == "VARCHAR":
+            continue
+        elif have in ("BIGINT", "INTEGER") and wanted == "DOUBLE":
+            con.execute(f"ALTER TABLE submissions ALTER COLUMN {_quoted(name)} TYPE DOUBLE")
+        else:
             raise StoreError(f"Field '{name}' is stored as {have} and now arrives as {wanted}: the questionnaire "
                              "changed its type.", "Keep the field's type, or give the new question a new name.")
     return added

@@ -7,6 +7,7 @@ their results with a stamp, and returns them.
 
 from __future__ import annotations
 
+import codecs
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -344,8 +345,9 @@ def estimate_round(project: Project, round_name: str | None = None,
     """
     from retour import store
     from retour.errors import EstimationError
-    from retour.estimate import Design, EstimationSpec, estimates_of, linearise
+    from retour.estimate import EstimationSpec, estimates_of
     from retour.gaps import GAP_PAIRS, gaps_of
+    from retour.linearise import Design, linearise
     from retour.indicators import derive
 
     settings = project.settings
@@ -608,7 +610,8 @@ def write_cleaning_log(project: Project, target: Path | str, round_name: str | N
                           pl.col("hint").alias("fix_hint"), pl.lit("").alias("correction"))
     target = Path(target)
     try:
-        with target.open("w", encoding="utf-8-sig", newline="") as file:
+        with target.open("wb") as file:
+            file.write(codecs.BOM_UTF8)
             log.write_csv(file)
     except OSError as error:
         raise ConfigError(f"Cannot write the cleaning log {target}: {error.strerror}.") from None
@@ -672,7 +675,7 @@ def change_dashboard_password(project: Project, name: str, password: str) -> dic
 
 if TYPE_CHECKING:
     from retour.form import FormCheck
-    from retour.score import ScoreSpec
+    from retour.score_spec import ScoreSpec
 
 MONITORING_XFORM = "monitoring.xml"
 
@@ -704,7 +707,7 @@ def _scoring_catalogue(project: Project, instrument: Any) -> Any:
 def load_score_weights(project: Project, weights_file: Path | str | None = None) -> ScoreSpec:
     """The weight set of the individual score: `scoring.weights_file`, or `weights_file` read over it."""
     from retour.schema import load_instrument
-    from retour.score import load_score_spec
+    from retour.score_spec import load_score_spec
 
     instrument = load_instrument(project.path(INSTRUMENT_FILE))
     scoring = project.settings.scoring
@@ -713,13 +716,12 @@ def load_score_weights(project: Project, weights_file: Path | str | None = None)
                            scoring.threshold, scoring.min_answered_share)
 
 
-def _all_visits(project: Project, con: Any, spec: ScoreSpec) -> pl.DataFrame:
+def _all_visits(project: Project, submissions: pl.DataFrame, spec: ScoreSpec) -> pl.DataFrame:
     """Every scored visit of every round, each compared with the case's previous visit."""
-    from retour import store
     from retour.score import score_visits
 
     rounds = project.settings.rounds
-    return score_visits(store.read_submissions(con), spec, project.settings.design, [r.name for r in rounds],
+    return score_visits(submissions, spec, project.settings.design, [r.name for r in rounds],
                         [r.name for r in rounds if r.kind == "monitoring"])
 
 
@@ -746,15 +748,17 @@ def score_round(project: Project, round_name: str | None = None,
     spec = load_score_weights(project, weights_file)
     con = store.connect(project.store_path)
     try:
-        if store.read_batches(con, name).height == 0:
-            raise EstimationError(f"No submissions in round '{name}'.",
+        submissions = store.read_submissions(con)  # every round: previous visits may be in any of them
+        in_round = submissions.filter(pl.col("round") == name)
+        if in_round.height == 0:
+            raise EstimationError(f"No accepted submissions in round '{name}'.",
                                   f"Ingest an export first: retour ingest {project.root} FILE --round {name}")
-        submissions_columns = store.read_submissions(con, name).columns
-        if round_settings.kind == "survey" and RETURNEE_FIELD not in submissions_columns:
+        if round_settings.kind == "survey" and (RETURNEE_FIELD not in in_round.columns
+                                                or in_round[RETURNEE_FIELD].null_count() == in_round.height):
             raise ConfigError(f"Round '{name}' is a survey round, whose return migrants are scored, and its "
-                              f"submissions have no '{RETURNEE_FIELD}' field.",
+                              f"submissions have no '{RETURNEE_FIELD}' answer.",
                               'If it holds follow-up visits, set kind = "monitoring" for it in retour.toml.')
-        visits = _all_visits(project, con, spec).filter(pl.col("round") == name)
+        visits = _all_visits(project, submissions, spec).filter(pl.col("round") == name)
         if visits.height == 0:
             raise EstimationError(f"No return migrant to score in round '{name}'.",
                                   f"A survey round scores those with {RETURNEE_FIELD} = 'yes' only.")
@@ -788,9 +792,10 @@ def case_history(project: Project, case_id: str, weights_file: Path | str | None
     spec = load_score_weights(project, weights_file)
     con = store.connect(project.store_path)
     try:
-        visits = _all_visits(project, con, spec).filter(pl.col("case_id") == hashed)
+        submissions = store.read_submissions(con)
     finally:
         con.close()
+    visits = _all_visits(project, submissions, spec).filter(pl.col("case_id") == hashed)
     if visits.height == 0:
         raise ConfigError(f"No scored visit of case '{case_id}'.",
                           "Check the case id as written on the form; only return migrants and monitoring "
@@ -868,6 +873,9 @@ def report_data(project: Project, round_name: str, con: Any) -> Any:
         actors=register.actors if register else (),
         recommendations=register.recommendations if register else (),
         generated_on=dt.date.today(),
+        changes=store.read_results(con, "changes", round_name).drop("round", strict=False),
+        score_changes=store.read_results(con, "score_changes", round_name).drop("round", strict=False),
+        need_changes=store.read_results(con, "need_changes", round_name).drop("round", strict=False),
     )
 
 
@@ -900,7 +908,7 @@ def write_report(project: Project, round_name: str | None = None, languages: tup
 # --- change between rounds and the programme's effect (issue 10) ------------------------------------
 
 if TYPE_CHECKING:
-    from retour.rounds import Comparison
+    from retour.comparison import Comparison
 
 
 def compare_rounds(project: Project, from_round: str, to_round: str, did: bool = False,
@@ -919,7 +927,7 @@ def compare_rounds(project: Project, from_round: str, to_round: str, did: bool =
     from retour import store
     from retour.estimate import Design, EstimationSpec
     from retour.expressions import referenced_fields
-    from retour.rounds import CompareSpec, compare
+    from retour.comparison import CompareSpec, compare
 
     settings = project.settings
     for name in (from_round, to_round):
@@ -960,7 +968,8 @@ def _comparison_round(project: Project, con: Any, catalogue: Any, round_name: st
     from retour import store
     from retour.errors import EstimationError
     from retour.indicators import derive
-    from retour.rounds import TREATMENT, RoundData, fields_answered
+    from retour.comparison import RoundData, fields_answered
+    from retour.rounds import TREATMENT
 
     design = project.settings.design
     submissions = store.read_submissions(con, round_name)

@@ -21,8 +21,15 @@ from retour.study import init_study
 TESTS = Path(__file__).resolve().parent.parent
 SCREENSHOTS = TESTS / "artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:
@@ -44,8 +51,9 @@ def make_study(root: Path, questionnaire: Path | None = None) -> Path:
 def serve(root: Path) -> Iterator[str]:
     """The dashboard of `root` served by uvicorn on 127.0.0.1 (a free port) in a background thread."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(load_project(root)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(load_project(root)), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -68,7 +76,9 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def upload_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A dashboard whose questionnaire is the small test form, so that the messy export fixture can be
     uploaded and its row-level problems seen."""
-    yield from serve(make_study(tmp_path_factory.mktemp("browser") / "upload", TESTS / "data" / "mini_form.xlsx"))
+    yield from serve(
+        make_study(tmp_path_factory.mktemp("browser") / "upload", TESTS / "data" / "mini_form.xlsx")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -84,8 +84,11 @@ def test_viewer_sees_no_forms_and_is_refused_a_change(browser, live_url, shoot):
     assert page.locator("#need-detail").count() == 1
     assert page.locator("form.override-form").count() == 0
     token = json.loads(page.get_attribute("body", "hx-headers"))["X-CSRF-Token"]
-    refused = page.request.post(f"{live_url}/needs/kati/water", headers={"X-CSRF-Token": token},
-                                form={"level": "priority", "why": "I should not be able to", "round": "baseline"})
+    refused = page.request.post(
+        f"{live_url}/needs/kati/water",
+        headers={"X-CSRF-Token": token},
+        form={"level": "priority", "why": "I should not be able to", "round": "baseline"},
+    )
     assert refused.status == 403
     assert "Action non autorisée" in refused.text()
     page.goto(f"{live_url}/uploads")

@@ -36,7 +36,8 @@ KINDS = {"household_size": "mean"}
 COMMUNITIES = {"kati": 60, "kita": 90, "bafoulabe": 110}
 
 
-def _round_frame(rng: np.random.Generator, community: np.ndarray, psu: list[str], shift: float) -> pl.DataFrame:
+def _round_frame(rng: np.random.Generator, community: np.ndarray, psu: list[str],
+                 shift: float) -> pl.DataFrame:
     n = len(community)
     return pl.DataFrame({
         "community_id": community, "stratum": community, "psu": psu,
@@ -67,8 +68,8 @@ def make_rounds(complete: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
                                                 zip(community[stay], cluster[stay], strict=True)], 0.1)
     again = again.with_columns(case_id=first["case_id"].filter(pl.Series(stay)))
     keep = pl.Series(rng.random(again.height) < 0.6)  # a re-interviewed respondent often answers as before
-    again = again.with_columns([pl.when(keep).then(first[c].filter(pl.Series(stay))).otherwise(pl.col(c)).alias(c)
-                                for c in INDICATORS])
+    again = again.with_columns([pl.when(keep).then(first[c].filter(pl.Series(stay))).otherwise(pl.col(c))
+                                .alias(c) for c in INDICATORS])
     if complete:
         again = again.with_columns(weight=first["weight"].filter(pl.Series(stay)),
                                    sex=first["sex"].filter(pl.Series(stay)))
@@ -80,7 +81,8 @@ def make_rounds(complete: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
                                [f"v2-{c}-{k}" for c, k in zip(refresh_community, rng.integers(3, 7, 50),
                                                                strict=True)], 0.1)
         refresh = refresh.with_columns(case_id=pl.format("n{}", pl.int_range(pl.len())),
-                                       programme_group=pl.Series(rng.choice(["beneficiary", "comparison"], 50)))
+                                       programme_group=pl.Series(rng.choice(["beneficiary", "comparison"],
+                                                                            50)))
         refresh = refresh.with_columns(case_id=pl.when(pl.int_range(pl.len()) < 2).then(pl.lit("n-twice"))
                                        .otherwise(pl.col("case_id")))  # a duplicated id: never linked
         again = pl.concat([again, refresh])
@@ -95,7 +97,8 @@ def stacked(first: pl.DataFrame, second: pl.DataFrame, pairing: str) -> pl.DataF
         a = a.with_columns(stratum=pl.lit("a/") + pl.col("stratum"))
         b = b.with_columns(stratum=pl.lit("b/") + pl.col("stratum"))
     else:
-        once = [frame.group_by("case_id").len().filter(pl.col("len") == 1).select("case_id") for frame in (a, b)]
+        once = [frame.group_by("case_id").len().filter(pl.col("len") == 1).select("case_id")
+                for frame in (a, b)]
         linked = once[0].join(once[1], on="case_id")
         design = a.join(linked, on="case_id").select("case_id", pl.col("stratum").alias("_s"),
                                                      pl.col("psu").alias("_p"))
@@ -159,7 +162,8 @@ def svy_did(frame: pl.DataFrame) -> pl.DataFrame:
 
 def svy_differences(first: pl.DataFrame, second: pl.DataFrame) -> pl.DataFrame:
     """svy's mean of y_b - y_a over a complete panel, with the first round's design."""
-    wide = first.join(second.select("case_id", *[pl.col(i).alias(f"{i}_b") for i in INDICATORS]), on="case_id")
+    later = second.select("case_id", *[pl.col(i).alias(f"{i}_b") for i in INDICATORS])
+    wide = first.join(later, on="case_id")
     wide = wide.with_columns([(pl.col(f"{i}_b") - pl.col(i)).alias(f"d_{i}") for i in INDICATORS])
     sample, rows = _sample(wide), []
     for community, where in _domains(wide):

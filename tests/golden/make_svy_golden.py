@@ -44,17 +44,19 @@ class Case:
     kinds: dict[str, str] = field(default_factory=lambda: dict(KINDS))
 
 
+STRATIFIED = Design("stratum", "psu", "weight")
 CASES = (
-    Case("stratified_logit", "stratified", Design("stratum", "psu", "weight"), EstimationSpec(ci_method="logit")),
-    Case("stratified_wilson", "stratified", Design("stratum", "psu", "weight"), EstimationSpec(ci_method="wilson")),
-    Case("lonely_certainty", "stratified", Design("stratum", "psu", "weight"),
+    Case("stratified_logit", "stratified", STRATIFIED, EstimationSpec(ci_method="logit")),
+    Case("stratified_wilson", "stratified", STRATIFIED, EstimationSpec(ci_method="wilson")),
+    Case("lonely_certainty", "stratified", STRATIFIED,
          EstimationSpec(ci_method="wilson", lonely_psu="certainty")),
-    Case("lonely_remove_90", "stratified", Design("stratum", "psu", "weight"),
+    Case("lonely_remove_90", "stratified", STRATIFIED,
          EstimationSpec(confidence=0.90, ci_method="logit", lonely_psu="remove")),
     Case("fpc_wilson", "fpc", Design("stratum", "psu", "weight", "fpc"), EstimationSpec(ci_method="wilson")),
     Case("clustered_logit", "clustered", Design(None, "psu", "weight"), EstimationSpec(ci_method="logit")),
     Case("element_wilson", "element", Design("stratum", None, "weight"), EstimationSpec(ci_method="wilson")),
-    Case("weights_only_logit", "weights_only", Design(None, None, "weight"), EstimationSpec(ci_method="logit")),
+    Case("weights_only_logit", "weights_only", Design(None, None, "weight"),
+         EstimationSpec(ci_method="logit")),
 )
 
 
@@ -110,7 +112,8 @@ def svy_design(case: Case):
     design = case.design
     singleton = {"adjust": "center", "certainty": "skip", "remove": "skip"}[case.spec.lonely_psu]
     options = {"singleton": singleton} if design.stratum else {}
-    return svy.Design(stratum=design.stratum, psu=design.psu, wgt=design.weight, pop_size=design.fpc, **options)
+    return svy.Design(stratum=design.stratum, psu=design.psu, wgt=design.weight, pop_size=design.fpc,
+                      **options)
 
 
 def _domains(frame: pl.DataFrame):
@@ -146,8 +149,9 @@ def svy_estimates(frame: pl.DataFrame, case: Case) -> pl.DataFrame:
             else:
                 means = means.rename({by: "group"})
             if kind == "proportion":
-                props = sample.estimation.prop(indicator, ci_method=case.spec.ci_method, **options).to_polars()
-                props = props.rename({by: "group"}) if by else props.with_columns(pl.lit("all").alias("group"))
+                props = sample.estimation.prop(indicator, ci_method=case.spec.ci_method, **options)
+                props = props.to_polars()
+                props = props.rename({by: "group"}) if by else props.with_columns(group=pl.lit("all"))
                 ones = props.filter(pl.col(indicator) == 1).select("group", "lci", "uci")
                 means = means.drop("lci", "uci").join(ones, on="group", how="left")
             for row in means.iter_rows(named=True):
@@ -165,7 +169,8 @@ def _svy_mean(sample, indicator: str, options: dict) -> pl.DataFrame | None:
     except Exception as error:  # svy raises when no deff is computable, or no domain has an answer
         if "DEFF_NOT_COMPUTABLE" not in str(error):
             return None
-    return sample.estimation.mean(indicator, **options).to_polars().with_columns(deff=pl.lit(None, pl.Float64))
+    means = sample.estimation.mean(indicator, **options).to_polars()
+    return means.with_columns(deff=pl.lit(None, pl.Float64))
 
 
 def svy_gaps(frame: pl.DataFrame, case: Case) -> pl.DataFrame:

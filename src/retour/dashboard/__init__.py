@@ -40,7 +40,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                               "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
 }
 
 __all__ = ["create_app"]
@@ -54,9 +54,13 @@ def _labels(root: Path, config_hash: str) -> Labels:  # config_hash: read again 
 
 
 def _templates() -> jinja2.Environment:
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                                     autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True,
-                                     lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     return environment
 
 
@@ -79,8 +83,13 @@ def create_app(project: Project, access: StoreAccess | None = None) -> FastAPI:
         labels=labels,
         templates=_templates(),
     )
-    app = FastAPI(title=f"retour: {project.settings.study.name}", docs_url=None, redoc_url=None,
-                  openapi_url=None, dependencies=[Depends(guard)])
+    app = FastAPI(
+        title=f"retour: {project.settings.study.name}",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(guard)],
+    )
     app.state.dashboard = dashboard
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:
@@ -106,9 +115,13 @@ def create_app(project: Project, access: StoreAccess | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 404:
-            return error_page(request, PageError(404, "error.not_found.title", "error.not_found.body",
-                                                 what=request.url.path))
-        return error_page(request, PageError(error.status_code, "error.bad_request.title", detail=str(error.detail)))
+            return error_page(
+                request,
+                PageError(404, "error.not_found.title", "error.not_found.body", what=request.url.path),
+            )
+        return error_page(
+            request, PageError(error.status_code, "error.bad_request.title", detail=str(error.detail))
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> Response:

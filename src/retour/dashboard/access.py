@@ -133,8 +133,9 @@ class StoreAccess:
 
     def results(self, table: str, round_name: str | None = None) -> pl.DataFrame:
         """A stored result table (all rounds or one), empty if the stage never ran."""
-        return self.cached(("results", table, round_name),
-                           lambda con: store.read_results(con, table, round_name))
+        return self.cached(
+            ("results", table, round_name), lambda con: store.read_results(con, table, round_name)
+        )
 
     def write(self, function: Callable[[store.Connection], T]) -> T:
         """Run `function` on a read-write connection (migrated) under the app's one writer lock."""

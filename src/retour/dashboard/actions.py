@@ -34,8 +34,16 @@ class FormError(Exception):
         self.values = values
 
 
-def set_need_override(project: Project, access: StoreAccess, round_name: str, community_id: str,
-                      issue_id: str, level: str, why: str, by: str) -> None:
+def set_need_override(
+    project: Project,
+    access: StoreAccess,
+    round_name: str,
+    community_id: str,
+    issue_id: str,
+    level: str,
+    why: str,
+    by: str,
+) -> None:
     """Record an analyst's level for one needs cell, with the reason, through the study's needs stage
     (which keeps it in the store and re-applies it whenever the needs are computed again)."""
     from retour import study
@@ -49,8 +57,9 @@ def set_need_override(project: Project, access: StoreAccess, round_name: str, co
         study.set_need_override(project, round_name, community_id, issue_id, level, why, by=by)
 
 
-def edit_actor(access: StoreAccess, register: Any, actor_id: str, dimensions: set[str], texts: dict[str, str],
-               by: str) -> int:
+def edit_actor(
+    access: StoreAccess, register: Any, actor_id: str, dimensions: set[str], texts: dict[str, str], by: str
+) -> int:
     """Record what an analyst changed in one actor (dimensions covered, strengths, weaknesses)."""
     current = pages.actor(access, register, actor_id)
     if current is None:
@@ -111,8 +120,15 @@ def save_upload(project: Project, file_name: str, content: bytes) -> Path:
     return target
 
 
-def receive_upload(project: Project, access: StoreAccess, file_name: str, content: bytes, round_name: str,
-                   by: str, max_bytes: int) -> UploadResult:
+def receive_upload(
+    project: Project,
+    access: StoreAccess,
+    file_name: str,
+    content: bytes,
+    round_name: str,
+    by: str,
+    max_bytes: int,
+) -> UploadResult:
     """Check, save and ingest an uploaded export, log it, and return the summary and problems."""
     check_upload(file_name, len(content), max_bytes)
     path = save_upload(project, file_name, content)
@@ -121,11 +137,24 @@ def receive_upload(project: Project, access: StoreAccess, file_name: str, conten
         outcome = UploadResult(file_name=file_name, stored_as=path.name, status="ingested", **result)
     except RetourError as error:
         outcome = UploadResult(file_name=file_name, stored_as=path.name, status="failed", message=str(error))
-    access.write(lambda con: store.record_upload(con, {
-        "file_name": file_name, "stored_as": outcome.stored_as, "round": round_name, "uploaded_by": by,
-        "size_bytes": len(content), "rows_read": outcome.rows_read, "accepted": outcome.accepted,
-        "quarantined": outcome.quarantined, "problems": len(outcome.problems), "status": outcome.status,
-        "message": outcome.message}))
+    access.write(
+        lambda con: store.record_upload(
+            con,
+            {
+                "file_name": file_name,
+                "stored_as": outcome.stored_as,
+                "round": round_name,
+                "uploaded_by": by,
+                "size_bytes": len(content),
+                "rows_read": outcome.rows_read,
+                "accepted": outcome.accepted,
+                "quarantined": outcome.quarantined,
+                "problems": len(outcome.problems),
+                "status": outcome.status,
+                "message": outcome.message,
+            },
+        )
+    )
     return outcome
 
 
@@ -135,5 +164,9 @@ def _ingest(project: Project, access: StoreAccess, path: Path, round_name: str) 
 
     with access.exclusive():
         summary = study.ingest_export(project, path, round_name)
-    return {"rows_read": summary.rows_read, "accepted": summary.accepted, "quarantined": summary.quarantined,
-            "problems": tuple(problem.as_record() for problem in summary.problems)}
+    return {
+        "rows_read": summary.rows_read,
+        "accepted": summary.accepted,
+        "quarantined": summary.quarantined,
+        "problems": tuple(problem.as_record() for problem in summary.problems),
+    }

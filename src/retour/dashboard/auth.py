@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -33,7 +33,7 @@ _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _HASHER = PasswordHasher()
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a user may do: viewers read, analysts also change data, admins also manage users."""
 
     VIEWER = "viewer"
@@ -49,8 +49,9 @@ def parse_role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise ConfigError(f"Unknown role '{value}'.",
-                          f"Use one of: {', '.join(r.value for r in Role)}.") from None
+        raise ConfigError(
+            f"Unknown role '{value}'.", f"Use one of: {', '.join(r.value for r in Role)}."
+        ) from None
 
 
 def role_allows(role: str, needed: Role) -> bool:
@@ -64,16 +65,20 @@ def role_allows(role: str, needed: Role) -> bool:
 def check_user_name(name: str) -> str:
     """The name itself when it is a valid user name (letters, digits, `_.@-`, at most 64)."""
     if not _USER_NAME.match(name):
-        raise ConfigError(f"'{name}' is not a valid user name.",
-                          "Use 1 to 64 letters, digits or the signs _ . @ - (starting with a letter or digit).")
+        raise ConfigError(
+            f"'{name}' is not a valid user name.",
+            "Use 1 to 64 letters, digits or the signs _ . @ - (starting with a letter or digit).",
+        )
     return name
 
 
 def hash_password(password: str) -> str:
     """Argon2id hash of a password of at least MIN_PASSWORD_LENGTH characters."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ConfigError(f"The password is too short ({len(password)} characters).",
-                          f"Choose one of at least {MIN_PASSWORD_LENGTH} characters.")
+        raise ConfigError(
+            f"The password is too short ({len(password)} characters).",
+            f"Choose one of at least {MIN_PASSWORD_LENGTH} characters.",
+        )
     return _HASHER.hash(password)
 
 
@@ -157,8 +162,9 @@ class LoginLimiter:
     After `attempts` failures within `window_seconds`, `retry_after(key)` gives the seconds to wait.
     """
 
-    def __init__(self, attempts: int, window_seconds: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, attempts: int, window_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.attempts = attempts
         self.window_seconds = window_seconds
         self._clock = clock

@@ -35,8 +35,10 @@ def html_to_pdf(html: str) -> bytes:
     return HTML(string=html, base_url=str(STATIC) + "/").write_pdf()
 
 
-def factsheet_pdf(dashboard: Any, round_name: str, community_id: str, language: str,
-                  print_html: Any) -> bytes:
+def factsheet_pdf(
+    dashboard: Any, round_name: str, community_id: str, language: str, print_html: Any
+) -> bytes:
     """The community's fact sheet as PDF (from `print_html()`), kept while the store is unchanged."""
-    return dashboard.access.memo(("factsheet.pdf", round_name, community_id, language),
-                                 lambda: html_to_pdf(print_html()))
+    return dashboard.access.memo(
+        ("factsheet.pdf", round_name, community_id, language), lambda: html_to_pdf(print_html())
+    )

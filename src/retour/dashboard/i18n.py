@@ -38,9 +38,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role.viewer": ("lecteur", "viewer"),
     "role.analyst": ("analyste", "analyst"),
     "role.admin": ("administrateur", "administrator"),
-    "footer.stamp": ("retour {version} · configuration {config} · données {data} · calculé le {at}",
-                     "retour {version} · configuration {config} · data {data} · computed {at}"),
-    "footer.no_stamp": ("Aucun calcul enregistré pour cette vague.", "No computation recorded for this round."),
+    "footer.stamp": (
+        "retour {version} · configuration {config} · données {data} · calculé le {at}",
+        "retour {version} · configuration {config} · data {data} · computed {at}",
+    ),
+    "footer.no_stamp": (
+        "Aucun calcul enregistré pour cette vague.",
+        "No computation recorded for this round.",
+    ),
     "common.round": ("Vague", "Round"),
     "common.community": ("Communauté", "Community"),
     "common.all_communities": ("Toutes les communautés", "All communities"),
@@ -53,8 +58,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "common.no": ("non", "no"),
     "common.not_available": ("n.d.", "n/a"),
     "common.suppressed": ("moins de {min} rép.", "under {min} resp."),
-    "common.suppressed_note": ("Les cellules reposant sur moins de {min} répondants ne sont pas affichées.",
-                               "Cells resting on fewer than {min} respondents are not shown."),
+    "common.suppressed_note": (
+        "Les cellules reposant sur moins de {min} répondants ne sont pas affichées.",
+        "Cells resting on fewer than {min} respondents are not shown.",
+    ),
     "common.refused": ("Modification refusée : {reason}", "Change refused: {reason}"),
     "common.run_hint": ("Lancez `{command}` pour la produire.", "Run `{command}` to produce it."),
     # login
@@ -63,36 +70,47 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.password": ("Mot de passe", "Password"),
     "login.submit": ("Se connecter", "Sign in"),
     "login.failed": ("Nom d'utilisateur ou mot de passe incorrect.", "Wrong user name or password."),
-    "login.too_many": ("Trop de tentatives de connexion. Réessayez dans {seconds} secondes.",
-                       "Too many sign-in attempts. Try again in {seconds} seconds."),
-    "login.no_users": ("Aucun compte n'existe encore. Créez-en un : retour users DOSSIER add NOM --role admin",
-                       "No account exists yet. Create one: retour users DIR add NAME --role admin"),
+    "login.too_many": (
+        "Trop de tentatives de connexion. Réessayez dans {seconds} secondes.",
+        "Too many sign-in attempts. Try again in {seconds} seconds.",
+    ),
+    "login.no_users": (
+        "Aucun compte n'existe encore. Créez-en un : retour users DOSSIER add NOM --role admin",
+        "No account exists yet. Create one: retour users DIR add NAME --role admin",
+    ),
     # errors
     "error.title": ("Erreur {status}", "Error {status}"),
     "error.back": ("Retour à la vue d'ensemble", "Back to the overview"),
     "error.forbidden.title": ("Action non autorisée", "Action not allowed"),
-    "error.forbidden.body": ("Votre rôle ({role}) ne permet pas cette action. Elle demande le rôle {needed} ; "
-                             "adressez-vous à un administrateur.",
-                             "Your role ({role}) does not allow this action. It needs the {needed} role; "
-                             "ask an administrator."),
+    "error.forbidden.body": (
+        "Votre rôle ({role}) ne permet pas cette action. Elle demande le rôle {needed} ; "
+        "adressez-vous à un administrateur.",
+        "Your role ({role}) does not allow this action. It needs the {needed} role; ask an administrator.",
+    ),
     "error.csrf.title": ("Formulaire refusé", "Form refused"),
-    "error.csrf.body": ("Ce formulaire a expiré ou ne provient pas de ce tableau de bord. Rechargez la page, "
-                        "puis recommencez.",
-                        "This form has expired or did not come from this dashboard. Reload the page, "
-                        "then try again."),
+    "error.csrf.body": (
+        "Ce formulaire a expiré ou ne provient pas de ce tableau de bord. Rechargez la page, "
+        "puis recommencez.",
+        "This form has expired or did not come from this dashboard. Reload the page, then try again.",
+    ),
     "error.not_found.title": ("Page introuvable", "Page not found"),
-    "error.not_found.body": ("Cette adresse ne correspond à aucune page : {what}.",
-                             "This address matches no page: {what}."),
+    "error.not_found.body": (
+        "Cette adresse ne correspond à aucune page : {what}.",
+        "This address matches no page: {what}.",
+    ),
     "error.busy.title": ("Base de l'étude occupée", "Study store busy"),
-    "error.busy.body": ("Une commande retour écrit en ce moment dans la base de l'étude. Réessayez dans quelques "
-                        "instants, quand elle aura fini.",
-                        "A retour command is writing to the study store right now. Try again in a few "
-                        "moments, once it has finished."),
+    "error.busy.body": (
+        "Une commande retour écrit en ce moment dans la base de l'étude. Réessayez dans quelques "
+        "instants, quand elle aura fini.",
+        "A retour command is writing to the study store right now. Try again in a few "
+        "moments, once it has finished.",
+    ),
     "error.store.title": ("Base de l'étude indisponible", "Study store unavailable"),
     "error.too_large.title": ("Fichier trop volumineux", "File too large"),
-    "error.too_large.body": ("Le fichier dépasse la limite de {limit} Mo fixée dans retour.toml "
-                             "(dashboard.upload_max_mb).",
-                             "The file is over the {limit} MB limit set in retour.toml (dashboard.upload_max_mb)."),
+    "error.too_large.body": (
+        "Le fichier dépasse la limite de {limit} Mo fixée dans retour.toml (dashboard.upload_max_mb).",
+        "The file is over the {limit} MB limit set in retour.toml (dashboard.upload_max_mb).",
+    ),
     "error.bad_request.title": ("Demande invalide", "Invalid request"),
     # overview
     "overview.title": ("Vue d'ensemble de l'étude", "Study overview"),
@@ -103,8 +121,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "overview.pending": ("Pas encore de résultats", "No results yet"),
     "overview.sample": ("Échantillon", "Sample"),
     "overview.respondents": ("Répondants", "Respondents"),
-    "overview.sample_note": ("Nombre de répondants ayant répondu à l'indicateur le plus renseigné.",
-                             "Respondents who answered the most widely answered indicator."),
+    "overview.sample_note": (
+        "Nombre de répondants ayant répondu à l'indicateur le plus renseigné.",
+        "Respondents who answered the most widely answered indicator.",
+    ),
     "overview.total": ("Total", "Total"),
     "overview.stages": ("Étapes de calcul", "Computation stages"),
     "overview.stage": ("Étape", "Stage"),
@@ -112,23 +132,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "overview.version": ("Version", "Version"),
     "overview.config_hash": ("Empreinte de la configuration", "Configuration hash"),
     "overview.data_hash": ("Empreinte des données", "Data hash"),
-    "overview.no_runs": ("Aucune étape n'a encore été exécutée pour cette vague.",
-                         "No stage has run for this round yet."),
+    "overview.no_runs": (
+        "Aucune étape n'a encore été exécutée pour cette vague.",
+        "No stage has run for this round yet.",
+    ),
     "overview.headline": ("Score composite par communauté", "Composite score by community"),
     # ranking
     "ranking.title": ("Classement des communautés (Tableau 1)", "Community ranking (Table 1)"),
-    "ranking.intro": ("Scores de 0 à 1 : 1 correspond à la meilleure situation observée à la vague de référence. "
-                      "Entre crochets, l'intervalle à {level} % du score et celui du rang.",
-                      "Scores from 0 to 1: 1 is the best situation observed in the reference round. "
-                      "In brackets, the {level}% interval of the score and of the rank."),
+    "ranking.intro": (
+        "Scores de 0 à 1 : 1 correspond à la meilleure situation observée à la vague de référence. "
+        "Entre crochets, l'intervalle à {level} % du score et celui du rang.",
+        "Scores from 0 to 1: 1 is the best situation observed in the reference round. "
+        "In brackets, the {level}% interval of the score and of the rank.",
+    ),
     "ranking.rank": ("Rang", "Rank"),
     "ranking.score": ("Score", "Score"),
     "ranking.score_interval": ("Intervalle du score", "Score interval"),
     "ranking.rank_interval": ("Rangs plausibles", "Plausible ranks"),
     "ranking.sort": ("Trier par ce pilier", "Sort by this pillar"),
     "ranking.sorted_by": ("Trié par : {pillar}", "Sorted by: {pillar}"),
-    "ranking.empty": ("L'indice n'a pas encore été calculé pour cette vague.",
-                      "The index has not been computed for this round yet."),
+    "ranking.empty": (
+        "L'indice n'a pas encore été calculé pour cette vague.",
+        "The index has not been computed for this round yet.",
+    ),
     "pillar.economic": ("Économique", "Economic"),
     "pillar.social": ("Sociale", "Social"),
     "pillar.psychosocial": ("Psychosociale", "Psychosocial"),
@@ -146,12 +172,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "community.needs": ("Enjeux pour la communauté", "Issues for the community"),
     "community.groups": ("Par groupe", "By group"),
     "community.map": ("Localisation", "Location"),
-    "community.empty": ("Pas d'estimations pour cette communauté dans cette vague.",
-                        "No estimates for this community in this round."),
+    "community.empty": (
+        "Pas d'estimations pour cette communauté dans cette vague.",
+        "No estimates for this community in this round.",
+    ),
     "community.unknown": ("la communauté « {id} »", "community '{id}'"),
     "community.pdf": ("Fiche en PDF", "Fact sheet as PDF"),
-    "community.chart_title": ("{label} : communauté et moyenne de l'échantillon",
-                              "{label}: community and sample mean"),
+    "community.chart_title": (
+        "{label} : communauté et moyenne de l'échantillon",
+        "{label}: community and sample mean",
+    ),
     "block.profil_socio_economique": ("Profil socio-économique", "Socio-economic profile"),
     "block.profil_migratoire": ("Profil migratoire", "Migration profile"),
     "block.reintegration_durable": ("Réintégration durable", "Lasting reintegration"),
@@ -168,10 +198,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "group.rural": ("Rural", "Rural"),
     # needs
     "needs.title": ("Matrice des besoins (Tableau 2)", "Needs matrix (Table 2)"),
-    "needs.intro": ("Niveau de chaque enjeu par communauté, calculé par les règles de l'étude à partir des "
-                    "estimations ; les analystes peuvent le modifier en donnant un motif.",
-                    "Level of each issue per community, set by the study's rules from the estimates; "
-                    "analysts may change it by giving a reason."),
+    "needs.intro": (
+        "Niveau de chaque enjeu par communauté, calculé par les règles de l'étude à partir des "
+        "estimations ; les analystes peuvent le modifier en donnant un motif.",
+        "Level of each issue per community, set by the study's rules from the estimates; "
+        "analysts may change it by giving a reason.",
+    ),
     "needs.issue": ("Enjeu", "Issue"),
     "needs.level": ("Niveau", "Level"),
     "needs.rule": ("Règle", "Rule"),
@@ -179,10 +211,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "needs.overridden": ("Modifié par {by} le {at} : {why}", "Changed by {by} on {at}: {why}"),
     "needs.override": ("Modifier le niveau", "Change the level"),
     "needs.reason": ("Motif", "Reason"),
-    "needs.reason_help": ("Pourquoi le niveau calculé ne convient-il pas ? (obligatoire)",
-                          "Why does the computed level not fit? (required)"),
-    "needs.reason_required": ("Indiquez un motif d'au moins 5 caractères.",
-                              "Give a reason of at least 5 characters."),
+    "needs.reason_help": (
+        "Pourquoi le niveau calculé ne convient-il pas ? (obligatoire)",
+        "Why does the computed level not fit? (required)",
+    ),
+    "needs.reason_required": (
+        "Indiquez un motif d'au moins 5 caractères.",
+        "Give a reason of at least 5 characters.",
+    ),
     "needs.saved": ("Niveau enregistré.", "Level saved."),
     "needs.history": ("Historique des modifications", "Change history"),
     "needs.previous": ("Niveau précédent", "Previous level"),
@@ -192,8 +228,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "needs.legend": ("Légende :", "Legend:"),
     "needs.override_info": ("Modification", "Override"),
     "needs.override_legend": ("niveau modifié par un analyste", "level changed by an analyst"),
-    "needs.pick_cell": ("Choisissez une case de la matrice pour voir la règle et les chiffres qui la fondent.",
-                        "Choose a cell of the matrix to see the rule and the figures behind it."),
+    "needs.pick_cell": (
+        "Choisissez une case de la matrice pour voir la règle et les chiffres qui la fondent.",
+        "Choose a cell of the matrix to see the rule and the figures behind it.",
+    ),
     "needs.computed": ("Niveau calculé", "Computed level"),
     "level.short.priority": ("Prioritaire", "Priority"),
     "level.short.important": ("Important", "Important"),
@@ -215,8 +253,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "actors.dimensions": ("Dimensions couvertes", "Dimensions covered"),
     "actors.count": ("{n} acteurs", "{n} actors"),
     "actors.empty": ("Aucun acteur ne correspond à ce filtre.", "No actor matches this filter."),
-    "actors.missing": ("Le registre des acteurs n'est pas encore dans la base.",
-                       "The actor register is not in the store yet."),
+    "actors.missing": (
+        "Le registre des acteurs n'est pas encore dans la base.",
+        "The actor register is not in the store yet.",
+    ),
     "actors.saved": ("Acteur enregistré.", "Actor saved."),
     "actors.edited": ("modifié par {by}", "edited by {by}"),
     "dimension.economic": ("Économique", "Economic"),
@@ -229,21 +269,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dimension.short.c4d": ("C4D", "C4D"),
     # rounds
     "rounds.title": ("Comparaison des vagues", "Rounds comparison"),
-    "rounds.intro": ("Estimations de chaque vague côte à côte ; l'évolution et son test viennent de "
-                     "l'étape de comparaison.",
-                     "Each round's estimates side by side; the change and its test come from the comparison "
-                     "stage."),
+    "rounds.intro": (
+        "Estimations de chaque vague côte à côte ; l'évolution et son test viennent de "
+        "l'étape de comparaison.",
+        "Each round's estimates side by side; the change and its test come from the comparison stage.",
+    ),
     "rounds.change": ("Évolution (points)", "Change (points)"),
     "rounds.p_value": ("p", "p"),
     "rounds.empty": ("Aucune estimation enregistrée pour l'instant.", "No estimates stored yet."),
-    "rounds.one_round": ("Une seule vague a des résultats : la comparaison viendra avec la suivante.",
-                         "Only one round has results: the comparison will come with the next one."),
+    "rounds.one_round": (
+        "Une seule vague a des résultats : la comparaison viendra avec la suivante.",
+        "Only one round has results: the comparison will come with the next one.",
+    ),
     # uploads
     "uploads.title": ("Importer un export d'enquête", "Upload a survey export"),
-    "uploads.intro": ("Export KoboToolbox ou ODK en .csv ou .xlsx, {limit} Mo au plus. Chaque ligne est contrôlée : "
-                      "les lignes acceptées entrent dans la base, les autres vont en quarantaine avec leurs motifs.",
-                      "KoboToolbox or ODK export as .csv or .xlsx, {limit} MB at most. Every row is checked: "
-                      "accepted rows enter the store, the others go to quarantine with their reasons."),
+    "uploads.intro": (
+        "Export KoboToolbox ou ODK en .csv ou .xlsx, {limit} Mo au plus. Chaque ligne est contrôlée : "
+        "les lignes acceptées entrent dans la base, les autres vont en quarantaine avec leurs motifs.",
+        "KoboToolbox or ODK export as .csv or .xlsx, {limit} MB at most. Every row is checked: "
+        "accepted rows enter the store, the others go to quarantine with their reasons.",
+    ),
     "uploads.file": ("Fichier", "File"),
     "uploads.submit": ("Importer", "Upload"),
     "uploads.summary": ("Résultat de l'import de {file}", "Result of uploading {file}"),
@@ -252,7 +297,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "uploads.quarantined": ("En quarantaine", "Quarantined"),
     "uploads.problems": ("Problèmes", "Problems"),
     "uploads.no_problems": ("Aucun problème trouvé.", "No problem found."),
-    "uploads.problems_shown": ("{shown} premiers problèmes sur {total}.", "First {shown} problems of {total}."),
+    "uploads.problems_shown": (
+        "{shown} premiers problèmes sur {total}.",
+        "First {shown} problems of {total}.",
+    ),
     "uploads.row": ("Ligne", "Row"),
     "uploads.column": ("Colonne", "Column"),
     "uploads.value": ("Valeur", "Value"),
@@ -268,22 +316,35 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "uploads.status.ingested": ("importé", "ingested"),
     "uploads.status.failed": ("échec", "failed"),
     "uploads.none": ("Aucun import pour l'instant.", "No upload yet."),
-    "uploads.viewer": ("Seuls les analystes et les administrateurs peuvent importer un export.",
-                       "Only analysts and administrators can upload an export."),
-    "uploads.bad_type": ("Le fichier « {file} » n'est ni un .csv ni un .xlsx.",
-                         "The file '{file}' is neither a .csv nor an .xlsx."),
+    "uploads.viewer": (
+        "Seuls les analystes et les administrateurs peuvent importer un export.",
+        "Only analysts and administrators can upload an export.",
+    ),
+    "uploads.bad_type": (
+        "Le fichier « {file} » n'est ni un .csv ni un .xlsx.",
+        "The file '{file}' is neither a .csv nor an .xlsx.",
+    ),
     "uploads.empty_file": ("Choisissez un fichier non vide.", "Choose a file that is not empty."),
-    "uploads.failed": ("L'export n'a pas pu être importé : {message}", "The export could not be ingested: {message}"),
-    "uploads.unavailable": ("L'import n'est pas encore disponible dans cette installation.",
-                            "Uploading is not available in this installation yet."),
+    "uploads.failed": (
+        "L'export n'a pas pu être importé : {message}",
+        "The export could not be ingested: {message}",
+    ),
+    "uploads.unavailable": (
+        "L'import n'est pas encore disponible dans cette installation.",
+        "Uploading is not available in this installation yet.",
+    ),
     # downloads
     "downloads.title": ("Téléchargements", "Downloads"),
     "downloads.factsheets": ("Fiches communautaires (PDF)", "Community fact sheets (PDF)"),
-    "downloads.factsheets_intro": ("Une fiche par communauté, pour la vague et la langue choisies.",
-                                   "One fact sheet per community, for the chosen round and language."),
+    "downloads.factsheets_intro": (
+        "Une fiche par communauté, pour la vague et la langue choisies.",
+        "One fact sheet per community, for the chosen round and language.",
+    ),
     "downloads.tables": ("Tableaux de résultats (XLSX)", "Result tables (XLSX)"),
-    "downloads.tables_intro": ("Estimations, écarts, indices et besoins de la vague, une feuille par tableau.",
-                               "The round's estimates, gaps, indices and needs, one sheet per table."),
+    "downloads.tables_intro": (
+        "Estimations, écarts, indices et besoins de la vague, une feuille par tableau.",
+        "The round's estimates, gaps, indices and needs, one sheet per table.",
+    ),
     "downloads.tables_link": ("Tous les tableaux de la vague ({round})", "All tables of the round ({round})"),
     "downloads.none": ("Rien à télécharger pour cette vague.", "Nothing to download for this round."),
 }

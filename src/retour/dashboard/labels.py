@@ -29,22 +29,37 @@ COMMUNITY_NAMES = {
 }
 
 INDICATOR_LABELS: dict[str, tuple[str, str]] = {
-    "paid_job_or_iga": ("Ont un emploi payé ou une activité qui rapporte", "Have paid work or an income activity"),
+    "paid_job_or_iga": (
+        "Ont un emploi payé ou une activité qui rapporte",
+        "Have paid work or an income activity",
+    ),
     "can_borrow_money": ("Peuvent emprunter de l'argent", "Can borrow money"),
     "reduced_food_consumption": ("Ont dû manger moins faute de moyens", "Had to eat less for lack of means"),
     "has_friends_group": ("Ont un groupe d'amis", "Have a group of friends"),
-    "reached_high_school_or_more": ("Sont allés au lycée ou au-delà", "Went to upper-secondary school or beyond"),
+    "reached_high_school_or_more": (
+        "Sont allés au lycée ou au-delà",
+        "Went to upper-secondary school or beyond",
+    ),
     "left_school_early": ("Ont quitté l'école avant la fin", "Left school before the end"),
     "seeking_job": ("Cherchent un emploi", "Are looking for work"),
     "has_support_network": ("Ont un réseau sur qui compter", "Have a network to rely on"),
     "interested_in_own_business": ("Veulent créer leur entreprise", "Want to start a business"),
-    "illness_or_accident_last_year": ("Malades ou accidentés dans l'année", "Ill or injured in the past year"),
+    "illness_or_accident_last_year": (
+        "Malades ou accidentés dans l'année",
+        "Ill or injured in the past year",
+    ),
     "wants_psych_services": ("Souhaitent un soutien psychologique", "Would like psychological support"),
     "born_in_other_community": ("Nés dans une autre communauté", "Born in another community"),
     "receives_remittances": ("Reçoivent de l'argent de l'étranger", "Receive money from abroad"),
-    "family_or_friends_abroad": ("Ont de la famille ou des amis à l'étranger", "Have family or friends abroad"),
+    "family_or_friends_abroad": (
+        "Ont de la famille ou des amis à l'étranger",
+        "Have family or friends abroad",
+    ),
     "return_migrants_share": ("Sont des migrants de retour", "Are return migrants"),
-    "access_psychosocial_services": ("Ont accès à un soutien psychosocial", "Have access to psychosocial support"),
+    "access_psychosocial_services": (
+        "Ont accès à un soutien psychosocial",
+        "Have access to psychosocial support",
+    ),
     "feels_discriminated": ("Se sentent discriminés", "Feel discriminated against"),
     "satisfied_education": ("Éducation", "Education"),
     "satisfied_id_papers": ("Papiers d'identité", "Identity papers"),
@@ -73,7 +88,7 @@ ISSUE_LABELS: dict[str, tuple[str, str]] = {
 
 
 def tidy(identifier: str) -> str:
-    """An id made readable when no label is known: 'agricultural_productivity' -> 'Agricultural productivity'."""
+    """An id made readable when no label is known ('farm_output' -> 'Farm output')."""
     text = identifier.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
 
@@ -172,13 +187,21 @@ def load_labels(project: Project) -> Labels:
         if pair:
             issues[str(entry["id"])] = pair
     rounds = {r.name: (r.label_fr, r.label_en) for r in project.settings.rounds}
-    return Labels(communities=communities, coordinates=coordinates, indicators=indicators,
-                  indicator_kinds=kinds, indicator_blocks=blocks, indicator_themes=themes, issues=issues,
-                  rounds=rounds)
+    return Labels(
+        communities=communities,
+        coordinates=coordinates,
+        indicators=indicators,
+        indicator_kinds=kinds,
+        indicator_blocks=blocks,
+        indicator_themes=themes,
+        issues=issues,
+        rounds=rounds,
+    )
 
 
-def _indicator_labels(project: Project) -> tuple[dict[str, tuple[str, str]], dict[str, str], dict[str, str],
-                                                 dict[str, str]]:
+def _indicator_labels(
+    project: Project,
+) -> tuple[dict[str, tuple[str, str]], dict[str, str], dict[str, str], dict[str, str]]:
     """Labels, kinds, fact-sheet blocks and themes from the indicator catalogue (checked against the
     questionnaire when both load; read as plain TOML otherwise)."""
     from retour.errors import RetourError
@@ -190,7 +213,9 @@ def _indicator_labels(project: Project) -> tuple[dict[str, tuple[str, str]], dic
     blocks: dict[str, str] = {}
     themes: dict[str, str] = {}
     try:
-        catalogue = load_catalogue(project.path("indicators.toml"), load_instrument(project.path("instrument.xlsx")))
+        catalogue = load_catalogue(
+            project.path("indicators.toml"), load_instrument(project.path("instrument.xlsx"))
+        )
     except (RetourError, OSError):
         for entry in _entries(_read(project.path("indicators.toml")), "indicators"):
             pair = _bilingual(entry, "label")

@@ -21,8 +21,15 @@ LEVELS = ("priority", "important", "outside_reach", "none")
 GROUP_PAIRS = (("migration_status", "returnee", "non_migrant"), ("sex", "women", "men"))
 PROFILE_BLOCKS = ("profil_socio_economique", "profil_migratoire", "reintegration_durable")
 SERVICES_THEME = "services"
-RESULT_TABLES = ("estimates", "gaps", "index_scores", "index_contributions", "index_rank_probabilities",
-                 "needs", "changes")
+RESULT_TABLES = (
+    "estimates",
+    "gaps",
+    "index_scores",
+    "index_contributions",
+    "index_rank_probabilities",
+    "needs",
+    "changes",
+)
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,9 @@ class RoundChoice:
 
 def rounds_with_results(access: StoreAccess, round_names: list[str]) -> list[RoundChoice]:
     """The study's rounds in order, each marked by whether estimates or an index are stored for it."""
-    return access.memo(("rounds_with_results", tuple(round_names)),
-                       lambda: _rounds_with_results(access, round_names))
+    return access.memo(
+        ("rounds_with_results", tuple(round_names)), lambda: _rounds_with_results(access, round_names)
+    )
 
 
 def _rounds_with_results(access: StoreAccess, round_names: list[str]) -> list[RoundChoice]:
@@ -82,8 +90,11 @@ def overview(access: StoreAccess, labels: Labels, round_names: list[str], round_
     estimates = _overall(access.results("estimates", round_name))
     sample: list[dict[str, Any]] = []
     if estimates.height:
-        largest = (estimates.group_by("community_id").agg(pl.col("n").max().alias("respondents"))
-                   .sort("community_id"))
+        largest = (
+            estimates.group_by("community_id")
+            .agg(pl.col("n").max().alias("respondents"))
+            .sort("community_id")
+        )
         sample = [row for row in largest.to_dicts() if row["community_id"] != "all"]
         sample.sort(key=lambda row: labels.community(row["community_id"]))
         total = largest.filter(pl.col("community_id") == "all")
@@ -96,13 +107,21 @@ def overview(access: StoreAccess, labels: Labels, round_names: list[str], round_
     stage_runs = []
     if runs.height:
         mine = runs.filter(pl.col("round").is_null() | (pl.col("round") == round_name))
-        stage_runs = _rows(mine.sort("run_id", descending=True).unique("stage", keep="first", maintain_order=True))
-    return {"rounds": rounds_with_results(access, round_names), "sample": sample, "sample_total": sample_total,
-            "composite": composite, "stage_runs": stage_runs}
+        stage_runs = _rows(
+            mine.sort("run_id", descending=True).unique("stage", keep="first", maintain_order=True)
+        )
+    return {
+        "rounds": rounds_with_results(access, round_names),
+        "sample": sample,
+        "sample_total": sample_total,
+        "composite": composite,
+        "stage_runs": stage_runs,
+    }
 
 
-def ranking(access: StoreAccess, round_name: str, sort: str = "composite", descending: bool = False
-            ) -> dict[str, Any]:
+def ranking(
+    access: StoreAccess, round_name: str, sort: str = "composite", descending: bool = False
+) -> dict[str, Any]:
     """Tableau 1: one row per community with every pillar's score, rank and intervals, ordered by `sort`."""
     sort = sort if sort in PILLARS else "composite"
     scores = access.results("index_scores", round_name)
@@ -110,23 +129,35 @@ def ranking(access: StoreAccess, round_name: str, sort: str = "composite", desce
         return {"rows": [], "sort": sort, "descending": descending}
     rows: dict[str, dict[str, Any]] = {}
     for record in scores.iter_rows(named=True):
-        rows.setdefault(record["community_id"], {"community_id": record["community_id"]})[record["pillar"]] = record
-    ordered = sorted(rows.values(), key=lambda row: (row.get(sort) or {}).get("rank") or 10**6,
-                     reverse=descending)
+        rows.setdefault(record["community_id"], {"community_id": record["community_id"]})[
+            record["pillar"]
+        ] = record
+    ordered = sorted(
+        rows.values(), key=lambda row: (row.get(sort) or {}).get("rank") or 10**6, reverse=descending
+    )
     return {"rows": ordered, "sort": sort, "descending": descending}
 
 
-def _indicator_rows(labels: Labels, community: pl.DataFrame, sample: pl.DataFrame,
-                    indicator_ids: list[str]) -> list[dict[str, Any]]:
+def _indicator_rows(
+    labels: Labels, community: pl.DataFrame, sample: pl.DataFrame, indicator_ids: list[str]
+) -> list[dict[str, Any]]:
     by_id = {row["indicator_id"]: row for row in _rows(community)}
     means = {row["indicator_id"]: row for row in _rows(sample)}
-    return [{"indicator_id": indicator_id, "own": by_id[indicator_id], "mean": means.get(indicator_id),
-             "proportion": labels.is_proportion(indicator_id)}
-            for indicator_id in indicator_ids if indicator_id in by_id]
+    return [
+        {
+            "indicator_id": indicator_id,
+            "own": by_id[indicator_id],
+            "mean": means.get(indicator_id),
+            "proportion": labels.is_proportion(indicator_id),
+        }
+        for indicator_id in indicator_ids
+        if indicator_id in by_id
+    ]
 
 
-def _group_rows(estimates: pl.DataFrame, gaps: pl.DataFrame, community_id: str,
-                indicator_ids: list[str]) -> list[dict[str, Any]]:
+def _group_rows(
+    estimates: pl.DataFrame, gaps: pl.DataFrame, community_id: str, indicator_ids: list[str]
+) -> list[dict[str, Any]]:
     """Per group pair and indicator: both groups' estimates and the stored gap test."""
     mine = estimates.filter(pl.col("community_id") == community_id) if estimates.height else estimates
     by_key = {(r["group_dimension"], r["group"], r["indicator_id"]): r for r in _rows(mine)}
@@ -136,12 +167,20 @@ def _group_rows(estimates: pl.DataFrame, gaps: pl.DataFrame, community_id: str,
     for dimension, group_a, group_b in GROUP_PAIRS:
         lines = []
         for indicator_id in indicator_ids:
-            first, second = by_key.get((dimension, group_a, indicator_id)), by_key.get((dimension, group_b,
-                                                                                         indicator_id))
+            first, second = (
+                by_key.get((dimension, group_a, indicator_id)),
+                by_key.get((dimension, group_b, indicator_id)),
+            )
             if first is None and second is None:
                 continue
-            lines.append({"indicator_id": indicator_id, "a": first, "b": second,
-                          "gap": gap_by_key.get((dimension, indicator_id))})
+            lines.append(
+                {
+                    "indicator_id": indicator_id,
+                    "a": first,
+                    "b": second,
+                    "gap": gap_by_key.get((dimension, indicator_id)),
+                }
+            )
         if lines:
             tables.append({"dimension": dimension, "group_a": group_a, "group_b": group_b, "lines": lines})
     return tables
@@ -158,8 +197,13 @@ def community(access: StoreAccess, labels: Labels, round_name: str, community_id
     extra = sorted(stored_ids - set(order))
     profile_blocks = []
     for block in PROFILE_BLOCKS:
-        ids = [i for i in order if labels.indicator_blocks.get(i) == block
-               and labels.indicator_themes.get(i) != SERVICES_THEME and i in stored_ids]
+        ids = [
+            i
+            for i in order
+            if labels.indicator_blocks.get(i) == block
+            and labels.indicator_themes.get(i) != SERVICES_THEME
+            and i in stored_ids
+        ]
         profile_blocks.append({"block": block, "rows": _indicator_rows(labels, own, sample, ids)})
     if extra:
         profile_blocks.append({"block": "other", "rows": _indicator_rows(labels, own, sample, extra)})
@@ -207,13 +251,20 @@ def needs_matrix(access: StoreAccess, labels: Labels, round_name: str) -> dict[s
     known = list(labels.issues)
     issue_ids.sort(key=lambda issue: known.index(issue) if issue in known else len(known))
     communities = sorted(needs.get_column("community_id").unique().to_list(), key=labels.community)
-    history = access.cached(("need_overrides", round_name),
-                            lambda con: store.read_need_overrides(con, round_name))
-    return {"issues": issue_ids, "communities": communities, "cells": cells,
-            "history": list(reversed(_rows(history)))}
+    history = access.cached(
+        ("need_overrides", round_name), lambda con: store.read_need_overrides(con, round_name)
+    )
+    return {
+        "issues": issue_ids,
+        "communities": communities,
+        "cells": cells,
+        "history": list(reversed(_rows(history))),
+    }
 
 
-def need_cell(access: StoreAccess, round_name: str, community_id: str, issue_id: str) -> dict[str, Any] | None:
+def need_cell(
+    access: StoreAccess, round_name: str, community_id: str, issue_id: str
+) -> dict[str, Any] | None:
     """One cell of the needs matrix, or None if the round has no such cell."""
     needs = access.results("needs", round_name)
     if needs.height == 0:
@@ -222,11 +273,17 @@ def need_cell(access: StoreAccess, round_name: str, community_id: str, issue_id:
     return match.row(0, named=True) if match.height else None
 
 
-def rounds_comparison(access: StoreAccess, labels: Labels, round_names: list[str], community_id: str,
-                      ) -> dict[str, Any]:
+def rounds_comparison(
+    access: StoreAccess,
+    labels: Labels,
+    round_names: list[str],
+    community_id: str,
+) -> dict[str, Any]:
     """Each round's estimate per indicator for one community (or the whole sample), and stored changes."""
     estimates = _overall(access.results("estimates"))
-    present = [r for r in round_names if estimates.height and r in set(estimates.get_column("round").to_list())]
+    present = [
+        r for r in round_names if estimates.height and r in set(estimates.get_column("round").to_list())
+    ]
     if not present:
         return {"rounds": [], "lines": [], "has_changes": False}
     mine = estimates.filter(pl.col("community_id") == community_id)
@@ -241,8 +298,15 @@ def rounds_comparison(access: StoreAccess, labels: Labels, round_names: list[str
     order = labels.indicator_order()
     ids = [i for i in order if any((r, i) in by_key for r in present)]
     ids += sorted({key[1] for key in by_key} - set(ids))
-    lines = [{"indicator_id": i, "values": [by_key.get((r, i)) for r in present], "change": change_by_key.get(i),
-              "proportion": labels.is_proportion(i)} for i in ids]
+    lines = [
+        {
+            "indicator_id": i,
+            "values": [by_key.get((r, i)) for r in present],
+            "change": change_by_key.get(i),
+            "proportion": labels.is_proportion(i),
+        }
+        for i in ids
+    ]
     return {"rounds": present, "lines": lines, "has_changes": bool(change_by_key)}
 
 
@@ -268,7 +332,8 @@ def _with_edits(rows: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
     changes: list[pl.Expr] = []
     for field in (*ACTOR_DIMENSIONS, *ACTOR_TEXTS):
         latest = edits.filter(pl.col("field") == field).select(
-            "actor_id", pl.col("new_value").alias(f"_new_{field}"))
+            "actor_id", pl.col("new_value").alias(f"_new_{field}")
+        )
         rows = rows.join(latest, on="actor_id", how="left")
         edited = pl.col(f"_new_{field}")
         value = (edited == "true") if field in ACTOR_DIMENSIONS else edited
@@ -278,15 +343,18 @@ def _with_edits(rows: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
     return rows.join(last_editor, on="actor_id", how="left")
 
 
-def actors(access: StoreAccess, register: Any, community_id: str | None, dimension: str | None
-           ) -> dict[str, Any]:
+def actors(
+    access: StoreAccess, register: Any, community_id: str | None, dimension: str | None
+) -> dict[str, Any]:
     """Actors working in a community (or all), with what they cover, filtered by dimension, edits applied."""
     from retour.actors import list_actors
 
     if register is None:
         return {"rows": [], "missing": True}
-    rows = _with_edits(list_actors(register, community_id=community_id),
-                       access.cached(("actor_edits",), lambda con: store.read_actor_edits(con, latest=True)))
+    rows = _with_edits(
+        list_actors(register, community_id=community_id),
+        access.cached(("actor_edits",), lambda con: store.read_actor_edits(con, latest=True)),
+    )
     if dimension in ACTOR_DIMENSIONS:
         rows = rows.filter(pl.col(dimension))
     descriptions = {actor.id: (actor.description_fr, actor.description_en) for actor in register.actors}
@@ -300,8 +368,10 @@ def actor(access: StoreAccess, register: Any, actor_id: str) -> dict[str, Any] |
 
     if register is None or actor_id not in register.names():
         return None
-    rows = _with_edits(list_actors(register).unique("actor_id", keep="first", maintain_order=True),
-                       access.cached(("actor_edits",), lambda con: store.read_actor_edits(con, latest=True)))
+    rows = _with_edits(
+        list_actors(register).unique("actor_id", keep="first", maintain_order=True),
+        access.cached(("actor_edits",), lambda con: store.read_actor_edits(con, latest=True)),
+    )
     match = rows.filter(pl.col("actor_id") == actor_id)
     return match.row(0, named=True)
 
@@ -312,7 +382,8 @@ def locator_svg(labels: Labels, community_id: str, language: str) -> str | None:
         return None
     from retour.report.maps import MapPoint, locator_map
 
-    points = tuple(MapPoint(id=key, label=labels.community(key, language), lat=lat, lon=lon,
-                            focus=key == community_id)
-                   for key, (lat, lon) in sorted(labels.coordinates.items()))
+    points = tuple(
+        MapPoint(id=key, label=labels.community(key, language), lat=lat, lon=lon, focus=key == community_id)
+        for key, (lat, lon) in sorted(labels.coordinates.items())
+    )
     return locator_map(points, language, title=labels.community(community_id, language))

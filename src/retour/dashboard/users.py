@@ -23,7 +23,9 @@ def _language(value: str) -> str:
     return value
 
 
-def add_user(access: StoreAccess, name: str, password: str, role: str, language: str = "fr") -> dict[str, Any]:
+def add_user(
+    access: StoreAccess, name: str, password: str, role: str, language: str = "fr"
+) -> dict[str, Any]:
     """Create a user; returns their public record (no hash)."""
     check_user_name(name)
     role_value = parse_role(role).value
@@ -71,6 +73,8 @@ def change_language(access: StoreAccess, name: str, language: str) -> dict[str, 
 
 def find_user(access: StoreAccess, name: str) -> dict[str, Any] | None:
     """A user's full record (with the password hash) from the cached users table; None if unknown."""
-    by_name = access.cached(("users_by_name",),
-                            lambda con: {row["name"]: row for row in store.read_users(con).iter_rows(named=True)})
+    by_name = access.cached(
+        ("users_by_name",),
+        lambda con: {row["name"]: row for row in store.read_users(con).iter_rows(named=True)},
+    )
     return by_name.get(name)

@@ -77,8 +77,9 @@ class Viewer:
 class PageError(Exception):
     """A request that ends on an error page: HTTP status, title key and body key of the catalogue."""
 
-    def __init__(self, status: int, title: str, body: str | None = None, detail: str = "",
-                 **values: object) -> None:
+    def __init__(
+        self, status: int, title: str, body: str | None = None, detail: str = "", **values: object
+    ) -> None:
         super().__init__(title)
         self.status = status
         self.title = title
@@ -135,8 +136,11 @@ class SessionMiddleware:
                         headers.raw.append((name, value))
                 if loaded is None or state["new_session"] is not None:
                     value = dashboard.signer.dump(state["session"])
-                    headers.append("set-cookie", f"{COOKIE}={value}; Max-Age={dashboard.signer.max_age_seconds}; "
-                                                 "Path=/; HttpOnly; SameSite=lax")
+                    headers.append(
+                        "set-cookie",
+                        f"{COOKIE}={value}; Max-Age={dashboard.signer.max_age_seconds}; "
+                        "Path=/; HttpOnly; SameSite=lax",
+                    )
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
@@ -150,7 +154,9 @@ def _signed_in(request: Request) -> Viewer | None:
     user = find_user(dashboard.access, session.user)
     if user is None or dashboard.signer.fingerprint(user["password_hash"]) != session.fingerprint:
         return None
-    return Viewer(name=user["name"], role=user["role"], language=pick_language(session.language, user["language"]))
+    return Viewer(
+        name=user["name"], role=user["role"], language=pick_language(session.language, user["language"])
+    )
 
 
 async def guard(request: Request) -> None:
@@ -159,9 +165,14 @@ async def guard(request: Request) -> None:
         declared = request.headers.get("content-length")
         limit = dashboard_of(request).max_upload_bytes + FORM_OVERHEAD_BYTES
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise PageError(413, "error.too_large.title", "error.too_large.body",
-                            limit=format_number(dashboard_of(request).project.settings.dashboard.upload_max_mb,
-                                                language_of(request), 0))
+            raise PageError(
+                413,
+                "error.too_large.title",
+                "error.too_large.body",
+                limit=format_number(
+                    dashboard_of(request).project.settings.dashboard.upload_max_mb, language_of(request), 0
+                ),
+            )
         token = request.headers.get("x-csrf-token")
         if token is None:
             form = await request.form()
@@ -184,9 +195,13 @@ def require(needed: Role) -> Callable[[Request], None]:
         viewer = viewer_of(request)
         if not viewer.can(needed):
             language = viewer.language
-            raise PageError(403, "error.forbidden.title", "error.forbidden.body",
-                            role=translate(f"role.{viewer.role}", language),
-                            needed=translate(f"role.{needed.value}", language))
+            raise PageError(
+                403,
+                "error.forbidden.title",
+                "error.forbidden.body",
+                role=translate(f"role.{viewer.role}", language),
+                needed=translate(f"role.{needed.value}", language),
+            )
 
     return check
 
@@ -197,7 +212,9 @@ def language_of(request: Request) -> str:
     if viewer is not None:
         return viewer.language
     session = getattr(request.state, "session", None)
-    accepted = [part.split(";")[0].strip()[:2] for part in request.headers.get("accept-language", "").split(",")]
+    accepted = [
+        part.split(";")[0].strip()[:2] for part in request.headers.get("accept-language", "").split(",")
+    ]
     return pick_language(session.language if session else None, *accepted)
 
 
@@ -217,10 +234,17 @@ def url_with(request: Request, path: str | None = None, **changes: object) -> st
     return f"{target}?{urlencode(query)}" if query else target
 
 
-def render(request: Request, template: str, context: Mapping[str, Any] | None = None, status: int = 200,
-           headers: Mapping[str, str] | None = None) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
     """Render a template with what every page needs: words, formatting, user, CSRF token, labels."""
-    return HTMLResponse(render_text(request, template, context), status_code=status, headers=dict(headers or {}))
+    return HTMLResponse(
+        render_text(request, template, context), status_code=status, headers=dict(headers or {})
+    )
 
 
 def render_text(request: Request, template: str, context: Mapping[str, Any] | None = None) -> str:
@@ -246,7 +270,9 @@ def render_text(request: Request, template: str, context: Mapping[str, Any] | No
         "settings": settings,
         "version": __version__,
         "path": request.url.path,
-        "here": quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""), safe="/?=&"),
+        "here": quote(
+            str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""), safe="/?=&"
+        ),
         "url_with": lambda path=None, **changes: url_with(request, path, **changes),
         "htmx": is_htmx(request),
         **(context or {}),
@@ -257,15 +283,19 @@ def render_text(request: Request, template: str, context: Mapping[str, Any] | No
 def error_page(request: Request, error: PageError) -> HTMLResponse:
     language = language_of(request)
     headers = {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"} if is_htmx(request) else None
-    context = {"status": error.status, "title": translate(error.title, language),
-               "body": translate(error.body, language, **error.values) if error.body else "",
-               "detail": error.detail}
+    context = {
+        "status": error.status,
+        "title": translate(error.title, language),
+        "body": translate(error.body, language, **error.values) if error.body else "",
+        "detail": error.detail,
+    }
     return render(request, "error.html", context, status=error.status, headers=headers)
 
 
 def login_redirect(request: Request) -> Response:
-    target = "/login?" + urlencode({"next": str(request.url.path) +
-                                    (f"?{request.url.query}" if request.url.query else "")})
+    target = "/login?" + urlencode(
+        {"next": str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")}
+    )
     if is_htmx(request):
         return Response(status_code=401, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from retour.report.change import change_context
 from retour.report.context import page_context
 from retour.report.data import Cell, IndicatorInfo, ReportData, indicator_frame
 from retour.report.factsheet import factsheet_context
@@ -48,14 +49,16 @@ class OutputFile:
 def factsheet_job(community_id: str, data: ReportData, language: str = "fr") -> Job:
     """What to render for one community's fact sheet in one language (charts drawn, numbers formatted)."""
     formatter = Formatter(check_language(language))
-    context = {**page_context(data, formatter), **factsheet_context(data, community_id, formatter)}
+    context = {**page_context(data, formatter), **factsheet_context(data, community_id, formatter),
+               **change_context(data, formatter, community_id)}
     return Job(f"factsheet {community_id} ({language})", "factsheet.html", context, language, FACTSHEET_PAGES)
 
 
 def synthesis_job(data: ReportData, language: str = "fr") -> Job:
     """What to render for the synthesis report in one language."""
     formatter = Formatter(check_language(language))
-    context = {**page_context(data, formatter), **synthesis_context(data, formatter)}
+    context = {**page_context(data, formatter), **synthesis_context(data, formatter),
+               **change_context(data, formatter)}
     return Job(f"synthesis ({language})", "synthesis.html", context, language)
 
 

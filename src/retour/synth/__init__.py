@@ -24,8 +24,16 @@ from retour.synth.export import write_export
 from retour.synth.population import Assigner, People, Plan, age_people, draw_people, make_plan, shift_plan
 from retour.synth.targets import Shifts, SynthTargets, load_shifts, load_targets
 
-__all__ = ["CheckRow", "Synthetic", "check", "check_calibration", "generate", "load_shifts", "load_targets",
-           "write_export"]
+__all__ = [
+    "CheckRow",
+    "Synthetic",
+    "check",
+    "check_calibration",
+    "generate",
+    "load_shifts",
+    "load_targets",
+    "write_export",
+]
 
 
 @dataclass(frozen=True)
@@ -49,12 +57,22 @@ def _uuids(rng: np.random.Generator, n: int) -> pl.Series:
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
     hexes = pl.Series("hex", np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype="S32").astype(str))
     text = hexes.str
-    return pl.select(pl.concat_str([text.slice(0, 8), text.slice(8, 4), text.slice(12, 4), text.slice(16, 4),
-                                    text.slice(20, 12)], separator="-").alias("_uuid")).to_series()
+    return pl.select(
+        pl.concat_str(
+            [text.slice(0, 8), text.slice(8, 4), text.slice(12, 4), text.slice(16, 4), text.slice(20, 12)],
+            separator="-",
+        ).alias("_uuid")
+    ).to_series()
 
 
-def _round(targets: SynthTargets, catalogue: Catalogue, plan: Plan, people: People, seed: int,
-           rng: np.random.Generator) -> Synthetic:
+def _round(
+    targets: SynthTargets,
+    catalogue: Catalogue,
+    plan: Plan,
+    people: People,
+    seed: int,
+    rng: np.random.Generator,
+) -> Synthetic:
     assigner = Assigner(people=people, plan=plan, rng=rng)
     answers = answer(assigner, catalogue.instrument, plan.round_name)
     fields = answers.frame(catalogue.instrument)
@@ -62,8 +80,14 @@ def _round(targets: SynthTargets, catalogue: Catalogue, plan: Plan, people: Peop
     seconds = people.day * 86_400 + rng.integers(0, 10 * 3600, people.size)
     times = pl.Series("_submission_time", (start + seconds.astype("timedelta64[s]")).astype("datetime64[us]"))
     frame = pl.concat([pl.DataFrame([_uuids(rng, people.size), times]), fields], how="horizontal")
-    return Synthetic(round_name=plan.round_name, seed=seed, frame=frame, plan=plan, people=people,
-                     flags=dict(assigner.flags))
+    return Synthetic(
+        round_name=plan.round_name,
+        seed=seed,
+        frame=frame,
+        plan=plan,
+        people=people,
+        flags=dict(assigner.flags),
+    )
 
 
 def _gap(flags: Mapping[str, np.ndarray], people: People, indicator: str) -> float:
@@ -74,8 +98,14 @@ def _gap(flags: Mapping[str, np.ndarray], people: People, indicator: str) -> flo
     return float(values[group].mean() - values[~group].mean())
 
 
-def generate(targets: SynthTargets, catalogue: Catalogue, seed: int, round_name: str = "baseline",
-             shifts: Shifts | None = None, panel: bool = False) -> Synthetic:
+def generate(
+    targets: SynthTargets,
+    catalogue: Catalogue,
+    seed: int,
+    round_name: str = "baseline",
+    shifts: Shifts | None = None,
+    panel: bool = False,
+) -> Synthetic:
     """One round of synthetic respondents, deterministic for `seed`.
 
     The baseline is drawn from `seed`. A later round (`shifts` given) moves every planned community
@@ -85,17 +115,26 @@ def generate(targets: SynthTargets, catalogue: Catalogue, seed: int, round_name:
     out of the survey's age range).
     """
     plan = make_plan(targets, catalogue)
-    baseline = _round(targets, catalogue, plan, draw_people(targets, plan, np.random.default_rng(seed)),
-                      seed, np.random.default_rng([seed, 1]))
+    baseline = _round(
+        targets,
+        catalogue,
+        plan,
+        draw_people(targets, plan, np.random.default_rng(seed)),
+        seed,
+        np.random.default_rng([seed, 1]),
+    )
     if shifts is None:
         if round_name != "baseline":
-            raise SpecError(f"Round '{round_name}' needs stated changes.",
-                            "Pass --shift FILE (e.g. shifts_midterm.toml).")
+            raise SpecError(
+                f"Round '{round_name}' needs stated changes.", "Pass --shift FILE (e.g. shifts_midterm.toml)."
+            )
         return baseline
     for indicator in shifts.effects:
         if indicator in plan.continuous or indicator not in baseline.flags:
-            raise SpecError(f"{shifts.path}: a programme effect on '{indicator}' cannot be calibrated.",
-                            "Name a yes/no indicator of the fact sheets or of the pillars.")
+            raise SpecError(
+                f"{shifts.path}: a programme effect on '{indicator}' cannot be calibrated.",
+                "Name a yes/no indicator of the fact sheets or of the pillars.",
+            )
     years = shifts.years
     rng = np.random.default_rng([seed, 2])
     rows = np.arange(baseline.people.size)
@@ -104,8 +143,10 @@ def generate(targets: SynthTargets, catalogue: Catalogue, seed: int, round_name:
     # the baseline gap among the respondents the later round compares with
     flags = {name: values[rows] for name, values in baseline.flags.items()}
     gaps = {indicator: _gap(flags, baseline.people.take(rows), indicator) for indicator in shifts.effects}
-    fieldwork = (targets.fieldwork[0].replace(year=targets.fieldwork[0].year + years),
-                 targets.fieldwork[1].replace(year=targets.fieldwork[1].year + years))
+    fieldwork = (
+        targets.fieldwork[0].replace(year=targets.fieldwork[0].year + years),
+        targets.fieldwork[1].replace(year=targets.fieldwork[1].year + years),
+    )
     later = replace(shift_plan(plan, shifts, gaps, shifts.fieldwork or fieldwork), round_name=round_name)
     if not panel:
         people = draw_people(targets, later, rng)
@@ -116,11 +157,21 @@ def generate(targets: SynthTargets, catalogue: Catalogue, seed: int, round_name:
 def check(synthetic: Synthetic, catalogue: Catalogue, targets: SynthTargets) -> list[CheckRow]:
     """Calibration rows of a generated round: the published targets for the baseline, the planned
     values and beneficiary gaps (difference in differences) for a later round."""
-    if synthetic.round_name == "baseline" and not any(g == "beneficiary" for _, g, _ in synthetic.plan.gap_specs):
+    if synthetic.round_name == "baseline" and not any(
+        g == "beneficiary" for _, g, _ in synthetic.plan.gap_specs
+    ):
         return check_calibration(synthetic.frame, catalogue, targets)
-    gaps = {name: difference for name, group, difference in synthetic.plan.gap_specs if group == "beneficiary"}
+    gaps = {
+        name: difference for name, group, difference in synthetic.plan.gap_specs if group == "beneficiary"
+    }
     planned = dict(synthetic.plan.values)
     if synthetic.panel:  # a panel keeps its people: migration status is theirs, not planned
         planned.pop("return_migrants_share", None)
-    return check_calibration(synthetic.frame, catalogue, targets, planned=planned,
-                             beneficiary_gaps=gaps, continuous=synthetic.plan.continuous)
+    return check_calibration(
+        synthetic.frame,
+        catalogue,
+        targets,
+        planned=planned,
+        beneficiary_gaps=gaps,
+        continuous=synthetic.plan.continuous,
+    )

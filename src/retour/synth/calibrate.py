@@ -58,8 +58,15 @@ def largest_remainder(shares: Sequence[float] | np.ndarray, total: int) -> np.nd
 # Community sizes
 
 
-def fit_sizes(shares: np.ndarray, sample_means: np.ndarray, total: int, low: int, high: int,
-              required_row: int | None = None, required_count: int | None = None) -> np.ndarray:
+def fit_sizes(
+    shares: np.ndarray,
+    sample_means: np.ndarray,
+    total: int,
+    low: int,
+    high: int,
+    required_row: int | None = None,
+    required_count: int | None = None,
+) -> np.ndarray:
     """Community sizes in [low, high] summing to `total` that best reproduce published sample means.
 
     With self-weighting, the sample mean of indicator k is sum_c round(p_kc * n_c) / N. Among all size
@@ -95,19 +102,23 @@ def fit_sizes(shares: np.ndarray, sample_means: np.ndarray, total: int, low: int
             feasible = counts[:, :, required_row] == required_count
             gaps = np.delete(gaps, required_row, axis=2)
         worst = np.where(feasible, gaps.max(axis=2), np.inf)
-        squares = np.where(feasible, (gaps ** 2).sum(axis=2), np.inf)
+        squares = np.where(feasible, (gaps**2).sum(axis=2), np.inf)
         flat = np.lexsort((squares.ravel(), np.round(worst.ravel(), 12)))[0]
         i, j = np.unravel_index(flat, worst.shape)
         if not np.isfinite(worst[i, j]):
             continue
-        sizes = tuple(int(s) for s in np.concatenate([options[left_index[left_rows[i]]],
-                                                      options[right_index[right_rows[j]]]]))
+        sizes = tuple(
+            int(s)
+            for s in np.concatenate([options[left_index[left_rows[i]]], options[right_index[right_rows[j]]]])
+        )
         candidate = (round(float(worst[i, j]), 12), float(squares[i, j]), sizes)
         if best is None or candidate < best:
             best = candidate
     if best is None:
-        raise SpecError(f"No community sizes between {low} and {high} sum to {total} and meet the required "
-                        "count.", "Widen the size range in synth_targets.toml.")
+        raise SpecError(
+            f"No community sizes between {low} and {high} sum to {total} and meet the required count.",
+            "Widen the size range in synth_targets.toml.",
+        )
     return np.array(best[2], dtype=np.int64)
 
 
@@ -115,8 +126,9 @@ def fit_sizes(shares: np.ndarray, sample_means: np.ndarray, total: int, low: int
 # Counts per group cell
 
 
-def round_controlled(expected: np.ndarray, row_totals: np.ndarray | None = None,
-                     column_totals: np.ndarray | None = None) -> np.ndarray:
+def round_controlled(
+    expected: np.ndarray, row_totals: np.ndarray | None = None, column_totals: np.ndarray | None = None
+) -> np.ndarray:
     """Round a table to integers, each cell to floor or ceiling, keeping the given margins exactly.
 
     Cells go up in order of their fractional part while their row and column still need units (fast,
@@ -128,10 +140,16 @@ def round_controlled(expected: np.ndarray, row_totals: np.ndarray | None = None,
     rows, columns = expected.shape
     floor = np.floor(expected + 1e-9)
     fraction = np.where(expected - floor > 1e-9, expected - floor, 0.0)
-    row_need = (np.asarray(row_totals, dtype=float) - floor.sum(axis=1) if row_totals is not None
-                else np.full(rows, np.inf))
-    column_need = (np.asarray(column_totals, dtype=float) - floor.sum(axis=0) if column_totals is not None
-                   else np.full(columns, np.inf))
+    row_need = (
+        np.asarray(row_totals, dtype=float) - floor.sum(axis=1)
+        if row_totals is not None
+        else np.full(rows, np.inf)
+    )
+    column_need = (
+        np.asarray(column_totals, dtype=float) - floor.sum(axis=0)
+        if column_totals is not None
+        else np.full(columns, np.inf)
+    )
     if row_totals is None and column_totals is None:
         return round_half_up(expected)
     result = floor.copy()
@@ -147,8 +165,13 @@ def round_controlled(expected: np.ndarray, row_totals: np.ndarray | None = None,
     return _round_controlled_exactly(expected, floor, fraction, row_totals, column_totals)
 
 
-def _round_controlled_exactly(expected: np.ndarray, floor: np.ndarray, fraction: np.ndarray,
-                              row_totals: np.ndarray | None, column_totals: np.ndarray | None) -> np.ndarray:
+def _round_controlled_exactly(
+    expected: np.ndarray,
+    floor: np.ndarray,
+    fraction: np.ndarray,
+    row_totals: np.ndarray | None,
+    column_totals: np.ndarray | None,
+) -> np.ndarray:
     rows, columns = expected.shape
     ceiling = floor + (fraction > 0)
     cost = (1.0 - 2.0 * fraction).ravel()
@@ -159,11 +182,17 @@ def _round_controlled_exactly(expected: np.ndarray, floor: np.ndarray, fraction:
     if column_totals is not None:
         totals = np.asarray(column_totals, dtype=float)
         constraints.append(LinearConstraint(np.kron(np.ones(rows), np.eye(columns)), totals, totals))
-    result = milp(cost, integrality=np.ones(rows * columns), bounds=Bounds(floor.ravel(), ceiling.ravel()),
-                  constraints=constraints)
+    result = milp(
+        cost,
+        integrality=np.ones(rows * columns),
+        bounds=Bounds(floor.ravel(), ceiling.ravel()),
+        constraints=constraints,
+    )
     if result.x is None:
-        raise SpecError("The count table cannot be rounded with these margins.",
-                        "Check that each margin is within one of the sum of its cells.")
+        raise SpecError(
+            "The count table cannot be rounded with these margins.",
+            "Check that each margin is within one of the sum of its cells.",
+        )
     return round_half_up(result.x).reshape(rows, columns)
 
 
@@ -211,15 +240,22 @@ def solve_cell_counts(totals: np.ndarray, cell_sizes: np.ndarray, gaps: Sequence
         expected = expected_for(effects)
         ones = expected.sum(axis=0)
         people = sizes.sum(axis=0)
-        return np.array([ones[g.group_a].sum() / people[g.group_a].sum()
-                         - ones[g.group_b].sum() / people[g.group_b].sum() - g.difference for g in gaps])
+        return np.array(
+            [
+                ones[g.group_a].sum() / people[g.group_a].sum()
+                - ones[g.group_b].sum() / people[g.group_b].sum()
+                - g.difference
+                for g in gaps
+            ]
+        )
 
     effects = np.zeros(len(gaps))
     if gaps:
         effects = _solve_effects(gap_errors, len(gaps))
     expected = expected_for(effects)
-    expected *= np.divide(totals, expected.sum(axis=1), out=np.zeros_like(totals),
-                          where=expected.sum(axis=1) > 0)[:, None]
+    expected *= np.divide(
+        totals, expected.sum(axis=1), out=np.zeros_like(totals), where=expected.sum(axis=1) > 0
+    )[:, None]
     columns = _cell_totals(expected.sum(axis=0), int(round(totals.sum())), gaps)
     return round_controlled(expected, round_half_up(totals), columns)
 
@@ -235,11 +271,17 @@ def _cell_totals(real: np.ndarray, total: int, gaps: Sequence[GapTarget]) -> np.
     if np.all(groups @ parts == wanted):
         return parts
     floor = np.floor(real + 1e-9)
-    constraints = [LinearConstraint(np.ones((1, len(real))), total, total),
-                   LinearConstraint(groups, wanted, wanted)]
+    constraints = [
+        LinearConstraint(np.ones((1, len(real))), total, total),
+        LinearConstraint(groups, wanted, wanted),
+    ]
     cost = 1.0 - 2.0 * (real - floor)
-    result = milp(cost, integrality=np.ones(len(real)),
-                  bounds=Bounds(floor, floor + (real - floor > 1e-9)), constraints=constraints)
+    result = milp(
+        cost,
+        integrality=np.ones(len(real)),
+        bounds=Bounds(floor, floor + (real - floor > 1e-9)),
+        constraints=constraints,
+    )
     return parts if result.x is None else round_half_up(result.x)
 
 
@@ -251,7 +293,9 @@ def _solve_effects(errors, count: int) -> np.ndarray:
     for _ in range(25):
         if np.max(np.abs(current)) < 1e-9:
             return effects
-        jacobian = np.column_stack([(errors(effects + 1e-6 * unit) - current) / 1e-6 for unit in np.eye(count)])
+        jacobian = np.column_stack(
+            [(errors(effects + 1e-6 * unit) - current) / 1e-6 for unit in np.eye(count)]
+        )
         try:
             step = np.linalg.solve(jacobian, current)
         except np.linalg.LinAlgError:
@@ -298,8 +342,9 @@ def normalise_minmax(values: np.ndarray, higher_is_better: np.ndarray) -> np.nda
     return np.where(np.asarray(higher_is_better)[:, None], scaled, 1.0 - scaled)
 
 
-def index_scores(values: np.ndarray, higher_is_better: np.ndarray, pillars: Sequence[str],
-                 weights: np.ndarray) -> dict[str, np.ndarray]:
+def index_scores(
+    values: np.ndarray, higher_is_better: np.ndarray, pillars: Sequence[str], weights: np.ndarray
+) -> dict[str, np.ndarray]:
     """Pillar scores (weighted mean of normalised indicators) and the composite (mean of the pillars).
 
     A small replica of `retour.index.build` with its defaults, used to check the synthetic data without
@@ -454,11 +499,16 @@ def _solve_normalised(problem: PillarProblem) -> tuple[np.ndarray, np.ndarray, n
     cost = np.zeros(size)
     cost[d_plus] = cost[d_minus] = 1.0
     cost[s_plus] = cost[s_minus] = 1000.0
-    result = milp(cost, bounds=Bounds(low_bound, np.maximum(low_bound, high_bound)),
-                  constraints=LinearConstraint(np.array(rows), np.array(values), np.array(values)))
+    result = milp(
+        cost,
+        bounds=Bounds(low_bound, np.maximum(low_bound, high_bound)),
+        constraints=LinearConstraint(np.array(rows), np.array(values), np.array(values)),
+    )
     if result.x is None:
-        raise SpecError(f"The {problem.pillar} pillar cannot reach the Tableau 1 targets with its free "
-                        "indicators.", "Check the anchors and sample shares in synth_targets.toml.")
+        raise SpecError(
+            f"The {problem.pillar} pillar cannot reach the Tableau 1 targets with its free indicators.",
+            "Check the anchors and sample shares in synth_targets.toml.",
+        )
     return result.x[z].reshape(m, c), best, worst
 
 
@@ -509,15 +559,29 @@ def solve_pillar(problem: PillarProblem) -> np.ndarray:
     slope = (weights * orientation / span)[:, None] / sizes[None, :] / total_weight
     offset = weights * np.where(higher, -low_share / span, 1.0 + low_share / span) / total_weight
     for j in range(c):
-        counts[:, j] = _settle_community(problem.targets[j] - problem.fixed_sum[j] / total_weight
-                                         - offset.sum(), counts[:, j], wanted[:, j], fixed[:, j],
-                                         slope[:, j], continuous, low_share * sizes[j], high_share * sizes[j])
+        counts[:, j] = _settle_community(
+            problem.targets[j] - problem.fixed_sum[j] / total_weight - offset.sum(),
+            counts[:, j],
+            wanted[:, j],
+            fixed[:, j],
+            slope[:, j],
+            continuous,
+            low_share * sizes[j],
+            high_share * sizes[j],
+        )
     return counts / sizes
 
 
-def _settle_community(gap: float, counts: np.ndarray, wanted: np.ndarray, fixed: np.ndarray,
-                      slope: np.ndarray, continuous: np.ndarray, low: np.ndarray,
-                      high: np.ndarray) -> np.ndarray:
+def _settle_community(
+    gap: float,
+    counts: np.ndarray,
+    wanted: np.ndarray,
+    fixed: np.ndarray,
+    slope: np.ndarray,
+    continuous: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+) -> np.ndarray:
     """Stage 3 for one community: whole counts with sum_k slope_k x_k closest to `gap`.
 
     Open shares try floor-1 .. floor+2 of stage 1 (floor and floor+1 when there are more than five), all
@@ -530,8 +594,9 @@ def _settle_community(gap: float, counts: np.ndarray, wanted: np.ndarray, fixed:
     steps = np.arange(-1, 3) if len(open_integer) <= 5 else np.arange(0, 2)
     base = np.floor(wanted[open_integer] + 1e-9)
     options = base[:, None] + steps[None, :]
-    options = np.clip(options, np.ceil(low[open_integer] - 1e-9)[:, None],
-                      np.floor(high[open_integer] + 1e-9)[:, None])
+    options = np.clip(
+        options, np.ceil(low[open_integer] - 1e-9)[:, None], np.floor(high[open_integer] + 1e-9)[:, None]
+    )
     if len(open_integer):
         grid = np.array(np.meshgrid(*options, indexing="ij")).reshape(len(open_integer), -1).T
     else:

@@ -35,7 +35,11 @@ def kobo_table(frame: pl.DataFrame, instrument: Instrument) -> pl.DataFrame:
         if question.type == "select_multiple":
             tokens = values.str.split(" ")
             for choice in question.choice_names:
-                ticked = pl.when(values.is_null()).then(None).otherwise(tokens.list.contains(choice).cast(pl.Int64))
+                ticked = (
+                    pl.when(values.is_null())
+                    .then(None)
+                    .otherwise(tokens.list.contains(choice).cast(pl.Int64))
+                )
                 columns.append(pl.select(ticked).to_series().rename(f"{header}/{choice}"))
     n = frame.height
     columns += [
@@ -49,8 +53,16 @@ def kobo_table(frame: pl.DataFrame, instrument: Instrument) -> pl.DataFrame:
 
 def _write_xlsx(table: pl.DataFrame, path: Path, sheet: str, note: str) -> None:
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_urls": False})
-    workbook.set_properties({"title": f"{sheet} (synthetic)", "subject": note, "comments": note,
-                             "keywords": "synthetic", "author": "retour synth", "created": _FIXED_TIME})
+    workbook.set_properties(
+        {
+            "title": f"{sheet} (synthetic)",
+            "subject": note,
+            "comments": note,
+            "keywords": "synthetic",
+            "author": "retour synth",
+            "created": _FIXED_TIME,
+        }
+    )
     worksheet = workbook.add_worksheet(sheet[:31])
     worksheet.write_row(0, 0, table.columns)
     for index, column in enumerate(table.columns):
@@ -62,14 +74,17 @@ def _update_readme(directory: Path, stem: str, note: str) -> Path:
     path = directory / README
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     header = ["# Synthetic data / Données synthétiques", ""]
-    entries = sorted({line for line in lines if line.startswith("- ") and f"`{stem}." not in line}
-                     | {f"- `{stem}.xlsx`, `{stem}.csv`: {note}"})
+    entries = sorted(
+        {line for line in lines if line.startswith("- ") and f"`{stem}." not in line}
+        | {f"- `{stem}.xlsx`, `{stem}.csv`: {note}"}
+    )
     path.write_text("\n".join([*header, *entries]) + "\n", encoding="utf-8")
     return path
 
 
-def write_export(frame: pl.DataFrame, instrument: Instrument, directory: Path, stem: str, note: str
-                 ) -> list[Path]:
+def write_export(
+    frame: pl.DataFrame, instrument: Instrument, directory: Path, stem: str, note: str
+) -> list[Path]:
     """Write `stem`-synthetic.xlsx and .csv (Kobo layout) into `directory`; return the files written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

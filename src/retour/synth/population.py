@@ -25,19 +25,28 @@ from retour.synth.targets import Shifts, SynthTargets
 
 LATENTS = ("economic", "social", "psychosocial", "education", "mobility")
 # Correlation of the latent levels between people (ASSUMED: moderate, positive except mobility).
-CORRELATION = np.array([
-    [1.00, 0.30, 0.30, 0.35, -0.10],
-    [0.30, 1.00, 0.40, 0.20, -0.10],
-    [0.30, 0.40, 1.00, 0.10, -0.20],
-    [0.35, 0.20, 0.10, 1.00, 0.25],
-    [-0.10, -0.10, -0.20, 0.25, 1.00],
-])
+CORRELATION = np.array(
+    [
+        [1.00, 0.30, 0.30, 0.35, -0.10],
+        [0.30, 1.00, 0.40, 0.20, -0.10],
+        [0.30, 0.40, 1.00, 0.10, -0.20],
+        [0.35, 0.20, 0.10, 1.00, 0.25],
+        [-0.10, -0.10, -0.20, 0.25, 1.00],
+    ]
+)
 # Shifts of the latent means by group (ASSUMED), so unpublished answers differ plausibly between groups.
 RETURNEE_SHIFT = np.array([0.1, 0.0, -0.3, 0.0, 0.8])
 WOMAN_SHIFT = np.array([-0.3, 0.0, -0.1, -0.2, -0.6])
 CLUSTER_EFFECT = 0.35
-CODES = {"bafoulabe": "BAF", "bamako_commune_iv": "BKO", "kati": "KAT", "kayes": "KAY", "kita": "KIT",
-         "sikasso": "SIK", "kirane": "KIR"}
+CODES = {
+    "bafoulabe": "BAF",
+    "bamako_commune_iv": "BKO",
+    "kati": "KAT",
+    "kayes": "KAY",
+    "kita": "KIT",
+    "sikasso": "SIK",
+    "kirane": "KIR",
+}
 BIT = {"migration_status": 1, "sex": 2, "beneficiary": 4}
 
 
@@ -91,37 +100,54 @@ def make_plan(targets: SynthTargets, catalogue: Catalogue) -> Plan:
         fixed = [m for m in members if m.id in values]
         unknown = [m.id for m in members if m.id not in values and m.id not in free_specs]
         if unknown:
-            raise SpecError(f"Pillar {pillar}: no published values and no [[free]] entry for "
-                            f"{', '.join(unknown)}.", "Add a [[free]] entry to synth_targets.toml.")
+            raise SpecError(
+                f"Pillar {pillar}: no published values and no [[free]] entry for {', '.join(unknown)}.",
+                "Add a [[free]] entry to synth_targets.toml.",
+            )
         weights = np.array([m.weight for m in fixed])
-        normalised = calibrate.normalise_minmax(np.array([values[m.id] for m in fixed]),
-                                                np.array([bool(m.higher_is_better) for m in fixed]))
+        normalised = calibrate.normalise_minmax(
+            np.array([values[m.id] for m in fixed]), np.array([bool(m.higher_is_better) for m in fixed])
+        )
         free = tuple(
             calibrate.FreeIndicator(
-                indicator_id=m.id, higher_is_better=bool(m.higher_is_better), weight=m.weight,
-                low=free_specs[m.id].low, high=free_specs[m.id].high,
+                indicator_id=m.id,
+                higher_is_better=bool(m.higher_is_better),
+                weight=m.weight,
+                low=free_specs[m.id].low,
+                high=free_specs[m.id].high,
                 prior=_prior(targets, pillar, free_specs[m.id].prior),
                 anchors={index[c]: v for c, v in free_specs[m.id].anchors.items()},
-                sample_share=free_specs[m.id].sample_share, continuous=free_specs[m.id].continuous)
-            for m in members if m.id not in values)
+                sample_share=free_specs[m.id].sample_share,
+                continuous=free_specs[m.id].continuous,
+            )
+            for m in members
+            if m.id not in values
+        )
         problem = calibrate.PillarProblem(
-            pillar=pillar, targets=np.array(targets.tableau(pillar)),
-            fixed_sum=(weights[:, None] * normalised).sum(axis=0), fixed_weight=float(weights.sum()),
-            free=free, sizes=sizes)
+            pillar=pillar,
+            targets=np.array(targets.tableau(pillar)),
+            fixed_sum=(weights[:, None] * normalised).sum(axis=0),
+            fixed_weight=float(weights.sum()),
+            free=free,
+            sizes=sizes,
+        )
         solved = calibrate.solve_pillar(problem)
         for item, row in zip(free, solved, strict=True):
             values[item.indicator_id] = row
     continuous = frozenset(spec.indicator for spec in targets.free if spec.continuous)
     specs = tuple((gap.indicator, gap.group, gap.difference) for gap in targets.gaps)
     if "leave_men" in targets.findings and "leave_women" in targets.findings:
-        specs += (("desire_to_leave_leave", "sex",
-                   targets.findings["leave_women"] - targets.findings["leave_men"]),)
-    return Plan(targets=targets, values=values, gap_specs=specs, continuous=continuous,
-                fieldwork=targets.fieldwork)
+        specs += (
+            ("desire_to_leave_leave", "sex", targets.findings["leave_women"] - targets.findings["leave_men"]),
+        )
+    return Plan(
+        targets=targets, values=values, gap_specs=specs, continuous=continuous, fieldwork=targets.fieldwork
+    )
 
 
-def shift_plan(plan: Plan, shifts: Shifts, baseline_gaps: Mapping[str, float],
-               fieldwork: tuple[dt.date, dt.date]) -> Plan:
+def shift_plan(
+    plan: Plan, shifts: Shifts, baseline_gaps: Mapping[str, float], fieldwork: tuple[dt.date, dt.date]
+) -> Plan:
     """The plan of a later round: every community value moved by its stated change, and for each
     indicator with a programme effect, a beneficiary gap equal to the baseline gap plus the effect
     (so the difference-in-differences equals the effect)."""
@@ -134,13 +160,22 @@ def shift_plan(plan: Plan, shifts: Shifts, baseline_gaps: Mapping[str, float],
     specs = list(plan.gap_specs)
     for indicator in shifts.effects:
         if indicator not in values:
-            raise SpecError(f"{shifts.path}: programme effect on '{indicator}', which the synthetic data "
-                            "do not calibrate.", "Name a fiche indicator or a [[free]] indicator.")
+            raise SpecError(
+                f"{shifts.path}: programme effect on '{indicator}', which the synthetic data "
+                "do not calibrate.",
+                "Name a fiche indicator or a [[free]] indicator.",
+            )
         continuous = indicator in plan.continuous
-        specs.append((indicator, "beneficiary",
-                      baseline_gaps.get(indicator, 0.0) + shifts.effect(indicator, continuous)))
-    return replace(plan, values=values, gap_specs=tuple(specs), fieldwork=fieldwork,
-                   round_name=shifts.round_name)
+        specs.append(
+            (
+                indicator,
+                "beneficiary",
+                baseline_gaps.get(indicator, 0.0) + shifts.effect(indicator, continuous),
+            )
+        )
+    return replace(
+        plan, values=values, gap_specs=tuple(specs), fieldwork=fieldwork, round_name=shifts.round_name
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -160,6 +195,7 @@ class People:
     beneficiary: np.ndarray
     latent: np.ndarray  # (respondents, 5)
     day: np.ndarray  # fieldwork day offset
+    cohort: np.ndarray  # year of the person's first interview (part of the case id)
 
     @property
     def size(self) -> int:
@@ -185,20 +221,28 @@ def draw_people(targets: SynthTargets, plan: Plan, rng: np.random.Generator) -> 
     sizes = np.array(targets.sizes)
     n = int(sizes.sum())
     community = np.repeat(np.arange(len(sizes)), sizes)
-    returnee = calibrate.assign_top(rng.random(n), community,
-                                    calibrate.exact_counts(plan.values["return_migrants_share"], sizes))
+    returnee = calibrate.assign_top(
+        rng.random(n), community, calibrate.exact_counts(plan.values["return_migrants_share"], sizes)
+    )
     returnees = np.bincount(community, weights=returnee, minlength=len(sizes))
     men = targets.findings["men"]
     returnee_men = int(calibrate.round_half_up(targets.findings["returnee_men"] * returnee.sum()))
-    expected = np.column_stack([returnees * returnee_men / max(returnees.sum(), 1),
-                                (sizes - returnees) * (men - returnee_men) / max(n - returnees.sum(), 1)])
+    expected = np.column_stack(
+        [
+            returnees * returnee_men / max(returnees.sum(), 1),
+            (sizes - returnees) * (men - returnee_men) / max(n - returnees.sum(), 1),
+        ]
+    )
     men_cells = calibrate.round_controlled(expected, None, np.array([returnee_men, men - returnee_men]))
     cell = community * 2 + (~returnee).astype(int)
     male = calibrate.assign_top(rng.random(n), cell, men_cells.ravel())
     low, high = targets.ages
     # ASSUMED: returnees are older (18-34, mean about 27); others spread over 15-34, mean about 23.
-    age = np.where(returnee, 18 + np.floor((high - 17) * rng.beta(2.2, 1.4, n)),
-                   low + np.floor((high - low + 1) * rng.beta(1.2, 1.5, n))).astype(np.int64)
+    age = np.where(
+        returnee,
+        18 + np.floor((high - 17) * rng.beta(2.2, 1.4, n)),
+        low + np.floor((high - low + 1) * rng.beta(1.2, 1.5, n)),
+    ).astype(np.int64)
     age = np.clip(age, low, high)
     woman = ~male
     cluster = _clusters(rng, sizes, targets.cluster_size)
@@ -207,11 +251,15 @@ def draw_people(targets: SynthTargets, plan: Plan, rng: np.random.Generator) -> 
     # ASSUMED: neighbours resemble each other (cluster effects), which gives design effects above one.
     cluster_key = community * 100 + cluster
     _, cluster_index = np.unique(cluster_key, return_inverse=True)
-    latent += CLUSTER_EFFECT * rng.standard_normal((int(cluster_index.max()) + 1, len(LATENTS)))[cluster_index]
+    latent += (
+        CLUSTER_EFFECT * rng.standard_normal((int(cluster_index.max()) + 1, len(LATENTS)))[cluster_index]
+    )
     latent += returnee[:, None] * RETURNEE_SHIFT + woman[:, None] * WOMAN_SHIFT
     latent[:, 0] += 0.04 * (age - 24)
     # programme selection: the economically weaker first (exact count per migration status)
-    shares = np.array([targets.beneficiaries.get("non_migrant", 0.0), targets.beneficiaries.get("returnee", 0.0)])
+    shares = np.array(
+        [targets.beneficiaries.get("non_migrant", 0.0), targets.beneficiaries.get("returnee", 0.0)]
+    )
     status = returnee.astype(int)
     chosen = calibrate.exact_counts(shares, np.bincount(status, minlength=2))
     beneficiary = calibrate.assign_top(-latent[:, 0] + rng.normal(0, 0.8, n), status, chosen)
@@ -220,8 +268,18 @@ def draw_people(targets: SynthTargets, plan: Plan, rng: np.random.Generator) -> 
     clusters_max = int(cluster.max())
     # one fieldwork day per cluster, spread over the fieldwork window
     day = np.minimum(days - 1, ((cluster - 1) * days) // clusters_max + community % 2)
-    return People(community=community, cluster=cluster, serial=serial, returnee=returnee, woman=woman,
-                  age=age, beneficiary=beneficiary, latent=latent, day=day)
+    return People(
+        community=community,
+        cluster=cluster,
+        serial=serial,
+        returnee=returnee,
+        woman=woman,
+        age=age,
+        beneficiary=beneficiary,
+        latent=latent,
+        day=day,
+        cohort=np.full(n, plan.fieldwork[0].year, dtype=np.int64),
+    )
 
 
 def age_people(people: People, years: int, rng: np.random.Generator, upper: int) -> tuple[People, np.ndarray]:
@@ -264,8 +322,14 @@ class Assigner:
             bits |= member[group].astype(np.int64) << position
         return bits
 
-    def binary(self, indicator: str, score: np.ndarray, eligible: np.ndarray | None = None,
-               totals: np.ndarray | None = None, by_community: bool = True) -> np.ndarray:
+    def binary(
+        self,
+        indicator: str,
+        score: np.ndarray,
+        eligible: np.ndarray | None = None,
+        totals: np.ndarray | None = None,
+        by_community: bool = True,
+    ) -> np.ndarray:
         """Exactly the planned number of "yes" per community (and group cell, for calibrated gaps).
 
         `totals` overrides the plan's community counts; with `by_community=False` the count is one
@@ -284,10 +348,14 @@ class Assigner:
         cell = community * cells + self._group_bits(groups)
         if gaps:
             sizes = np.bincount(cell[eligible], minlength=communities * cells).reshape(communities, cells)
-            targets = [calibrate.GapTarget(
-                group_a=np.array([(g >> groups.index(group)) & 1 == 1 for g in range(cells)]),
-                group_b=np.array([(g >> groups.index(group)) & 1 == 0 for g in range(cells)]),
-                difference=difference) for group, difference in gaps]
+            targets = [
+                calibrate.GapTarget(
+                    group_a=np.array([(g >> groups.index(group)) & 1 == 1 for g in range(cells)]),
+                    group_b=np.array([(g >> groups.index(group)) & 1 == 0 for g in range(cells)]),
+                    difference=difference,
+                )
+                for group, difference in gaps
+            ]
             counts = calibrate.solve_cell_counts(np.asarray(totals), sizes, targets).ravel()
         else:
             counts = np.zeros(communities * cells, dtype=np.int64)
@@ -296,8 +364,9 @@ class Assigner:
         self.flags[indicator] = chosen
         return chosen
 
-    def exact_categories(self, shares: np.ndarray, scores: np.ndarray, eligible: np.ndarray,
-                         by_community: bool = True) -> np.ndarray:
+    def exact_categories(
+        self, shares: np.ndarray, scores: np.ndarray, eligible: np.ndarray, by_community: bool = True
+    ) -> np.ndarray:
         """One category per eligible respondent with exact counts (largest remainder per community).
 
         `shares` (communities or 1, categories); `scores` (respondents, categories): categories are
@@ -308,8 +377,12 @@ class Assigner:
         community = people.community if by_community else np.zeros(people.size, dtype=np.int64)
         communities = int(community.max()) + 1
         eligible_counts = np.bincount(community[eligible], minlength=communities)
-        counts = np.array([calibrate.largest_remainder(shares[min(c, len(shares) - 1)], int(eligible_counts[c]))
-                           for c in range(communities)])
+        counts = np.array(
+            [
+                calibrate.largest_remainder(shares[min(c, len(shares) - 1)], int(eligible_counts[c]))
+                for c in range(communities)
+            ]
+        )
         result = np.full(people.size, -1, dtype=np.int64)
         free = eligible.copy()
         for k in range(shares.shape[1]):

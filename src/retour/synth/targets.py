@@ -82,10 +82,12 @@ class SynthTargets:
 
     def fiche(self, indicator: str) -> tuple[float, ...]:
         """Published community shares of a fiche indicator, or of a service's satisfaction."""
-        if indicator.startswith("satisfied_") and indicator[len("satisfied_"):] in SERVICES:
-            service = indicator[len("satisfied_"):]
-            return tuple(self.service_means[service] + self.by_community[c].service_gaps[service]
-                         for c in self.communities)
+        if indicator.startswith("satisfied_") and indicator[len("satisfied_") :] in SERVICES:
+            service = indicator[len("satisfied_") :]
+            return tuple(
+                self.service_means[service] + self.by_community[c].service_gaps[service]
+                for c in self.communities
+            )
         return tuple(self.by_community[c].indicators[indicator] for c in self.communities)
 
     @property
@@ -116,8 +118,9 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SpecError(f"{path} not found.", "Copy synth_targets.toml from the example study "
-                                              "(`retour init`).") from None
+        raise SpecError(
+            f"{path} not found.", "Copy synth_targets.toml from the example study (`retour init`)."
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"{path} is not valid TOML ({error}).") from None
 
@@ -144,8 +147,10 @@ def load_targets(path: Path) -> SynthTargets:
         communities = tuple(raw["communities"])
         unknown = sorted(set(communities) - set(COMMUNITIES))
         if unknown:
-            raise SpecError(f"{path}: unknown communit(ies) {', '.join(unknown)}.",
-                            f"Use the community ids {', '.join(COMMUNITIES)}.")
+            raise SpecError(
+                f"{path}: unknown communit(ies) {', '.join(unknown)}.",
+                f"Use the community ids {', '.join(COMMUNITIES)}.",
+            )
         communities = tuple(c for c in COMMUNITIES if c in communities)
         sizes = tuple(int(sample["sizes"][c]) for c in communities)
         by_community = {}
@@ -154,31 +159,46 @@ def load_targets(path: Path) -> SynthTargets:
             by_community[community] = CommunityTargets(
                 indicators=_shares(table["indicators"], f"communities.{community}.indicators"),
                 service_gaps=_shares(table["service_gaps"], f"communities.{community}.service_gaps"),
-                activity_domains=_shares(table.get("activity_domains", {}),
-                                         f"communities.{community}.activity_domains"),
+                activity_domains=_shares(
+                    table.get("activity_domains", {}), f"communities.{community}.activity_domains"
+                ),
                 business_obstacles=tuple(table.get("business_obstacles", ())),
                 reasons_left=tuple(table.get("reasons_left", ())),
                 tableau_1={key: float(value) for key, value in table["tableau_1"].items()},
             )
-        gaps = tuple(Gap(str(item["indicator"]), str(item["group"]), _share(item["difference"], "gaps"),
-                         bool(item.get("assumed", False))) for item in raw.get("gaps", []))
+        gaps = tuple(
+            Gap(
+                str(item["indicator"]),
+                str(item["group"]),
+                _share(item["difference"], "gaps"),
+                bool(item.get("assumed", False)),
+            )
+            for item in raw.get("gaps", [])
+        )
         for gap in gaps:
             if gap.group not in GAP_GROUPS:
-                raise SpecError(f"{path}: gap on '{gap.indicator}' has group '{gap.group}'.",
-                                f"Use one of {', '.join(GAP_GROUPS)}.")
+                raise SpecError(
+                    f"{path}: gap on '{gap.indicator}' has group '{gap.group}'.",
+                    f"Use one of {', '.join(GAP_GROUPS)}.",
+                )
         free = []
         for item in raw.get("free", []):
             continuous = bool(item.get("continuous", False))
             scale = 1.0 if continuous else 0.01
             low, high = (float(value) * scale for value in item["range"])
-            free.append(FreeSpec(
-                indicator=str(item["indicator"]), low=low, high=high,
-                anchors={str(k): float(v) * scale for k, v in item.get("anchors", {}).items()},
-                sample_share=_share(item["sample_share"], "free.sample_share") if "sample_share" in item
-                else None,
-                prior={str(k): float(v) for k, v in item["prior"].items()} if "prior" in item else None,
-                continuous=continuous,
-            ))
+            free.append(
+                FreeSpec(
+                    indicator=str(item["indicator"]),
+                    low=low,
+                    high=high,
+                    anchors={str(k): float(v) * scale for k, v in item.get("anchors", {}).items()},
+                    sample_share=_share(item["sample_share"], "free.sample_share")
+                    if "sample_share" in item
+                    else None,
+                    prior={str(k): float(v) for k, v in item["prior"].items()} if "prior" in item else None,
+                    continuous=continuous,
+                )
+            )
         fieldwork = tuple(sample["fieldwork"])
         return SynthTargets(
             communities=communities,
@@ -191,15 +211,18 @@ def load_targets(path: Path) -> SynthTargets:
             sample_means=_shares(raw["sample_means"], "sample_means"),
             service_means=_shares(raw["service_means"], "service_means"),
             findings=_findings(raw["findings"]),
-            beneficiaries=_shares(raw.get("programme", {}).get("beneficiaries", {}), "programme.beneficiaries"),
+            beneficiaries=_shares(
+                raw.get("programme", {}).get("beneficiaries", {}), "programme.beneficiaries"
+            ),
             gaps=gaps,
             free=tuple(free),
             by_community=by_community,
             path=Path(path),
         )
     except KeyError as error:
-        raise SpecError(f"{path}: missing key {error}.", "Compare with the example study's "
-                                                         "synth_targets.toml.") from None
+        raise SpecError(
+            f"{path}: missing key {error}.", "Compare with the example study's synth_targets.toml."
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -229,8 +252,10 @@ def load_shifts(path: Path) -> Shifts:
     """Read a shifts file (e.g. shifts_midterm.toml); SpecError when malformed."""
     raw = _read(path)
     try:
-        by_community = {str(c): {str(k): float(v) for k, v in table.items()}
-                        for c, table in raw.get("communities", {}).items()}
+        by_community = {
+            str(c): {str(k): float(v) for k, v in table.items()}
+            for c, table in raw.get("communities", {}).items()
+        }
         unknown = sorted(set(by_community) - set(COMMUNITIES))
         if unknown:
             raise SpecError(f"{path}: unknown communit(ies) {', '.join(unknown)}.")
@@ -244,4 +269,6 @@ def load_shifts(path: Path) -> Shifts:
             path=Path(path),
         )
     except (TypeError, ValueError) as error:
-        raise SpecError(f"{path}: {error}.", "Changes are numbers of points, e.g. paid_job_or_iga = 5.") from None
+        raise SpecError(
+            f"{path}: {error}.", "Changes are numbers of points, e.g. paid_job_or_iga = 5."
+        ) from None

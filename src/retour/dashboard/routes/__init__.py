@@ -4,5 +4,12 @@ from __future__ import annotations
 
 from retour.dashboard.routes import actors, community, downloads, needs, session, study_pages, uploads
 
-ROUTERS = (session.router, study_pages.router, community.router, needs.router, actors.router,
-           uploads.router, downloads.router)
+ROUTERS = (
+    session.router,
+    study_pages.router,
+    community.router,
+    needs.router,
+    actors.router,
+    uploads.router,
+    downloads.router,
+)

@@ -18,7 +18,13 @@ from retour.errors import RetourError
 router = APIRouter()
 
 
-REGISTER_FILES = ("actors.yaml", "value_chains.yaml", "recommendations.yaml", "needs.toml", "communities.yaml")
+REGISTER_FILES = (
+    "actors.yaml",
+    "value_chains.yaml",
+    "recommendations.yaml",
+    "needs.toml",
+    "communities.yaml",
+)
 
 
 @cache
@@ -33,8 +39,9 @@ def _register(project: Project, stamp: tuple[float, ...]) -> Any:  # stamp: re-r
 def register_of(request: Request) -> Any:
     """The actor register, read again when one of its files changes; a 503 page if it is invalid."""
     project = dashboard_of(request).project
-    stamp = tuple(project.path(name).stat().st_mtime if project.path(name).exists() else 0.0
-                  for name in REGISTER_FILES)
+    stamp = tuple(
+        project.path(name).stat().st_mtime if project.path(name).exists() else 0.0 for name in REGISTER_FILES
+    )
     try:
         return _register(project, stamp)
     except RetourError as error:
@@ -46,9 +53,15 @@ def actors_page(request: Request, community: str = "", dimension: str = "") -> R
     dashboard = dashboard_of(request)
     round_name = chosen_round(request, None)
     content = pages.actors(dashboard.access, register_of(request), community or None, dimension or None)
-    context = {**round_context(request, round_name), **content, "section": "actors",
-               "community_id": community, "dimension": dimension, "dimensions": pages.ACTOR_DIMENSIONS,
-               "community_choices": sorted(dashboard.labels.communities, key=dashboard.labels.community)}
+    context = {
+        **round_context(request, round_name),
+        **content,
+        "section": "actors",
+        "community_id": community,
+        "dimension": dimension,
+        "dimensions": pages.ACTOR_DIMENSIONS,
+        "community_choices": sorted(dashboard.labels.communities, key=dashboard.labels.community),
+    }
     if is_htmx(request) and request.headers.get("hx-target") == "actor-list":
         return render(request, "_actors_table.html", context)
     return render(request, "actors.html", context)
@@ -63,16 +76,27 @@ def edit_form(request: Request, actor_id: str) -> Response:
 
 
 @router.post("/actors/{actor_id}", dependencies=[Depends(require(Role.ANALYST))])
-def save_actor(request: Request, actor_id: str, dimensions: Annotated[list[str], Form()] = [],  # noqa: B006
-               strengths_fr: Annotated[str, Form()] = "", strengths_en: Annotated[str, Form()] = "",
-               weaknesses_fr: Annotated[str, Form()] = "", weaknesses_en: Annotated[str, Form()] = "",
-               next: Annotated[str, Form()] = "/actors") -> Response:  # noqa: A002
+def save_actor(
+    request: Request,
+    actor_id: str,
+    dimensions: Annotated[list[str], Form()] = [],  # noqa: B006
+    strengths_fr: Annotated[str, Form()] = "",
+    strengths_en: Annotated[str, Form()] = "",
+    weaknesses_fr: Annotated[str, Form()] = "",
+    weaknesses_en: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/actors",
+) -> Response:  # noqa: A002
     dashboard = dashboard_of(request)
-    texts = {"strengths_fr": strengths_fr, "strengths_en": strengths_en, "weaknesses_fr": weaknesses_fr,
-             "weaknesses_en": weaknesses_en}
+    texts = {
+        "strengths_fr": strengths_fr,
+        "strengths_en": strengths_en,
+        "weaknesses_fr": weaknesses_fr,
+        "weaknesses_en": weaknesses_en,
+    }
     try:
-        actions.edit_actor(dashboard.access, register_of(request), actor_id, set(dimensions), texts,
-                           viewer_of(request).name)
+        actions.edit_actor(
+            dashboard.access, register_of(request), actor_id, set(dimensions), texts, viewer_of(request).name
+        )
     except actions.FormError:
         raise PageError(404, "error.not_found.title", "error.not_found.body", what=actor_id) from None
     if is_htmx(request):

@@ -27,5 +27,8 @@ def chosen_round(request: Request, requested: str | None = None) -> str:
 def round_context(request: Request, round_name: str) -> dict[str, object]:
     """What the round selector and the footer stamp need."""
     access = dashboard_of(request).access
-    return {"round": round_name, "round_choices": pages.rounds_with_results(access, round_names(request)),
-            "stamp": pages.latest_stamp(access, round_name)}
+    return {
+        "round": round_name,
+        "round_choices": pages.rounds_with_results(access, round_names(request)),
+        "stamp": pages.latest_stamp(access, round_name),
+    }

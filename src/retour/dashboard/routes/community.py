@@ -33,11 +33,26 @@ async def community_page(request: Request, community_id: str) -> Response:
 
     def sections() -> str:  # the same for every reader of a language: kept while the store is unchanged
         content = pages.community(dashboard.access, dashboard.labels, round_name, community_id)
-        return render_text(request, "_community_sections.html", {
-            **content, "round": round_name, "min_cell": dashboard.project.settings.estimation.min_cell,
-            "map_svg": pages.locator_svg(dashboard.labels, community_id, language)})
+        return render_text(
+            request,
+            "_community_sections.html",
+            {
+                **content,
+                "round": round_name,
+                "min_cell": dashboard.project.settings.estimation.min_cell,
+                "map_svg": pages.locator_svg(dashboard.labels, community_id, language),
+            },
+        )
 
     html = dashboard.access.memo(("community", round_name, community_id, language), sections)
-    return render(request, "community.html", {**round_context(request, round_name), "section": "communities",
-                                              "communities": known, "community_id": community_id,
-                                              "sections": html})
+    return render(
+        request,
+        "community.html",
+        {
+            **round_context(request, round_name),
+            "section": "communities",
+            "communities": known,
+            "community_id": community_id,
+            "sections": html,
+        },
+    )

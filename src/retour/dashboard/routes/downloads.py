@@ -18,14 +18,20 @@ def downloads_page(request: Request) -> Response:
     dashboard = dashboard_of(request)
     round_name = chosen_round(request)
     content = pages.downloadable(dashboard.access, round_name)
-    return render(request, "downloads.html", {
-        **round_context(request, round_name), **content, "section": "downloads",
-        "communities": pages.community_ids(dashboard.access, dashboard.labels, round_name)})
+    return render(
+        request,
+        "downloads.html",
+        {
+            **round_context(request, round_name),
+            **content,
+            "section": "downloads",
+            "communities": pages.community_ids(dashboard.access, dashboard.labels, round_name),
+        },
+    )
 
 
 @router.get("/downloads/factsheet/{community_id}.pdf")
-def factsheet_pdf(request: Request, community_id: str,
-                  lang: str | None = None) -> Response:
+def factsheet_pdf(request: Request, community_id: str, lang: str | None = None) -> Response:
     dashboard = dashboard_of(request)
     round_name = chosen_round(request)
     if community_id not in pages.community_ids(dashboard.access, dashboard.labels, round_name):
@@ -34,15 +40,23 @@ def factsheet_pdf(request: Request, community_id: str,
 
     def print_page() -> str:
         content = pages.community(dashboard.access, dashboard.labels, round_name, community_id)
-        return render_text(request, "factsheet_print.html", {
-            **round_context(request, round_name), **content, "lang": language,
-            "map_svg": pages.locator_svg(dashboard.labels, community_id, language),
-            "min_cell": dashboard.project.settings.estimation.min_cell})
+        return render_text(
+            request,
+            "factsheet_print.html",
+            {
+                **round_context(request, round_name),
+                **content,
+                "lang": language,
+                "map_svg": pages.locator_svg(dashboard.labels, community_id, language),
+                "min_cell": dashboard.project.settings.estimation.min_cell,
+            },
+        )
 
     pdf = exports.factsheet_pdf(dashboard, round_name, community_id, language, print_page)
     name = f"{dashboard.project.settings.study.id}-{community_id}-{round_name}-{language}.pdf"
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @router.get("/downloads/tables.xlsx")

@@ -40,8 +40,9 @@ def health() -> JSONResponse:
 def login_form(request: Request, next: str = "/", lang: str | None = None) -> Response:  # noqa: A002
     if lang in LANGUAGES:
         replace_session(request, dashboard_of(request).signer.with_language(session_of(request), lang))
-    return render(request, "login.html", {"next": safe_next(next), "message": None,
-                                          "no_users": _no_users(request)})
+    return render(
+        request, "login.html", {"next": safe_next(next), "message": None, "no_users": _no_users(request)}
+    )
 
 
 def _no_users(request: Request) -> bool:
@@ -52,25 +53,48 @@ def _no_users(request: Request) -> bool:
 
 
 @router.post("/login")
-def login(request: Request, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
-          next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+def login(
+    request: Request,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:  # noqa: A002
     dashboard = dashboard_of(request)
     client = request.client.host if request.client else "unknown"
     key = f"{username.strip().lower()}|{client}"
     wait = dashboard.limiter.retry_after(key)
     language = language_of(request)
     if wait:
-        return render(request, "login.html", {"next": safe_next(next), "message": ("login.too_many", wait),
-                                              "username": username, "no_users": False},
-                      status=429, headers={"Retry-After": str(wait)})
+        return render(
+            request,
+            "login.html",
+            {
+                "next": safe_next(next),
+                "message": ("login.too_many", wait),
+                "username": username,
+                "no_users": False,
+            },
+            status=429,
+            headers={"Retry-After": str(wait)},
+        )
     user = find_user(dashboard.access, username.strip())
     if not verify_password(user["password_hash"] if user else None, password) or user is None:
         dashboard.limiter.failed(key)
-        return render(request, "login.html", {"next": safe_next(next), "message": ("login.failed", 0),
-                                              "username": username, "no_users": False}, status=401)
+        return render(
+            request,
+            "login.html",
+            {
+                "next": safe_next(next),
+                "message": ("login.failed", 0),
+                "username": username,
+                "no_users": False,
+            },
+            status=401,
+        )
     dashboard.limiter.succeeded(key)
-    replace_session(request, dashboard.signer.new(user["name"], user["password_hash"],
-                                                  user["language"] or language))
+    replace_session(
+        request, dashboard.signer.new(user["name"], user["password_hash"], user["language"] or language)
+    )
     return RedirectResponse(safe_next(next), status_code=303)
 
 
@@ -82,8 +106,9 @@ def logout(request: Request) -> Response:
 
 
 @router.post("/language")
-def switch_language(request: Request, language: Annotated[str, Form()],
-                    next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+def switch_language(
+    request: Request, language: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+) -> Response:  # noqa: A002
     dashboard = dashboard_of(request)
     if language in LANGUAGES:
         viewer = viewer_of(request)

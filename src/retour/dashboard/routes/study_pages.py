@@ -17,22 +17,29 @@ def overview(request: Request) -> Response:
     dashboard = dashboard_of(request)
     round_name = chosen_round(request)
     content = pages.overview(dashboard.access, dashboard.labels, round_names(request), round_name)
-    return render(request, "overview.html", {**round_context(request, round_name), **content,
-                                             "section": "overview"})
+    return render(
+        request, "overview.html", {**round_context(request, round_name), **content, "section": "overview"}
+    )
 
 
 @router.get("/ranking")
-def ranking(request: Request, sort: str = "composite",
-            order: str = "asc") -> Response:
+def ranking(request: Request, sort: str = "composite", order: str = "asc") -> Response:
     dashboard = dashboard_of(request)
     round_name = chosen_round(request)
     if sort not in pages.PILLARS:
         raise PageError(404, "error.not_found.title", "error.not_found.body", what=sort)
     content = pages.ranking(dashboard.access, round_name, sort, descending=order == "desc")
-    context = {**round_context(request, round_name), **content, "section": "ranking",
-               "interval_level": round(dashboard.project.settings.index.interval_level * 100)}
-    template = "_ranking_table.html" if is_htmx(request) and request.headers.get("hx-target") == "ranking" \
+    context = {
+        **round_context(request, round_name),
+        **content,
+        "section": "ranking",
+        "interval_level": round(dashboard.project.settings.index.interval_level * 100),
+    }
+    template = (
+        "_ranking_table.html"
+        if is_htmx(request) and request.headers.get("hx-target") == "ranking"
         else "ranking.html"
+    )
     return render(request, template, context)
 
 
@@ -44,5 +51,14 @@ def rounds(request: Request, community: str = "all") -> Response:
     choices = ["all", *pages.community_ids(dashboard.access, dashboard.labels)]
     if community not in choices:
         raise PageError(404, "error.not_found.title", "error.not_found.body", what=community)
-    return render(request, "rounds.html", {**round_context(request, latest), **content, "section": "rounds",
-                                           "community_id": community, "community_choices": choices})
+    return render(
+        request,
+        "rounds.html",
+        {
+            **round_context(request, latest),
+            **content,
+            "section": "rounds",
+            "community_id": community,
+            "community_choices": choices,
+        },
+    )

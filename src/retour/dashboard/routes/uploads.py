@@ -18,9 +18,13 @@ PROBLEMS_SHOWN = 200
 
 def _context(request: Request, round_name: str) -> dict[str, object]:
     dashboard = dashboard_of(request)
-    return {**round_context(request, round_name), "section": "uploads",
-            "history": pages.uploads(dashboard.access),
-            "limit_mb": dashboard.project.settings.dashboard.upload_max_mb, "problems_shown": PROBLEMS_SHOWN}
+    return {
+        **round_context(request, round_name),
+        "section": "uploads",
+        "history": pages.uploads(dashboard.access),
+        "limit_mb": dashboard.project.settings.dashboard.upload_max_mb,
+        "problems_shown": PROBLEMS_SHOWN,
+    }
 
 
 @router.get("/uploads")
@@ -30,21 +34,31 @@ def uploads_page(request: Request) -> Response:
 
 
 @router.post("/uploads", dependencies=[Depends(require(Role.ANALYST))])
-def upload(request: Request, export: Annotated[UploadFile, File()],
-           form_round: Annotated[str, Form(alias="round")] = "") -> Response:
+def upload(
+    request: Request,
+    export: Annotated[UploadFile, File()],
+    form_round: Annotated[str, Form(alias="round")] = "",
+) -> Response:
     dashboard = dashboard_of(request)
     round_name = chosen_round(request, form_round)
     content = export.file.read(dashboard.max_upload_bytes + 1)
     result, error, status = None, None, 200
     try:
-        result = actions.receive_upload(dashboard.project, dashboard.access, export.filename or "export",
-                                        content, round_name, viewer_of(request).name,
-                                        dashboard.max_upload_bytes)
+        result = actions.receive_upload(
+            dashboard.project,
+            dashboard.access,
+            export.filename or "export",
+            content,
+            round_name,
+            viewer_of(request).name,
+            dashboard.max_upload_bytes,
+        )
     except actions.FormError as problem:
         error, status = problem, (413 if problem.key == "error.too_large.body" else 422)
     context = {**_context(request, round_name), "result": result, "error": error}
     if not is_htmx(request):
         return render(request, "uploads.html", context, status=status)
-    fragment = render_text(request, "_upload_result.html", context) + \
-        render_text(request, "_upload_history_card.html", {**context, "oob": True})
+    fragment = render_text(request, "_upload_result.html", context) + render_text(
+        request, "_upload_history_card.html", {**context, "oob": True}
+    )
     return HTMLResponse(fragment, status_code=status)

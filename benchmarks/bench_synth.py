@@ -1,0 +1,78 @@
+"""Time the synthetic example data: the baseline (target under 2 s), a mid-term round, export and check.
+
+Loads the example study's questionnaire, catalogue and targets once, then times each step over
+`--repeat` runs (seeds 1, 2, ...) and prints the fastest and the median run. "generate baseline" is
+what the issue's 2-second target is about: the community plan (Tableau 1 solve) plus 604 respondents.
+
+Run: .venv/bin/python benchmarks/bench_synth.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from retour.indicators import load_catalogue
+from retour.schema import load_instrument
+from retour.synth import check, generate, load_shifts, load_targets, write_export
+from retour.synth.population import make_plan
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "src" / "retour" / "examples" / "mali-2018"
+
+
+def timed(function, repeat: int) -> tuple[float, float, object]:
+    """Fastest and median wall time of `repeat` calls (the call gets the run number as its seed)."""
+    times, result = [], None
+    for run in range(1, repeat + 1):
+        start = time.perf_counter()
+        result = function(run)
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    repeat = parser.parse_args().repeat
+
+    start = time.perf_counter()
+    instrument = load_instrument(EXAMPLE / "instrument.xlsx")
+    catalogue = load_catalogue(EXAMPLE / "indicators.toml", instrument)
+    targets = load_targets(EXAMPLE / "synth_targets.toml")
+    shifts = load_shifts(EXAMPLE / "shifts_midterm.toml")
+    print(f"load questionnaire, catalogue, targets   {time.perf_counter() - start:7.3f} s (once)")
+
+    rows = [
+        ("community plan (Tableau 1 solve)", lambda seed: make_plan(targets, catalogue)),
+        ("generate baseline (604 respondents)", lambda seed: generate(targets, catalogue, seed)),
+        (
+            "generate mid-term, fresh sample",
+            lambda seed: generate(targets, catalogue, seed, round_name="midterm", shifts=shifts),
+        ),
+        (
+            "generate mid-term, panel",
+            lambda seed: generate(targets, catalogue, seed, round_name="midterm", shifts=shifts, panel=True),
+        ),
+    ]
+    baseline = None
+    for label, function in rows:
+        fastest, median, result = timed(function, repeat)
+        baseline = result if label.startswith("generate baseline") else baseline
+        print(f"{label:40s} {fastest:7.3f} s fastest, {median:7.3f} s median ({repeat} runs)")
+    with tempfile.TemporaryDirectory() as folder:
+        fastest, median, _ = timed(
+            lambda seed: write_export(baseline.frame, instrument, Path(folder) / str(seed), "bench", "note"),
+            repeat,
+        )
+    print(f"{'write XLSX + CSV export':40s} {fastest:7.3f} s fastest, {median:7.3f} s median")
+    fastest, median, checks = timed(lambda seed: check(baseline, catalogue, targets), repeat)
+    missed = sum(not row.ok for row in checks)
+    print(f"{'check every target':40s} {fastest:7.3f} s fastest, {median:7.3f} s median")
+    print(f"{len(checks)} calibration targets, {missed} missed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,558 @@
+"""Linearised scores of domain means: respondents summed per PSU and domain, under the study design.
+
+Every domain of every indicator at once: each value of the `domains` columns (a community) and the
+whole sample, overall and by group. Domains are subpopulations of one design: a respondent outside the
+domain, or without an answer, keeps their PSU with a linearised score of zero, so the design is never
+cut (Cochran 1977, sec. 2.13; Lumley 2010, sec. 2.3).
+
+Point estimate of a domain mean (a proportion is the mean of a 0/1 indicator), over the respondents
+of domain d with an answer: ybar_d = sum(w_i y_i) / sum(w_i).
+
+Variance by Taylor linearisation (Binder 1983; Wolter 2007, ch. 6): scores
+z_i = w_i (y_i - ybar_d) / sum_d(w) inside the domain and 0 outside; z_hp is the total of the scores of
+PSU p of stratum h, zbar_h their mean over the n_h PSUs of the stratum, f_h = n_h / N_h the sampling
+fraction when a finite population correction (the population number of PSUs, N_h) is given:
+
+    v(ybar_d) = sum_h (1 - f_h) n_h / (n_h - 1) sum_p (z_hp - zbar_h)^2
+
+Strata with one PSU follow `lonely_psu`: `adjust` centres that PSU's total on the grand mean of all PSU
+totals, (1 - f_h) (z_hp - zbar)^2 (R survey's "adjust", svy's "center"); `certainty` takes the PSU as
+sampled with certainty, contributing no variance (R "certainty"); `remove` drops the stratum from the
+variance (R "remove", svy "skip"). In a one-stage design `certainty` and `remove` give the same numbers;
+they say different things about the design, and both understate the variance when the PSU was not in
+fact a certainty selection.
+
+Degrees of freedom are those of svy 0.35: for each domain and indicator, the number of PSUs holding an
+answer in the domain minus one, summed over strata (zero for a stratum with none).
+
+This module is pure (no files, no store) and never loops over respondents, indicators or domains in
+Python: respondents are summed into cells (PSU x domain value x group levels) with one sparse matrix
+product, cells into (PSU, domain) pairs the same way, and every domain of every indicator is then
+computed from the pairs in array operations. It does not compute intervals: see `retour.estimate`.
+
+References: Binder, D. A. (1983) Int. Stat. Rev. 51, 279-292. Cochran, W. G. (1977) Sampling
+Techniques, 3rd ed. Lumley, T. (2010) Complex Surveys. Wolter, K. M. (2007) Introduction to Variance
+Estimation, 2nd ed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sparse
+
+from retour.errors import EstimationError
+
+ALL = "all"
+GROUP_LEVELS: dict[str, tuple[str, ...]] = {
+    "migration_status": ("returnee", "non_migrant"),
+    "sex": ("women", "men"),
+    "age_band": ("15_24", "25_34"),
+    "area_type": ("urban", "rural"),
+}
+GROUP_DIMENSIONS: tuple[str, ...] = tuple(GROUP_LEVELS)
+
+
+@dataclass(frozen=True)
+class Design:
+    """Columns of the respondent frame that carry the sampling design.
+
+    `stratum` None: one stratum. `psu` None: each respondent is its own PSU. `fpc`: the population
+    number of PSUs of the respondent's stratum (constant within a stratum); None when PSUs are taken
+    with replacement or the sampling fraction is negligible.
+    """
+
+    stratum: str | None = "stratum"
+    psu: str | None = "psu"
+    weight: str = "weight"
+    fpc: str | None = None
+
+    def columns(self) -> tuple[str, ...]:
+        """The design columns that are set."""
+        return tuple(c for c in (self.stratum, self.psu, self.weight, self.fpc) if c)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The design, encoded: each PSU's stratum and each stratum's variance factors."""
+
+    stratum_of_psu: np.ndarray  # (P,) PSUs are nested in strata
+    psus_in_stratum: np.ndarray  # (H,) n_h
+    factor: np.ndarray  # (H,) (1 - f_h) n_h / (n_h - 1); 0 for a stratum with one PSU
+    lonely_factor: np.ndarray  # (H,) (1 - f_h) for a stratum with one PSU under `adjust`, else 0
+
+    @property
+    def n_psus(self) -> int:
+        return int(self.stratum_of_psu.shape[0])
+
+
+@dataclass(frozen=True)
+class Linearised:
+    """Every domain mean of every indicator, and the PSU totals of its linearised scores.
+
+    Arrays have one row per domain (D, K) or per (PSU, domain) pair (Q, K), one column per indicator.
+    """
+
+    indicators: tuple[str, ...]
+    kinds: tuple[str, ...]  # proportion or mean, per indicator
+    domain_columns: tuple[str, ...]
+    domains: pl.DataFrame  # one row per domain: domain columns, group_dimension, group, internal keys
+    layout: Layout
+    pair_psu: np.ndarray  # (Q,)
+    pair_domain: np.ndarray  # (Q,)
+    scores: np.ndarray  # (Q, K) sum of z over the PSU's respondents in the domain
+    answered: np.ndarray  # (Q, K) the PSU holds an answer in the domain
+    estimate: np.ndarray  # (D, K)
+    weighted_n: np.ndarray  # (D, K) sum(w) over answers
+    weighted_sq: np.ndarray  # (D, K) sum(w y^2) over answers
+    n: np.ndarray  # (D, K) answers
+    n_missing: np.ndarray  # (D, K) respondents of the domain without an answer
+
+
+def linearise(
+    frame: pl.DataFrame,
+    indicators: Sequence[str],
+    design: Design,
+    domains: Sequence[str],
+    groups: Sequence[str],
+    kinds: Mapping[str, str],
+    lonely_psu: str = "adjust",
+    levels: Mapping[str, Sequence[str]] | None = None,
+) -> Linearised:
+    """Domain means of every indicator and the PSU totals of their linearised scores.
+
+    z_i = w_i (y_i - ybar_d) / sum_d(w) for an answer in domain d, 0 otherwise; a (PSU, domain) pair
+    holds the sum of z over the PSU, computed from the PSU's sums as (sum(w y) - ybar_d sum(w)) / sum_d(w).
+    """
+    indicators, domains, groups = tuple(indicators), tuple(domains), tuple(groups)
+    _check_frame(frame, indicators, design, domains, groups, kinds)
+    enc = _encode(frame, design, domains, groups, GROUP_LEVELS if levels is None else levels)
+    cells, layout = _cells(frame, indicators, kinds, design, enc, lonely_psu)
+    table, systems, whole_of = _domain_table(enc, domains, groups)
+    pair_psu, pair_domain, pair_sums_, totals = _pairs(cells, systems, whole_of, table.height)
+    k = len(indicators)
+    weighted_n = totals[:, k:2 * k]
+    weighted_sq = totals[:, :k].copy()  # y^2 = y for 0/1 proportions
+    weighted_sq[:, cells.means] = totals[:, 4 * k:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        est = np.where(weighted_n > 0, totals[:, :k] / weighted_n, np.nan)
+        scale = np.where(weighted_n > 0, 1.0 / weighted_n, 0.0)
+    scores = pair_sums_[:, :k] - est[pair_domain] * pair_sums_[:, k:]  # nan * 0 where no answer
+    np.nan_to_num(scores, copy=False, nan=0.0)
+    scores *= scale[pair_domain]
+    return Linearised(
+        indicators=indicators, kinds=tuple(kinds[i] for i in indicators), domain_columns=domains,
+        domains=table, layout=layout,
+        pair_psu=pair_psu, pair_domain=pair_domain, scores=scores, answered=pair_sums_[:, k:] > 0,
+        estimate=est, weighted_n=weighted_n, weighted_sq=weighted_sq,
+        n=np.rint(totals[:, 2 * k:3 * k]).astype(np.int64),
+        n_missing=np.rint(totals[:, 3 * k:4 * k]).astype(np.int64),
+    )
+
+
+def design_variance(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray, scores: np.ndarray,
+                    n_groups: int) -> np.ndarray:
+    """Linearised variance (G, K) of each group from the PSU totals of its scores (Q, K).
+
+    sum_h (1 - f_h) n_h / (n_h - 1) sum_p (z_hp - zbar_h)^2, where the PSUs of the stratum absent from
+    the pairs have z = 0; strata with one PSU per the layout (see the module docstring).
+    """
+    if scores.shape[0] == 0:
+        return np.zeros((n_groups, scores.shape[1]))
+    cell, cell_stratum, cell_group = _stratum_cells(layout, pair_psu, pair_group, n_groups)
+    n_h = layout.psus_in_stratum[cell_stratum].astype(np.float64)[:, None]
+    total = group_sum(scores, cell, len(cell_stratum))  # (HG, K)
+    mean = total / n_h
+    deviation = scores - mean[cell]
+    np.square(deviation, out=deviation)
+    present = np.bincount(cell, minlength=len(cell_stratum))[:, None]
+    within = group_sum(deviation, cell, len(cell_stratum)) + (n_h - present) * mean**2
+    contribution = layout.factor[cell_stratum][:, None] * within
+    if not layout.lonely_factor.any():
+        return group_sum(contribution, cell_group, n_groups)
+    # adjust: a lonely PSU's total is centred on the grand mean of all PSU totals, g_d; a lonely stratum
+    # without a pair for the group contributes g_d^2, one with a pair (T - g_d)^2.
+    grand = group_sum(scores, pair_group, n_groups) / layout.n_psus
+    g = grand[cell_group]
+    contribution += layout.lonely_factor[cell_stratum][:, None] * ((total - g) ** 2 - g**2)
+    return group_sum(contribution, cell_group, n_groups) + layout.lonely_factor.sum() * grand**2
+
+
+def design_df(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray, answered: np.ndarray,
+              n_groups: int) -> np.ndarray:
+    """Degrees of freedom (G, K): PSUs with an answer in the group, minus one, summed over strata (svy)."""
+    if answered.shape[0] == 0:
+        return np.zeros((n_groups, answered.shape[1]))
+    cell, cell_stratum, cell_group = _stratum_cells(layout, pair_psu, pair_group, n_groups)
+    active = group_sum(answered.astype(np.float64), cell, len(cell_stratum))
+    return group_sum(np.maximum(active - 1.0, 0.0), cell_group, n_groups)
+
+
+def dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..G-1 of integer keys, in order of first appearance (hashing, no sort), and their keys."""
+    encoded = pa.array(np.asarray(keys, dtype=np.int64)).dictionary_encode()
+    return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_numpy()
+
+
+def group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum the rows of `values` (Q, R) by group code: (G, R), as one sparse product."""
+    one_hot = sparse.csc_matrix((np.ones(len(codes)), codes, np.arange(len(codes) + 1)),
+                                shape=(n_groups, len(codes)))
+    return one_hot @ np.ascontiguousarray(values)
+
+
+def pair_sums(psu: np.ndarray, target: np.ndarray, values: np.ndarray,
+              n_domains: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum units into (PSU, domain) pairs: the pairs' PSU, domain and sums (Q, R).
+
+    `target` gives a domain per unit for each of several systems, concatenated (-1: none).
+    """
+    unit = np.tile(np.arange(len(psu)), len(target) // max(len(psu), 1))
+    keep = target >= 0
+    pair, keys = dense_codes(psu[unit[keep]] * n_domains + target[keep])
+    into = sparse.csr_matrix((np.ones(int(keep.sum())), (pair, unit[keep])), shape=(len(keys), len(psu)))
+    return keys // n_domains, keys % n_domains, into @ np.ascontiguousarray(values)
+
+
+def _stratum_cells(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray,
+                   n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Code of each pair's (stratum, group) cell, and each cell's stratum and group."""
+    stratum = layout.stratum_of_psu[pair_psu]
+    cell, keys = dense_codes(stratum * n_groups + pair_group)
+    return cell, keys // n_groups, keys % n_groups
+
+
+# --------------------------------------------------------------------------------------------------
+# Input checks
+
+
+def _check_frame(frame: pl.DataFrame, indicators: Sequence[str], design: Design, domains: Sequence[str],
+                 groups: Sequence[str], kinds: Mapping[str, str]) -> None:
+    wanted = [*design.columns(), *domains, *groups, *indicators]
+    missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
+    if missing:
+        raise EstimationError(f"Columns missing from the respondent frame: {', '.join(missing)}.",
+                              "Derive the indicators first, or fix the design settings.")
+    if frame.height == 0:
+        raise EstimationError("No respondents to estimate from.", "Ingest submissions for this round first.")
+    if len(set(indicators)) != len(indicators):
+        raise EstimationError("An indicator is listed twice.", "Pass each indicator id once.")
+    not_numeric = [c for c in indicators if not frame.schema[c].is_numeric()]
+    if not_numeric:
+        raise EstimationError(f"Indicator columns are not numeric: {', '.join(not_numeric)}.",
+                              "Indicators hold 0/1 (proportions) or numbers (means).")
+    weight = pl.col(design.weight).cast(pl.Float64)
+    bad = frame.select(row=pl.int_range(pl.len()) + 1, value=weight).filter(
+        pl.col("value").is_null() | ~pl.col("value").is_finite() | (pl.col("value") <= 0))
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise EstimationError(
+            f"{bad.height} respondents have a missing, zero or negative weight in '{design.weight}' "
+            f"(first at row {first['row']}: {first['value']}).",
+            "Every respondent needs a positive weight: fix the weights or drop those rows.")
+    for column in (design.stratum, design.psu):
+        if column and frame[column].null_count():
+            raise EstimationError(f"{frame[column].null_count()} respondents have no value in the design "
+                                  f"column '{column}'.", "Every respondent needs a stratum and a PSU.")
+    checks = [(~pl.col(c).cast(pl.Float64).is_finite()).sum().alias(c) for c in indicators]
+    infinite = [c for c, count in zip(indicators, frame.select(checks).row(0), strict=True) if count]
+    if infinite:
+        raise EstimationError(f"Indicators hold infinite values: {', '.join(infinite)}.",
+                              "Check their formula (a division by zero?).")
+    props = [c for c in indicators if kinds[c] == "proportion"]
+    if props:
+        counts = frame.select([((pl.col(c) != 0) & (pl.col(c) != 1)).sum().alias(c) for c in props]).row(0)
+        wrong = [c for c, count in zip(props, counts, strict=True) if count]
+        if wrong:
+            raise EstimationError(f"Proportion indicators hold values other than 0 and 1: "
+                                  f"{', '.join(wrong)}.",
+                                  "Declare them as means, or fix their formula.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Encoding: design, domain and group columns as integer codes
+
+_MAX_KEY = 2**62
+_MAX_DENSE = 2**24  # key spaces up to this size are made dense with a lookup table instead of a hash
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    stratum: np.ndarray  # (N,) stratum codes
+    psu: np.ndarray  # (N,) codes of the PSU column, before nesting in strata
+    domain: np.ndarray  # (N,) domain codes; len(domain_labels) when a domain column is null
+    domain_labels: list[tuple[str, ...]]
+    levels: list[np.ndarray]  # per group dimension: (N,) level codes, -1 when null
+    level_labels: list[list[str]]
+
+
+def _encode(frame: pl.DataFrame, design: Design, domains: Sequence[str], groups: Sequence[str],
+            levels: Mapping[str, Sequence[str]]) -> _Encoded:
+    n = frame.height
+    stratum = _codes(frame[design.stratum])[0] if design.stratum else np.zeros(n, dtype=np.int64)
+    psu = _codes(frame[design.psu])[0] if design.psu else np.arange(n, dtype=np.int64)
+    domain, labels = np.zeros(n, dtype=np.int64), [()]
+    for column in domains:  # one vectorised pass per domain column
+        codes, names = _codes(frame[column], order=())
+        domain = np.where((domain < 0) | (codes < 0), -1, domain * len(names) + codes)
+        labels = [(*prefix, name) for prefix in labels for name in names]
+    if domains:
+        used = np.flatnonzero(np.bincount(domain[domain >= 0], minlength=len(labels)))
+        remap = np.append(np.full(len(labels), -1, dtype=np.int64), len(used))
+        remap[used] = np.arange(len(used))
+        domain = remap[domain]  # -1 (null) indexes the last entry: the "no domain" code
+        labels = [labels[i] for i in used]
+    coded = [_codes(frame[column], order=tuple(levels.get(column, ()))) for column in groups]
+    level_labels = [names for _, names in coded]
+    reserved = [c for c, names in zip([*domains, *groups], [*zip(*labels, strict=True), *level_labels],
+                                      strict=False) if ALL in names]
+    if reserved:
+        raise EstimationError(f"The value '{ALL}' is reserved for the whole sample but appears in: "
+                              f"{', '.join(reserved)}.", "Rename that community or group.")
+    return _Encoded(stratum=stratum, psu=psu, domain=domain, domain_labels=labels,
+                    levels=[c for c, _ in coded], level_labels=level_labels)
+
+
+def _codes(series: pl.Series, order: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a column (-1 for null) and their labels.
+
+    `order` None: codes in order of first appearance. Otherwise labels are strings: those in `order`
+    first (present or not), then the others sorted.
+    """
+    if order is not None or series.dtype in (pl.Categorical, pl.Enum):
+        series = series.cast(pl.Utf8)
+    if order:  # known levels: a cast to an Enum, unless other values occur
+        try:
+            codes = series.cast(pl.Enum(list(order))).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
+            return codes, list(order)
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+            pass
+    encoded = series.rechunk().to_arrow().dictionary_encode()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    seen = encoded.dictionary.to_pylist()
+    if order is None:
+        return codes, seen
+    ranked = [*order, *sorted(set(seen) - set(order))]
+    rank = {label: i for i, label in enumerate(ranked)}
+    lookup = np.array([rank[label] for label in seen] + [-1], dtype=np.int64)
+    return lookup[codes], ranked
+
+
+def _dense_small(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """`dense_codes` for keys in [0, space): a lookup table when the space is small, else a hash.
+
+    Codes follow the order of the keys here (not of first appearance).
+    """
+    if space > _MAX_DENSE:
+        return dense_codes(keys)
+    present = np.zeros(space, dtype=bool)
+    present[keys] = True
+    used = np.flatnonzero(present)
+    lookup = np.cumsum(present, dtype=np.int64) - 1
+    return lookup[keys], used
+
+
+# --------------------------------------------------------------------------------------------------
+# Cells: respondents summed per unit (a PSU within a domain value) and combination of group levels
+
+
+@dataclass(frozen=True)
+class _Cells:
+    unit: np.ndarray  # (M,) unit of each cell
+    levels: list[np.ndarray]  # per group dimension (M,), -1 when null
+    sums: np.ndarray  # (M, 4K + Km): sum(w y), sum(w), answers, missing, sum(w y^2) of the means
+    means: np.ndarray  # positions of the mean indicators
+    unit_psu: np.ndarray  # (U,) PSU (nested in strata) of each unit
+    unit_domain: np.ndarray  # (U,) domain code of each unit
+    nested: bool  # each PSU lies in one domain value: units are PSUs (unit_psu is 0..U-1)
+
+
+def _units(enc: _Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Unit of each respondent; each unit's PSU and domain; each PSU's stratum; whether PSUs nest.
+
+    The usual design nests PSUs in strata and communities; then a unit is a PSU and no hashing is
+    needed. Otherwise PSUs are nested in strata (codes within stratum, as svy and R's `nest=TRUE`) and
+    cut by domain value.
+    """
+    n_psu = int(enc.psu.max()) + 1
+    stratum_of = np.empty(n_psu, dtype=np.int64)
+    domain_of = np.empty(n_psu, dtype=np.int64)
+    stratum_of[enc.psu] = enc.stratum
+    domain_of[enc.psu] = enc.domain
+    if (stratum_of[enc.psu] == enc.stratum).all() and (domain_of[enc.psu] == enc.domain).all():
+        return enc.psu, np.arange(n_psu), domain_of, stratum_of, True
+    psu, psu_keys = dense_codes(enc.stratum * n_psu + enc.psu)
+    n_domains = len(enc.domain_labels) + 1
+    unit, unit_keys = dense_codes(psu * n_domains + enc.domain)
+    return unit, unit_keys // n_domains, unit_keys % n_domains, psu_keys // n_psu, False
+
+
+def _cells(frame: pl.DataFrame, indicators: Sequence[str], kinds: Mapping[str, str], design: Design,
+           enc: _Encoded, lonely_psu: str) -> tuple[_Cells, Layout]:
+    """Sum respondents into cells (unit x group levels), and lay out the design's PSUs."""
+    n = frame.height
+    unit, unit_psu, unit_domain, psu_stratum, nested = _units(enc)
+    radix = [len(names) + 1 for names in enc.level_labels]
+    combination = np.zeros(n, dtype=np.int64)
+    for levels, size in zip(enc.levels, radix, strict=True):  # the few group dimensions
+        combination = combination * size + levels + 1
+    n_combinations = int(np.prod(radix))
+    cell, keys = _dense_small(unit * n_combinations + combination, len(unit_psu) * n_combinations)
+    m = len(keys)
+    cell_levels, rest = [], keys % n_combinations
+    for size in reversed(radix):
+        cell_levels.insert(0, rest % size - 1)
+        rest //= size
+
+    weight = frame[design.weight].cast(pl.Float64).to_numpy()
+    raw = frame.select([pl.col(c).cast(pl.Float64) for c in indicators]).to_numpy()  # null -> NaN
+    means = np.array([i for i, c in enumerate(indicators) if kinds[c] == "mean"], dtype=np.int64)
+    k = len(indicators)
+    values = np.empty((n, k + len(means)))  # y then y^2 of the means, one row per respondent
+    values[:, :k] = raw
+    np.square(raw[:, means], out=values[:, k:])
+    missing = np.isnan(values[:, :k])
+    np.copyto(values[:, :k], 0.0, where=missing)
+    np.copyto(values[:, k:], 0.0, where=missing[:, means])
+    by_cell = sparse.csr_matrix((weight, (cell, np.arange(n))), shape=(m, n))
+    weighted = by_cell @ values
+    sums = np.empty((m, 4 * k + len(means)))  # sum(w y), sum(w), answers, missing, sum(w y^2) of means
+    sums[:, :k], sums[:, 4 * k:] = weighted[:, :k], weighted[:, k:]
+    row, which = np.nonzero(missing)  # missing answers, as (respondent, indicator)
+    slot = cell[row] * k + which
+    n_missing = np.bincount(slot, minlength=m * k).reshape(m, k)
+    sums[:, 3 * k:4 * k] = n_missing
+    np.subtract(np.bincount(cell, minlength=m)[:, None], n_missing, out=sums[:, 2 * k:3 * k])
+    w_missing = np.bincount(slot, weights=weight[row], minlength=m * k).reshape(m, k)
+    np.subtract(np.bincount(cell, weights=weight, minlength=m)[:, None], w_missing, out=sums[:, k:2 * k])
+    sums[:, k:2 * k][sums[:, 2 * k:3 * k] == 0] = 0.0  # no answer: exactly 0, not rounding residue
+    cells = _Cells(unit=keys // n_combinations, levels=cell_levels, sums=sums, means=means,
+                   unit_psu=unit_psu, unit_domain=unit_domain, nested=nested)
+    return cells, _layout(frame, design, enc.stratum, psu_stratum, lonely_psu)
+
+
+def _layout(frame: pl.DataFrame, design: Design, stratum: np.ndarray, stratum_of_psu: np.ndarray,
+            lonely_psu: str) -> Layout:
+    """PSUs per stratum, sampling fractions and variance factors."""
+    n_h = np.bincount(stratum_of_psu, minlength=int(stratum.max()) + 1).astype(np.float64)
+    sampled = np.zeros_like(n_h)
+    if design.fpc:
+        sizes = (pl.DataFrame({"stratum": stratum, "size": frame[design.fpc].cast(pl.Float64)})
+                 .group_by("stratum").agg(low=pl.col("size").min(), high=pl.col("size").max(),
+                                          nulls=pl.col("size").null_count()).sort("stratum"))
+        low, high = sizes["low"].to_numpy(), sizes["high"].to_numpy()
+        if sizes["nulls"].sum() or (low != high).any():
+            raise EstimationError(f"The finite population correction '{design.fpc}' is missing or varies "
+                                  "within a stratum.", "Give every respondent the number of PSUs in the "
+                                  "population of their stratum.")
+        if (high < n_h).any():
+            raise EstimationError(f"The finite population correction '{design.fpc}' is smaller than the "
+                                  "number of sampled PSUs of a stratum.",
+                                  "It is the population number of PSUs (N_h >= n_h), not a fraction.")
+        sampled = n_h / high
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(n_h > 1, (1 - sampled) * n_h / (n_h - 1), 0.0)
+    lonely = (n_h == 1) & (lonely_psu == "adjust")
+    return Layout(stratum_of_psu=stratum_of_psu, psus_in_stratum=n_h.astype(np.int64), factor=factor,
+                  lonely_factor=np.where(lonely, 1 - sampled, 0.0))
+
+
+# --------------------------------------------------------------------------------------------------
+# Domains and (PSU, domain) pairs
+
+
+def _domain_table(enc: _Encoded, domains: Sequence[str],
+                  groups: Sequence[str]) -> tuple[pl.DataFrame, list[tuple[int, int]], np.ndarray]:
+    """Every domain: domain value (or all) x group dimension (or all) x level.
+
+    Domain-scope systems come first (one per dimension, domain-major), then the whole-sample ones. The
+    last domain code collects respondents without a domain value; its rows are not reported. Returns
+    the table, each domain-scope system's (offset, width), and each domain-scope domain's whole-sample
+    counterpart.
+    """
+    n_dom = len(enc.domain_labels) + 1
+    dims = [(ALL, [ALL]), *zip(groups, enc.level_labels, strict=True)]
+    widths = np.array([len(levels) for _, levels in dims])
+    offsets = np.concatenate([[0], np.cumsum(n_dom * widths)])
+    whole = offsets[-1] + np.concatenate([[0], np.cumsum(widths)])
+    rank = np.arange(len(dims))
+    dim = np.concatenate([np.repeat(rank, n_dom * widths), np.repeat(rank, widths)])
+    domain = np.concatenate([*(np.repeat(np.arange(n_dom), w) for w in widths),
+                             *(np.full(w, n_dom) for w in widths)])
+    level = np.concatenate([*(np.tile(np.arange(w), n_dom) for w in widths), *(np.arange(w) for w in widths)])
+    scoped = int(offsets[-1])
+    level_labels = np.array([label for _, levels in dims for label in levels], dtype=object)
+    first_label = np.concatenate([[0], np.cumsum(widths)])
+    columns = {
+        column: np.array([*(labels[i] for labels in enc.domain_labels), "", ALL], dtype=object)[domain]
+        for i, column in enumerate(domains)
+    }
+    table = pl.DataFrame({
+        **{c: pl.Series(c, v, dtype=pl.Utf8) for c, v in columns.items()},
+        "group_dimension": pl.Series(np.array([d for d, _ in dims], dtype=object)[dim], dtype=pl.Utf8),
+        "group": pl.Series(level_labels[first_label[dim] + level], dtype=pl.Utf8),
+        "_report": domain != n_dom - 1,
+        "_domain": domain,
+        "_dim": dim,
+        "_order": (domain * len(dims) + dim) * (widths.max() + 1) + level,
+    })
+    system_offsets = [(int(offsets[r]), int(widths[r])) for r in range(len(dims))]
+    return table, system_offsets, whole[dim[:scoped]] + level[:scoped]
+
+
+def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray,
+           n_domains: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(PSU, domain) pairs with their sum(w y) and sum(w) (Q, 2K), and every domain's totals (D, 4K + Km).
+
+    A domain-scope pair is (unit, level) in the table unit x level of each system, which holds every
+    one, empty ones included: their scores are 0, which is what an absent PSU counts as. A whole-sample
+    pair is (PSU, level); when units are PSUs it has the sums of its unit's pair.
+    """
+    k2 = 2 * (cells.sums.shape[1] - len(cells.means)) // 4
+    offsets = np.array([offset for offset, _ in systems])
+    widths = np.array([width for _, width in systems])
+    n_units, n_psus = len(cells.unit_psu), int(cells.unit_psu.max()) + 1
+    levels = np.column_stack([np.zeros(len(cells.unit), dtype=np.int64), *cells.levels])  # (M, systems)
+    valid = levels >= 0
+    pair_of_cell = _table_start(n_units, widths) + cells.unit[:, None] * widths + levels
+    domain_of_cell = offsets + cells.unit_domain[cells.unit][:, None] * widths + levels
+    sums_a = _spread(pair_of_cell, valid, n_units * int(widths.sum())) @ cells.sums[:, :k2]
+    totals = _spread(domain_of_cell, valid, n_domains) @ cells.sums
+    totals += group_sum(totals[:len(whole_of)], whole_of, n_domains)
+
+    system_a, unit_a, level_a = _table_pairs(n_units, widths)
+    domain_a = offsets[system_a] + cells.unit_domain[unit_a] * widths[system_a] + level_a
+    psu_a = cells.unit_psu[unit_a]
+    system_b, psu_b, level_b = _table_pairs(n_psus, widths)
+    domain_b = whole_of[offsets[system_b] + level_b]
+    if cells.nested:
+        sums_b = sums_a
+    else:
+        pair_b = _table_start(n_psus, widths)[system_a] + psu_a * widths[system_a] + level_a
+        sums_b = group_sum(sums_a, pair_b, n_psus * int(widths.sum()))
+    return (np.concatenate([psu_a, psu_b]), np.concatenate([domain_a, domain_b]), np.vstack([sums_a, sums_b]),
+            totals)
+
+
+def _table_start(n_units: int, widths: np.ndarray) -> np.ndarray:
+    """First pair of each system in a table of n_units x width pairs per system."""
+    return n_units * np.concatenate([[0], np.cumsum(widths)[:-1]])
+
+
+def _table_pairs(n_units: int, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """System, unit and level of every pair of the table, in pair order."""
+    system = np.repeat(np.arange(len(widths)), n_units * widths)
+    within = np.arange(len(system)) - _table_start(n_units, widths)[system]
+    return system, within // widths[system], within % widths[system]
+
+
+def _spread(target: np.ndarray, valid: np.ndarray, n_rows: int) -> sparse.csc_matrix:
+    """Sparse (rows x M) matrix with a 1 at (target[m, s], m) for each cell m and system s where valid."""
+    m, n_systems = target.shape
+    return sparse.csc_matrix((valid.ravel().astype(np.float64), np.where(valid, target, 0).ravel(),
+                              np.arange(0, m * n_systems + 1, n_systems)), shape=(n_rows, m))

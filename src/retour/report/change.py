@@ -1,0 +1,188 @@
+"""The "change since baseline" section of the fact sheets and the synthesis, from a stored comparison.
+
+`change_context` turns the stored `changes`, `score_changes` and `need_changes` of a later round (made
+by `retour compare`, see `retour.comparison`) into plain text for the `_change.html` partial: scores
+and ranks at both times, the indicators whose change is clear (its confidence interval excludes zero),
+and the needs that became or stopped being priorities. It formats stored values only; it computes no
+statistic. Without a stored comparison the section is left out (`change` is None).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from retour.report.data import ALL, ReportData
+from retour.report.i18n import Formatter
+
+MAX_INDICATORS = 6  # clearest changes shown on a fact sheet
+PILLAR_NAMES = {
+    "economic": {"fr": "Économique", "en": "Economic"},
+    "social": {"fr": "Social", "en": "Social"},
+    "psychosocial": {"fr": "Psychosocial", "en": "Psychosocial"},
+    "composite": {"fr": "Score composite", "en": "Composite score"},
+}
+TEXT = {
+    "title": {"fr": "Évolution depuis {round}", "en": "Change since {round}"},
+    "scores": {"fr": "Scores et rangs", "en": "Scores and ranks"},
+    "score": {"fr": "Score", "en": "Score"},
+    "change": {"fr": "Évolution", "en": "Change"},
+    "interval": {"fr": "Intervalle {level}", "en": "{level} interval"},
+    "rank": {"fr": "Rang", "en": "Rank"},
+    "indicator": {"fr": "Indicateur", "en": "Indicator"},
+    "community": {"fr": "Communauté", "en": "Community"},
+    "clear": {"fr": "Évolutions nettes", "en": "Clear changes"},
+    "sample": {"fr": "Ensemble de l’échantillon", "en": "Whole sample"},
+    "none_clear": {"fr": "Aucun indicateur n’a nettement évolué.", "en": "No indicator changed clearly."},
+    "count": {"fr": "{clear} indicateurs sur {total} ont nettement évolué.",
+              "en": "{clear} of {total} indicators changed clearly."},
+    "became": {"fr": "Devenus prioritaires :", "en": "Became priorities:"},
+    "stopped": {"fr": "Ne sont plus prioritaires :", "en": "No longer priorities:"},
+    "needs": {"fr": "Besoins", "en": "Needs"},
+    "note": {"fr": "Évolution = {to} − {base}. Une évolution est nette quand son intervalle de confiance "
+                   "à {level} exclut zéro ; le test tient compte des plans des deux passages ({pairing}).",
+             "en": "Change = {to} − {base}. A change is clear when its {level} confidence interval "
+                   "excludes zero; the test accounts for both rounds' designs ({pairing})."},
+    "panel": {"fr": "panel : répondants reliés par leur identifiant",
+              "en": "panel: respondents linked by id"},
+    "independent": {"fr": "échantillons indépendants", "en": "independent samples"},
+}
+
+
+def _text(fmt: Formatter, key: str, **values: object) -> str:
+    text = fmt.pick(TEXT[key])
+    return text.format(**values) if "{" in text else text
+
+
+def _round_label(data: ReportData, fmt: Formatter, name: str) -> str:
+    for round_settings in data.settings.rounds:
+        if round_settings.name == name:
+            label = round_settings.label_fr if fmt.language == "fr" else round_settings.label_en
+            return label or name
+    return name
+
+
+def _value(fmt: Formatter, kind: str, value: float | None) -> str:
+    return fmt.decimal(value, 1) if kind == "mean" else fmt.percent(value)
+
+
+def _difference(fmt: Formatter, kind: str, value: float | None) -> str:
+    if kind != "mean" or value is None:
+        return fmt.points(value)
+    return ("+" if value >= 0 else "−") + fmt.decimal(abs(value), 1)
+
+
+def _interval(fmt: Formatter, kind: str, low: float | None, high: float | None, scale: str = "") -> str:
+    if low is None or high is None:
+        return ""
+    if scale == "score":
+        return f"[{fmt.decimal(low, 2)} ; {fmt.decimal(high, 2)}]"
+    if kind == "mean":
+        return f"[{fmt.decimal(low, 1)} ; {fmt.decimal(high, 1)}]"
+    return f"[{fmt.decimal(low * 100, 0)} ; {fmt.decimal(high * 100, 0)}]"
+
+
+def _clear(row: dict[str, Any]) -> bool:
+    low, high = row.get("ci_low"), row.get("ci_high")
+    return low is not None and high is not None and (low > 0 or high < 0) and not row.get("suppressed")
+
+
+def _indicator_rows(data: ReportData, fmt: Formatter, rows: pl.DataFrame) -> list[dict[str, Any]]:
+    shown = []
+    for row in rows.iter_rows(named=True):
+        info = data.indicator(row["indicator_id"])
+        direction = info.higher_is_better
+        better = None if direction is None or row["change"] is None else (row["change"] > 0) == direction
+        shown.append({"id": row["indicator_id"], "label": info.label(fmt.language),
+                      "before": _value(fmt, info.kind, row["estimate_from"]),
+                      "after": _value(fmt, info.kind, row["estimate_to"]),
+                      "change": _difference(fmt, info.kind, row["change"]),
+                      "interval": _interval(fmt, info.kind, row["ci_low"], row["ci_high"]),
+                      "tone": "neutral" if better is None else ("better" if better else "worse"),
+                      "clear": _clear(row)})
+    return shown
+
+
+def _signed(fmt: Formatter, value: float | None) -> str:
+    """A score difference with its sign: "+0.12" / "−0.05"."""
+    if value is None:
+        return fmt.decimal(None)
+    return ("+" if value >= 0 else "−") + fmt.decimal(abs(value), 2)
+
+
+def _score_rows(fmt: Formatter, scores: pl.DataFrame) -> list[dict[str, Any]]:
+    order = list(PILLAR_NAMES)
+    rows = scores.sort(pl.col("pillar").replace_strict(order, range(len(order)), default=len(order)))
+    shown = []
+    for row in rows.iter_rows(named=True):
+        ranked = row["rank_from"] is not None and row["rank_to"] is not None
+        name = PILLAR_NAMES.get(row["pillar"], {"fr": row["pillar"], "en": row["pillar"]})
+        shown.append({"label": fmt.pick(name), "before": fmt.decimal(row["score_from"], 2),
+                      "after": fmt.decimal(row["score_to"], 2), "change": _signed(fmt, row["change"]),
+                      "interval": _interval(fmt, "", row["ci_low"], row["ci_high"], "score"),
+                      "rank": f"{row['rank_from']} → {row['rank_to']}" if ranked else "",
+                      "clear": _clear(row), "composite": row["pillar"] == "composite"})
+    return shown
+
+
+def _needs(data: ReportData, fmt: Formatter, needs: pl.DataFrame) -> dict[str, list[str]]:
+    labels = {}
+    if not data.needs.is_empty() and "issue_label_fr" in data.needs.columns:
+        column = "issue_label_fr" if fmt.language == "fr" else "issue_label_en"
+        labels = dict(zip(data.needs["issue_id"].to_list(), data.needs[column].to_list(), strict=True))
+    found = {}
+    for change in ("became_priority", "no_longer_priority"):
+        ids = needs.filter(pl.col("change") == change)["issue_id"].to_list() if needs.height else []
+        found[change] = [labels.get(i) or i for i in dict.fromkeys(ids)]
+    return found
+
+
+def change_context(data: ReportData, fmt: Formatter, community_id: str | None = None) -> dict[str, Any]:
+    """`{"change": ...}` for `_change.html`: one community's section (fact sheet), or the synthesis's
+    (`community_id` None: composite scores of every community and the whole sample's indicators);
+    `{"change": None}` when the round has no stored comparison."""
+    changes = data.changes
+    if changes.is_empty():
+        return {"change": None}
+    base = str(changes["from_round"][0]) if "from_round" in changes.columns else ""
+    pairing = str(changes["pairing"][0]) if "pairing" in changes.columns else "independent"
+    level = fmt.percent(data.settings.estimation.confidence)
+    whole = changes.filter(pl.col("group_dimension") == ALL)
+    target = community_id or ALL
+    indicators = whole.filter(pl.col("community_id") == target)
+    fiche = [i for i in data.indicator_ids() if data.indicator(i).fiche_block]
+    if fiche:  # the fact sheet's indicators
+        indicators = indicators.filter(pl.col("indicator_id").is_in(fiche))
+    rows = _indicator_rows(data, fmt, indicators)
+    clear = sorted((r for r in rows if r["clear"]), key=lambda r: -abs(_magnitude(indicators, r["id"])))
+    scores = data.score_changes
+    if community_id is not None:
+        scores = scores.filter(pl.col("community_id") == community_id) if scores.height else scores
+        score_rows = _score_rows(fmt, scores) if scores.height else []
+    else:
+        composite = scores.filter(pl.col("pillar") == "composite") if scores.height else scores
+        score_rows = [{**row, "label": data.community_name(c)} for c, row in
+                      zip(composite["community_id"].to_list() if composite.height else [],
+                          _score_rows(fmt, composite) if composite.height else [], strict=True)]
+    needs = data.need_changes
+    if community_id is not None and needs.height:
+        needs = needs.filter(pl.col("community_id") == community_id)
+    before, after = _round_label(data, fmt, base), _round_label(data, fmt, data.round_name)
+    return {"change": {
+        "title": _text(fmt, "title", round=before.lower() if fmt.language == "fr" else before),
+        "before": before, "after": after, "scope": "community" if community_id else "synthesis",
+        "scores": score_rows, "indicators": clear[:MAX_INDICATORS] if community_id else rows,
+        "count": _text(fmt, "count", clear=len(clear), total=len(rows)) if rows else "",
+        "none_clear": _text(fmt, "none_clear") if rows and not clear else "",
+        "needs": _needs(data, fmt, needs),
+        "labels": {key: _text(fmt, key, level=level) for key in (
+            "scores", "score", "change", "interval", "rank", "indicator", "community", "clear", "sample",
+            "became", "stopped", "needs")},
+        "note": _text(fmt, "note", to=after, base=before, level=level, pairing=_text(fmt, pairing)),
+    }}
+
+
+def _magnitude(indicators: pl.DataFrame, indicator_id: str) -> float:
+    values = indicators.filter(pl.col("indicator_id") == indicator_id)["statistic"]
+    return float(values[0]) if values.len() and values[0] is not None else 0.0
