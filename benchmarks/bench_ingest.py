@@ -32,9 +32,18 @@ MULTIPLE_FIELDS = ["services_used", "services_wanted", "support_sources"]
 def write_form(path: Path) -> None:
     """The benchmark questionnaire as an XLSForm."""
     survey = [
-        ["type", "name", "label::English (en)", "required", "relevant", "constraint", "calculation",
-         "retour_identifying"],
-        ["start", "start"], ["end", "end"],
+        [
+            "type",
+            "name",
+            "label::English (en)",
+            "required",
+            "relevant",
+            "constraint",
+            "calculation",
+            "retour_identifying",
+        ],
+        ["start", "start"],
+        ["end", "end"],
         ["begin group", "design", "Design"],
         ["select_one community", "community", "Community", "yes"],
         ["calculate", "stratum", "", "", "", "", "${community}"],
@@ -55,18 +64,36 @@ def write_form(path: Path) -> None:
         ["end group"],
         ["begin group", "services", "Services"],
         *[["select_one satisfaction", name, name.replace("_", " "), "yes"] for name in SATISFACTION_FIELDS],
-        *[["select_multiple service", name, name.replace("_", " "), "yes", "",
-           "not(selected(., 'none') and count-selected(.) > 1)"] for name in MULTIPLE_FIELDS],
+        *[
+            [
+                "select_multiple service",
+                name,
+                name.replace("_", " "),
+                "yes",
+                "",
+                "not(selected(., 'none') and count-selected(.) > 1)",
+            ]
+            for name in MULTIPLE_FIELDS
+        ],
         ["text", "comments", "Comments"],
         ["end group"],
     ]
-    choices = [["list_name", "name", "label::English (en)"],
-               *[["community", name, name] for name in COMMUNITIES],
-               ["sex", "female", "Female"], ["sex", "male", "Male"], ["yes_no", "yes", "Yes"], ["yes_no", "no", "No"],
-               *[["satisfaction", name, name] for name in SATISFACTION], *[["service", name, name] for name in SERVICES]]
+    choices = [
+        ["list_name", "name", "label::English (en)"],
+        *[["community", name, name] for name in COMMUNITIES],
+        ["sex", "female", "Female"],
+        ["sex", "male", "Male"],
+        ["yes_no", "yes", "Yes"],
+        ["yes_no", "no", "No"],
+        *[["satisfaction", name, name] for name in SATISFACTION],
+        *[["service", name, name] for name in SERVICES],
+    ]
     workbook = xlsxwriter.Workbook(path)
-    for sheet_name, rows in (("survey", survey), ("choices", choices),
-                             ("settings", [["form_id", "version"], ["bench", "1"]])):
+    for sheet_name, rows in (
+        ("survey", survey),
+        ("choices", choices),
+        ("settings", [["form_id", "version"], ["bench", "1"]]),
+    ):
         sheet = workbook.add_worksheet(sheet_name)
         for number, row in enumerate(rows):
             sheet.write_row(number, 0, row)
@@ -83,8 +110,11 @@ def _multiple(rng: np.random.Generator, count: int) -> tuple[pl.Series, list[pl.
     nothing = ~picked.any(axis=1)
     flags = np.column_stack([picked, nothing])
     frame = pl.DataFrame({name: flags[:, index] for index, name in enumerate(SERVICES)})
-    answer = frame.select(pl.concat_str([pl.when(pl.col(name)).then(pl.lit(name)) for name in SERVICES],
-                                        separator=" ", ignore_nulls=True)).to_series()
+    answer = frame.select(
+        pl.concat_str(
+            [pl.when(pl.col(name)).then(pl.lit(name)) for name in SERVICES], separator=" ", ignore_nulls=True
+        )
+    ).to_series()
     return answer, [frame.get_column(name).cast(pl.Int8).cast(pl.Utf8) for name in SERVICES]
 
 
@@ -105,8 +135,10 @@ def generate(count: int, seed: int = 2018) -> pl.DataFrame:
         "design/cluster": pl.Series(rng.integers(1, 60, count)).cast(pl.Utf8),
         "design/weight": pl.Series(np.round(rng.uniform(5, 20, count), 3)).cast(pl.Utf8),
         "design/case_id": pl.Series(rng.integers(0, 10**9, count)).cast(pl.Utf8),
-        "design/gps": pl.Series(np.round(rng.uniform(11, 15, count), 6)).cast(pl.Utf8) + " "
-        + pl.Series(np.round(rng.uniform(-12, -5, count), 6)).cast(pl.Utf8) + " 300.0 5.0",
+        "design/gps": pl.Series(np.round(rng.uniform(11, 15, count), 6)).cast(pl.Utf8)
+        + " "
+        + pl.Series(np.round(rng.uniform(-12, -5, count), 6)).cast(pl.Utf8)
+        + " 300.0 5.0",
         "profile/sex": _choice(rng, ["female", "male"], count),
         "profile/age": pl.Series(age).cast(pl.Utf8),
         "profile/household_size": pl.Series(rng.integers(1, 15, count)).cast(pl.Utf8),
@@ -142,8 +174,13 @@ def ingest_child(form: Path, export: Path, store_path: Path) -> None:
     started = time.perf_counter()
     instrument = load_instrument(form)
     con = store.connect(store_path)
-    batch = ingest(export, instrument, round_name="baseline", stored=store.read_submission_ids(con),
-                   secret=b"benchmark-secret")
+    batch = ingest(
+        export,
+        instrument,
+        round_name="baseline",
+        stored=store.read_submission_ids(con),
+        secret=b"benchmark-secret",
+    )
     checked = time.perf_counter()
     store.write_batch(con, batch, "baseline", instrument.form_id, instrument.version)
     con.close()
@@ -171,14 +208,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = arguments.keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
-        form, export, store_path = folder / "bench_form.xlsx", folder / "bench_export.csv", folder / "bench.duckdb"
+        form, export, store_path = (
+            folder / "bench_form.xlsx",
+            folder / "bench_export.csv",
+            folder / "bench.duckdb",
+        )
         store_path.unlink(missing_ok=True)
         started = time.perf_counter()
         write_form(form)
         generate(arguments.rows).write_csv(export)
-        print(f"generated {arguments.rows:,} rows ({export.stat().st_size / 1e6:,.0f} MB CSV) in "
-              f"{time.perf_counter() - started:.1f} s")
-        subprocess.run([sys.executable, __file__, "--child", str(form), str(export), str(store_path)], check=True)
+        print(
+            f"generated {arguments.rows:,} rows ({export.stat().st_size / 1e6:,.0f} MB CSV) in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        subprocess.run(
+            [sys.executable, __file__, "--child", str(form), str(export), str(store_path)], check=True
+        )
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # KiB -> GiB
         print(f"peak memory (ingest) {peak:>10.2f} GB")
         print(f"store size           {store_path.stat().st_size / 1e6:>10.0f} MB")

@@ -15,7 +15,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 from report_bundle import bundle  # noqa: E402
-
 from retour.report import charts, write_outputs  # noqa: E402
 from retour.report.render import default_workers  # noqa: E402
 
@@ -25,17 +24,29 @@ def run(workers: int) -> None:
     out = Path(tempfile.mkdtemp(prefix="retour-report-"))
     marks: list[tuple[str, float]] = []
     start, before = time.perf_counter(), os.times()
-    written = write_outputs(data, out, ("fr", "en"), ("html", "pdf"),
-                            lambda message: marks.append((message, time.perf_counter())), workers=workers)
+    written = write_outputs(
+        data,
+        out,
+        ("fr", "en"),
+        ("html", "pdf"),
+        lambda message: marks.append((message, time.perf_counter())),
+        workers=workers,
+    )
     wall, after = time.perf_counter() - start, os.times()
     own = after.user + after.system - before.user - before.system
     children = after.children_user + after.children_system - before.children_user - before.children_system
-    contexts = next(t for m, t in marks if m.startswith("PDF")) - start if any(
-        m.startswith("PDF") for m, _ in marks) else wall
+    contexts = (
+        next(t for m, t in marks if m.startswith("PDF")) - start
+        if any(m.startswith("PDF") for m, _ in marks)
+        else wall
+    )
     pdfs = [f for f in written if f.format == "pdf"]
-    print(f"workers={workers}: {len(written)} files ({len(pdfs)} PDF, {sum(f.pages or 0 for f in pdfs)} pages); "
-          f"wall {wall:.1f} s (contexts, charts and HTML {contexts:.1f} s); cpu {own:.1f} s here "
-          f"+ {children:.1f} s in workers; charts {charts.cache_info()}")
+    print(
+        f"workers={workers}: {len(written)} files ({len(pdfs)} PDF, "
+        f"{sum(f.pages or 0 for f in pdfs)} pages); "
+        f"wall {wall:.1f} s (contexts, charts and HTML {contexts:.1f} s); cpu {own:.1f} s here "
+        f"+ {children:.1f} s in workers; charts {charts.cache_info()}"
+    )
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ Run: .venv/bin/python benchmarks/bench_synth.py [--repeat 5]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -23,14 +24,20 @@ from retour.synth.population import make_plan
 EXAMPLE = Path(__file__).resolve().parent.parent / "src" / "retour" / "examples" / "mali-2018"
 
 
-def timed(function, repeat: int) -> tuple[float, float, object]:
-    """Fastest and median wall time of `repeat` calls (the call gets the run number as its seed)."""
-    times, result = [], None
+def timed(function, repeat: int) -> tuple[float, float, float, object]:
+    """Fastest and median wall time of `repeat` calls (the call gets the run number as its seed), and
+    the median processor time (which a busy machine does not inflate)."""
+    times, cpu, result = [], [], None
     for run in range(1, repeat + 1):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = function(run)
         times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times), result
+        cpu.append(time.process_time() - start_cpu)
+    return min(times), statistics.median(times), statistics.median(cpu), result
+
+
+def show(label: str, fastest: float, median: float, cpu: float) -> None:
+    print(f"{label:40s} {fastest:7.3f} s fastest, {median:7.3f} s median wall, {cpu:7.3f} s median CPU")
 
 
 def main() -> None:
@@ -58,20 +65,20 @@ def main() -> None:
         ),
     ]
     baseline = None
+    print(f"{repeat} runs each; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for label, function in rows:
-        fastest, median, result = timed(function, repeat)
+        *figures, result = timed(function, repeat)
         baseline = result if label.startswith("generate baseline") else baseline
-        print(f"{label:40s} {fastest:7.3f} s fastest, {median:7.3f} s median ({repeat} runs)")
+        show(label, *figures)
     with tempfile.TemporaryDirectory() as folder:
-        fastest, median, _ = timed(
+        *figures, _ = timed(
             lambda seed: write_export(baseline.frame, instrument, Path(folder) / str(seed), "bench", "note"),
             repeat,
         )
-    print(f"{'write XLSX + CSV export':40s} {fastest:7.3f} s fastest, {median:7.3f} s median")
-    fastest, median, checks = timed(lambda seed: check(baseline, catalogue, targets), repeat)
-    missed = sum(not row.ok for row in checks)
-    print(f"{'check every target':40s} {fastest:7.3f} s fastest, {median:7.3f} s median")
-    print(f"{len(checks)} calibration targets, {missed} missed")
+    show("write XLSX + CSV export", *figures)
+    *figures, checks = timed(lambda seed: check(baseline, catalogue, targets), repeat)
+    show("check every target", *figures)
+    print(f"{len(checks)} calibration targets, {sum(not row.ok for row in checks)} missed")
 
 
 if __name__ == "__main__":

@@ -14,11 +14,10 @@ import math
 import numpy as np
 import polars as pl
 
+from conftest import EXAMPLE
 from retour.actors import Actor, Recommendation
 from retour.config import load_settings
 from retour.report import ReportData, indicator_frame, load_communities
-
-from conftest import EXAMPLE
 
 COMMUNITIES = ("bafoulabe", "bamako_commune_iv", "kati", "kayes", "kita", "sikasso", "kirane")
 FICHE = {  # indicator: (sample mean, values in COMMUNITIES order), percent
@@ -58,67 +57,142 @@ TABLEAU_1 = {  # community: (economic, social, psychosocial, composite) scores a
     "kirane": ((0.25, 7), (0.55, 3), (0.16, 6), (0.32, 6)),
 }
 FAMILIES = {  # theme: (id prefix, {choice: (label_fr, label_en)}, higher_is_better)
-    "activity_domains": ("activity_domain_", {
-        "petty_trade": ("Petit commerce", "Petty trade"), "import_export": ("Import/export", "Import/export"),
-        "agriculture": ("Agriculture", "Farming"), "livestock": ("Élevage", "Livestock"),
-        "construction": ("Construction", "Construction"), "catering": ("Restauration", "Catering")}),
-    "business_obstacles": ("business_obstacle_", {
-        "lack_capital": ("Manque de capital", "Lack of capital"),
-        "lack_skills": ("Manque de qualifications", "Lack of qualifications"),
-        "lack_connections": ("Manque de relations", "Lack of connections"),
-        "lack_ideas": ("Manque d'idées", "Lack of ideas")}),
-    "reasons_left": ("reason_left_", {
-        "economic": ("Raisons économiques", "Economic reasons"), "family": ("Raisons familiales", "Family reasons"),
-        "climate": ("Changement climatique", "Climate change"), "education": ("Études", "Education")}),
-    "desire_to_leave": ("desire_to_leave_", {
-        "stay": ("Rester", "Stay"), "unsure": ("Ne sait pas", "Unsure"), "leave": ("Partir", "Leave")}),
-    "perception_returnees": ("perception_returnees_", {
-        "positive": ("Plutôt positivement", "Mostly positively"),
-        "neutral": ("Ni positivement ni négativement", "Neither"),
-        "negative": ("Plutôt négativement", "Mostly negatively")}),
+    "activity_domains": (
+        "activity_domain_",
+        {
+            "petty_trade": ("Petit commerce", "Petty trade"),
+            "import_export": ("Import/export", "Import/export"),
+            "agriculture": ("Agriculture", "Farming"),
+            "livestock": ("Élevage", "Livestock"),
+            "construction": ("Construction", "Construction"),
+            "catering": ("Restauration", "Catering"),
+        },
+    ),
+    "business_obstacles": (
+        "business_obstacle_",
+        {
+            "lack_capital": ("Manque de capital", "Lack of capital"),
+            "lack_skills": ("Manque de qualifications", "Lack of qualifications"),
+            "lack_connections": ("Manque de relations", "Lack of connections"),
+            "lack_ideas": ("Manque d'idées", "Lack of ideas"),
+        },
+    ),
+    "reasons_left": (
+        "reason_left_",
+        {
+            "economic": ("Raisons économiques", "Economic reasons"),
+            "family": ("Raisons familiales", "Family reasons"),
+            "climate": ("Changement climatique", "Climate change"),
+            "education": ("Études", "Education"),
+        },
+    ),
+    "desire_to_leave": (
+        "desire_to_leave_",
+        {"stay": ("Rester", "Stay"), "unsure": ("Ne sait pas", "Unsure"), "leave": ("Partir", "Leave")},
+    ),
+    "perception_returnees": (
+        "perception_returnees_",
+        {
+            "positive": ("Plutôt positivement", "Mostly positively"),
+            "neutral": ("Ni positivement ni négativement", "Neither"),
+            "negative": ("Plutôt négativement", "Mostly negatively"),
+        },
+    ),
 }
 C4D = {
-    "consults_": {"family": ("La famille", "Family", 0.91), "friends": ("Les amis", "Friends", 0.80),
-                  "religious_leaders": ("Les leaders religieux", "Religious leaders", 0.70)},
-    "info_source_": {"radio": ("Radio", "Radio", 0.62), "television": ("Télévision", "Television", 0.55),
-                     "social_media": ("Réseaux sociaux", "Social media", 0.51)},
-    "platform_": {"whatsapp": ("WhatsApp", "WhatsApp", 0.90), "facebook": ("Facebook", "Facebook", 0.89),
-                  "viber": ("Viber", "Viber", 0.75)},
+    "consults_": {
+        "family": ("La famille", "Family", 0.91),
+        "friends": ("Les amis", "Friends", 0.80),
+        "religious_leaders": ("Les leaders religieux", "Religious leaders", 0.70),
+    },
+    "info_source_": {
+        "radio": ("Radio", "Radio", 0.62),
+        "television": ("Télévision", "Television", 0.55),
+        "social_media": ("Réseaux sociaux", "Social media", 0.51),
+    },
+    "platform_": {
+        "whatsapp": ("WhatsApp", "WhatsApp", 0.90),
+        "facebook": ("Facebook", "Facebook", 0.89),
+        "viber": ("Viber", "Viber", 0.75),
+    },
 }
 SAMPLE_SIZE = 86
 SMALL = {("kirane", "access_psychosocial_services"): 7}
 
 
-def _row(community_id: str, indicator_id: str, value: float, n: int, dimension: str = "all",
-         group: str = "all") -> dict[str, object]:
+def _row(
+    community_id: str, indicator_id: str, value: float, n: int, dimension: str = "all", group: str = "all"
+) -> dict[str, object]:
     se = math.sqrt(max(value * (1 - value), 0.01) / max(n, 1)) * 1.25
-    return {"community_id": community_id, "group_dimension": dimension, "group": group,
-            "indicator_id": indicator_id, "estimate": value, "se": se,
-            "ci_low": max(value - 1.96 * se, 0.0), "ci_high": min(value + 1.96 * se, 1.0), "n": n,
-            "weighted_n": float(n), "deff": 1.5, "n_missing": 0, "suppressed": n < 10}
+    return {
+        "community_id": community_id,
+        "group_dimension": dimension,
+        "group": group,
+        "indicator_id": indicator_id,
+        "estimate": value,
+        "se": se,
+        "ci_low": max(value - 1.96 * se, 0.0),
+        "ci_high": min(value + 1.96 * se, 1.0),
+        "n": n,
+        "weighted_n": float(n),
+        "deff": 1.5,
+        "n_missing": 0,
+        "suppressed": n < 10,
+    }
 
 
 def _catalogue() -> list[dict[str, object]]:
-    directions = {"paid_job_or_iga": True, "can_borrow_money": True, "reduced_food_consumption": False,
-                  "has_friends_group": True, "reached_high_school_or_more": True, "left_school_early": False,
-                  "seeking_job": False, "has_support_network": True, "illness_or_accident_last_year": False,
-                  "wants_psych_services": False, "access_psychosocial_services": True,
-                  "feels_discriminated": False}
+    directions = {
+        "paid_job_or_iga": True,
+        "can_borrow_money": True,
+        "reduced_food_consumption": False,
+        "has_friends_group": True,
+        "reached_high_school_or_more": True,
+        "left_school_early": False,
+        "seeking_job": False,
+        "has_support_network": True,
+        "illness_or_accident_last_year": False,
+        "wants_psych_services": False,
+        "access_psychosocial_services": True,
+        "feels_discriminated": False,
+    }
     records: list[dict[str, object]] = [
-        {"id": i, "label_fr": f"Indicateur {i}", "label_en": f"Indicator {i}", "kind": "proportion",
-         "higher_is_better": directions.get(i), "theme": "fiche"} for i in FICHE]
-    records[0].update(label_fr="Ont un emploi rémunéré ou une activité génératrice de revenus",
-                      label_en="Have a paid job or an income-generating activity")
-    records += [{"id": i, "label_fr": i, "label_en": i, "higher_is_better": True, "theme": "services"}
-                for i in SERVICES]
+        {
+            "id": i,
+            "label_fr": f"Indicateur {i}",
+            "label_en": f"Indicator {i}",
+            "kind": "proportion",
+            "higher_is_better": directions.get(i),
+            "theme": "fiche",
+        }
+        for i in FICHE
+    ]
+    records[0].update(
+        label_fr="Ont un emploi rémunéré ou une activité génératrice de revenus",
+        label_en="Have a paid job or an income-generating activity",
+    )
+    records += [
+        {"id": i, "label_fr": i, "label_en": i, "higher_is_better": True, "theme": "services"}
+        for i in SERVICES
+    ]
     for theme, (prefix, choices) in FAMILIES.items():
-        records += [{"id": prefix + c, "label_fr": f"Famille : {fr}", "label_en": f"Family: {en}", "theme": theme}
-                    for c, (fr, en) in choices.items()]
+        records += [
+            {"id": prefix + c, "label_fr": f"Famille : {fr}", "label_en": f"Family: {en}", "theme": theme}
+            for c, (fr, en) in choices.items()
+        ]
     for prefix, choices in C4D.items():
-        records += [{"id": prefix + c, "label_fr": f"C4D : {fr}", "label_en": f"C4D: {en}", "theme": "c4d"}
-                    for c, (fr, en, _) in choices.items()]
-    records.append({"id": "knows_legal_routes", "label_fr": "Connaissent les voies légales",
-                    "label_en": "Know the legal routes", "theme": "c4d"})
+        records += [
+            {"id": prefix + c, "label_fr": f"C4D : {fr}", "label_en": f"C4D: {en}", "theme": "c4d"}
+            for c, (fr, en, _) in choices.items()
+        ]
+    records.append(
+        {
+            "id": "knows_legal_routes",
+            "label_fr": "Connaissent les voies légales",
+            "label_en": "Know the legal routes",
+            "theme": "c4d",
+        }
+    )
     return records
 
 
@@ -127,32 +201,80 @@ def estimates(rng: np.random.Generator) -> pl.DataFrame:
     for indicator_id, (mean, values) in FICHE.items():
         rows.append(_row("all", indicator_id, mean / 100, 604))
         for community_id, value in zip(COMMUNITIES, values, strict=True):
-            rows.append(_row(community_id, indicator_id, value / 100,
-                             SMALL.get((community_id, indicator_id), SAMPLE_SIZE)))
+            rows.append(
+                _row(
+                    community_id,
+                    indicator_id,
+                    value / 100,
+                    SMALL.get((community_id, indicator_id), SAMPLE_SIZE),
+                )
+            )
     for indicator_id, (mean, gaps) in SERVICES.items():
         rows.append(_row("all", indicator_id, mean / 100, 604))
-        rows += [_row(c, indicator_id, (mean + gap) / 100, SAMPLE_SIZE)
-                 for c, gap in zip(COMMUNITIES, gaps, strict=True)]
+        rows += [
+            _row(c, indicator_id, (mean + gap) / 100, SAMPLE_SIZE)
+            for c, gap in zip(COMMUNITIES, gaps, strict=True)
+        ]
     for theme, (prefix, choices) in FAMILIES.items():
         exclusive = theme in ("desire_to_leave", "perception_returnees")
         for community_id in ("all", *COMMUNITIES):
-            shares = rng.dirichlet(np.ones(len(choices)) * 3) if exclusive else rng.uniform(0.05, 0.45, len(choices))
-            n = 604 if community_id == "all" else (8 if (community_id, theme) == ("kirane", "reasons_left") else 40)
-            rows += [_row(community_id, prefix + c, float(s), n) for c, s in zip(choices, shares, strict=True)]
+            shares = (
+                rng.dirichlet(np.ones(len(choices)) * 3)
+                if exclusive
+                else rng.uniform(0.05, 0.45, len(choices))
+            )
+            n = (
+                604
+                if community_id == "all"
+                else (8 if (community_id, theme) == ("kirane", "reasons_left") else 40)
+            )
+            rows += [
+                _row(community_id, prefix + c, float(s), n) for c, s in zip(choices, shares, strict=True)
+            ]
     for prefix, choices in C4D.items():
         for choice, (_fr, _en, share) in choices.items():
             for community_id in ("all", *COMMUNITIES):
                 value = float(np.clip(share + rng.normal(0, 0.06), 0.02, 0.98))
                 rows.append(_row(community_id, prefix + choice, value, 604 if community_id == "all" else 80))
-                for dimension, groups in (("migration_status", ("returnee", "non_migrant")), ("sex", ("women", "men"))):
-                    rows += [_row(community_id, prefix + choice, float(np.clip(value + rng.normal(0, 0.05), 0, 1)),
-                                  170 if community_id == "all" else 25, dimension, g) for g in groups]
+                for dimension, groups in (
+                    ("migration_status", ("returnee", "non_migrant")),
+                    ("sex", ("women", "men")),
+                ):
+                    rows += [
+                        _row(
+                            community_id,
+                            prefix + choice,
+                            float(np.clip(value + rng.normal(0, 0.05), 0, 1)),
+                            170 if community_id == "all" else 25,
+                            dimension,
+                            g,
+                        )
+                        for g in groups
+                    ]
     for community_id in ("all", *COMMUNITIES):
-        rows.append(_row(community_id, "knows_legal_routes", 0.44 if community_id == "all" else
-                         float(rng.uniform(0.3, 0.6)), 604 if community_id == "all" else SAMPLE_SIZE))
-        for dimension, groups in (("migration_status", ("returnee", "non_migrant")), ("sex", ("women", "men"))):
-            rows += [_row(community_id, "knows_legal_routes", float(rng.uniform(0.3, 0.6)),
-                          170 if community_id == "all" else 25, dimension, g) for g in groups]
+        rows.append(
+            _row(
+                community_id,
+                "knows_legal_routes",
+                0.44 if community_id == "all" else float(rng.uniform(0.3, 0.6)),
+                604 if community_id == "all" else SAMPLE_SIZE,
+            )
+        )
+        for dimension, groups in (
+            ("migration_status", ("returnee", "non_migrant")),
+            ("sex", ("women", "men")),
+        ):
+            rows += [
+                _row(
+                    community_id,
+                    "knows_legal_routes",
+                    float(rng.uniform(0.3, 0.6)),
+                    170 if community_id == "all" else 25,
+                    dimension,
+                    g,
+                )
+                for g in groups
+            ]
     return pl.DataFrame(rows)
 
 
@@ -163,32 +285,67 @@ def gaps(rng: np.random.Generator) -> pl.DataFrame:
             difference = float(rng.normal(0, 0.08))
             se = 0.035
             p = float(min(1.0, math.erfc(abs(difference / se) / math.sqrt(2))))
-            rows.append({"community_id": "all", "group_dimension": dimension, "group_a": a, "group_b": b,
-                         "indicator_id": indicator_id, "difference": difference, "se": se,
-                         "ci_low": difference - 1.96 * se, "ci_high": difference + 1.96 * se,
-                         "statistic": difference / se, "p_value": p, "p_adjusted": min(1.0, p * 17 / (position + 1)),
-                         "n_a": 171, "n_b": 433, "suppressed": False})
+            rows.append(
+                {
+                    "community_id": "all",
+                    "group_dimension": dimension,
+                    "group_a": a,
+                    "group_b": b,
+                    "indicator_id": indicator_id,
+                    "difference": difference,
+                    "se": se,
+                    "ci_low": difference - 1.96 * se,
+                    "ci_high": difference + 1.96 * se,
+                    "statistic": difference / se,
+                    "p_value": p,
+                    "p_adjusted": min(1.0, p * 17 / (position + 1)),
+                    "n_a": 171,
+                    "n_b": 433,
+                    "suppressed": False,
+                }
+            )
     frame = pl.DataFrame(rows)
     # One pinned gap the tests look for: women vs men in paid work, clearly significant.
     return frame.with_columns(
         pl.when((pl.col("group_dimension") == "sex") & (pl.col("indicator_id") == "paid_job_or_iga"))
-        .then(pl.lit(-0.214)).otherwise(pl.col("difference")).alias("difference"),
+        .then(pl.lit(-0.214))
+        .otherwise(pl.col("difference"))
+        .alias("difference"),
         pl.when((pl.col("group_dimension") == "sex") & (pl.col("indicator_id") == "paid_job_or_iga"))
-        .then(pl.lit(0.0004)).otherwise(pl.col("p_adjusted")).alias("p_adjusted"))
+        .then(pl.lit(0.0004))
+        .otherwise(pl.col("p_adjusted"))
+        .alias("p_adjusted"),
+    )
 
 
 def index_scores() -> pl.DataFrame:
     rows = []
     for community_id, pillars in TABLEAU_1.items():
-        for pillar, (score, rank) in zip(("economic", "social", "psychosocial", "composite"), pillars, strict=True):
-            rows.append({"community_id": community_id, "pillar": pillar, "score": score, "rank": rank,
-                         "score_low": max(score - 0.09, 0.0), "score_high": min(score + 0.08, 1.0),
-                         "rank_low": max(rank - 1, 1), "rank_high": min(rank + 1, 7)})
+        for pillar, (score, rank) in zip(
+            ("economic", "social", "psychosocial", "composite"), pillars, strict=True
+        ):
+            rows.append(
+                {
+                    "community_id": community_id,
+                    "pillar": pillar,
+                    "score": score,
+                    "rank": rank,
+                    "score_low": max(score - 0.09, 0.0),
+                    "score_high": min(score + 0.08, 1.0),
+                    "rank_low": max(rank - 1, 1),
+                    "rank_high": min(rank + 1, 7),
+                }
+            )
     return pl.DataFrame(rows)
 
 
-ISSUES = (("water", "Eau", "Water"), ("education", "Éducation", "Education"), ("energy", "Énergie", "Energy"),
-          ("documentation", "Documentation", "Documentation"), ("psychosocial", "Psychosocial", "Psychosocial"))
+ISSUES = (
+    ("water", "Eau", "Water"),
+    ("education", "Éducation", "Education"),
+    ("energy", "Énergie", "Energy"),
+    ("documentation", "Documentation", "Documentation"),
+    ("psychosocial", "Psychosocial", "Psychosocial"),
+)
 
 
 def needs() -> pl.DataFrame:
@@ -197,43 +354,84 @@ def needs() -> pl.DataFrame:
     for i, community_id in enumerate(COMMUNITIES):
         for j, (issue_id, label_fr, label_en) in enumerate(ISSUES):
             level = "outside_reach" if issue_id == "documentation" else levels[(i + j) % 3]
-            rows.append({"community_id": community_id, "issue_id": issue_id, "issue_label_fr": label_fr,
-                         "issue_label_en": label_en, "level": level, "rule": "rule", "evidence": "evidence",
-                         "overridden": False})
+            rows.append(
+                {
+                    "community_id": community_id,
+                    "issue_id": issue_id,
+                    "issue_label_fr": label_fr,
+                    "issue_label_en": label_en,
+                    "level": level,
+                    "rule": "rule",
+                    "evidence": "evidence",
+                    "overridden": False,
+                }
+            )
     return pl.DataFrame(rows)
 
 
 def actors() -> tuple[Actor, ...]:
     found = []
     for community_id in COMMUNITIES:
-        found.append(Actor(id=f"{community_id}_youth", name=f"Youth council {community_id}", kind="association",
-                           scope="community", communities=(community_id,), dimensions=("economic", "c4d"),
-                           uncertain_dimensions=True, listed_in=("community_table",),
-                           description_fr="Association de jeunes : assainissement, reboisement, sensibilisation.",
-                           description_en="Youth association: sanitation, tree planting, awareness campaigns.",
-                           contact="+223 70 00 00 00"))
-        found.append(Actor(id=f"{community_id}_women", name="CAFO", kind="association", scope="community",
-                           communities=(community_id,), dimensions=("economic", "social", "psychosocial", "c4d"),
-                           listed_in=("community_table",),
-                           description_fr="Coordination des associations de femmes ; microcrédit et débats.",
-                           description_en="Women's associations network; micro-credit and debates.",
-                           contact="cafo@example.org"))
-    found.append(Actor(id="national_radio", name="ORTM", kind="media", scope="national", communities=(),
-                       dimensions=("c4d",), description_fr="Radio nationale.", description_en="National radio."))
+        found.append(
+            Actor(
+                id=f"{community_id}_youth",
+                name=f"Youth council {community_id}",
+                kind="association",
+                scope="community",
+                communities=(community_id,),
+                dimensions=("economic", "c4d"),
+                uncertain_dimensions=True,
+                listed_in=("community_table",),
+                description_fr="Association de jeunes : assainissement, reboisement, sensibilisation.",
+                description_en="Youth association: sanitation, tree planting, awareness campaigns.",
+                contact="+223 70 00 00 00",
+            )
+        )
+        found.append(
+            Actor(
+                id=f"{community_id}_women",
+                name="CAFO",
+                kind="association",
+                scope="community",
+                communities=(community_id,),
+                dimensions=("economic", "social", "psychosocial", "c4d"),
+                listed_in=("community_table",),
+                description_fr="Coordination des associations de femmes ; microcrédit et débats.",
+                description_en="Women's associations network; micro-credit and debates.",
+                contact="cafo@example.org",
+            )
+        )
+    found.append(
+        Actor(
+            id="national_radio",
+            name="ORTM",
+            kind="media",
+            scope="national",
+            communities=(),
+            dimensions=("c4d",),
+            description_fr="Radio nationale.",
+            description_en="National radio.",
+        )
+    )
     return tuple(found)
 
 
 def recommendations() -> tuple[Recommendation, ...]:
     found = []
     for community_id in COMMUNITIES:
-        found.append(Recommendation(
-            id=f"{community_id}_awareness", community_id=community_id,
-            title_fr="Informer sur les risques de la migration irrégulière",
-            title_en="Inform about the risks of irregular migration",
-            what_fr="Former les associations locales et équiper la radio pour relayer l'information.",
-            what_en="Train local associations and equip the radio to pass the information on.",
-            needs=("psychosocial",), partners=(f"{community_id}_youth", f"{community_id}_women"),
-            framing="support_lasting_reintegration"))
+        found.append(
+            Recommendation(
+                id=f"{community_id}_awareness",
+                community_id=community_id,
+                title_fr="Informer sur les risques de la migration irrégulière",
+                title_en="Inform about the risks of irregular migration",
+                what_fr="Former les associations locales et équiper la radio pour relayer l'information.",
+                what_en="Train local associations and equip the radio to pass the information on.",
+                needs=("psychosocial",),
+                partners=(f"{community_id}_youth", f"{community_id}_women"),
+                framing="support_lasting_reintegration",
+            )
+        )
     return tuple(found)
 
 
@@ -243,9 +441,14 @@ def bundle(seed: int = 20180305) -> ReportData:
     return ReportData(
         settings=load_settings(EXAMPLE / "retour.toml"),
         round_name="baseline",
-        stamp={"retour_version": "0.1.0", "config_hash": "abcdef123456", "data_hash": "0123456789ab",
-               "round": "baseline", "synthetic_note_fr": "Données synthétiques calibrées sur des agrégats publiés",
-               "synthetic_note_en": "Synthetic data calibrated to published aggregates"},
+        stamp={
+            "retour_version": "0.1.0",
+            "config_hash": "abcdef123456",
+            "data_hash": "0123456789ab",
+            "round": "baseline",
+            "synthetic_note_fr": "Données synthétiques calibrées sur des agrégats publiés",
+            "synthetic_note_en": "Synthetic data calibrated to published aggregates",
+        },
         communities=load_communities(EXAMPLE),
         indicators=indicator_frame(_catalogue()),
         estimates=estimates(rng),

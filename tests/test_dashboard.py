@@ -365,11 +365,26 @@ def test_tables_download_as_one_xlsx_sheet_per_table(client):
 
 
 @pytest.mark.slow
-def test_a_fact_sheet_downloads_as_pdf(client):
+def test_the_community_page_embeds_the_report_fact_sheet(client):
+    sign_in(client, "vera")
+    page_html = client.get("/communities/kayes?round=baseline").text
+    assert '<iframe class="factsheet-frame" src="/communities/kayes/factsheet?round=baseline"' in page_html
+    sheet = client.get("/communities/kayes/factsheet?round=baseline")
+    assert sheet.status_code == 200 and sheet.text.startswith("<!DOCTYPE html>")
+    assert 'lang="fr"' in sheet.text[:200] and "Kayes" in sheet.text
+
+
+@pytest.mark.slow
+def test_a_fact_sheet_downloads_as_the_report_two_page_pdf(client):
+    from pypdf import PdfReader
+
     sign_in(client, "vera")
     response = client.get("/downloads/factsheet/kati.pdf?round=baseline&lang=en")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf" and response.content.startswith(b"%PDF")
+    document = PdfReader(io.BytesIO(response.content))
+    assert len(document.pages) == 2
+    assert "Kati" in document.pages[0].extract_text()
 
 
 HOLD_STORE = """
@@ -408,7 +423,7 @@ def test_unknown_pages_rounds_and_communities_are_404_in_the_reader_language(cli
 
 def test_security_headers_are_set(client):
     response = client.get("/login")
-    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("samesite", "SameSite")
@@ -431,3 +446,60 @@ def test_sessions_are_signed_with_the_study_secret(study):
     assert signer.load(signer.dump(session)) == session
     assert other.load(signer.dump(session)) is None
     assert (load_project(study).path(".retour-dashboard-secret").stat().st_mode & 0o777) == 0o600
+
+
+def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "retour.cli", *args], input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_users_command_adds_lists_changes_and_removes(tmp_path):
+    root = tmp_path / "study"
+    init_study(root)
+    added = run_cli("users", str(root), "add", "amina", "--role", "analyst", "--password-stdin",
+                    stdin="a long enough password\n")
+    assert added.returncode == 0 and "Added amina (analyst)." in added.stderr
+    listed = run_cli("users", str(root), "list", "--format", "csv")
+    assert listed.stdout.splitlines()[0] == "name,role,language,created_at,password_changed_at"
+    assert listed.stdout.splitlines()[1].startswith("amina,analyst,fr,")
+    assert "hash" not in listed.stdout and "argon2" not in listed.stdout
+    short = run_cli("users", str(root), "passwd", "amina", "--password-stdin", stdin="short\n")
+    assert short.returncode == 1
+    assert short.stderr.strip() == ("Error: The password is too short (5 characters). "
+                                    "Choose one of at least 8 characters.")
+    twice = run_cli("users", str(root), "add", "amina", "--password-stdin", stdin="another password\n")
+    assert twice.returncode == 1 and "A user called 'amina' already exists." in twice.stderr
+    assert run_cli("users", str(root), "remove", "amina").returncode == 0
+    missing = run_cli("users", str(root), "remove", "amina")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == ("Error: There is no user called 'amina'. "
+                                      "List them with: retour users DIR list")
+
+
+@pytest.mark.slow
+def test_retour_serve_answers_on_loopback(study):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "retour.cli", "serve", str(study), "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                import httpx
+
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        assert health.json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 303
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=30)
+    assert f"on http://127.0.0.1:{port}/" in errors

@@ -438,3 +438,15 @@ def test_cli_needs_submissions_first(study_dir, capsys):
     assert _run(["estimate", str(study_dir)]) == 1
     err = capsys.readouterr().err
     assert "Error: No submissions for round 'baseline'." in err and "retour ingest" in err
+
+
+def test_without_domains_only_the_whole_sample_is_estimated() -> None:
+    result = estimate(_survey(), ["paid_job"], Design(), EstimationSpec(), domains=(), groups=("sex",))
+    assert result.columns[:3] == ["group_dimension", "group", "indicator_id"]
+    assert result["group"].to_list() == ["all", "women", "men"]
+    with_domains = estimate(_survey(), ["paid_job"], Design(), EstimationSpec(), groups=("sex",))
+    whole = with_domains.filter(pl.col("community_id") == "all").drop("community_id")
+    assert whole.select("group", "n", "n_missing", "suppressed").equals(
+        result.select("group", "n", "n_missing", "suppressed"))
+    for column in ("estimate", "se", "ci_low", "ci_high", "weighted_n", "deff"):
+        np.testing.assert_allclose(result[column], whole[column], rtol=1e-12)

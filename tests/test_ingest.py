@@ -52,11 +52,20 @@ def _ingest(name, instrument, **options):
 
 def test_fixture_files_are_current(tmp_path):
     FIXTURE_MAKER.write_all(tmp_path)
-    for name in ("mini_kobo.csv", "mini_odk.csv", "mini_messy.csv", "mini_wrong_form.csv", "mali_kobo.csv",
-                 "mali_messy.csv"):
-        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), \
+    for name in (
+        "mini_kobo.csv",
+        "mini_odk.csv",
+        "mini_messy.csv",
+        "mini_wrong_form.csv",
+        "mali_kobo.csv",
+        "mali_messy.csv",
+    ):
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), (
             f"tests/data/{name} is stale: run python tests/data/make_fixtures.py"
-    assert load_instrument(tmp_path / "mini_form.xlsx").names == load_instrument(DATA / "mini_form.xlsx").names
+        )
+    assert (
+        load_instrument(tmp_path / "mini_form.xlsx").names == load_instrument(DATA / "mini_form.xlsx").names
+    )
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -133,23 +142,33 @@ def test_messy_export_problems_are_all_found(mini):
         ("not_integer", 8, "age", "vingt", Severity.BLOCKING),
         ("answer_not_relevant", 8, "months_abroad", "12", Severity.BLOCKING),
     ]
-    assert batch.problems_by_kind() == {"duplicate_uuid": 2, "answer_not_relevant": 1, "constraint_failed": 1,
-                                        "missing_optional_column": 1, "not_integer": 1, "unknown_choice": 1,
-                                        "unknown_column": 1}
+    assert batch.problems_by_kind() == {
+        "duplicate_uuid": 2,
+        "answer_not_relevant": 1,
+        "constraint_failed": 1,
+        "missing_optional_column": 1,
+        "not_integer": 1,
+        "unknown_choice": 1,
+        "unknown_column": 1,
+    }
     assert batch.quarantined.get_column("_row").to_list() == [3, 4, 6, 7, 8]
 
 
 def test_problem_messages_say_what_where_and_how_to_fix(mini):
     batch = _ingest("mini_messy.csv", mini)
     age = next(p for p in batch.problems if p.code == "constraint_failed")
-    assert age.message == "'12' breaks the rule of 'age' (. >= 15 and . <= 34): Age must be between 15 and 34."
+    assert (
+        age.message == "'12' breaks the rule of 'age' (. >= 15 and . <= 34): Age must be between 15 and 34."
+    )
     assert age.hint
     choice = next(p for p in batch.problems if p.code == "unknown_choice")
     assert choice.hint == "Allowed choices: female, male."
     french = _ingest("mini_messy.csv", mini, language="fr")
     age_fr = next(p for p in french.problems if p.code == "constraint_failed")
-    assert age_fr.message == ("« 12 » ne respecte pas la règle de « age » (. >= 15 and . <= 34): "
-                              "L'âge doit être compris entre 15 et 34 ans.")
+    assert age_fr.message == (
+        "« 12 » ne respecte pas la règle de « age » (. >= 15 and . <= 34): "
+        "L'âge doit être compris entre 15 et 34 ans."
+    )
 
 
 def test_quarantine_keeps_the_answers_and_reasons_as_json(mini):
@@ -166,8 +185,13 @@ def test_quarantine_keeps_the_answers_and_reasons_as_json(mini):
 def test_example_messy_export_maps_french_labels_and_finds_its_problems(example):
     batch = _ingest("mali_messy.csv", example)
     codes = sorted((p.code, p.row) for p in batch.problems)
-    assert codes == [("constraint_failed", 6), ("duplicate_uuid", 4), ("duplicate_uuid", 5),
-                     ("unknown_choice", 7), ("unknown_column", None)]
+    assert codes == [
+        ("constraint_failed", 6),
+        ("duplicate_uuid", 4),
+        ("duplicate_uuid", 5),
+        ("unknown_choice", 7),
+        ("unknown_column", None),
+    ]
     clean = _ingest("mali_kobo.csv", example)
     assert clean.problems == [] and clean.accepted.height == 30
     # the same submissions, whether exported with names or with French labels (minus the broken ones)
@@ -181,18 +205,23 @@ def test_select_multiple_from_choice_columns_only_and_disagreeing_layouts(mini, 
     header, *rows = text.splitlines()
     columns = header.split(",")
     answer = columns.index("profile/services")
-    only_flags = [",".join(c for i, c in enumerate(line.split(",")) if i != answer) for line in [header, *rows]]
+    only_flags = [
+        ",".join(c for i, c in enumerate(line.split(",")) if i != answer) for line in [header, *rows]
+    ]
     (tmp_path / "flags.csv").write_text("\n".join(only_flags) + "\n", encoding="utf-8")
     batch = ingest(tmp_path / "flags.csv", mini, secret=SECRET)
-    assert batch.accepted.get_column("services").to_list() == \
-        _ingest("mini_kobo.csv", mini).accepted.get_column("services").to_list()
+    assert (
+        batch.accepted.get_column("services").to_list()
+        == _ingest("mini_kobo.csv", mini).accepted.get_column("services").to_list()
+    )
     water = columns.index("profile/services/water")
     cells = rows[0].split(",")
     cells[water] = "0"  # the answer column says 'health water'
     bad = rows[1].split(",")
     bad[water] = "peut-être"
-    (tmp_path / "disagree.csv").write_text("\n".join([header, ",".join(cells), ",".join(bad), *rows[2:]]) + "\n",
-                                           encoding="utf-8")
+    (tmp_path / "disagree.csv").write_text(
+        "\n".join([header, ",".join(cells), ",".join(bad), *rows[2:]]) + "\n", encoding="utf-8"
+    )
     batch = ingest(tmp_path / "disagree.csv", mini, secret=SECRET)
     found = [(p.code, p.row, p.column, p.value) for p in batch.problems]
     assert ("select_multiple_mismatch", 1, "services", "health water") in found
@@ -204,8 +233,12 @@ def test_true_false_choice_columns_are_read(mini, tmp_path):
     text = (DATA / "mini_kobo.csv").read_text(encoding="utf-8")
     header, *rows = text.splitlines()
     flags = [i for i, c in enumerate(header.split(",")) if c.startswith("profile/services/")]
-    converted = [",".join({"1": "True", "0": "False"}.get(c, c) if i in flags else c
-                          for i, c in enumerate(row.split(","))) for row in rows]
+    converted = [
+        ",".join(
+            {"1": "True", "0": "False"}.get(c, c) if i in flags else c for i, c in enumerate(row.split(","))
+        )
+        for row in rows
+    ]
     (tmp_path / "booleans.csv").write_text("\n".join([header, *converted]) + "\n", encoding="utf-8")
     assert ingest(tmp_path / "booleans.csv", mini, secret=SECRET).problems == []
 
@@ -217,10 +250,13 @@ def test_wrong_questionnaire_is_a_one_line_error(mini):
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "is empty"),
-    (b"PK\x03\x04 not really a workbook", "not a readable XLSX"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"PK\x03\x04 not really a workbook", "not a readable XLSX"),
+    ],
+)
 def test_unreadable_files_are_one_line_errors(content, message, mini, tmp_path):
     path = tmp_path / ("export.xlsx" if content.startswith(b"PK") else "export.csv")
     path.write_bytes(content)
@@ -252,15 +288,23 @@ def test_required_answers_and_design_values_missing(mini, tmp_path):
     frame = pl.read_csv(DATA / "mini_kobo.csv", infer_schema=False)
     frame = frame.with_columns(
         pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col("profile/sex")).alias("profile/sex"),
-        pl.when(pl.int_range(pl.len()) == 1).then(None).otherwise(pl.col("design/cluster")).alias("design/cluster"),
+        pl.when(pl.int_range(pl.len()) == 1)
+        .then(None)
+        .otherwise(pl.col("design/cluster"))
+        .alias("design/cluster"),
         # row 3 lived abroad: months_abroad becomes required
-        pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("profile/months_abroad"))
+        pl.when(pl.int_range(pl.len()) == 3)
+        .then(None)
+        .otherwise(pl.col("profile/months_abroad"))
         .alias("profile/months_abroad"),
     )
     frame.write_csv(tmp_path / "gaps.csv")
     found = [(p.code, p.row, p.column) for p in ingest(tmp_path / "gaps.csv", mini, secret=SECRET).problems]
-    assert found == [("required_missing", 1, "sex"), ("missing_design_value", 2, "cluster"),
-                     ("required_missing", 4, "months_abroad")]
+    assert found == [
+        ("required_missing", 1, "sex"),
+        ("missing_design_value", 2, "cluster"),
+        ("required_missing", 4, "months_abroad"),
+    ]
 
 
 def test_headers_as_english_labels_and_odk_groups(mini, tmp_path):
@@ -273,9 +317,22 @@ def test_headers_as_english_labels_and_odk_groups(mini, tmp_path):
 
 
 def test_column_map_tells_fields_choices_metadata_and_unknowns(mini):
-    column_map = map_columns(["profile/age", "design-community", "Âge", "profile/services/water", "_id", "KEY",
-                              "meta-instanceID", "Remarque", "Services utilisés/Eau potable",
-                              "design-gps-Latitude"], mini, group_separator="-")
+    column_map = map_columns(
+        [
+            "profile/age",
+            "design-community",
+            "Âge",
+            "profile/services/water",
+            "_id",
+            "KEY",
+            "meta-instanceID",
+            "Remarque",
+            "Services utilisés/Eau potable",
+            "design-gps-Latitude",
+        ],
+        mini,
+        group_separator="-",
+    )
     kinds = [(c.header, c.kind, c.field, c.choice) for c in column_map.columns]
     assert kinds == [
         ("profile/age", "field", "age", None),
@@ -294,7 +351,9 @@ def test_column_map_tells_fields_choices_metadata_and_unknowns(mini):
 def test_excel_numbers_and_dates_stored_as_text(mini, tmp_path):
     frame = pl.read_csv(DATA / "mini_kobo.csv", infer_schema=False).with_columns(
         (pl.col("profile/age") + ".0").alias("profile/age"),
-        pl.when(pl.col("profile/arrival_date").is_not_null()).then(pl.lit("42000")).alias("profile/arrival_date"),
+        pl.when(pl.col("profile/arrival_date").is_not_null())
+        .then(pl.lit("42000"))
+        .alias("profile/arrival_date"),
         pl.col("design/weight").str.replace(".", ",", literal=True).alias("design/weight"),
     )
     frame.write_csv(tmp_path / "excel.csv", separator=";")

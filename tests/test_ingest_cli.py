@@ -65,8 +65,10 @@ def test_ingesting_the_same_file_again_says_nothing_changed(study, capsys):
 def test_a_clean_export_in_csv_format(study, capsys):
     main(["ingest", str(study), str(DATA / "mini_odk.csv"), "-r", "midterm", "--format", "csv"])
     out, err = capsys.readouterr()
-    assert out == ("item,count\nrows read,8\naccepted,8\n  new,8\n  already stored,0\nquarantined,0\n"
-                   "released from quarantine,0\nblank rows skipped,0\n")
+    assert out == (
+        "item,count\nrows read,8\naccepted,8\n  new,8\n  already stored,0\nquarantined,0\n"
+        "released from quarantine,0\nblank rows skipped,0\n"
+    )
     assert err == ""
 
 
@@ -85,8 +87,10 @@ def test_problems_lists_open_problems_as_csv(study, capsys):
         ("8", "m-0007", "age", "vingt", "not_integer"),
         ("8", "m-0007", "months_abroad", "12", "answer_not_relevant"),
     ]
-    assert rows[2]["message"] == ("« 12 » ne respecte pas la règle de « age » (. >= 15 and . <= 34): "
-                                  "L'âge doit être compris entre 15 et 34 ans.")
+    assert rows[2]["message"] == (
+        "« 12 » ne respecte pas la règle de « age » (. >= 15 and . <= 34): "
+        "L'âge doit être compris entre 15 et 34 ans."
+    )
     main(["problems", str(study), "--round", "midterm", "--format", "json"])
     assert json.loads(capsys.readouterr().out) == []
 
@@ -99,8 +103,19 @@ def test_problems_writes_a_cleaning_log(study, capsys, tmp_path):
     content = (tmp_path / "log.csv").read_bytes()
     assert content.startswith(b"\xef\xbb\xbf")  # Excel opens UTF-8 with a BOM with its accents
     rows = list(csv.DictReader(content.decode("utf-8-sig").splitlines()))
-    assert list(rows[0]) == ["round", "file", "row", "uuid", "column", "value", "code", "severity", "message",
-                             "fix_hint", "correction"]
+    assert list(rows[0]) == [
+        "round",
+        "file",
+        "row",
+        "uuid",
+        "column",
+        "value",
+        "code",
+        "severity",
+        "message",
+        "fix_hint",
+        "correction",
+    ]
     assert {row["correction"] for row in rows} == {""}
     assert rows[3]["value"] == "X" and rows[3]["fix_hint"] == "Choix possibles : female, male."
 
@@ -117,13 +132,20 @@ def test_fixing_a_row_and_ingesting_again_releases_it(study, capsys, tmp_path):
     assert "m-0004" not in {problem["uuid"] for problem in json.loads(capsys.readouterr().out)}
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["mini_wrong_form.csv", "--round", "baseline"], "Error: mini_wrong_form.csv: only 2 of the questionnaire's "
-                                                      "14 fields have a column"),
-    (["mini_kobo.csv", "--round", "nope"], "Error: Unknown round 'nope'. Rounds in retour.toml: baseline, "
-                                           "midterm, final.\n"),
-    (["missing.csv", "--round", "baseline"], "Error: Export "),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (
+            ["mini_wrong_form.csv", "--round", "baseline"],
+            "Error: mini_wrong_form.csv: only 2 of the questionnaire's 14 fields have a column",
+        ),
+        (
+            ["mini_kobo.csv", "--round", "nope"],
+            "Error: Unknown round 'nope'. Rounds in retour.toml: baseline, midterm, final.\n",
+        ),
+        (["missing.csv", "--round", "baseline"], "Error: Export "),
+    ],
+)
 def test_bad_input_is_a_one_line_error_and_nothing_is_written(arguments, message, study, capsys):
     with pytest.raises(SystemExit) as exit_code:
         main(["ingest", str(study), str(DATA / arguments[0]), *arguments[1:]])

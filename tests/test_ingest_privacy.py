@@ -39,11 +39,15 @@ def mini_study(study_dir, monkeypatch):
 def _every_text_in_the_store(path: Path) -> str:
     con = store.connect(path, read_only=True)
     try:
-        tables = [row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        tables = [
+            row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        ]
         texts = []
         for table in tables:
             columns = store.frame(con, f'SELECT * FROM "{table}"')
-            texts += [str(value) for column in columns.columns for value in columns.get_column(column).to_list()]
+            texts += [
+                str(value) for column in columns.columns for value in columns.get_column(column).to_list()
+            ]
         return "\n".join(texts)
     finally:
         con.close()
@@ -78,8 +82,11 @@ def test_identifying_fields_are_hashed_coarsened_or_dropped(mini_study):
 
 def test_quarantine_and_problem_values_are_protected_too(mini_study, tmp_path):
     frame = pl.read_csv(DATA / "mini_kobo.csv", infer_schema=False).with_columns(
-        pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("not a point")).otherwise(pl.col("design/gps"))
-        .alias("design/gps"))
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit("not a point"))
+        .otherwise(pl.col("design/gps"))
+        .alias("design/gps")
+    )
     frame.write_csv(tmp_path / "bad_gps.csv")
     summary = ingest_export(mini_study, tmp_path / "bad_gps.csv", "baseline")
     assert summary.quarantined == 1

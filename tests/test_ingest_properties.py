@@ -22,12 +22,43 @@ COLUMNS = VALID.columns
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 cell_values = st.one_of(
-    st.sampled_from(["", " ", "yes", "no", "1", "0", "True", "12", "34", "-3", "1e9", "2018-02-30", "43164",
-                     "12/03/2018", "kayes", "Kayes", "female", "health none", "x y z", "uuid:abc", "NaN",
-                     "14.5 -11.2", "91 200", "Très motivé", '"quoted"', "a;b", "a,b", "\u00a0"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "yes",
+            "no",
+            "1",
+            "0",
+            "True",
+            "12",
+            "34",
+            "-3",
+            "1e9",
+            "2018-02-30",
+            "43164",
+            "12/03/2018",
+            "kayes",
+            "Kayes",
+            "female",
+            "health none",
+            "x y z",
+            "uuid:abc",
+            "NaN",
+            "14.5 -11.2",
+            "91 200",
+            "Très motivé",
+            '"quoted"',
+            "a;b",
+            "a,b",
+            "\u00a0",
+        ]
+    ),
     st.text(max_size=12),
 )
-edits = st.lists(st.tuples(st.integers(0, VALID.height - 1), st.sampled_from(COLUMNS), cell_values), max_size=12)
+edits = st.lists(
+    st.tuples(st.integers(0, VALID.height - 1), st.sampled_from(COLUMNS), cell_values), max_size=12
+)
 
 
 def _ingest(frame: pl.DataFrame, separator: str, encoding: str, blank_rows: int) -> None:
@@ -40,8 +71,15 @@ def _ingest(frame: pl.DataFrame, separator: str, encoding: str, blank_rows: int)
             path.write_bytes(text.encode(encoding))
         except UnicodeEncodeError:
             path.write_bytes(text.encode("utf-8"))
-        expected = frame.select(pl.any_horizontal(
-            pl.col(name).str.strip_chars().str.len_bytes() > 0 for name in frame.columns)).to_series().sum()
+        expected = (
+            frame.select(
+                pl.any_horizontal(
+                    pl.col(name).str.strip_chars().str.len_bytes() > 0 for name in frame.columns
+                )
+            )
+            .to_series()
+            .sum()
+        )
         try:
             batch = ingest(path, INSTRUMENT, round_name="baseline", secret=b"s")
         except IngestError as error:
@@ -56,21 +94,29 @@ def _ingest(frame: pl.DataFrame, separator: str, encoding: str, blank_rows: int)
 
 @pytest.mark.slow
 @SETTINGS
-@given(edits=edits, separator=st.sampled_from([",", ";"]), encoding=st.sampled_from(["utf-8", "utf-8-sig",
-                                                                                       "cp1252"]),
-       blank_rows=st.integers(0, 3))
+@given(
+    edits=edits,
+    separator=st.sampled_from([",", ";"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+    blank_rows=st.integers(0, 3),
+)
 def test_edited_cells_never_lose_a_row(edits, separator, encoding, blank_rows):
     frame = VALID
     for row, column, value in edits:
-        frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == row).then(pl.lit(value))
-                                   .otherwise(pl.col(column)).alias(column))
+        frame = frame.with_columns(
+            pl.when(pl.int_range(pl.len()) == row).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)
+        )
     _ingest(frame, separator, encoding, blank_rows)
 
 
 @pytest.mark.slow
 @SETTINGS
-@given(dropped=st.sets(st.sampled_from(COLUMNS), max_size=12), order=st.randoms(use_true_random=False),
-       duplicated=st.lists(st.integers(0, VALID.height - 1), max_size=3), stray=st.booleans())
+@given(
+    dropped=st.sets(st.sampled_from(COLUMNS), max_size=12),
+    order=st.randoms(use_true_random=False),
+    duplicated=st.lists(st.integers(0, VALID.height - 1), max_size=3),
+    stray=st.booleans(),
+)
 def test_dropped_shuffled_duplicated_and_stray_columns_never_lose_a_row(dropped, order, duplicated, stray):
     frame = VALID.drop(sorted(dropped))
     if not frame.width:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from report_bundle import COMMUNITIES, bundle
 
+from conftest import EXAMPLE, GOLDEN
+from report_bundle import COMMUNITIES, bundle
 from retour.errors import ConfigError, SpecError
 from retour.report import render_factsheet, render_synthesis
 from retour.report.data import Cell
@@ -21,8 +22,6 @@ from retour.report.i18n import LOCALE_DIR, NARROW_NBSP, Formatter, compile_catal
 from retour.report.maps import load_boundaries
 from retour.report.narrative import load_communities, parse_communities
 from retour.report.render import TEMPLATES, layout
-
-from conftest import EXAMPLE, GOLDEN
 
 REPORT_SOURCE = Path(__file__).parents[1] / "src" / "retour" / "report"
 CONTRACT_IDS = {"bafoulabe", "bamako_commune_iv", "kati", "kayes", "kita", "sikasso", "kirane"}
@@ -115,12 +114,27 @@ def test_every_community_lies_inside_mali_on_the_shipped_map():
 
 
 def test_register_problems_are_listed_together():
-    raw = {"communities": [
-        {"id": "a", "name": "A", "cercle": "C", "region": "R", "type": "town", "coordinates": {"lat": 120}},
-        {"id": "a", "name": "B", "cercle": "C", "region": "R", "type": "rural",
-         "opportunities": {"economic": {"fr": ["x", "y"], "en": ["x"]}}},
-        {"name": "no id"},
-    ]}
+    raw = {
+        "communities": [
+            {
+                "id": "a",
+                "name": "A",
+                "cercle": "C",
+                "region": "R",
+                "type": "town",
+                "coordinates": {"lat": 120},
+            },
+            {
+                "id": "a",
+                "name": "B",
+                "cercle": "C",
+                "region": "R",
+                "type": "rural",
+                "opportunities": {"economic": {"fr": ["x", "y"], "en": ["x"]}},
+            },
+            {"name": "no id"},
+        ]
+    }
     with pytest.raises(SpecError) as error:
         parse_communities(raw, "communities.yaml")
     text = str(error.value)
@@ -141,8 +155,14 @@ def test_factsheet_html_shows_the_community_beside_the_sample(data):
     assert "Commune urbaine" in html and "Cercle de Kayes" in html
     assert "Données synthétiques calibrées sur des agrégats publiés" in html
     assert "configuration abcdef123456" in html and "données 0123456789ab" in html
-    assert "<svg" in html and "locator-map" in html and "http://" not in html.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "").replace('xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+    assert (
+        "<svg" in html
+        and "locator-map" in html
+        and "http://"
+        not in html.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
+            'xmlns:xlink="http://www.w3.org/1999/xlink"', ""
+        )
+    )
     english = render_factsheet("kayes", data, "en").html
     assert "45%" in english and "Sample 48%" in english and "Urban commune" in english
     assert "Synthetic data calibrated to published aggregates" in english
@@ -157,7 +177,9 @@ def test_factsheet_never_prints_actor_contacts(data):
 
 def test_suppressed_values_show_a_dash_and_the_footnote(data):
     html = render_factsheet("kirane", data, "en").html
-    tile = re.search(r'data-indicator="access_psychosocial_services">(.*?)</div>\s*</div>', html, re.S).group(1)
+    tile = re.search(r'data-indicator="access_psychosocial_services">(.*?)</div>\s*</div>', html, re.S).group(
+        1
+    )
     assert 'class="tile-value">—<' in tile and "5%" not in tile
     assert "Fewer than 10 respondents: the value is not published." in html
     clean = render_factsheet("kayes", data, "en").html
@@ -176,14 +198,29 @@ def test_tiles_are_coloured_by_the_indicators_direction(data):
 
 
 def test_a_missing_narrative_leaves_its_block_out(data):
-    bare = dataclasses.replace(data.community("kita"), description={}, opportunities={}, constraints={},
-                               population=None, languages={})
+    bare = dataclasses.replace(
+        data.community("kita"),
+        description={},
+        opportunities={},
+        constraints={},
+        population=None,
+        languages={},
+    )
     stripped = dataclasses.replace(
-        data, communities=tuple(bare if c.id == "kita" else c for c in data.communities),
-        recommendations=(), actors=())
+        data,
+        communities=tuple(bare if c.id == "kita" else c for c in data.communities),
+        recommendations=(),
+        actors=(),
+    )
     html = render_factsheet("kita", stripped, "fr").html
-    for heading in ("Opportunités et contraintes", "Recommandations prioritaires", "Cartographie des acteurs",
-                    'class="description"', "Population", "Langues principales"):
+    for heading in (
+        "Opportunités et contraintes",
+        "Recommandations prioritaires",
+        "Cartographie des acteurs",
+        'class="description"',
+        "Population",
+        "Langues principales",
+    ):
         assert heading not in html
     assert "None" not in html and "TODO" not in html
     assert "Profil socio-économique" in html
@@ -208,8 +245,9 @@ def test_factsheet_html_matches_the_golden_snapshot(data):
     if not golden.exists():  # first run writes the snapshot; review it, then commit it
         golden.write_text(html, encoding="utf-8")
     assert html == golden.read_text(encoding="utf-8"), (
-        "The Kayes fact sheet changed. If the change is intended, delete tests/golden/factsheet_kayes_fr.html "
-        "and run the test again to rewrite it, then review the diff.")
+        "The Kayes fact sheet changed. If the change is intended, delete "
+        "tests/golden/factsheet_kayes_fr.html and run the test again to rewrite it, then review the diff."
+    )
 
 
 # --- synthesis ------------------------------------------------------------------------------------------
@@ -235,25 +273,24 @@ def overflowing_text(document) -> list[str]:
     """Text boxes whose right edge passes their block's content edge or the page's content area."""
     from weasyprint.formatting_structure import boxes
 
-    problems = []
+    problems: list[str] = []
+
+    def walk(box, limit: float, number: int) -> None:
+        if isinstance(box, boxes.BlockContainerBox) and not isinstance(box, boxes.PageBox):
+            limit = min(limit, box.content_box_x() + box.width + 0.5) if box.width else limit
+        if isinstance(box, boxes.TextBox) and box.text.strip():
+            right = box.position_x + box.width
+            if right > limit:
+                problems.append(f"page {number}: '{box.text[:40]}' ends at {right:.1f} > {limit:.1f}")
+        for child in getattr(box, "children", ()):
+            walk(child, limit, number)
+
     for number, page in enumerate(document.pages, start=1):
         page_box = page._page_box
         page_right = page_box.content_box_x() + page_box.width + 0.5
-
-        def walk(box, limit):
-            if isinstance(box, boxes.BlockContainerBox) and not isinstance(box, boxes.PageBox):
-                limit = min(limit, box.content_box_x() + box.width + 0.5) if box.width else limit
-            if isinstance(box, boxes.TextBox) and box.text.strip():
-                right = box.position_x + box.width
-                if right > limit:
-                    problems.append(f"page {number}: '{box.text[:40]}' ends at {right:.1f} > {limit:.1f}")
-            for child in getattr(box, "children", ()):
-                walk(child, limit)
-
         for child in page_box.children:
-            if isinstance(child, boxes.MarginBox):
-                continue  # the footer's margin boxes have their own width
-            walk(child, page_right)
+            if not isinstance(child, boxes.MarginBox):  # the footer's margin boxes have their own width
+                walk(child, page_right, number)
     return problems
 
 
@@ -274,8 +311,17 @@ def test_every_factsheet_is_two_pages_with_no_overflow(data, language):
 def test_factsheet_pdf_text_has_the_key_numbers_and_pages_convert(data, tmp_path):
     rendered = render_factsheet("kayes", data, "fr", "pdf")
     text = _pdf_text(rendered.pdf)
-    for expected in ("Kayes", "45", "48", "+30 pts", "Moyenne", "retour 0.1.0", "abcdef123456",
-                     "Données synthétiques calibrées sur des agrégats publiés", "Cartographie des acteurs"):
+    for expected in (
+        "Kayes",
+        "45",
+        "48",
+        "+30 pts",
+        "Moyenne",
+        "retour 0.1.0",
+        "abcdef123456",
+        "Données synthétiques calibrées sur des agrégats publiés",
+        "Cartographie des acteurs",
+    ):
         assert expected in text, expected
     pdf = tmp_path / "kayes.pdf"
     pdf.write_bytes(rendered.pdf)
@@ -295,7 +341,8 @@ def test_synthesis_pdf_fits_its_pages_and_carries_the_stamp(data):
 
 
 def test_overflow_check_finds_text_wider_than_its_box():
-    html = ('<html><head><style>@page{size:A4;margin:10mm} div{width:20mm}</style></head>'
-            '<body><div>Averyveryverylongwordthatcannotbreakanywhere</div></body></html>')
+    html = (
+        "<html><head><style>@page{size:A4;margin:10mm} div{width:20mm}</style></head>"
+        "<body><div>Averyveryverylongwordthatcannotbreakanywhere</div></body></html>"
+    )
     assert overflowing_text(layout(html))
-

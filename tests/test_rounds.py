@@ -705,7 +705,8 @@ def _report_with_changes(bundle):
                             "score_from": 0.5, "score_to": 0.58, "change": 0.08, "se": 0.03, "ci_low": 0.02,
                             "ci_high": 0.14, "statistic": 2.7, "p_value": 0.01, "df": 20.0, "rank_from": 4,
                             "rank_to": 2, "rank_change": -2}
-                           for c in ("kati", "kita") for p in ("economic", "social", "psychosocial", "composite")])
+                           for c in ("kati", "kita")
+                           for p in ("economic", "social", "psychosocial", "composite")])
     needs = pl.DataFrame({"from_round": ["baseline"] * 2, "community_id": ["kati", "kita"],
                           "issue_id": ["water", "water"], "level_from": ["priority", "none"],
                           "level_to": ["important", "none"], "change": ["no_longer_priority", "unchanged"]})
@@ -714,9 +715,7 @@ def _report_with_changes(bundle):
 
 
 def test_fact_sheets_and_synthesis_show_the_change_since_baseline() -> None:
-    sys.path.insert(0, str(Path(__file__).parent))
     from report_bundle import bundle
-
     from retour.report import render_factsheet, render_synthesis
 
     plain = render_factsheet("kati", bundle(), "en").html
@@ -729,7 +728,11 @@ def test_fact_sheets_and_synthesis_show_the_change_since_baseline() -> None:
     assert 'data-indicator="can_borrow_money"' not in english.split("Change since")[1]  # not a clear change
     assert "4 → 2" in english and "No longer priorities:" in english
     french = render_factsheet("kati", data, "fr").html
-    assert "Évolution depuis situation de référence" in french
+    assert "Évolution depuis le passage « Situation de référence »" in french
+    assert "Évolutions nettes" in french and "built-in" not in french
     assert "Ne sont plus prioritaires :" in french
     synthesis = render_synthesis(data, "fr").html
     assert "Ensemble de l’échantillon" in synthesis and synthesis.count("4 → 2") == 2
+    assert "Ne sont plus prioritaires :</strong> Eau (Kati)." in synthesis
+    borrow = synthesis.split('data-indicator="can_borrow_money"')[1].split("</tr>")[0]
+    assert "<td>−2 pts</td>" in borrow  # shown, not bold: its interval holds zero

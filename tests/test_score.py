@@ -305,7 +305,7 @@ ANSWER = st.sampled_from(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     answers=st.lists(st.tuples(ANSWER, ANSWER, ANSWER), min_size=1, max_size=8),
     factor=st.floats(min_value=0.1, max_value=50),

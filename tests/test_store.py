@@ -30,7 +30,9 @@ def mini():
 
 
 def _batch(path, instrument, con, round_name="baseline"):
-    return ingest(path, instrument, round_name=round_name, stored=store.read_submission_ids(con), secret=SECRET)
+    return ingest(
+        path, instrument, round_name=round_name, stored=store.read_submission_ids(con), secret=SECRET
+    )
 
 
 def _counts(con) -> dict[str, int]:
@@ -51,8 +53,13 @@ def test_write_batch_stores_accepted_quarantined_and_problems(mini):
     assert written == {"batch_id": 1, "new": 3, "already_stored": 0, "released": 0}
     assert _counts(con) == {"rounds": 1, "batches": 1, "submissions": 3, "quarantine": 5, "problems": 8}
     logged = store.read_batches(con).row(0, named=True)
-    assert (logged["file_name"], logged["rows_read"], logged["rows_accepted"], logged["rows_quarantined"],
-            logged["blank_rows"]) == ("mini_messy.csv", 8, 3, 5, 3)
+    assert (
+        logged["file_name"],
+        logged["rows_read"],
+        logged["rows_accepted"],
+        logged["rows_quarantined"],
+        logged["blank_rows"],
+    ) == ("mini_messy.csv", 8, 3, 5, 3)
     assert logged["file_sha256"] == hashlib.sha256((DATA / "mini_messy.csv").read_bytes()).hexdigest()
 
 
@@ -86,8 +93,12 @@ def test_same_uuid_with_other_answers_is_a_conflict(mini, tmp_path):
     con = store.connect()
     store.write_batch(con, _batch(DATA / "mini_kobo.csv", mini, con), "baseline")
     frame = pl.read_csv(DATA / "mini_kobo.csv", infer_schema=False)
-    frame.with_columns(pl.when(pl.col("_uuid") == "a1b2c3d4-0002").then(pl.lit("28"))
-                       .otherwise(pl.col("profile/age")).alias("profile/age")).write_csv(tmp_path / "edited.csv")
+    frame.with_columns(
+        pl.when(pl.col("_uuid") == "a1b2c3d4-0002")
+        .then(pl.lit("28"))
+        .otherwise(pl.col("profile/age"))
+        .alias("profile/age")
+    ).write_csv(tmp_path / "edited.csv")
     batch = _batch(tmp_path / "edited.csv", mini, con)
     assert [(p.code, p.row, p.value) for p in batch.problems] == [("uuid_conflict", 2, "a1b2c3d4-0002")]
     assert batch.already_stored == 7
@@ -128,8 +139,10 @@ def test_a_failure_inside_the_write_leaves_the_store_as_it_was(mini, monkeypatch
 
     batch = _batch(DATA / "mini_messy.csv", mini, con)
     monkeypatch.setattr(store, "_close_open_entries", crash)
-    con.execute("INSERT INTO quarantine (round, _uuid, _batch_id, raw, reasons) VALUES "
-                "('baseline', 'open-one', 1, '{}', '[]')")  # so that the closing step runs
+    con.execute(
+        "INSERT INTO quarantine (round, _uuid, _batch_id, raw, reasons) VALUES "
+        "('baseline', 'open-one', 1, '{}', '[]')"
+    )  # so that the closing step runs
     before = _counts(con)
     with pytest.raises(RuntimeError, match="disk full"):
         store.write_batch(con, batch, "baseline")
@@ -149,7 +162,7 @@ def test_a_killed_ingest_leaves_the_store_as_it_was(tmp_path, mini):
         from retour.ingest import ingest
         from retour.schema import load_instrument
         con = store.connect({str(path)!r})
-        batch = ingest({str(DATA / 'mini_messy.csv')!r}, load_instrument({str(DATA / 'mini_form.xlsx')!r}),
+        batch = ingest({str(DATA / "mini_messy.csv")!r}, load_instrument({str(DATA / "mini_form.xlsx")!r}),
                        round_name="baseline", stored=store.read_submission_ids(con), secret=b"test-secret")
         def die(*args, **kwargs):
             os._exit(9)
@@ -180,10 +193,16 @@ def test_fields_added_by_a_later_questionnaire_version_become_columns(mini, tmp_
     version_2 = load_instrument(tmp_path / "v2.xlsx")
     frame = pl.read_csv(DATA / "mini_odk.csv", infer_schema=False).with_columns(
         pl.lit("2").alias("profile-children"),
-        ("uuid:" + pl.col("meta-instanceID").str.slice(5) + "-v2").alias("meta-instanceID"))
+        ("uuid:" + pl.col("meta-instanceID").str.slice(5) + "-v2").alias("meta-instanceID"),
+    )
     frame.write_csv(tmp_path / "midterm.csv")
-    batch = ingest(tmp_path / "midterm.csv", version_2, round_name="midterm", stored=store.read_submission_ids(con),
-                   secret=SECRET)
+    batch = ingest(
+        tmp_path / "midterm.csv",
+        version_2,
+        round_name="midterm",
+        stored=store.read_submission_ids(con),
+        secret=SECRET,
+    )
     assert batch.problems == []
     store.write_batch(con, batch, "midterm")
     everything = store.read_submissions(con)
@@ -213,8 +232,10 @@ def test_data_hash_is_twelve_hex_digits_of_sorted_ids_and_fingerprints(mini):
 
 def test_digest_is_sha256_and_rfc_2104_hmac():
     values = pl.Series("v", ["ML-0001", "é", None])
-    assert store.digest(values).to_list()[:2] == [hashlib.sha256(b"ML-0001").hexdigest(),
-                                                  hashlib.sha256("é".encode()).hexdigest()]
+    assert store.digest(values).to_list()[:2] == [
+        hashlib.sha256(b"ML-0001").hexdigest(),
+        hashlib.sha256("é".encode()).hexdigest(),
+    ]
     for key in (b"k", b"x" * 100):
         hashed = store.digest(values, key=key).to_list()
         assert hashed[0] == hmac.new(key, b"ML-0001", hashlib.sha256).hexdigest()

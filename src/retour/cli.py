@@ -12,7 +12,7 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -383,8 +383,8 @@ def ingest_command(
     study: StudyDir,
     export: Annotated[Path, typer.Argument(help="The Kobo or ODK Central export: CSV or XLSX.",
                                            show_default=False)],
-    round_name: Annotated[str, typer.Option("--round", "-r", help="Round the data belong to, as in retour.toml.",
-                                            show_default=False)],
+    round_name: Annotated[str, typer.Option("--round", "-r", show_default=False,
+                                            help="Round the data belong to, as in retour.toml.")],
     reader: Annotated[str | None, typer.Option(
         "--reader", help="Read the file with this reader instead of guessing: kobo_csv, odk_csv, kobo_xlsx.")
     ] = None,
@@ -415,8 +415,8 @@ def ingest_command(
                                 progress=lambda step, share: bar.update(task, completed=share,
                                                                         description=f"Ingest: {step}"))
     if summary.already_ingested:
-        info(f"{summary.file_name} was already ingested into round '{round_name}' (batch {summary.batch_id}): "
-             "nothing changed.")
+        info(f"{summary.file_name} was already ingested into round '{round_name}' "
+             f"(batch {summary.batch_id}): nothing changed.")
     emit(summary.records(), output, title=f"{summary.file_name} -> {round_name}", columns=["item", "count"])
     if summary.quarantined and not summary.already_ingested:
         info(f"{summary.quarantined} row(s) in quarantine: see `retour problems {study}`.")
@@ -662,13 +662,13 @@ def _emit_scores(scores: Any, output: OutputFormat, language: str, title: str) -
         emit(records_of(scores), output, title=title)
 
 
-class ReportLanguage(str, Enum):
+class ReportLanguage(StrEnum):
     FR = "fr"
     EN = "en"
     ALL = "all"
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     HTML = "html"
     PDF = "pdf"
     ALL = "all"

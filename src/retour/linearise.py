@@ -259,19 +259,19 @@ def _check_frame(frame: pl.DataFrame, indicators: Sequence[str], design: Design,
         if column and frame[column].null_count():
             raise EstimationError(f"{frame[column].null_count()} respondents have no value in the design "
                                   f"column '{column}'.", "Every respondent needs a stratum and a PSU.")
-    checks = [(~pl.col(c).cast(pl.Float64).is_finite()).sum().alias(c) for c in indicators]
-    infinite = [c for c, count in zip(indicators, frame.select(checks).row(0), strict=True) if count]
+    props = [c for c in indicators if kinds[c] == "proportion"]
+    counts = frame.select(  # one parallel pass for both checks
+        *[(~pl.col(c).cast(pl.Float64).is_finite()).sum().alias(f"infinite:{c}") for c in indicators],
+        *[((pl.col(c) != 0) & (pl.col(c) != 1)).sum().alias(f"not01:{c}") for c in props],
+    ).row(0, named=True)
+    infinite = [c for c in indicators if counts[f"infinite:{c}"]]
     if infinite:
         raise EstimationError(f"Indicators hold infinite values: {', '.join(infinite)}.",
                               "Check their formula (a division by zero?).")
-    props = [c for c in indicators if kinds[c] == "proportion"]
-    if props:
-        counts = frame.select([((pl.col(c) != 0) & (pl.col(c) != 1)).sum().alias(c) for c in props]).row(0)
-        wrong = [c for c, count in zip(props, counts, strict=True) if count]
-        if wrong:
-            raise EstimationError(f"Proportion indicators hold values other than 0 and 1: "
-                                  f"{', '.join(wrong)}.",
-                                  "Declare them as means, or fix their formula.")
+    wrong = [c for c in props if counts[f"not01:{c}"]]
+    if wrong:
+        raise EstimationError(f"Proportion indicators hold values other than 0 and 1: "
+                              f"{', '.join(wrong)}.", "Declare them as means, or fix their formula.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ def _encode(frame: pl.DataFrame, design: Design, domains: Sequence[str], groups:
     n = frame.height
     stratum = _codes(frame[design.stratum])[0] if design.stratum else np.zeros(n, dtype=np.int64)
     psu = _codes(frame[design.psu])[0] if design.psu else np.arange(n, dtype=np.int64)
-    domain, labels = np.zeros(n, dtype=np.int64), [()]
+    domain, labels = np.zeros(n, dtype=np.int64), [()] if domains else []  # no domains: all in "none"
     for column in domains:  # one vectorised pass per domain column
         codes, names = _codes(frame[column], order=())
         domain = np.where((domain < 0) | (codes < 0), -1, domain * len(names) + codes)

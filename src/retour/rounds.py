@@ -45,6 +45,8 @@ from scipy.special import stdtr
 
 from retour.errors import EstimationError
 from retour.estimate import EstimationSpec, resolve_kinds, standard_error, t_quantile
+from retour.gaps import benjamini_hochberg
+from retour.index import COMPOSITE, IndexSpec, build_arrays, rank_scores, resolve_goalposts
 from retour.linearise import (
     ALL,
     GROUP_DIMENSIONS,
@@ -56,8 +58,6 @@ from retour.linearise import (
     linearise,
     pair_sums,
 )
-from retour.gaps import benjamini_hochberg
-from retour.index import COMPOSITE, IndexSpec, build_arrays, rank_scores, resolve_goalposts
 
 PAIRINGS = ("auto", "independent", "panel")
 SEPARABLE_NORMALISATIONS = ("minmax", "goalposts")  # with fixed goalposts: own values only

@@ -49,6 +49,7 @@ DATE_FIELD = "interview_date"
 RETURNEE_FIELD = "lived_abroad_3m"
 ABOVE_PREFIX = "above_threshold_"
 TOLERANCE = 1e-9  # a score this close to the threshold (or to the previous score) counts as equal
+_SECONDS_1970_TO_2000 = 946_684_800
 SCORE_COLUMNS = (
     "case_id",
     "_uuid",
@@ -195,11 +196,7 @@ def _with_reasons(scored: pl.DataFrame, minimum: float) -> pl.DataFrame:
     """`reason_fr` and `reason_en`, written only for the visits with a missing score (few, usually)."""
     rows = scored.with_row_index("_row").filter(pl.col(OVERALL).is_null())
     reasons = rows.select("_row", _reason("fr", minimum), _reason("en", minimum))
-    empty = (
-        pl.Series([None], dtype=pl.Utf8).extend_constant(None, scored.height - 1)
-        if scored.height
-        else pl.Series([], dtype=pl.Utf8)
-    )
+    empty = pl.repeat(None, scored.height, dtype=pl.Utf8, eager=True)
     indices = reasons["_row"]
     return scored.with_columns(
         empty.scatter(indices, reasons["reason_fr"]).alias("reason_fr"),
@@ -235,14 +232,19 @@ def _reason(language: str, minimum: float) -> pl.Expr:
 
 def _moment(rounds: Sequence[str]) -> pl.Expr:
     """When a visit happened, as one Int64 that sorts like (round, visit, interview date, submission
-    time): round (10 bits), visit (4), days since 1970 (17), seconds since 1970 (31); an unknown part
-    counts as 0. One number sorts much faster than four columns."""
+    time): round (10 bits), visit (4), days since 1970 (17), seconds since 2000 (31, until 2068); an
+    unknown part counts as 0. One number sorts much faster than four columns."""
     round_order = {name: position for position, name in enumerate(rounds)}
     parts = [
         (pl.col("round").replace_strict(round_order, default=len(rounds), return_dtype=pl.Int64), 48, 10),
         (pl.col("visit").cast(pl.Enum(list(VISITS)), strict=False).to_physical().cast(pl.Int64) + 1, 44, 4),
         (pl.col("interview_date").cast(pl.Int64), 31, 17),
-        (pl.col("_submission_time").cast(pl.Datetime("ms")).cast(pl.Int64) // 1000, 0, 31),
+        (
+            pl.col("_submission_time").cast(pl.Datetime("ms"), strict=False).cast(pl.Int64) // 1000
+            - _SECONDS_1970_TO_2000,
+            0,
+            31,
+        ),
     ]
     return pl.sum_horizontal(
         [value.fill_null(0).clip(0, (1 << bits) - 1) * (1 << shift) for value, shift, bits in parts]

@@ -328,8 +328,9 @@ def _add_submission_columns(con: Connection, schema: pl.Schema) -> list[str]:
         elif have in ("BIGINT", "INTEGER") and wanted == "DOUBLE":
             con.execute(f"ALTER TABLE submissions ALTER COLUMN {_quoted(name)} TYPE DOUBLE")
         else:
-            raise StoreError(f"Field '{name}' is stored as {have} and now arrives as {wanted}: the questionnaire "
-                             "changed its type.", "Keep the field's type, or give the new question a new name.")
+            raise StoreError(f"Field '{name}' is stored as {have} and now arrives as {wanted}: the "
+                             "questionnaire changed its type.",
+                             "Keep the field's type, or give the new question a new name.")
     return added
 
 
@@ -350,10 +351,12 @@ def write_batch(con: Connection, batch: IngestBatch, round_name: str, form_id: s
                     [round_name, form_id, form_version, round_name])
         batch_id = int(con.execute("SELECT nextval('batches_id_seq')").fetchall()[0][0])
         _add_submission_columns(con, accepted.schema)
-        stored = con.execute("SELECT count(*) FROM submissions WHERE round = ?", [round_name]).fetchall()[0][0]
-        still_open = con.execute("SELECT (SELECT count(*) FROM quarantine WHERE round = ? AND status = 'open') "
-                                 "+ (SELECT count(*) FROM problems WHERE round = ? AND status = 'open')",
-                                 [round_name, round_name]).fetchall()[0][0]
+        stored = con.execute("SELECT count(*) FROM submissions WHERE round = ?",
+                             [round_name]).fetchall()[0][0]
+        still_open = con.execute(
+            "SELECT (SELECT count(*) FROM quarantine WHERE round = ? AND status = 'open') "
+            "+ (SELECT count(*) FROM problems WHERE round = ? AND status = 'open')",
+            [round_name, round_name]).fetchall()[0][0]
         con.register("_accepted", accepted.to_arrow(compat_level=newest))
         con.register("_quarantined", quarantined.select("_uuid", "_row", "_content_hash", "raw", "reasons")
                      .to_arrow(compat_level=newest))
@@ -365,21 +368,23 @@ def write_batch(con: Connection, batch: IngestBatch, round_name: str, form_id: s
                 "FROM _accepted a" + (" WHERE a._uuid NOT IN (SELECT _uuid FROM submissions WHERE round = ?)"
                                       if stored else ""),
                 [round_name, batch_id, round_name] if stored else [round_name, batch_id]).fetchall()[0][0]
-            released_count = _close_open_entries(con, batch_id, round_name, batch.file_name) if still_open else 0
+            released_count = (_close_open_entries(con, batch_id, round_name, batch.file_name)
+                              if still_open else 0)
             con.execute(
                 "INSERT INTO quarantine (round, _uuid, _row, _batch_id, _content_hash, raw, reasons) "
-                "SELECT ?, _uuid, _row, ?, _content_hash, raw, reasons FROM _quarantined", [round_name, batch_id])
+                "SELECT ?, _uuid, _row, ?, _content_hash, raw, reasons FROM _quarantined",
+                [round_name, batch_id])
             con.execute(
-                "INSERT INTO problems (round, _batch_id, position, \"row\", _uuid, \"column\", value, code, "
-                "severity, message, hint, source) SELECT ?, ?, position, \"row\", _uuid, \"column\", value, code, "
-                "severity, message, hint, source FROM _problems", [round_name, batch_id])
+                'INSERT INTO problems (round, _batch_id, position, "row", _uuid, "column", value, code, '
+                'severity, message, hint, source) SELECT ?, ?, position, "row", _uuid, "column", value, '
+                "code, severity, message, hint, source FROM _problems", [round_name, batch_id])
             con.execute(
-                "INSERT INTO batches (batch_id, round, file_name, file_sha256, reader, form_id, form_version, "
-                "rows_read, rows_accepted, rows_new, rows_quarantined, rows_released, problems, blank_rows) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [batch_id, round_name, batch.file_name, batch.file_sha256, batch.reader, form_id, form_version,
-                 batch.rows_read, accepted.height, int(new), quarantined.height, released_count, problems.height,
-                 batch.blank_rows])
+                "INSERT INTO batches (batch_id, round, file_name, file_sha256, reader, form_id, "
+                "form_version, rows_read, rows_accepted, rows_new, rows_quarantined, rows_released, "
+                "problems, blank_rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [batch_id, round_name, batch.file_name, batch.file_sha256, batch.reader, form_id,
+                 form_version, batch.rows_read, accepted.height, int(new), quarantined.height,
+                 released_count, problems.height, batch.blank_rows])
         finally:
             for name in ("_accepted", "_quarantined", "_problems"):
                 con.unregister(name)
@@ -445,8 +450,8 @@ def read_problems(con: Connection, round_name: str | None = None, open_only: boo
     if open_only:
         conditions.append("p.status = 'open'")
     where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-    return frame(con, "SELECT p.round, b.file_name AS file, p._batch_id AS batch_id, p.\"row\", p._uuid AS uuid, "
-                      "p.\"column\", p.value, p.code, p.severity, p.message, p.hint, p.status "
+    return frame(con, 'SELECT p.round, b.file_name AS file, p._batch_id AS batch_id, p."row", '
+                      'p._uuid AS uuid, p."column", p.value, p.code, p.severity, p.message, p.hint, p.status '
                       f"FROM problems p JOIN batches b ON b.batch_id = p._batch_id {where}"
                       "ORDER BY p._batch_id, p.position", params)
 
@@ -461,8 +466,8 @@ def read_quarantine(con: Connection, round_name: str | None = None, open_only: b
         conditions.append("status = 'open'")
     where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
     return frame(con, "SELECT round, _uuid, _row, _batch_id, _content_hash, CAST(raw AS VARCHAR) AS raw, "
-                      f"CAST(reasons AS VARCHAR) AS reasons, status FROM quarantine {where}ORDER BY _batch_id, _row",
-                 params)
+                      "CAST(reasons AS VARCHAR) AS reasons, status "
+                      f"FROM quarantine {where}ORDER BY _batch_id, _row", params)
 
 
 def data_hash(con: Connection, round_name: str | None = None) -> str:

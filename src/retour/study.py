@@ -525,13 +525,15 @@ def _stored_problems(con: Any, batch_id: int) -> tuple[Problem, ...]:
     from retour.errors import Severity
 
     found = store.read_problems(con, open_only=False)
-    return tuple(Problem(code=r["code"], row=r["row"], column=r["column"], value=r["value"], message=r["message"],
-                         hint=r["hint"] or "", severity=Severity(r["severity"]), source=r["file"])
+    return tuple(Problem(code=r["code"], row=r["row"], column=r["column"], value=r["value"],
+                         message=r["message"], hint=r["hint"] or "", severity=Severity(r["severity"]),
+                         source=r["file"])
                  for r in found.filter(found["batch_id"] == batch_id).iter_rows(named=True))
 
 
 def ingest_export(project: Project, path: Path | str, round_name: str,
-                  progress: Callable[[str, float], None] | None = None, reader: str | None = None) -> IngestSummary:
+                  progress: Callable[[str, float], None] | None = None,
+                  reader: str | None = None) -> IngestSummary:
     """Ingest one Kobo or ODK export into the study store: check, quarantine, write in one transaction.
 
     The same file ingested again into the same round changes nothing (and says so). Identifying fields
@@ -560,7 +562,8 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
                 problems=_stored_problems(con, int(previous["batch_id"])),
                 already_ingested=True, batch_id=int(previous["batch_id"]),
                 data_hash=store.data_hash(con, round_name))
-        secret = privacy.load_secret(project.root, project.settings.privacy.secret_env) if needs_secret else None
+        secret = (privacy.load_secret(project.root, project.settings.privacy.secret_env)
+                  if needs_secret else None)
         batch = ingest(path, instrument, round_name=round_name, stored=store.read_submission_ids(con),
                        design=_design_fields(project), secret=secret,
                        gps_decimals=project.settings.privacy.gps_precision_decimals,
@@ -572,7 +575,8 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
         details = {"file": path.name, "file_sha256": batch.file_sha256, "batch_id": written["batch_id"],
                    "rows_read": batch.rows_read, "accepted": batch.accepted.height,
                    "quarantined": batch.quarantined.height}
-        store.record_run(con, "ingest", round_name, stamp(project, data_hash, round_name), json.dumps(details))
+        store.record_run(con, "ingest", round_name, stamp(project, data_hash, round_name),
+                         json.dumps(details))
     finally:
         con.close()
     if progress is not None:
@@ -581,7 +585,8 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
         round=round_name, file_name=path.name, reader=batch.reader, rows_read=batch.rows_read,
         accepted=batch.accepted.height, new=written["new"], already_stored=written["already_stored"],
         quarantined=batch.quarantined.height, released=written["released"], blank_rows=batch.blank_rows,
-        problems=tuple(batch.problems), already_ingested=False, batch_id=written["batch_id"], data_hash=data_hash)
+        problems=tuple(batch.problems), already_ingested=False, batch_id=written["batch_id"],
+        data_hash=data_hash)
 
 
 def list_problems(project: Project, round_name: str | None = None) -> pl.DataFrame:
@@ -881,11 +886,13 @@ def report_data(project: Project, round_name: str, con: Any) -> Any:
 
 def write_report(project: Project, round_name: str | None = None, languages: tuple[str, ...] = ("fr", "en"),
                  formats: tuple[str, ...] = ("html", "pdf"),
-                 progress: Callable[[str], None] | None = None) -> list[Any]:
+                 progress: Callable[[str], None] | None = None, workers: int | None = None) -> list[Any]:
     """Write a round's fact sheets, synthesis and tables to `out/<round>/` and record a `report` run.
 
     Reads stored results only (estimates, gaps, index scores, needs) and the study's registers; returns
-    the `OutputFile`s written. `progress(message)` is called before each document.
+    the `OutputFile`s written. `progress(message)` is called as work advances. PDFs are laid out by
+    `workers` processes (None: one per CPU, at most 4; 1: in this process); see
+    `retour.report.write_outputs` for the `if __name__ == "__main__":` guard scripts then need.
     """
     import json
 
@@ -897,7 +904,7 @@ def write_report(project: Project, round_name: str | None = None, languages: tup
     con = store.connect(project.store_path)
     try:
         data = report_data(project, round_name, con)
-        written = write_outputs(data, project.output_dir, languages, formats, progress)
+        written = write_outputs(data, project.output_dir, languages, formats, progress, workers)
         details = json.dumps({"files": len(written), "languages": list(languages), "formats": list(formats)})
         store.record_run(con, "report", round_name, dict(data.stamp), details)
     finally:

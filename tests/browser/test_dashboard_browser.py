@@ -41,6 +41,9 @@ def test_analyst_reads_switches_language_overrides_uploads_and_downloads(browser
 
     page.goto(f"{live_url}/communities/kati?round=baseline")
     assert page.locator("h1").inner_text() == "Kati"
+    sheet = page.frame_locator("iframe.factsheet-frame")
+    sheet.locator("body").wait_for(timeout=120_000)
+    assert "Kati" in sheet.locator("body").inner_text()
     assert page.locator("text=Profil de la communauté").count() >= 1
     shoot(page, "04-community-fr")
     page.click("#switch-language")

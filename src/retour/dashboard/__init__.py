@@ -37,10 +37,10 @@ from retour.errors import RetourError, StoreError
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
+    "X-Frame-Options": "SAMEORIGIN",
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "script-src 'self'; frame-ancestors 'self'; form-action 'self'",
 }
 
 __all__ = ["create_app"]

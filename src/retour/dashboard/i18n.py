@@ -177,6 +177,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No estimates for this community in this round.",
     ),
     "community.unknown": ("la communauté « {id} »", "community '{id}'"),
+    "community.factsheet": ("Fiche communautaire", "Community fact sheet"),
+    "community.details": ("Détail des estimations", "Estimates in detail"),
+    "community.no_factsheet": ("Fiche indisponible", "Fact sheet unavailable"),
     "community.pdf": ("Fiche en PDF", "Fact sheet as PDF"),
     "community.chart_title": (
         "{label} : communauté et moyenne de l'échantillon",

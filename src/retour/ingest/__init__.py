@@ -9,14 +9,14 @@ from reading the file; writing a batch is `store.write_batch`. Rows read = accep
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
 import polars as pl
 
 from retour.errors import IngestError, Problem, Severity
-from retour.ingest import checks, columns, fingerprint, privacy, readers
+from retour.ingest import checks, columns, fingerprint, messages, privacy, readers
 from retour.ingest.checks import PROBLEM_SCHEMA
 from retour.ingest.columns import SUBMISSION_TIME, UUID, ColumnMap
 from retour.ingest.readers import READERS, ROW, reader
@@ -72,8 +72,9 @@ class Batch:
     @cached_property
     def problems(self) -> list[Problem]:
         """Every problem as a `Problem` record, file-level ones first, then by row."""
-        return [Problem(code=r["code"], row=r["row"], column=r["column"], value=r["value"], message=r["message"],
-                        hint=r["hint"] or "", severity=Severity(r["severity"]), source=r["source"] or "")
+        return [Problem(code=r["code"], row=r["row"], column=r["column"], value=r["value"],
+                        message=r["message"], hint=r["hint"] or "", severity=Severity(r["severity"]),
+                        source=r["source"] or "")
                 for r in self.problem_frame.iter_rows(named=True)]
 
     def problems_by_kind(self) -> dict[str, int]:
@@ -94,9 +95,10 @@ def read_export(path: Path | str, instrument: Instrument, reader: str | None = N
     table = spec.read(data, path)
     column_map = columns.map_columns(table.headers, instrument, spec.group_separator)
     _check_questionnaire(path, instrument, column_map)
-    return RawExport(path=path, reader=spec.name, file_sha256=readers.file_digest(data), encoding=table.encoding,
-                     separator=table.separator, headers=table.headers, column_map=column_map,
-                     frame=columns.lay_out(table, column_map, instrument), blank_rows=table.blank_rows)
+    return RawExport(path=path, reader=spec.name, file_sha256=readers.file_digest(data),
+                     encoding=table.encoding, separator=table.separator, headers=table.headers,
+                     column_map=column_map, frame=columns.lay_out(table, column_map, instrument),
+                     blank_rows=table.blank_rows)
 
 
 def _check_questionnaire(path: Path, instrument: Instrument, column_map: ColumnMap) -> None:
@@ -111,7 +113,8 @@ def _check_questionnaire(path: Path, instrument: Instrument, column_map: ColumnM
         raise IngestError(
             f"{path.name}: only {len(found)} of the questionnaire's {len(expected)} fields have a column "
             f"(none for {', '.join(missing)}, ...): this looks like an export of another questionnaire.",
-            f"Export the data of form '{instrument.form_id}', or use the instrument.xlsx it was collected with.")
+            f"Export the data of form '{instrument.form_id}', or use the instrument.xlsx it was "
+            "collected with.")
 
 
 def ingest(path: Path | str, instrument: Instrument, *, round_name: str | None = None,
@@ -128,61 +131,74 @@ def ingest(path: Path | str, instrument: Instrument, *, round_name: str | None =
     protection = privacy.plan(instrument, secret, gps_decimals)
     raw = read_export(path, instrument, reader)
     report("read", 0.25)
-    source = raw.path.name
-    text = raw.frame
-    typed = checks.typed_frame(text, instrument)
-    rules, rule_problems = checks.compile_rules(instrument, language, source, typed.schema)
-    identifying = {name: action for name, action in protection.actions.items() if name in text.columns}
-    shown = privacy.protect_text(text, instrument, protection)
-    context = checks.Context(instrument=instrument, column_map=raw.column_map, design=tuple(design),
-                             language=language, rules=rules, identifying=identifying, source=source)
-    row_findings, file_problems = checks.findings(context)
-    frame = checks.evaluation_frame(text, typed, shown)
-    row_problems = checks.evaluate(frame, row_findings, context,
-                                   progress=lambda fraction: report("check", 0.25 + 0.5 * fraction))
-    del frame
+    typed, shown, file_problems, row_problems = _check(
+        raw, instrument, protection, tuple(design), language,
+        lambda fraction: report("check", 0.25 + 0.5 * fraction))
     report("protect", 0.8)
-
     stored_typed = privacy.protect_typed(typed, shown, instrument, protection)
-    stored_text = _protected_text(text, shown, protection)
+    stored_text = _protected_text(raw.frame, shown, protection)
     fields = [name for name in instrument.names if name in stored_typed.columns]
     hashed = frozenset(name for name, action in protection.actions.items() if action == "hash")
     content = fingerprint.fingerprints(stored_typed.select(fields), stored_text, digests=hashed)
-    has_uuid = UUID not in raw.column_map.absent and any(
-        column.field == UUID for column in raw.column_map.of_kind("metadata"))
-    ids = text.select(ROW, UUID).with_columns(content.alias(CONTENT_HASH)).with_columns(
+    ids = raw.frame.select(ROW, UUID).with_columns(content.alias(CONTENT_HASH)).with_columns(
         pl.coalesce(pl.col(UUID), pl.lit("content-") + pl.col(CONTENT_HASH)).alias(UUID))
-    identity = checks.check_identity(ids, stored, round_name, language, source)
-    missing_ids = _missing_uuid_problems(text, has_uuid, language, source)
+    row_problems = pl.concat([
+        row_problems, checks.check_identity(ids, stored, round_name, language, raw.path.name),
+        _missing_uuid_problems(raw, language),
+    ]).sort("row", maintain_order=True)
     report("split", 0.9)
+    batch = _split(raw, stored_typed.select(ROW, SUBMISSION_TIME, *fields), stored_text, ids, file_problems,
+                   row_problems)
+    if stored is not None and stored.height and batch.accepted.height:
+        same = stored.filter(pl.col("round") == round_name).select(UUID, CONTENT_HASH)
+        already = batch.accepted.select(UUID, CONTENT_HASH).join(same, on=[UUID, CONTENT_HASH], how="semi")
+        batch = replace(batch, already_stored=already.height)
+    report("checked", 1.0)
+    return batch
 
-    file_frame = checks.file_problems_frame([*file_problems, *rule_problems])
-    row_frame = pl.concat([row_problems, identity, missing_ids]).sort("row", maintain_order=True)
-    file_blocking = file_frame.filter(pl.col("severity") == Severity.BLOCKING.value)
+
+def _check(raw: RawExport, instrument: Instrument, protection: privacy.Protection, design: tuple[str, ...],
+           language: str, progress: Callable[[float], None]
+           ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Typed answers, protected text of identifying fields, file-level and row-level problems."""
+    source = raw.path.name
+    typed = checks.typed_frame(raw.frame, instrument)
+    rules, rule_problems = checks.compile_rules(instrument, language, source, typed.schema)
+    shown = privacy.protect_text(raw.frame, instrument, protection)
+    identifying = {name: action for name, action in protection.actions.items() if name in raw.frame.columns}
+    context = checks.Context(instrument=instrument, column_map=raw.column_map, design=design,
+                             language=language, rules=rules, identifying=identifying, source=source)
+    row_findings, file_problems = checks.findings(context)
+    row_problems = checks.evaluate(checks.evaluation_frame(raw.frame, typed, shown), row_findings, context,
+                                   progress=progress)
+    return typed, shown, checks.file_problems_frame([*file_problems, *rule_problems]), row_problems
+
+
+def _split(raw: RawExport, typed: pl.DataFrame, text: pl.DataFrame, ids: pl.DataFrame,
+           file_problems: pl.DataFrame, row_problems: pl.DataFrame) -> Batch:
+    """Rows with a blocking problem (or all rows, after a blocking file-level problem) to quarantine."""
+    blocking = Severity.BLOCKING.value
+    file_blocking = file_problems.filter(pl.col("severity") == blocking)
     if file_blocking.height:
         blocked = pl.lit(True)
     else:
-        blocked_rows = row_frame.filter(pl.col("severity") == Severity.BLOCKING.value).get_column("row").unique()
+        blocked_rows = row_problems.filter(pl.col("severity") == blocking).get_column("row").unique()
         blocked = pl.col(ROW).is_in(blocked_rows.implode())
-    problem_frame = (pl.concat([file_frame, row_frame])
-                     .join(ids.select(pl.col(ROW).alias("row"), UUID), on="row", how="left", maintain_order="left")
+    problem_frame = (pl.concat([file_problems, row_problems])
+                     .join(ids.select(pl.col(ROW).alias("row"), UUID), on="row", how="left",
+                           maintain_order="left")
                      .select("code", "severity", "row", UUID, "column", "value", "message", "hint", "source"))
-
-    accepted = (stored_typed.with_columns(ids.get_column(UUID), ids.get_column(CONTENT_HASH))
-                .filter(~blocked).select(UUID, SUBMISSION_TIME, ROW, CONTENT_HASH, *fields))
-    quarantined = _quarantine(stored_text.with_columns(ids.get_column(UUID), ids.get_column(CONTENT_HASH))
-                              .filter(blocked), row_frame, file_blocking)
-    already = 0
-    if stored is not None and stored.height and accepted.height:
-        same = stored.filter(pl.col("round") == round_name).select(UUID, CONTENT_HASH)
-        already = accepted.select(UUID, CONTENT_HASH).join(same, on=[UUID, CONTENT_HASH], how="semi").height
-    report("checked", 1.0)
-    return Batch(accepted=accepted, quarantined=quarantined, problem_frame=problem_frame, rows_read=raw.rows_read,
-                 file_name=source, file_sha256=raw.file_sha256, reader=raw.reader, blank_rows=raw.blank_rows,
-                 already_stored=already)
+    with_ids = [ids.get_column(UUID), ids.get_column(CONTENT_HASH)]
+    accepted = (typed.with_columns(with_ids).filter(~blocked)
+                .select(UUID, SUBMISSION_TIME, ROW, CONTENT_HASH, *typed.columns[2:]))
+    quarantined = _quarantine(text.with_columns(with_ids).filter(blocked), row_problems, file_blocking)
+    return Batch(accepted=accepted, quarantined=quarantined, problem_frame=problem_frame,
+                 rows_read=raw.rows_read, file_name=raw.path.name, file_sha256=raw.file_sha256,
+                 reader=raw.reader, blank_rows=raw.blank_rows)
 
 
-def _protected_text(text: pl.DataFrame, protected: pl.DataFrame, protection: privacy.Protection) -> pl.DataFrame:
+def _protected_text(text: pl.DataFrame, protected: pl.DataFrame,
+                    protection: privacy.Protection) -> pl.DataFrame:
     """The text frame as it may be kept: identifying fields replaced by their protected text, dropped
     fields and the 0/1 columns of identifying questions removed."""
     kept = text.with_columns(protected.get_columns()) if protected.width else text
@@ -190,16 +206,15 @@ def _protected_text(text: pl.DataFrame, protected: pl.DataFrame, protection: pri
     return kept.drop([*hidden, *[name for name in protection.dropped if name in kept.columns]])
 
 
-def _missing_uuid_problems(text: pl.DataFrame, has_uuid: bool, language: str, source: str) -> pl.DataFrame:
-    if not has_uuid:  # the file-level missing_uuid_column warning says it once
+def _missing_uuid_problems(raw: RawExport, language: str) -> pl.DataFrame:
+    """A warning per row without a submission id (when the export has the column at all)."""
+    if not raw.column_map.has(UUID):  # the file-level missing_uuid_column warning says it once
         return pl.DataFrame(schema=PROBLEM_SCHEMA)
-    from retour.ingest import messages
-
     message, hint = messages.render("missing_uuid", language, column=UUID)
-    return text.filter(pl.col(UUID).is_null()).select(
+    return raw.frame.filter(pl.col(UUID).is_null()).select(
         pl.lit("missing_uuid").alias("code"), pl.lit(Severity.WARNING.value).alias("severity"),
         pl.col(ROW).alias("row"), pl.lit(UUID).alias("column"), pl.lit(None, pl.Utf8).alias("value"),
-        pl.lit(message).alias("message"), pl.lit(hint).alias("hint"), pl.lit(source).alias("source"),
+        pl.lit(message).alias("message"), pl.lit(hint).alias("hint"), pl.lit(raw.path.name).alias("source"),
     ).cast(PROBLEM_SCHEMA)
 
 
@@ -211,11 +226,10 @@ def _quarantine(rows: pl.DataFrame, row_problems: pl.DataFrame, file_blocking: p
                .rename({"row": ROW}))
     whole_file = ",".join(file_blocking.select(reason).to_series().to_list()) if file_blocking.height else ""
     answers = [name for name in rows.columns if name not in (ROW, UUID, CONTENT_HASH)]
-    return (rows.join(per_row, on=ROW, how="left", maintain_order="left")
-            .select(
-                ROW, UUID, CONTENT_HASH,
-                (pl.struct(UUID, *answers).struct.json_encode() if answers else pl.lit("{}")).alias("raw"),
-                pl.concat_str([pl.lit("["), pl.concat_str([pl.lit(whole_file or None, pl.Utf8), pl.col("row_reasons")],
-                                                            separator=",", ignore_nulls=True).fill_null(""),
-                               pl.lit("]")]).alias("reasons"),
-            ))
+    reasons = pl.concat_str([pl.lit(whole_file or None, pl.Utf8), pl.col("row_reasons")], separator=",",
+                            ignore_nulls=True).fill_null("")
+    return rows.join(per_row, on=ROW, how="left", maintain_order="left").select(
+        ROW, UUID, CONTENT_HASH,
+        pl.struct(UUID, *answers).struct.json_encode().alias("raw"),
+        pl.concat_str([pl.lit("["), reasons, pl.lit("]")]).alias("reasons"),
+    )

@@ -176,7 +176,8 @@ def check_types(context: Context) -> Iterable[Finding | Problem]:
 def check_choices(context: Context) -> Iterable[Finding | Problem]:
     """Answers outside a question's choices; 0/1 choice columns that hold something else or disagree."""
     for question in context.instrument.questions:
-        if question.type not in values.SELECT_TYPES or not question.choices or not context.present(question.name):
+        if (question.type not in values.SELECT_TYPES or not question.choices
+                or not context.present(question.name)):
             continue
         names = list(question.choice_names)
         allowed = {"choices": ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")}
@@ -205,8 +206,8 @@ def _choice_columns(context: Context, question: Question) -> Iterable[Finding]:
     for column in flags:
         name = choice_column(question.name, str(column.choice))
         shown = pl.lit(None, pl.Utf8) if question.name in context.identifying else pl.col(TEXT + name)
-        yield Finding("bad_choice_flag", column.header, pl.col(TEXT + name).is_not_null() & pl.col(name).is_null(),
-                      shown)
+        unreadable = pl.col(TEXT + name).is_not_null() & pl.col(name).is_null()
+        yield Finding("bad_choice_flag", column.header, unreadable, shown)
         disagreements.append(pl.col(name) != values.has_choice(answer, str(column.choice)))
     if flags and context.column_map.has_answer_column(question.name):
         yield Finding("select_multiple_mismatch", question.name,
@@ -235,8 +236,8 @@ def check_relevance(context: Context) -> Iterable[Finding | Problem]:
         if rule is None or question.type in NO_ANSWER_TYPES or not context.present(question.name):
             continue
         answered = pl.col(question.name).is_not_null() | pl.col(TEXT + question.name).is_not_null()
-        yield Finding("answer_not_relevant", question.name, answered & rule.not_(), context.shown(question.name),
-                      {"expression": question.relevant})
+        yield Finding("answer_not_relevant", question.name, answered & rule.not_(),
+                      context.shown(question.name), {"expression": question.relevant})
 
 
 @check("required")
@@ -308,7 +309,8 @@ def evaluate(frame: pl.DataFrame, found: list[Finding], context: Context,
     pieces: list[pl.DataFrame] = []
     for start in range(0, len(found), chunk):
         group = found[start:start + chunk]
-        masks = frame.select([finding.failed.fill_null(False).alias(str(index)) for index, finding in enumerate(group)])
+        masks = frame.select(finding.failed.fill_null(False).alias(str(index))
+                             for index, finding in enumerate(group))
         counts = masks.sum().row(0)
         for index, finding in enumerate(group):
             if counts[index]:
@@ -357,7 +359,8 @@ def check_identity(frame: pl.DataFrame, stored: pl.DataFrame | None, round_name:
         known = stored.select(pl.col(UUID), pl.col("round").alias("stored_round"),
                               pl.col("_content_hash").alias("stored_hash"))
         joined = frame.join(known, on=UUID, how="inner")
-        conflict = (pl.col("stored_round") != pl.lit(round_name)) | (pl.col("stored_hash") != pl.col("_content_hash"))
+        conflict = ((pl.col("stored_round") != pl.lit(round_name))
+                    | (pl.col("stored_hash") != pl.col("_content_hash")))
         pieces.append(_identity_problems(joined.filter(conflict), "uuid_conflict", language, source,
                                          {"stored_round": pl.col("stored_round")}))
     return pl.concat(pieces).sort("row", maintain_order=True)

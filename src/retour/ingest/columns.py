@@ -39,7 +39,8 @@ IGNORED_METADATA = frozenset({
 _IGNORED_PREFIX = re.compile(r"^(?:meta[/:\-]|formhub/|SET-OF-|__)")
 # A GPS point split in columns: ODK Central `gps-Latitude`, Kobo `_gps_latitude` (beside `gps`).
 _GEO_PART = re.compile(r"^(?P<prefix>.+)[-/](?P<part>latitude|longitude|altitude|accuracy)$", re.IGNORECASE)
-_KOBO_GEO_PART = re.compile(r"^(?P<groups>.*/)?_(?P<name>.+)_(?P<part>latitude|longitude|altitude|precision)$")
+_KOBO_GEO_PART = re.compile(
+    r"^(?P<groups>.*/)?_(?P<name>.+)_(?P<part>latitude|longitude|altitude|precision)$")
 GEO_PARTS = ("latitude", "longitude", "altitude", "accuracy")
 
 
@@ -97,7 +98,8 @@ class ColumnMap:
                           and other.field == column.field and other.choice == column.choice), "")
             message, hint = messages.render(code, language, column=column.header, field=column.field,
                                             first=first, fields=", ".join(column.candidates))
-            found.append(Problem(code, None, column.header, None, message, hint, messages.severity(code), source))
+            found.append(Problem(code, None, column.header, None, message, hint, messages.severity(code),
+                                 source))
         return found
 
 
@@ -138,8 +140,10 @@ class _Matcher:
         if by_label:
             wanted = values.normalise_label(text)
             return next((choice.name for choice in question.choices
-                         if wanted in {values.normalise_label(label) for label in choice.labels.values()}), None)
-        return next((name for name in question.choice_names if name == text or name.casefold() == text.casefold()),
+                         if wanted in {values.normalise_label(label) for label in choice.labels.values()}),
+                        None)
+        folded = text.casefold()
+        return next((name for name in question.choice_names if name == text or name.casefold() == folded),
                     None)
 
     def choice(self, header: str, by_label: bool) -> tuple[str, str] | None:
@@ -265,8 +269,6 @@ def lay_out(table: Table, column_map: ColumnMap, instrument: Instrument) -> pl.D
     `_uuid` (without ODK's 'uuid:' prefix), `_submission_time` as written, and `_row`."""
     expressions: list[pl.Expr] = [pl.col(ROW)]
     by_field = {column.field: column for column in column_map.of_kind("field")}
-    for column in column_map.of_kind("choice"):
-        expressions.append(pl.col(column.source).alias(choice_column(str(column.field), str(column.choice))))
     for question in instrument.questions:
         if question.name in by_field:
             expressions.append(pl.col(by_field[question.name].source).alias(question.name))
@@ -285,6 +287,8 @@ def lay_out(table: Table, column_map: ColumnMap, instrument: Instrument) -> pl.D
                                .alias(question.name))
         else:
             expressions.append(pl.lit(None, pl.Utf8).alias(question.name))
+    for column in column_map.of_kind("choice"):
+        expressions.append(pl.col(column.source).alias(choice_column(str(column.field), str(column.choice))))
     metadata = {column.field: column for column in column_map.of_kind("metadata")}
     uuid = metadata.get(UUID)
     expressions.append(pl.col(uuid.source).str.replace(r"^uuid:", "").alias(UUID) if uuid

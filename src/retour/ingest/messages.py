@@ -23,7 +23,8 @@ MESSAGES: dict[str, tuple[Severity, Mapping[str, tuple[str, str]]]] = {
         "en": ("Column '{column}' matches no field of the questionnaire; its values are not stored.",
                "Check the export was made from this questionnaire, or delete the column."),
         "fr": ("La colonne « {column} » ne correspond à aucun champ du questionnaire ; ses valeurs ne sont "
-               "pas enregistrées.", "Vérifiez que l'export vient de ce questionnaire, ou supprimez la colonne."),
+               "pas enregistrées.",
+               "Vérifiez que l'export vient de ce questionnaire, ou supprimez la colonne."),
     }),
     "duplicate_column": (WARNING, {
         "en": ("Column '{column}' is a second column for '{field}' (the first is '{first}'); it is ignored.",
@@ -52,7 +53,8 @@ MESSAGES: dict[str, tuple[Severity, Mapping[str, tuple[str, str]]]] = {
     }),
     "missing_design_column": (BLOCKING, {
         "en": ("The export has no column for the design field '{column}', which estimates need.",
-               "Add the {column} column to the questionnaire and export again (see [design] in retour.toml)."),
+               "Add the {column} column to the questionnaire and export again "
+               "(see [design] in retour.toml)."),
         "fr": ("L'export n'a pas de colonne pour le champ du plan de sondage « {column} », nécessaire aux "
                "estimations.", "Ajoutez la colonne {column} au questionnaire et exportez de nouveau "
                "(voir [design] dans retour.toml)."),
@@ -60,9 +62,10 @@ MESSAGES: dict[str, tuple[Severity, Mapping[str, tuple[str, str]]]] = {
     "missing_uuid_column": (WARNING, {
         "en": ("The export has no _uuid (or instanceID / KEY) column: each row is identified by its content.",
                "Export with the metadata columns so that a corrected row replaces its quarantined copy."),
-        "fr": ("L'export n'a pas de colonne _uuid (ni instanceID / KEY) : chaque ligne est identifiée par son "
-               "contenu.", "Exportez avec les colonnes de métadonnées pour qu'une ligne corrigée remplace "
-               "sa copie en quarantaine."),
+        "fr": ("L'export n'a pas de colonne _uuid (ni instanceID / KEY) : chaque ligne est identifiée "
+               "par son contenu.",
+               "Exportez avec les colonnes de métadonnées pour qu'une ligne corrigée remplace sa copie "
+               "en quarantaine."),
     }),
     "rule_not_checked": (WARNING, {
         "en": ("The {rule} of '{column}' ({expression}) could not be checked: {reason}.",
@@ -81,7 +84,8 @@ MESSAGES: dict[str, tuple[Severity, Mapping[str, tuple[str, str]]]] = {
                "Écrivez un nombre comme 1.5 ou 1,5."),
     }),
     "not_date": (BLOCKING, {
-        "en": ("'{column}' must be a date; found '{value}'.", "Write the date as YYYY-MM-DD, e.g. 2018-03-05."),
+        "en": ("'{column}' must be a date; found '{value}'.",
+               "Write the date as YYYY-MM-DD, e.g. 2018-03-05."),
         "fr": ("« {column} » doit être une date ; valeur trouvée : « {value} ».",
                "Écrivez la date sous la forme AAAA-MM-JJ, par exemple 2018-03-05."),
     }),
@@ -140,7 +144,8 @@ MESSAGES: dict[str, tuple[Severity, Mapping[str, tuple[str, str]]]] = {
     }),
     "uuid_conflict": (BLOCKING, {
         "en": ("Submission id '{value}' is already stored (round {stored_round}) with different answers.",
-               "If this is a correction of a stored submission, give it a new id; otherwise check the export."),
+               "If this is a correction of a stored submission, give it a new id; otherwise check the "
+               "export."),
         "fr": ("L'identifiant de soumission « {value} » est déjà enregistré (passage {stored_round}) avec "
                "d'autres réponses.", "S'il s'agit d'une correction, donnez-lui un nouvel identifiant ; sinon "
                "vérifiez l'export."),
@@ -180,7 +185,8 @@ def per_row(template: str, parts: Mapping[str, pl.Expr]) -> pl.Expr:
     pieces: list[pl.Expr] = []
     position = 0
     for match in pattern.finditer(template):
-        pieces += [pl.lit(template[position:match.start()]), parts[match.group(1)].cast(pl.Utf8).fill_null("")]
+        value = parts[match.group(1)].cast(pl.Utf8).fill_null("")
+        pieces += [pl.lit(template[position:match.start()]), value]
         position = match.end()
     pieces.append(pl.lit(template[position:]))
     return pl.concat_str(pieces) if len(pieces) > 1 else pl.lit(template)

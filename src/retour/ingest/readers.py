@@ -22,6 +22,7 @@ from retour.errors import IngestError
 ROW = "_row"  # 1-based data row number in the source file (the header is row 0)
 SEPARATORS = (",", ";", "\t", "|")
 # ODK Central (and Briefcase) name their metadata this way; Kobo never does.
+_EXPORT_AGAIN = "Export the survey data again from KoboToolbox or ODK Central."
 _ODK_HEADERS = frozenset({"KEY", "SubmissionDate", "meta-instanceID", "SubmitterID", "ReviewState"})
 
 
@@ -58,7 +59,8 @@ READERS: dict[str, Reader] = {}
 
 
 def reader(name: str, *, suffixes: tuple[str, ...], group_separator: str = "/",
-           claims: Callable[[Sequence[str]], bool] = lambda headers: True) -> Callable[[ReadFunction], ReadFunction]:
+           claims: Callable[[Sequence[str]], bool] = lambda headers: True
+           ) -> Callable[[ReadFunction], ReadFunction]:
     """Register a reader; `claims(headers)` says whether a file with these headers is of this source."""
 
     def register(function: ReadFunction) -> ReadFunction:
@@ -205,14 +207,14 @@ def _read_csv(data: bytes, path: Path) -> Table:
     else:
         separator = _separator(_header_line(head))
     if not data.strip():
-        raise IngestError(f"{path} is empty.", "Export the survey data again from KoboToolbox or ODK Central.")
+        raise IngestError(f"{path} is empty.", _EXPORT_AGAIN)
     try:
         cells = _parse(data, separator, path)
     except pl.exceptions.ComputeError:  # not UTF-8: Windows-1252 / Latin-1
         text, encoding = _decode(data)
         cells = _parse(text.encode("utf-8"), separator, path)
     if cells.height == 0:
-        raise IngestError(f"{path} is empty.", "Export the survey data again from KoboToolbox or ODK Central.")
+        raise IngestError(f"{path} is empty.", _EXPORT_AGAIN)
     headers = ["" if value is None else str(value) for value in cells.row(0)]
     return _tidy(headers, cells.slice(1), encoding, separator)
 
@@ -269,7 +271,8 @@ def _tidy(headers: list[str], cells: pl.DataFrame, encoding: str, separator: str
     stripped = cells.select(
         (pl.col(name).str.strip_chars() if name in to_strip else pl.col(name)).alias(name) for name in names
     ).select(
-        pl.when(pl.col(name).str.len_bytes() > 0).then(pl.col(name)).otherwise(None).alias(name) for name in names
+        pl.when(pl.col(name).str.len_bytes() > 0).then(pl.col(name)).otherwise(None).alias(name)
+        for name in names
     ).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     headers = [header.replace("\ufeff", "").strip() for header in headers]
     filled = stripped.select(pl.col(name).is_not_null().sum() for name in names).row(0) if names else ()
@@ -278,5 +281,6 @@ def _tidy(headers: list[str], cells: pl.DataFrame, encoding: str, separator: str
     blank_rows = stripped.select(blank.sum()).item() if stripped.height else 0
     frame = stripped.filter(~blank).select(ROW, *keep) if blank_rows else stripped.select(ROW, *keep)
     kept_headers = tuple(headers[int(name[1:])] for name in keep)
-    return Table(headers=kept_headers, frame=frame.rename({old: f"c{index}" for index, old in enumerate(keep)}),
+    renamed = frame.rename({old: f"c{index}" for index, old in enumerate(keep)})
+    return Table(headers=kept_headers, frame=renamed,
                  encoding=encoding, separator=separator, blank_rows=int(blank_rows))

@@ -128,11 +128,12 @@ def flag(text: pl.Expr) -> pl.Expr:
 
 def parse_flags(text: pl.Series) -> pl.Series:
     """`flag` of a column: '0' and '1' read quickly, the other spellings carefully."""
-    value = text.replace_strict({"1": True, "0": False}, default=None, return_dtype=pl.Boolean)
-    missed = (value.is_null() & text.is_not_null()).arg_true()
+    value = text == "1"
+    missed = (text.is_not_null() & (text != "1") & (text != "0")).arg_true()
     if missed.len():
-        value = value.scatter(missed, text.gather(missed).to_frame().select(flag(pl.col(text.name))).to_series())
-    return value
+        careful = text.gather(missed).to_frame().select(flag(pl.col(text.name))).to_series()
+        value = value.scatter(missed, careful)
+    return value.rename(text.name)
 
 
 def has_choice(answer: pl.Expr, choice: str) -> pl.Expr:

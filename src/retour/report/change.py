@@ -24,7 +24,7 @@ PILLAR_NAMES = {
     "composite": {"fr": "Score composite", "en": "Composite score"},
 }
 TEXT = {
-    "title": {"fr": "Évolution depuis {round}", "en": "Change since {round}"},
+    "title": {"fr": "Évolution depuis le passage « {round} »", "en": "Change since {round}"},
     "scores": {"fr": "Scores et rangs", "en": "Scores and ranks"},
     "score": {"fr": "Score", "en": "Score"},
     "change": {"fr": "Évolution", "en": "Change"},
@@ -32,7 +32,7 @@ TEXT = {
     "rank": {"fr": "Rang", "en": "Rank"},
     "indicator": {"fr": "Indicateur", "en": "Indicator"},
     "community": {"fr": "Communauté", "en": "Community"},
-    "clear": {"fr": "Évolutions nettes", "en": "Clear changes"},
+    "clear_changes": {"fr": "Évolutions nettes", "en": "Clear changes"},
     "sample": {"fr": "Ensemble de l’échantillon", "en": "Whole sample"},
     "none_clear": {"fr": "Aucun indicateur n’a nettement évolué.", "en": "No indicator changed clearly."},
     "count": {"fr": "{clear} indicateurs sur {total} ont nettement évolué.",
@@ -100,7 +100,7 @@ def _indicator_rows(data: ReportData, fmt: Formatter, rows: pl.DataFrame) -> lis
                       "change": _difference(fmt, info.kind, row["change"]),
                       "interval": _interval(fmt, info.kind, row["ci_low"], row["ci_high"]),
                       "tone": "neutral" if better is None else ("better" if better else "worse"),
-                      "clear": _clear(row)})
+                      "is_clear": _clear(row)})
     return shown
 
 
@@ -122,19 +122,22 @@ def _score_rows(fmt: Formatter, scores: pl.DataFrame) -> list[dict[str, Any]]:
                       "after": fmt.decimal(row["score_to"], 2), "change": _signed(fmt, row["change"]),
                       "interval": _interval(fmt, "", row["ci_low"], row["ci_high"], "score"),
                       "rank": f"{row['rank_from']} → {row['rank_to']}" if ranked else "",
-                      "clear": _clear(row), "composite": row["pillar"] == "composite"})
+                      "is_clear": _clear(row), "composite": row["pillar"] == "composite"})
     return shown
 
 
-def _needs(data: ReportData, fmt: Formatter, needs: pl.DataFrame) -> dict[str, list[str]]:
+def _needs(data: ReportData, fmt: Formatter, needs: pl.DataFrame, by_community: bool) -> dict[str, list[str]]:
+    """Issues that became (or stopped being) priorities; "Water (Kati)" when listing every community."""
     labels = {}
     if not data.needs.is_empty() and "issue_label_fr" in data.needs.columns:
         column = "issue_label_fr" if fmt.language == "fr" else "issue_label_en"
         labels = dict(zip(data.needs["issue_id"].to_list(), data.needs[column].to_list(), strict=True))
     found = {}
     for change in ("became_priority", "no_longer_priority"):
-        ids = needs.filter(pl.col("change") == change)["issue_id"].to_list() if needs.height else []
-        found[change] = [labels.get(i) or i for i in dict.fromkeys(ids)]
+        rows = needs.filter(pl.col("change") == change).iter_rows(named=True) if needs.height else []
+        names = [(labels.get(r["issue_id"]) or r["issue_id"])
+                 + (f" ({data.community_name(r['community_id'])})" if by_community else "") for r in rows]
+        found[change] = list(dict.fromkeys(names))
     return found
 
 
@@ -155,7 +158,7 @@ def change_context(data: ReportData, fmt: Formatter, community_id: str | None = 
     if fiche:  # the fact sheet's indicators
         indicators = indicators.filter(pl.col("indicator_id").is_in(fiche))
     rows = _indicator_rows(data, fmt, indicators)
-    clear = sorted((r for r in rows if r["clear"]), key=lambda r: -abs(_magnitude(indicators, r["id"])))
+    clear = sorted((r for r in rows if r["is_clear"]), key=lambda r: -abs(_magnitude(indicators, r["id"])))
     scores = data.score_changes
     if community_id is not None:
         scores = scores.filter(pl.col("community_id") == community_id) if scores.height else scores
@@ -170,15 +173,15 @@ def change_context(data: ReportData, fmt: Formatter, community_id: str | None = 
         needs = needs.filter(pl.col("community_id") == community_id)
     before, after = _round_label(data, fmt, base), _round_label(data, fmt, data.round_name)
     return {"change": {
-        "title": _text(fmt, "title", round=before.lower() if fmt.language == "fr" else before),
+        "title": _text(fmt, "title", round=before),
         "before": before, "after": after, "scope": "community" if community_id else "synthesis",
         "scores": score_rows, "indicators": clear[:MAX_INDICATORS] if community_id else rows,
         "count": _text(fmt, "count", clear=len(clear), total=len(rows)) if rows else "",
         "none_clear": _text(fmt, "none_clear") if rows and not clear else "",
-        "needs": _needs(data, fmt, needs),
+        "needs": _needs(data, fmt, needs, by_community=community_id is None),
         "labels": {key: _text(fmt, key, level=level) for key in (
-            "scores", "score", "change", "interval", "rank", "indicator", "community", "clear", "sample",
-            "became", "stopped", "needs")},
+            "scores", "score", "change", "interval", "rank", "indicator", "community", "clear_changes",
+            "sample", "became", "stopped", "needs")},
         "note": _text(fmt, "note", to=after, base=before, level=level, pairing=_text(fmt, pairing)),
     }}
 

@@ -69,11 +69,21 @@ Spec = dict[str, Any]
 
 
 def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    return (chart.configure(font=FONT, background="transparent")
-            .configure_view(stroke=None)
-            .configure_axis(labelColor=INK, labelFontSize=10, titleFontSize=10, domain=False, ticks=False,
-                            grid=False, labelPadding=4, title=None)
-            .configure_legend(disable=True))
+    return (
+        chart.configure(font=FONT, background="transparent")
+        .configure_view(stroke=None)
+        .configure_axis(
+            labelColor=INK,
+            labelFontSize=10,
+            titleFontSize=10,
+            domain=False,
+            ticks=False,
+            grid=False,
+            labelPadding=4,
+            title=None,
+        )
+        .configure_legend(disable=True)
+    )
 
 
 def _with_data(template: str, **datasets: list[dict[str, Any]]) -> Spec:
@@ -93,11 +103,19 @@ def _service_gaps_template(rows: int, reach: float, width: int) -> str:
     x = alt.X("points:Q", scale=alt.Scale(domain=[-reach, reach]), axis=None)
     source = alt.Chart(alt.NamedData("bars"))
     bars = source.mark_bar(height=11, cornerRadius=1.5).encode(
-        y=y, x=x, color=alt.Color("tone:N", scale=alt.Scale(domain=["better", "worse", "none"],
-                                                            range=[BETTER, WORSE, NEUTRAL])))
-    labels_layer = source.mark_text(fontSize=9.5, fontWeight="bold", color=INK,
-                                  align=alt.ExprRef("datum.points < 0 ? 'right' : 'left'"),
-                                  dx=alt.ExprRef("datum.points < 0 ? -3 : 3")).encode(y=y, x=x, text="text:N")
+        y=y,
+        x=x,
+        color=alt.Color(
+            "tone:N", scale=alt.Scale(domain=["better", "worse", "none"], range=[BETTER, WORSE, NEUTRAL])
+        ),
+    )
+    labels_layer = source.mark_text(
+        fontSize=9.5,
+        fontWeight="bold",
+        color=INK,
+        align=alt.ExprRef("datum.points < 0 ? 'right' : 'left'"),
+        dx=alt.ExprRef("datum.points < 0 ? -3 : 3"),
+    ).encode(y=y, x=x, text="text:N")
     zero = alt.Chart(alt.NamedData("zero")).mark_rule(color=MUTED, strokeWidth=1).encode(x=x)
     chart = alt.layer(bars, zero, labels_layer).properties(width=width, height=rows * 17)
     return json.dumps(_config(chart).to_dict(validate=False))
@@ -105,9 +123,16 @@ def _service_gaps_template(rows: int, reach: float, width: int) -> str:
 
 def service_gaps(bars: Sequence[GapBar], width: int = 250) -> Spec:
     """Diverging bars: each service's gap to the sample mean (points), coloured better / worse."""
-    values = [{"label": b.label, "points": b.points if b.points is not None else 0.0, "text": b.text,
-               "tone": "none" if b.points is None or b.better is None else ("better" if b.better else "worse"),
-               "position": position} for position, b in enumerate(bars)]
+    values = [
+        {
+            "label": b.label,
+            "points": b.points if b.points is not None else 0.0,
+            "text": b.text,
+            "tone": "none" if b.points is None or b.better is None else ("better" if b.better else "worse"),
+            "position": position,
+        }
+        for position, b in enumerate(bars)
+    ]
     reach = max([abs(v["points"]) for v in values] + [10.0])
     reach = float(int(reach / 10 + 1) * 10)
     template = _service_gaps_template(len(values), reach, width)
@@ -119,25 +144,43 @@ def _share_bars_template(rows: int, categories: tuple[str, ...], colours: tuple[
     base = alt.Chart(alt.NamedData("segments")).encode(
         y=alt.Y("row:N", sort=BY_POSITION, title=None, axis=alt.Axis(labelLimit=110, labelFontSize=10)),
         x=alt.X("share:Q", stack="normalize", axis=None, scale=alt.Scale(domain=[0, 1])),
-        order=alt.Order("rank:Q"))
+        order=alt.Order("rank:Q"),
+    )
     bars = base.mark_bar(height=15).encode(
-        color=alt.Color("category:N", scale=alt.Scale(domain=list(categories), range=list(colours))))
+        color=alt.Color("category:N", scale=alt.Scale(domain=list(categories), range=list(colours)))
+    )
     text = base.mark_text(fontSize=9, color="white", fontWeight="bold").encode(
         x=alt.X("share:Q", stack="normalize", bandPosition=0.5),
-        text=alt.condition("datum.share >= 0.09", "text:N", alt.value("")))
+        text=alt.condition("datum.share >= 0.09", "text:N", alt.value("")),
+    )
     chart = alt.layer(bars, text).properties(width=width, height=rows * 21)
     return json.dumps(_config(chart).to_dict(validate=False))
 
 
-def share_bars(segments: Sequence[ShareSegment], categories: Sequence[str], width: int = 250,
-               colours: Sequence[str] = SHARE_COLOURS) -> Spec:
+def share_bars(
+    segments: Sequence[ShareSegment],
+    categories: Sequence[str],
+    width: int = 250,
+    colours: Sequence[str] = SHARE_COLOURS,
+) -> Spec:
     """100 % stacked bars (the community beside the sample), answers in `categories` order."""
     rows = list(dict.fromkeys(s.row for s in segments))
-    values = [{"row": s.row, "category": s.category, "share": s.share, "text": s.text,
-               "rank": categories.index(s.category) if s.category in categories else 99,
-               "position": rows.index(s.row)} for s in segments]
-    palette = tuple(colours)[:len(categories)] if len(colours) >= len(categories) else tuple(
-        colours[i % len(colours)] for i in range(len(categories)))
+    values = [
+        {
+            "row": s.row,
+            "category": s.category,
+            "share": s.share,
+            "text": s.text,
+            "rank": categories.index(s.category) if s.category in categories else 99,
+            "position": rows.index(s.row),
+        }
+        for s in segments
+    ]
+    palette = (
+        tuple(colours)[: len(categories)]
+        if len(colours) >= len(categories)
+        else tuple(colours[i % len(colours)] for i in range(len(categories)))
+    )
     return _with_data(_share_bars_template(len(rows), tuple(categories), palette, width), segments=values)
 
 
@@ -145,30 +188,59 @@ def share_bars(segments: Sequence[ShareSegment], categories: Sequence[str], widt
 def _pillar_strip_template(pillars: tuple[str, ...], width: int) -> str:
     y = alt.Y("pillar:N", sort=list(pillars), title=None, axis=alt.Axis(labelFontSize=9, labelLimit=90))
     x_scale = alt.Scale(domain=[0, 1], nice=False)
-    track = alt.Chart(alt.NamedData("track")).mark_rule(color="#e3e8ee", strokeWidth=8,
-                                                         strokeCap="round").encode(
-        y=y, x=alt.X("a:Q", scale=x_scale, axis=alt.Axis(values=[0, 0.5, 1], labelFontSize=8,
-                                                          labelColor=MUTED, format=".1f")), x2="b:Q")
-    others = alt.Chart(alt.NamedData("others")).mark_tick(color=NEUTRAL, thickness=1.5, size=11).encode(
-        y=y, x=alt.X("score:Q", scale=x_scale))
+    track = (
+        alt.Chart(alt.NamedData("track"))
+        .mark_rule(color="#e3e8ee", strokeWidth=8, strokeCap="round")
+        .encode(
+            y=y,
+            x=alt.X(
+                "a:Q",
+                scale=x_scale,
+                axis=alt.Axis(values=[0, 0.5, 1], labelFontSize=8, labelColor=MUTED, format=".1f"),
+            ),
+            x2="b:Q",
+        )
+    )
+    others = (
+        alt.Chart(alt.NamedData("others"))
+        .mark_tick(color=NEUTRAL, thickness=1.5, size=11)
+        .encode(y=y, x=alt.X("score:Q", scale=x_scale))
+    )
     focus = alt.Chart(alt.NamedData("focus"))
     chart = alt.layer(
-        track, others,
-        focus.transform_filter("isValid(datum.low) && isValid(datum.high)").mark_rule(
-            color=INK, strokeWidth=2.2).encode(y=y, x=alt.X("low:Q", scale=x_scale), x2="high:Q"),
+        track,
+        others,
+        focus.transform_filter("isValid(datum.low) && isValid(datum.high)")
+        .mark_rule(color=INK, strokeWidth=2.2)
+        .encode(y=y, x=alt.X("low:Q", scale=x_scale), x2="high:Q"),
         focus.mark_point(filled=True, size=80, color="#c0392b", opacity=1).encode(
-            y=y, x=alt.X("score:Q", scale=x_scale)),
-    ).properties(width=width, height=len(pillars) * 20, padding={"right": 6, "left": 2, "top": 2, "bottom": 2})
+            y=y, x=alt.X("score:Q", scale=x_scale)
+        ),
+    ).properties(
+        width=width, height=len(pillars) * 20, padding={"right": 6, "left": 2, "top": 2, "bottom": 2}
+    )
     return json.dumps(_config(chart).to_dict(validate=False))
 
 
 def pillar_strip(points: Sequence[ScorePoint], pillars: Sequence[str], width: int = 200) -> Spec:
-    """Every community's score per pillar on a 0..1 strip (ticks), the focus one as a dot with its interval."""
-    values = [{"pillar": p.pillar, "community": p.community, "score": p.score, "low": p.low, "high": p.high,
-               "focus": p.focus} for p in points]
-    return _with_data(_pillar_strip_template(tuple(pillars), width),
-                      track=[{"pillar": p, "a": 0.0, "b": 1.0} for p in pillars],
-                      others=[v for v in values if not v["focus"]], focus=[v for v in values if v["focus"]])
+    """Every community's score per pillar on a 0..1 strip (ticks); the focus one a dot with its interval."""
+    values = [
+        {
+            "pillar": p.pillar,
+            "community": p.community,
+            "score": p.score,
+            "low": p.low,
+            "high": p.high,
+            "focus": p.focus,
+        }
+        for p in points
+    ]
+    return _with_data(
+        _pillar_strip_template(tuple(pillars), width),
+        track=[{"pillar": p, "a": 0.0, "b": 1.0} for p in pillars],
+        others=[v for v in values if not v["focus"]],
+        focus=[v for v in values if v["focus"]],
+    )
 
 
 @lru_cache(maxsize=16)
@@ -177,23 +249,43 @@ def _ranking_template(rows: int, width: int) -> str:
     x_scale = alt.Scale(domain=[0, 1], nice=False)
     source = alt.Chart(alt.NamedData("scores"))
     chart = alt.layer(
-        source.transform_filter("isValid(datum.low) && isValid(datum.high)").mark_rule(
-            color=MUTED, strokeWidth=2).encode(y=y, x=alt.X("low:Q", scale=x_scale), x2="high:Q"),
+        source.transform_filter("isValid(datum.low) && isValid(datum.high)")
+        .mark_rule(color=MUTED, strokeWidth=2)
+        .encode(y=y, x=alt.X("low:Q", scale=x_scale), x2="high:Q"),
         source.mark_point(filled=True, size=60, color=INK, opacity=1).encode(
-            y=y, x=alt.X("score:Q", scale=x_scale, axis=alt.Axis(values=[0, 0.25, 0.5, 0.75, 1],
-                                                                 labelFontSize=9, format=".2f",
-                                                                 grid=True, gridColor="#eef1f4"))),
+            y=y,
+            x=alt.X(
+                "score:Q",
+                scale=x_scale,
+                axis=alt.Axis(
+                    values=[0, 0.25, 0.5, 0.75, 1],
+                    labelFontSize=9,
+                    format=".2f",
+                    grid=True,
+                    gridColor="#eef1f4",
+                ),
+            ),
+        ),
         source.mark_text(align="left", dx=8, fontSize=9, color=INK).encode(
-            y=y, x=alt.value(width), text="text:N"),
+            y=y, x=alt.value(width), text="text:N"
+        ),
     ).properties(width=width, height=rows * 20, padding={"right": 60, "left": 2, "top": 2, "bottom": 2})
     return json.dumps(_config(chart).to_dict(validate=False))
 
 
 def ranking_intervals(points: Sequence[ScorePoint], order: Sequence[str], width: int = 330) -> Spec:
     """Composite score of each community with its interval, communities in rank order (synthesis)."""
-    values = [{"community": p.community, "score": p.score, "low": p.low, "high": p.high, "text": p.text,
-               "position": list(order).index(p.community) if p.community in order else len(order)}
-              for p in points]
+    values = [
+        {
+            "community": p.community,
+            "score": p.score,
+            "low": p.low,
+            "high": p.high,
+            "text": p.text,
+            "position": list(order).index(p.community) if p.community in order else len(order),
+        }
+        for p in points
+    ]
     return _with_data(_ranking_template(len(order), width), scores=values)
 
 

@@ -32,10 +32,14 @@ def synthetic_note(data: ReportData, fmt: Formatter) -> str:
 
 def stamp_text(data: ReportData, fmt: Formatter) -> str:
     """One line: retour version, config hash, data hash, round and date."""
-    return fmt._("retour {version} · config {config} · data {data} · round {round} · {date}",
-                 version=data.stamp.get("retour_version", ""), config=data.stamp.get("config_hash", ""),
-                 data=data.stamp.get("data_hash", ""), round=data.stamp.get("round") or data.round_name,
-                 date=fmt.date(data.generated_on))
+    return fmt._(
+        "retour {version} · config {config} · data {data} · round {round} · {date}",
+        version=data.stamp.get("retour_version", ""),
+        config=data.stamp.get("config_hash", ""),
+        data=data.stamp.get("data_hash", ""),
+        round=data.stamp.get("round") or data.round_name,
+        date=fmt.date(data.generated_on),
+    )
 
 
 def page_context(data: ReportData, fmt: Formatter) -> dict[str, Any]:

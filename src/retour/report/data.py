@@ -24,9 +24,16 @@ from retour.report.narrative import Community
 ALL = "all"
 PILLARS = ("economic", "social", "psychosocial", "composite")
 INDICATOR_COLUMNS = {
-    "indicator_id": pl.Utf8, "label_fr": pl.Utf8, "label_en": pl.Utf8, "kind": pl.Utf8,
-    "higher_is_better": pl.Boolean, "pillar": pl.Utf8, "theme": pl.Utf8, "fiche_block": pl.Utf8,
-    "short_label_fr": pl.Utf8, "short_label_en": pl.Utf8,
+    "indicator_id": pl.Utf8,
+    "label_fr": pl.Utf8,
+    "label_en": pl.Utf8,
+    "kind": pl.Utf8,
+    "higher_is_better": pl.Boolean,
+    "pillar": pl.Utf8,
+    "theme": pl.Utf8,
+    "fiche_block": pl.Utf8,
+    "short_label_fr": pl.Utf8,
+    "short_label_en": pl.Utf8,
 }
 
 
@@ -74,7 +81,7 @@ class IndicatorInfo:
 
 
 def short_label(label: str) -> str:
-    """The part of a choice-share label after its colon ("Field of activity: Petty trade" -> "Petty trade")."""
+    """The part of a choice-share label after its colon ("Field of activity: Farming" -> "Farming")."""
     for separator in (" : ", ": "):
         if separator in label:
             return label.rsplit(separator, 1)[1].strip()
@@ -88,8 +95,9 @@ def indicator_frame(records: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
         row = {name: record.get(name) for name in INDICATOR_COLUMNS}
         row["indicator_id"] = record.get("indicator_id") or record.get("id")
         for language in ("fr", "en"):
-            row[f"short_label_{language}"] = (record.get(f"short_label_{language}")
-                                              or short_label(str(record.get(f"label_{language}") or "")))
+            row[f"short_label_{language}"] = record.get(f"short_label_{language}") or short_label(
+                str(record.get(f"label_{language}") or "")
+            )
         rows.append(row)
     return pl.DataFrame(rows, schema=INDICATOR_COLUMNS)
 
@@ -147,7 +155,9 @@ class ReportData:
         from retour.errors import ConfigError
 
         known = ", ".join(c.id for c in self.communities)
-        raise ConfigError(f"No community '{community_id}' in communities.yaml.", f"Known communities: {known}.")
+        raise ConfigError(
+            f"No community '{community_id}' in communities.yaml.", f"Known communities: {known}."
+        )
 
     def community_name(self, community_id: str) -> str:
         return next((c.name for c in self.communities if c.id == community_id), community_id)
@@ -167,13 +177,21 @@ class ReportData:
 
     @cached_property
     def _indicators(self) -> dict[str, IndicatorInfo]:
-        return {row["indicator_id"]: IndicatorInfo(
-            id=row["indicator_id"], label_fr=row["label_fr"] or row["indicator_id"],
-            label_en=row["label_en"] or row["indicator_id"], kind=row["kind"] or "proportion",
-            higher_is_better=row["higher_is_better"], pillar=row["pillar"] or "none",
-            theme=row["theme"] or "other", fiche_block=row["fiche_block"] or "",
-            short_label_fr=row["short_label_fr"] or "", short_label_en=row["short_label_en"] or "",
-        ) for row in self.indicators.iter_rows(named=True)}
+        return {
+            row["indicator_id"]: IndicatorInfo(
+                id=row["indicator_id"],
+                label_fr=row["label_fr"] or row["indicator_id"],
+                label_en=row["label_en"] or row["indicator_id"],
+                kind=row["kind"] or "proportion",
+                higher_is_better=row["higher_is_better"],
+                pillar=row["pillar"] or "none",
+                theme=row["theme"] or "other",
+                fiche_block=row["fiche_block"] or "",
+                short_label_fr=row["short_label_fr"] or "",
+                short_label_en=row["short_label_en"] or "",
+            )
+            for row in self.indicators.iter_rows(named=True)
+        }
 
     def indicator(self, indicator_id: str) -> IndicatorInfo:
         """Catalogue entry of an indicator (its id as label when the catalogue lacks it)."""
@@ -182,9 +200,13 @@ class ReportData:
     def indicator_ids(self, *, theme: str | None = None, prefix: str | None = None) -> tuple[str, ...]:
         """Catalogue ids (in catalogue order) with that theme and/or id prefix, that have estimates."""
         estimated = self._estimated_ids
-        return tuple(i for i, info in self._indicators.items()
-                     if (theme is None or info.theme == theme) and (prefix is None or i.startswith(prefix))
-                     and i in estimated)
+        return tuple(
+            i
+            for i, info in self._indicators.items()
+            if (theme is None or info.theme == theme)
+            and (prefix is None or i.startswith(prefix))
+            and i in estimated
+        )
 
     # --- estimates --------------------------------------------------------------------------------
 
@@ -198,10 +220,14 @@ class ReportData:
     def _cells(self) -> dict[tuple[str, str, str, str], Cell]:
         if self.estimates.is_empty():
             return {}
-        return {(row["community_id"], row["group_dimension"], row["group"], row["indicator_id"]): _cell(row)
-                for row in self.estimates.iter_rows(named=True)}
+        return {
+            (row["community_id"], row["group_dimension"], row["group"], row["indicator_id"]): _cell(row)
+            for row in self.estimates.iter_rows(named=True)
+        }
 
-    def cell(self, community_id: str, indicator_id: str, group_dimension: str = ALL, group: str = ALL) -> Cell:
+    def cell(
+        self, community_id: str, indicator_id: str, group_dimension: str = ALL, group: str = ALL
+    ) -> Cell:
         """The stored estimate of a community (or `all`) and group; MISSING when not stored."""
         return self._cells.get((community_id, group_dimension, group, indicator_id), MISSING)
 
@@ -233,9 +259,11 @@ class ReportData:
         ids = [c.id for c in self.communities]
         if not self._scores:
             return tuple(ids)
+
         def rank(community_id: str) -> float:
             found = self.score(community_id, "composite")
             return float(found["rank"]) if found and found.get("rank") is not None else float("inf")
+
         return tuple(sorted(ids, key=rank))
 
     def need(self, community_id: str, issue_id: str) -> dict[str, Any] | None:

@@ -15,18 +15,32 @@ from typing import Any
 
 from retour.report import charts
 from retour.report.data import PILLARS, Cell, ReportData
-from retour.report.i18n import Formatter, N_
+from retour.report.i18n import N_, Formatter
 from retour.report.maps import MapPoint, locator_map
 
 SOCIO_ECONOMIC_TILES = (
-    "paid_job_or_iga", "can_borrow_money", "reduced_food_consumption", "has_friends_group",
-    "reached_high_school_or_more", "left_school_early", "seeking_job", "has_support_network",
-    "interested_in_own_business", "illness_or_accident_last_year", "wants_psych_services",
+    "paid_job_or_iga",
+    "can_borrow_money",
+    "reduced_food_consumption",
+    "has_friends_group",
+    "reached_high_school_or_more",
+    "left_school_early",
+    "seeking_job",
+    "has_support_network",
+    "interested_in_own_business",
+    "illness_or_accident_last_year",
+    "wants_psych_services",
 )
 MIGRATION_TILES = ("born_in_other_community", "receives_remittances", "family_or_friends_abroad")
 REINTEGRATION_TILES = ("return_migrants_share", "access_psychosocial_services", "feels_discriminated")
-SERVICES = ("satisfied_education", "satisfied_id_papers", "satisfied_housing", "satisfied_healthcare",
-            "satisfied_drinking_water", "satisfied_justice_police")
+SERVICES = (
+    "satisfied_education",
+    "satisfied_id_papers",
+    "satisfied_housing",
+    "satisfied_healthcare",
+    "satisfied_drinking_water",
+    "satisfied_justice_police",
+)
 # Shares of answers, found in the catalogue by theme (falling back on the id prefix).
 FAMILIES = {
     "activity_domains": ("activity_domains", "activity_domain_"),
@@ -36,15 +50,23 @@ FAMILIES = {
     "perception_returnees": ("perception_returnees", "perception_returnees_"),
 }
 TOP_ITEMS = 3
-MAX_ACTORS = 8
+MAX_ACTORS = 8  # on the fact sheet; 5 in the densest layout (the note counts the others)
+DENSE_ACTORS = 5
 DIMENSION_MARKS = ("economic", "social", "psychosocial", "c4d")
 _SERVICE_LABELS = {
-    "satisfied_education": N_("Education"), "satisfied_id_papers": N_("Identity papers"),
-    "satisfied_housing": N_("Housing"), "satisfied_healthcare": N_("Health care"),
-    "satisfied_drinking_water": N_("Drinking water"), "satisfied_justice_police": N_("Justice and police"),
+    "satisfied_education": N_("Education"),
+    "satisfied_id_papers": N_("Identity papers"),
+    "satisfied_housing": N_("Housing"),
+    "satisfied_healthcare": N_("Health care"),
+    "satisfied_drinking_water": N_("Drinking water"),
+    "satisfied_justice_police": N_("Justice and police"),
 }
-_PILLAR_LABELS = {"economic": N_("Economic"), "social": N_("Social"), "psychosocial": N_("Psychosocial"),
-                  "composite": N_("Composite")}
+_PILLAR_LABELS = {
+    "economic": N_("Economic"),
+    "social": N_("Social"),
+    "psychosocial": N_("Psychosocial"),
+    "composite": N_("Composite"),
+}
 _DIMENSION_LABELS = {"economic": N_("Economic"), "social": N_("Social"), "psychosocial": N_("Psychosocial")}
 
 
@@ -62,8 +84,11 @@ def tone(data: ReportData, indicator_id: str, value: Cell, mean: Cell) -> tuple[
     if not value.shown or not mean.shown:
         return "none", False
     difference = round((value.estimate - mean.estimate) * 100)
-    distinct = (value.ci_low is not None and value.ci_high is not None
-             and not value.ci_low <= mean.estimate <= value.ci_high)
+    distinct = (
+        value.ci_low is not None
+        and value.ci_high is not None
+        and not value.ci_low <= mean.estimate <= value.ci_high
+    )
     direction = data.indicator(indicator_id).higher_is_better
     if difference == 0:
         return "same", distinct
@@ -88,18 +113,23 @@ def tiles(data: ReportData, fmt: Formatter, community_id: str, ids: Sequence[str
         if value.estimate is None and not value.suppressed:
             continue
         kind, distinct = tone(data, indicator_id, value, mean)
-        found.append({
-            "id": indicator_id,
-            "label": data.indicator(indicator_id).label(fmt.language),
-            "value": _value_text(fmt, data, indicator_id, value),
-            "mean": _value_text(fmt, data, indicator_id, mean),
-            "tone": kind,
-            "distinct": distinct,
-            "suppressed": value.suppressed,
-            "interval": (f"{_value_text(fmt, data, indicator_id, Cell(value.ci_low))}–"
-                         f"{_value_text(fmt, data, indicator_id, Cell(value.ci_high))}"
-                         if value.shown and value.ci_low is not None and value.ci_high is not None else ""),
-        })
+        found.append(
+            {
+                "id": indicator_id,
+                "label": data.indicator(indicator_id).label(fmt.language),
+                "value": _value_text(fmt, data, indicator_id, value),
+                "mean": _value_text(fmt, data, indicator_id, mean),
+                "tone": kind,
+                "distinct": distinct,
+                "suppressed": value.suppressed,
+                "interval": (
+                    f"{_value_text(fmt, data, indicator_id, Cell(value.ci_low))}–"
+                    f"{_value_text(fmt, data, indicator_id, Cell(value.ci_high))}"
+                    if value.shown and value.ci_low is not None and value.ci_high is not None
+                    else ""
+                ),
+            }
+        )
     return found
 
 
@@ -111,9 +141,17 @@ def top_items(data: ReportData, fmt: Formatter, community_id: str, family: str) 
         if cell.shown and cell.estimate > 0:
             shown.append((cell.estimate, indicator_id))
     shown.sort(key=lambda item: (-item[0], item[1]))
-    return [{"label": data.indicator(i).short_label(fmt.language), "value": fmt.percent(v),
-             "mean": fmt.percent(data.sample_mean(i).estimate) if data.sample_mean(i).shown else fmt.percent(None),
-             "width": round(min(max(v, 0.0), 1.0) * 100, 1)} for v, i in shown[:TOP_ITEMS]]
+    return [
+        {
+            "label": data.indicator(i).short_label(fmt.language),
+            "value": fmt.percent(v),
+            "mean": fmt.percent(data.sample_mean(i).estimate)
+            if data.sample_mean(i).shown
+            else fmt.percent(None),
+            "width": round(min(max(v, 0.0), 1.0) * 100, 1),
+        }
+        for v, i in shown[:TOP_ITEMS]
+    ]
 
 
 def share_chart(data: ReportData, fmt: Formatter, community_id: str, family: str) -> str | None:
@@ -128,8 +166,10 @@ def share_chart(data: ReportData, fmt: Formatter, community_id: str, family: str
         cells = [data.cell(key, i) for i in ids]
         if not all(c.shown for c in cells):
             continue
-        segments += [charts.ShareSegment(row_label, category, c.estimate, fmt.percent(c.estimate), order)
-                     for order, (category, c) in enumerate(zip(categories, cells, strict=True))]
+        segments += [
+            charts.ShareSegment(row_label, category, c.estimate, fmt.percent(c.estimate), order)
+            for order, (category, c) in enumerate(zip(categories, cells, strict=True))
+        ]
     if not any(s.row == rows[0][0] for s in segments):
         return None
     return charts.to_svg(charts.share_bars(segments, categories, width=215), fmt.language)
@@ -137,8 +177,10 @@ def share_chart(data: ReportData, fmt: Formatter, community_id: str, family: str
 
 def share_legend(data: ReportData, fmt: Formatter, family: str) -> list[dict[str, str]]:
     ids = family_ids(data, family)
-    return [{"label": data.indicator(i).short_label(fmt.language), "colour": colour}
-            for i, colour in zip(ids, charts.SHARE_COLOURS, strict=False)]
+    return [
+        {"label": data.indicator(i).short_label(fmt.language), "colour": colour}
+        for i, colour in zip(ids, charts.SHARE_COLOURS, strict=False)
+    ]
 
 
 def service_chart(data: ReportData, fmt: Formatter, community_id: str) -> str | None:
@@ -152,8 +194,14 @@ def service_chart(data: ReportData, fmt: Formatter, community_id: str) -> str | 
         if value.shown and mean.shown:
             kind, _distinct = tone(data, indicator_id, value, mean)
             points = value.estimate - mean.estimate
-            bars.append(charts.GapBar(label, round(points * 100), fmt.points(points),
-                                      None if kind in ("same", "neutral") else kind == "better"))
+            bars.append(
+                charts.GapBar(
+                    label,
+                    round(points * 100),
+                    fmt.points(points),
+                    None if kind in ("same", "neutral") else kind == "better",
+                )
+            )
         else:
             bars.append(charts.GapBar(label, None, fmt.percent(None)))
     if not bars:
@@ -170,24 +218,37 @@ def pillars(data: ReportData, fmt: Formatter, community_id: str) -> dict[str, An
         if own is None or own.get("score") is None:
             continue
         label = fmt._(_PILLAR_LABELS[pillar])
-        rows.append({
-            "pillar": label,
-            "composite": pillar == "composite",
-            "score": fmt.decimal(own["score"]),
-            "interval": _range(fmt, own.get("score_low"), own.get("score_high"), decimals=2),
-            "rank": fmt._("{rank} of {count}", rank=int(own["rank"]), count=count),
-            "rank_interval": _range(fmt, own.get("rank_low"), own.get("rank_high"), decimals=0),
-        })
+        rows.append(
+            {
+                "pillar": label,
+                "composite": pillar == "composite",
+                "score": fmt.decimal(own["score"]),
+                "interval": _range(fmt, own.get("score_low"), own.get("score_high"), decimals=2),
+                "rank": fmt._("{rank} of {count}", rank=int(own["rank"]), count=count),
+                "rank_interval": _range(fmt, own.get("rank_low"), own.get("rank_high"), decimals=0),
+            }
+        )
         for other in data.communities:
             found = data.score(other.id, pillar)
             if found is not None and found.get("score") is not None:
-                points.append(charts.ScorePoint(label, other.id, found["score"], found.get("score_low"),
-                                                found.get("score_high"), other.id == community_id))
+                points.append(
+                    charts.ScorePoint(
+                        label,
+                        other.id,
+                        found["score"],
+                        found.get("score_low"),
+                        found.get("score_high"),
+                        other.id == community_id,
+                    )
+                )
     if not rows:
         return None
     order = [r["pillar"] for r in rows]
-    return {"rows": rows, "chart": charts.to_svg(charts.pillar_strip(points, order, width=190), fmt.language),
-            "level": fmt.percent(data.settings.index.interval_level)}
+    return {
+        "rows": rows,
+        "chart": charts.to_svg(charts.pillar_strip(points, order, width=190), fmt.language),
+        "level": fmt.percent(data.settings.index.interval_level),
+    }
 
 
 def _range(fmt: Formatter, low: float | None, high: float | None, decimals: int) -> str:
@@ -206,8 +267,13 @@ def dimensions(data: ReportData, fmt: Formatter, community_id: str) -> list[dict
         opportunities = community.opportunities.get(dimension, {}).get(fmt.language, ())
         constraints = community.constraints.get(dimension, {}).get(fmt.language, ())
         if opportunities or constraints:
-            found.append({"label": fmt._(label), "opportunities": list(opportunities),
-                          "constraints": list(constraints)})
+            found.append(
+                {
+                    "label": fmt._(label),
+                    "opportunities": list(opportunities),
+                    "constraints": list(constraints),
+                }
+            )
     return found
 
 
@@ -216,26 +282,41 @@ def actor_rows(data: ReportData, fmt: Formatter, community_id: str) -> dict[str,
     actors = data.actors_in(community_id)
     if not actors:
         return None
-    rows = [{"name": actor.name,
-             "what": actor.description_fr if fmt.language == "fr" else actor.description_en,
-             "marks": [dimension in actor.dimensions for dimension in DIMENSION_MARKS],
-             "uncertain": actor.uncertain_dimensions} for actor in actors[:MAX_ACTORS]]
-    return {"rows": rows, "more": max(len(actors) - MAX_ACTORS, 0),
-            "uncertain": any(r["uncertain"] for r in rows)}
+    rows = [
+        {
+            "name": actor.name,
+            "what": actor.description_fr if fmt.language == "fr" else actor.description_en,
+            "marks": [dimension in actor.dimensions for dimension in DIMENSION_MARKS],
+            "uncertain": actor.uncertain_dimensions,
+        }
+        for actor in actors[:MAX_ACTORS]
+    ]
+    return {
+        "rows": rows,
+        "total": len(actors),
+        "dense_limit": DENSE_ACTORS,
+        "uncertain": any(r["uncertain"] for r in rows),
+    }
 
 
 def recommendation_boxes(data: ReportData, fmt: Formatter, community_id: str) -> list[dict[str, Any]]:
     """The community's recommendations (fact-sheet boxes first) with their potential partners' names."""
     names = data.actor_names()
-    found = sorted(data.recommendations_for(community_id), key=lambda r: getattr(r, "source", "fiche") != "fiche")
+    found = sorted(
+        data.recommendations_for(community_id), key=lambda r: getattr(r, "source", "fiche") != "fiche"
+    )
     boxes = []
     for recommendation in found:
         title = recommendation.title_fr if fmt.language == "fr" else recommendation.title_en
         if not title:
             continue
-        boxes.append({"title": title,
-                      "what": recommendation.what_fr if fmt.language == "fr" else recommendation.what_en,
-                      "partners": [names.get(p, p) for p in recommendation.partners]})
+        boxes.append(
+            {
+                "title": title,
+                "what": recommendation.what_fr if fmt.language == "fr" else recommendation.what_en,
+                "partners": [names.get(p, p) for p in recommendation.partners],
+            }
+        )
     return boxes
 
 
@@ -246,7 +327,9 @@ def identity(data: ReportData, fmt: Formatter, community_id: str) -> dict[str, A
     if community.population is not None:
         population = fmt.integer(community.population)
         if community.census_year is not None:
-            population = fmt._("{population} (census {year})", population=population, year=community.census_year)
+            population = fmt._(
+                "{population} (census {year})", population=population, year=community.census_year
+            )
     return {
         "name": community.name,
         "cercle": community.cercle,
@@ -257,8 +340,10 @@ def identity(data: ReportData, fmt: Formatter, community_id: str) -> dict[str, A
         "population_note": fmt.pick(dict(community.population_note)),
         "languages": ", ".join(community.languages.get(fmt.language, ())),
         "description": fmt.pick(dict(community.description)),
-        "challenges": {kind: list(community.challenges.get(kind, {}).get(fmt.language, ()))
-                       for kind in ("economic", "social")},
+        "challenges": {
+            kind: list(community.challenges.get(kind, {}).get(fmt.language, ()))
+            for kind in ("economic", "social")
+        },
     }
 
 
@@ -267,8 +352,11 @@ def locator(data: ReportData, fmt: Formatter, community_id: str) -> str | None:
     focus = data.community(community_id)
     if not focus.has_coordinates():
         return None
-    points = [MapPoint(c.id, c.name, c.latitude, c.longitude, c.id == community_id)
-              for c in data.communities if c.has_coordinates()]
+    points = [
+        MapPoint(c.id, c.name, c.latitude, c.longitude, c.id == community_id)
+        for c in data.communities
+        if c.has_coordinates()
+    ]
     return locator_map(points, fmt.language, title=fmt._("Location of {name}", name=focus.name))
 
 
@@ -299,5 +387,6 @@ def factsheet_context(data: ReportData, community_id: str, fmt: Formatter) -> di
         "recommendations": recommendation_boxes(data, fmt, community_id),
     }
     context["has_suppressed"] = any(t["suppressed"] for t in socio + migration + reintegration) or any(
-        data.cell(community_id, i).suppressed for i in SERVICES)
+        data.cell(community_id, i).suppressed for i in SERVICES
+    )
     return context

@@ -38,8 +38,9 @@ def N_(message: str) -> str:
 def check_language(language: str) -> str:
     """The language code if reports exist in it; a ConfigError listing the languages otherwise."""
     if language not in LANGUAGES:
-        raise ConfigError(f"Reports are not available in '{language}'.",
-                          f"Use one of: {', '.join(LANGUAGES)} (or 'all').")
+        raise ConfigError(
+            f"Reports are not available in '{language}'.", f"Use one of: {', '.join(LANGUAGES)} (or 'all')."
+        )
     return language
 
 
@@ -103,8 +104,9 @@ class Formatter:
         """A number with a fixed count of decimals in the language's notation ("0,81" / "0.81")."""
         if value is None:
             return SUPPRESSED
-        return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0",
-                              locale=self.language)
+        return format_decimal(
+            value, format="#,##0." + "0" * digits if digits else "#,##0", locale=self.language
+        )
 
     def integer(self, value: int | float | None) -> str:
         """A whole number with the language's grouping ("1 800 000" / "1,800,000")."""

@@ -53,14 +53,30 @@ def _texts(value: Any, source: str, label: str, name: str, problems: list[SpecPr
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        problems.append(problem(source, label, name, value, "must map languages to text.",
-                                f"Write `{name}: {{fr: ..., en: ...}}`."))
+        problems.append(
+            problem(
+                source,
+                label,
+                name,
+                value,
+                "must map languages to text.",
+                f"Write `{name}: {{fr: ..., en: ...}}`.",
+            )
+        )
         return {}
     result = {}
     for language, text in value.items():
         if language not in LANGUAGES:
-            problems.append(problem(source, label, f"{name}.{language}", None, "is not a report language.",
-                                    f"Use {' or '.join(LANGUAGES)}."))
+            problems.append(
+                problem(
+                    source,
+                    label,
+                    f"{name}.{language}",
+                    None,
+                    "is not a report language.",
+                    f"Use {' or '.join(LANGUAGES)}.",
+                )
+            )
         elif text is not None and not isinstance(text, str):
             problems.append(problem(source, label, f"{name}.{language}", text, "must be text."))
         elif text and text.strip():
@@ -68,20 +84,32 @@ def _texts(value: Any, source: str, label: str, name: str, problems: list[SpecPr
     return result
 
 
-def _text_lists(value: Any, source: str, label: str, name: str,
-                problems: list[SpecProblem]) -> dict[str, tuple[str, ...]]:
+def _text_lists(
+    value: Any, source: str, label: str, name: str, problems: list[SpecProblem]
+) -> dict[str, tuple[str, ...]]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        problems.append(problem(source, label, name, value, "must map languages to lists of text.",
-                                f"Write `{name}: {{fr: [...], en: [...]}}`."))
+        problems.append(
+            problem(
+                source,
+                label,
+                name,
+                value,
+                "must map languages to lists of text.",
+                f"Write `{name}: {{fr: [...], en: [...]}}`.",
+            )
+        )
         return {}
     result = {}
     for language, items in value.items():
         where = f"{name}.{language}"
         if language not in LANGUAGES:
-            problems.append(problem(source, label, where, None, "is not a report language.",
-                                    f"Use {' or '.join(LANGUAGES)}."))
+            problems.append(
+                problem(
+                    source, label, where, None, "is not a report language.", f"Use {' or '.join(LANGUAGES)}."
+                )
+            )
         elif items is None:
             continue
         elif not isinstance(items, list) or not all(isinstance(item, str) for item in items):
@@ -89,13 +117,22 @@ def _text_lists(value: Any, source: str, label: str, name: str,
         elif items:
             result[language] = tuple(" ".join(item.split()) for item in items)
     if {len(v) for v in result.values()} and len({len(v) for v in result.values()}) > 1:
-        problems.append(problem(source, label, name, None, "has a different number of items per language.",
-                                "Give each item in every language, in the same order."))
+        problems.append(
+            problem(
+                source,
+                label,
+                name,
+                None,
+                "has a different number of items per language.",
+                "Give each item in every language, in the same order.",
+            )
+        )
     return result
 
 
-def _by_dimension(value: Any, allowed: tuple[str, ...], source: str, label: str, name: str,
-                  problems: list[SpecProblem]) -> dict[str, dict[str, tuple[str, ...]]]:
+def _by_dimension(
+    value: Any, allowed: tuple[str, ...], source: str, label: str, name: str, problems: list[SpecProblem]
+) -> dict[str, dict[str, tuple[str, ...]]]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -104,8 +141,16 @@ def _by_dimension(value: Any, allowed: tuple[str, ...], source: str, label: str,
     result = {}
     for dimension, lists in value.items():
         if dimension not in allowed:
-            problems.append(problem(source, label, f"{name}.{dimension}", None, "is not a dimension.",
-                                    f"Use one of: {', '.join(allowed)}."))
+            problems.append(
+                problem(
+                    source,
+                    label,
+                    f"{name}.{dimension}",
+                    None,
+                    "is not a dimension.",
+                    f"Use one of: {', '.join(allowed)}.",
+                )
+            )
             continue
         parsed = _text_lists(lists, source, label, f"{name}.{dimension}", problems)
         if parsed:
@@ -113,19 +158,27 @@ def _by_dimension(value: Any, allowed: tuple[str, ...], source: str, label: str,
     return result
 
 
-def _number(entry: Mapping[str, Any], name: str, kind: type, source: str, label: str,
-            problems: list[SpecProblem]) -> Any:
+def _number(
+    entry: Mapping[str, Any], name: str, kind: type, source: str, label: str, problems: list[SpecProblem]
+) -> Any:
     value = entry.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-        problems.append(problem(source, label, name, value, f"must be a {'whole ' if kind is int else ''}number."))
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (kind is int and value != int(value))
+    ):
+        problems.append(
+            problem(source, label, name, value, f"must be a {'whole ' if kind is int else ''}number.")
+        )
         return None
     return kind(value)
 
 
-def _coordinates(entry: Mapping[str, Any], source: str, label: str,
-                 problems: list[SpecProblem]) -> tuple[float | None, float | None]:
+def _coordinates(
+    entry: Mapping[str, Any], source: str, label: str, problems: list[SpecProblem]
+) -> tuple[float | None, float | None]:
     value = entry.get("coordinates")
     if value is None:
         return None, None
@@ -149,7 +202,9 @@ def parse_community(entry: Any, position: int, source: str, problems: list[SpecP
         problems.append(problem(source, position, None, entry, "an entry must be a mapping."))
         return None
     label = entry["id"] if isinstance(entry.get("id"), str) else position
-    names = {name: text_field(entry, name, source, label, problems) for name in ("id", "name", "cercle", "region")}
+    names = {
+        name: text_field(entry, name, source, label, problems) for name in ("id", "name", "cercle", "region")
+    }
     area_type = text_field(entry, "type", source, label, problems)
     if area_type and area_type not in AREA_TYPES:
         problems.append(problem(source, label, "type", area_type, "must be urban or rural."))
@@ -165,27 +220,49 @@ def parse_community(entry: Any, position: int, source: str, problems: list[SpecP
         type_note=_texts(entry.get("type_note"), source, str(label), "type_note", problems),
         population_note=_texts(entry.get("population_note"), source, str(label), "population_note", problems),
         description=_texts(entry.get("description"), source, str(label), "description", problems),
-        opportunities=_by_dimension(entry.get("opportunities"), DIMENSIONS, source, str(label),
-                                    "opportunities", problems),
-        constraints=_by_dimension(entry.get("constraints"), DIMENSIONS, source, str(label), "constraints",
-                                  problems),
-        challenges=_by_dimension(entry.get("challenges"), CHALLENGE_KINDS, source, str(label), "challenges",
-                                 problems),
+        opportunities=_by_dimension(
+            entry.get("opportunities"), DIMENSIONS, source, str(label), "opportunities", problems
+        ),
+        constraints=_by_dimension(
+            entry.get("constraints"), DIMENSIONS, source, str(label), "constraints", problems
+        ),
+        challenges=_by_dimension(
+            entry.get("challenges"), CHALLENGE_KINDS, source, str(label), "challenges", problems
+        ),
     )
 
 
 def parse_communities(raw: Any, source: str = COMMUNITIES_FILE) -> tuple[Community, ...]:
     """Every community of a parsed register, checked; one SpecError lists every problem."""
     problems: list[SpecProblem] = []
-    found = [c for position, entry in enumerate(entries(raw, "communities"), start=1)
-             if (c := parse_community(entry, position, source, problems)) is not None]
+    found = [
+        c
+        for position, entry in enumerate(entries(raw, "communities"), start=1)
+        if (c := parse_community(entry, position, source, problems)) is not None
+    ]
     ids = [c.id for c in found]
     for duplicated in sorted({i for i in ids if i and ids.count(i) > 1}):
-        problems.append(problem(source, duplicated, "id", duplicated, "is used by two entries.",
-                                "Give each community its own id."))
+        problems.append(
+            problem(
+                source,
+                duplicated,
+                "id",
+                duplicated,
+                "is used by two entries.",
+                "Give each community its own id.",
+            )
+        )
     if not found and not problems:
-        problems.append(problem(source, None, "communities", None, "lists no community.",
-                                "Add entries under `communities:` (see the example study)."))
+        problems.append(
+            problem(
+                source,
+                None,
+                "communities",
+                None,
+                "lists no community.",
+                "Add entries under `communities:` (see the example study).",
+            )
+        )
     raise_problems(problems, f"{source} is invalid")
     return tuple(found)
 

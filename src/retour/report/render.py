@@ -59,8 +59,11 @@ def stylesheet() -> str:
 
 def render_html(template: str, context: dict[str, Any], fmt: Formatter, density: int = 0) -> str:
     """HTML of a template in one language; `_` in templates is the language's translation."""
-    return environment().get_template(template).render(
-        **context, _=fmt._, fmt=fmt, lang=fmt.language, css=stylesheet(), density=density)
+    return (
+        environment()
+        .get_template(template)
+        .render(**context, _=fmt._, fmt=fmt, lang=fmt.language, css=stylesheet(), density=density)
+    )
 
 
 @cache
@@ -85,7 +88,9 @@ def _svg_image(match: re.Match[str]) -> str:
     svg = match.group(0)
     if "xmlns=" not in svg[:200]:
         svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
-    return f'<img class="svg" alt="" src="data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()}">'
+    return (
+        f'<img class="svg" alt="" src="data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()}">'
+    )
 
 
 def for_layout(html: str) -> str:
@@ -101,11 +106,13 @@ def layout(html: str) -> Any:
     from weasyprint import HTML
 
     return HTML(string=for_layout(html), base_url=str(TEMPLATES)).render(
-        font_config=_font_config(), stylesheets=[_parsed_stylesheet()])
+        font_config=_font_config(), stylesheets=[_parsed_stylesheet()]
+    )
 
 
-def render_fitted(template: str, context: dict[str, Any], fmt: Formatter, pdf: bool,
-                  max_pages: int | None = None) -> Rendered:
+def render_fitted(
+    template: str, context: dict[str, Any], fmt: Formatter, pdf: bool, max_pages: int | None = None
+) -> Rendered:
     """Render a template to HTML and, when `pdf`, to PDF; with `max_pages`, lay the PDF out denser
     (density 1, 2, 3) until it fits. The HTML returned is always the roomiest (density 0) version."""
     html = render_html(template, context, fmt)
@@ -116,8 +123,9 @@ def render_fitted(template: str, context: dict[str, Any], fmt: Formatter, pdf: b
         document = layout(source)
         if max_pages is None or len(document.pages) <= max_pages or density == DENSITIES[-1]:
             break
-    return Rendered(html=html, pdf=document.write_pdf(), pages=len(document.pages), density=density,
-                    pdf_html=source)
+    return Rendered(
+        html=html, pdf=document.write_pdf(), pages=len(document.pages), density=density, pdf_html=source
+    )
 
 
 @dataclass(frozen=True)
@@ -143,8 +151,9 @@ def default_workers(jobs: int) -> int:
     return max(1, min(os.cpu_count() or 1, 4, jobs))
 
 
-def render_pdfs(jobs: Sequence[Job], workers: int | None = None,
-                done: Callable[[Job, Rendered], None] | None = None) -> list[Rendered]:
+def render_pdfs(
+    jobs: Sequence[Job], workers: int | None = None, done: Callable[[Job, Rendered], None] | None = None
+) -> list[Rendered]:
     """Lay out every job as PDF, in parallel processes when there are several CPUs.
 
     Layout is WeasyPrint's slow part and needs no chart rendering (charts are already SVG in the

@@ -15,26 +15,55 @@ import polars as pl
 
 from retour.report import charts
 from retour.report.data import ALL, PILLARS, ReportData
-from retour.report.i18n import Formatter, N_
+from retour.report.i18n import N_, Formatter
 
 SIGNIFICANCE = 0.05
 MAX_GAPS = 12
-C4D_FAMILIES = (("consults_", N_("Whom they consult before an important decision")),
-                ("info_source_", N_("Where they get information")),
-                ("platform_", N_("Social media platforms used (users of social media)")))
+C4D_FAMILIES = (
+    ("consults_", N_("Whom they consult before an important decision")),
+    ("info_source_", N_("Where they get information")),
+    ("platform_", N_("Social media platforms used (users of social media)")),
+)
 LEGAL_ROUTES = "knows_legal_routes"
-C4D_GROUPS = (("all", "all"), ("migration_status", "returnee"), ("migration_status", "non_migrant"),
-              ("sex", "women"), ("sex", "men"))
-GAP_SETS = (("migration_status", "returnee", "non_migrant", N_("Return migrants compared with non-migrants")),
-            ("sex", "women", "men", N_("Women compared with men")))
-GROUP_NAMES = {"all": N_("All"), "returnee": N_("Return migrants"), "non_migrant": N_("Non-migrants"), "women": N_("Women"),
-               "men": N_("Men")}
-PILLAR_NAMES = {"economic": N_("Economic"), "social": N_("Social"), "psychosocial": N_("Psychosocial"),
-                "composite": N_("Composite")}
-LEVEL_NAMES = {"priority": N_("Priority"), "important": N_("Important"), "outside_reach": N_("Advocacy"), "none": ""}
-METHOD_NAMES = {"minmax": N_("min-max scaling"), "zscore": N_("z-scores"), "rank": N_("ranks"),
-                "distance_to_best": N_("distance to the best"), "goalposts": N_("fixed goalposts"),
-                "arithmetic": N_("weighted arithmetic mean"), "geometric": N_("weighted geometric mean")}
+C4D_GROUPS = (
+    ("all", "all"),
+    ("migration_status", "returnee"),
+    ("migration_status", "non_migrant"),
+    ("sex", "women"),
+    ("sex", "men"),
+)
+GAP_SETS = (
+    ("migration_status", "returnee", "non_migrant", N_("Return migrants compared with non-migrants")),
+    ("sex", "women", "men", N_("Women compared with men")),
+)
+GROUP_NAMES = {
+    "all": N_("All"),
+    "returnee": N_("Return migrants"),
+    "non_migrant": N_("Non-migrants"),
+    "women": N_("Women"),
+    "men": N_("Men"),
+}
+PILLAR_NAMES = {
+    "economic": N_("Economic"),
+    "social": N_("Social"),
+    "psychosocial": N_("Psychosocial"),
+    "composite": N_("Composite"),
+}
+LEVEL_NAMES = {
+    "priority": N_("Priority"),
+    "important": N_("Important"),
+    "outside_reach": N_("Advocacy"),
+    "none": "",
+}
+METHOD_NAMES = {
+    "minmax": N_("min-max scaling"),
+    "zscore": N_("z-scores"),
+    "rank": N_("ranks"),
+    "distance_to_best": N_("distance to the best"),
+    "goalposts": N_("fixed goalposts"),
+    "arithmetic": N_("weighted arithmetic mean"),
+    "geometric": N_("weighted geometric mean"),
+}
 DIMENSIONS = ("economic", "social", "psychosocial", "c4d")
 
 
@@ -46,9 +75,15 @@ def _value(fmt: Formatter, data: ReportData, indicator_id: str, value: float | N
 
 def sample(data: ReportData, fmt: Formatter) -> dict[str, Any]:
     """Respondents per community and in all, and the headline figures of the cover."""
-    rows = [{"name": c.name, "region": c.region,
-             "type": fmt._("Urban") if c.type == "urban" else fmt._("Rural"),
-             "n": fmt.integer(data.sample_size(c.id))} for c in data.communities]
+    rows = [
+        {
+            "name": c.name,
+            "region": c.region,
+            "type": fmt._("Urban") if c.type == "urban" else fmt._("Rural"),
+            "n": fmt.integer(data.sample_size(c.id)),
+        }
+        for c in data.communities
+    ]
     returnees = data.sample_mean("return_migrants_share")
     composite = [data.score(c.id, "composite") for c in data.communities]
     scores = [s["score"] for s in composite if s and s.get("score") is not None]
@@ -73,13 +108,18 @@ def method(data: ReportData, fmt: Formatter) -> dict[str, Any]:
             "account: strata ({stratum}) and clusters ({psu}). Standard errors are linearised (Taylor "
             "series); confidence intervals are at the {confidence} level, by the {ci_method} method for "
             "proportions. Design effects are given in the tables.",
-            weight=design.weight or none, stratum=design.stratum or none, psu=design.psu or none,
-            confidence=fmt.percent(settings.estimation.confidence), ci_method=settings.estimation.ci_method),
+            weight=design.weight or none,
+            stratum=design.stratum or none,
+            psu=design.psu or none,
+            confidence=fmt.percent(settings.estimation.confidence),
+            ci_method=settings.estimation.ci_method,
+        ),
         "groups": fmt._(
             "Results are broken down by migration status (return migrants lived more than three months "
             "abroad), sex, age band (15–24, 25–34) and area type. Gaps between groups are tested with "
             "design-based tests, and p-values are adjusted for the number of tests with the "
-            "Benjamini–Hochberg procedure (false discovery rate)."),
+            "Benjamini–Hochberg procedure (false discovery rate)."
+        ),
         "index": fmt._(
             "The index places each community on three pillars (economic, social, psychosocial) scored "
             "from 0 to 1, 1 being the best of the communities surveyed. Each indicator is normalised by "
@@ -87,11 +127,16 @@ def method(data: ReportData, fmt: Formatter) -> dict[str, Any]:
             "comparable; a pillar is the {aggregation} of its indicators, and the composite score is the "
             "unweighted mean of the three pillars, as in the 2018 study. Scores and ranks carry {level} "
             "intervals from a survey bootstrap ({replicates} replicates) and from alternative methods.",
-            normalisation=fmt._(METHOD_NAMES.get(str(spec.get("normalisation", "minmax")), "min-max scaling")),
-            aggregation=fmt._(METHOD_NAMES.get(str(spec.get("aggregation", "arithmetic")),
-                                               "weighted arithmetic mean")),
-            reference=settings.index.reference_round, level=fmt.percent(settings.index.interval_level),
-            replicates=fmt.integer(settings.index.bootstrap_replicates)),
+            normalisation=fmt._(
+                METHOD_NAMES.get(str(spec.get("normalisation", "minmax")), "min-max scaling")
+            ),
+            aggregation=fmt._(
+                METHOD_NAMES.get(str(spec.get("aggregation", "arithmetic")), "weighted arithmetic mean")
+            ),
+            reference=settings.index.reference_round,
+            level=fmt.percent(settings.index.interval_level),
+            replicates=fmt.integer(settings.index.bootstrap_replicates),
+        ),
         "can": [
             fmt._("Compare communities and groups on the same indicators, each with its margin of error."),
             fmt._("Follow change between rounds measured with the same questionnaire and goalposts."),
@@ -102,8 +147,10 @@ def method(data: ReportData, fmt: Formatter) -> dict[str, Any]:
             fmt._("Separate communities whose intervals overlap: their order may be due to chance."),
             fmt._("Speak for people outside the 15–34 age band or outside the communities surveyed."),
             fmt._("Give an absolute standard: an index score places a community among those surveyed."),
-            fmt._("Publish values resting on fewer than {min_cell} respondents: they are shown as —.",
-                  min_cell=data.min_cell),
+            fmt._(
+                "Publish values resting on fewer than {min_cell} respondents: they are shown as —.",
+                min_cell=data.min_cell,
+            ),
         ],
     }
 
@@ -121,23 +168,43 @@ def tableau_1(data: ReportData, fmt: Formatter) -> dict[str, Any] | None:
             if not found or found.get("score") is None:
                 cells.append(None)
                 continue
-            cells.append({
-                "score": fmt.decimal(found["score"]),
-                "interval": (f"{fmt.decimal(found['score_low'])}–{fmt.decimal(found['score_high'])}"
-                             if found.get("score_low") is not None and found.get("score_high") is not None else ""),
-                "rank": fmt.integer(found["rank"]),
-                "rank_interval": (f"{fmt.integer(found['rank_low'])}–{fmt.integer(found['rank_high'])}"
-                                  if found.get("rank_low") is not None and found.get("rank_high") is not None
-                                  else ""),
-            })
+            cells.append(
+                {
+                    "score": fmt.decimal(found["score"]),
+                    "interval": (
+                        f"{fmt.decimal(found['score_low'])}–{fmt.decimal(found['score_high'])}"
+                        if found.get("score_low") is not None and found.get("score_high") is not None
+                        else ""
+                    ),
+                    "rank": fmt.integer(found["rank"]),
+                    "rank_interval": (
+                        f"{fmt.integer(found['rank_low'])}–{fmt.integer(found['rank_high'])}"
+                        if found.get("rank_low") is not None and found.get("rank_high") is not None
+                        else ""
+                    ),
+                }
+            )
             if pillar == "composite":
                 order.append(name)
-                points.append(charts.ScorePoint(pillar, name, found["score"], found.get("score_low"),
-                                                found.get("score_high"), False, fmt.decimal(found["score"])))
+                points.append(
+                    charts.ScorePoint(
+                        pillar,
+                        name,
+                        found["score"],
+                        found.get("score_low"),
+                        found.get("score_high"),
+                        False,
+                        fmt.decimal(found["score"]),
+                    )
+                )
         rows.append({"name": name, "cells": cells})
     chart = charts.to_svg(charts.ranking_intervals(points, order), fmt.language) if points else None
-    return {"pillars": [fmt._(PILLAR_NAMES[p]) for p in PILLARS], "rows": rows, "chart": chart,
-            "level": fmt.percent(data.settings.index.interval_level)}
+    return {
+        "pillars": [fmt._(PILLAR_NAMES[p]) for p in PILLARS],
+        "rows": rows,
+        "chart": chart,
+        "level": fmt.percent(data.settings.index.interval_level),
+    }
 
 
 def needs_matrix(data: ReportData, fmt: Formatter) -> dict[str, Any] | None:
@@ -152,11 +219,19 @@ def needs_matrix(data: ReportData, fmt: Formatter) -> dict[str, Any] | None:
         for community in data.communities:
             found = levels.get((community.id, issue_id))
             level = found["level"] if found else "none"
-            cells.append({"level": level, "text": fmt._(LEVEL_NAMES[level]) if LEVEL_NAMES.get(level) else "",
-                          "overridden": bool(found and found.get("overridden"))})
+            cells.append(
+                {
+                    "level": level,
+                    "text": fmt._(LEVEL_NAMES[level]) if LEVEL_NAMES.get(level) else "",
+                    "overridden": bool(found and found.get("overridden")),
+                }
+            )
         rows.append({"label": label or issue_id, "cells": cells})
-    return {"communities": [c.name for c in data.communities], "rows": rows,
-            "overridden": any(c["overridden"] for r in rows for c in r["cells"])}
+    return {
+        "communities": [c.name for c in data.communities],
+        "rows": rows,
+        "overridden": any(c["overridden"] for r in rows for c in r["cells"]),
+    }
 
 
 def main_gaps(data: ReportData, fmt: Formatter) -> list[dict[str, Any]]:
@@ -165,12 +240,17 @@ def main_gaps(data: ReportData, fmt: Formatter) -> list[dict[str, Any]]:
         return []
     found = []
     for dimension, group_a, group_b, title in GAP_SETS:
-        frame = data.gaps.filter((pl.col("community_id") == ALL) & (pl.col("group_dimension") == dimension)
-                                 & (pl.col("group_a") == group_a) & (pl.col("group_b") == group_b))
+        frame = data.gaps.filter(
+            (pl.col("community_id") == ALL)
+            & (pl.col("group_dimension") == dimension)
+            & (pl.col("group_a") == group_a)
+            & (pl.col("group_b") == group_b)
+        )
         if frame.is_empty():
             continue
-        frame = frame.sort(pl.col("suppressed").cast(pl.Int8), "p_adjusted", pl.col("difference").abs() * -1,
-                           nulls_last=True)
+        frame = frame.sort(
+            pl.col("suppressed").cast(pl.Int8), "p_adjusted", pl.col("difference").abs() * -1, nulls_last=True
+        )
         rows = []
         for row in frame.head(MAX_GAPS).iter_rows(named=True):
             indicator_id = row["indicator_id"]
@@ -178,20 +258,36 @@ def main_gaps(data: ReportData, fmt: Formatter) -> list[dict[str, Any]]:
             mean = data.indicator(indicator_id).kind == "mean"
             a = data.cell(ALL, indicator_id, dimension, group_a)
             b = data.cell(ALL, indicator_id, dimension, group_b)
-            rows.append({
-                "label": data.indicator(indicator_id).label(fmt.language),
-                "a": _value(fmt, data, indicator_id, a.estimate if a.shown else None),
-                "b": _value(fmt, data, indicator_id, b.estimate if b.shown else None),
-                "difference": fmt.percent(None) if hidden else (
-                    fmt.decimal(row["difference"], 2) if mean else fmt.points(row["difference"])),
-                "interval": "" if hidden or row.get("ci_low") is None else (
-                    f"{fmt.decimal(row['ci_low'], 2)} – {fmt.decimal(row['ci_high'], 2)}" if mean else
-                    f"{fmt.points(row['ci_low'])} – {fmt.points(row['ci_high'])}"),
-                "p_adjusted": fmt.percent(None) if hidden else fmt.p_value(row["p_adjusted"]),
-                "significant": not hidden and row["p_adjusted"] is not None and row["p_adjusted"] < SIGNIFICANCE,
-            })
-        found.append({"title": fmt._(title), "a": fmt._(GROUP_NAMES[group_a]), "b": fmt._(GROUP_NAMES[group_b]),
-                      "rows": rows, "tested": frame.height})
+            rows.append(
+                {
+                    "label": data.indicator(indicator_id).label(fmt.language),
+                    "a": _value(fmt, data, indicator_id, a.estimate if a.shown else None),
+                    "b": _value(fmt, data, indicator_id, b.estimate if b.shown else None),
+                    "difference": fmt.percent(None)
+                    if hidden
+                    else (fmt.decimal(row["difference"], 2) if mean else fmt.points(row["difference"])),
+                    "interval": ""
+                    if hidden or row.get("ci_low") is None
+                    else (
+                        f"{fmt.decimal(row['ci_low'], 2)} – {fmt.decimal(row['ci_high'], 2)}"
+                        if mean
+                        else f"{fmt.points(row['ci_low'])} – {fmt.points(row['ci_high'])}"
+                    ),
+                    "p_adjusted": fmt.percent(None) if hidden else fmt.p_value(row["p_adjusted"]),
+                    "significant": not hidden
+                    and row["p_adjusted"] is not None
+                    and row["p_adjusted"] < SIGNIFICANCE,
+                }
+            )
+        found.append(
+            {
+                "title": fmt._(title),
+                "a": fmt._(GROUP_NAMES[group_a]),
+                "b": fmt._(GROUP_NAMES[group_b]),
+                "rows": rows,
+                "tested": frame.height,
+            }
+        )
     return found
 
 
@@ -202,16 +298,30 @@ def actor_landscape(data: ReportData, fmt: Formatter) -> dict[str, Any] | None:
     rows = []
     for community in data.communities:
         actors = data.actors_in(community.id)
-        rows.append({"name": community.name, "total": len(actors),
-                     "dimensions": [sum(d in a.dimensions for a in actors) for d in DIMENSIONS],
-                     "names": ", ".join(a.name for a in actors[:6]) + (" …" if len(actors) > 6 else "")})
+        rows.append(
+            {
+                "name": community.name,
+                "total": len(actors),
+                "dimensions": [sum(d in a.dimensions for a in actors) for d in DIMENSIONS],
+                "names": ", ".join(a.name for a in actors[:6]) + (" …" if len(actors) > 6 else ""),
+            }
+        )
     national = [a for a in data.actors if a.scope == "national"]
-    return {"rows": rows, "national": len(national),
-            "national_dimensions": [sum(d in a.dimensions for a in national) for d in DIMENSIONS]}
+    return {
+        "rows": rows,
+        "national": len(national),
+        "national_dimensions": [sum(d in a.dimensions for a in national) for d in DIMENSIONS],
+    }
 
 
-def _shown(fmt: Formatter, data: ReportData, community_id: str, indicator_id: str, dimension: str = ALL,
-           group: str = ALL) -> str:
+def _shown(
+    fmt: Formatter,
+    data: ReportData,
+    community_id: str,
+    indicator_id: str,
+    dimension: str = ALL,
+    group: str = ALL,
+) -> str:
     cell = data.cell(community_id, indicator_id, dimension, group)
     return _value(fmt, data, indicator_id, cell.estimate if cell.shown else None)
 
@@ -234,21 +344,34 @@ def c4d(data: ReportData, fmt: Formatter) -> dict[str, Any] | None:
     if not families and not legal:
         return None
     by_group = []
-    for title, _prefix, ids in families + ([(fmt._("Knowledge of legal routes"), "", legal)] if legal else []):
+    for title, _prefix, ids in families + (
+        [(fmt._("Knowledge of legal routes"), "", legal)] if legal else []
+    ):
         rows = []
         for indicator_id in ids:
-            rows.append({"label": data.indicator(indicator_id).short_label(fmt.language),
-                         "cells": [_shown(fmt, data, ALL, indicator_id, dimension, group)
-                                    for dimension, group in C4D_GROUPS]})
+            rows.append(
+                {
+                    "label": data.indicator(indicator_id).short_label(fmt.language),
+                    "cells": [
+                        _shown(fmt, data, ALL, indicator_id, dimension, group)
+                        for dimension, group in C4D_GROUPS
+                    ],
+                }
+            )
         by_group.append({"title": title, "rows": rows})
     columns = [i for _title, _prefix, ids in families for i in ids[:3]] + legal
     places = [(c.name, c.id) for c in data.communities] + [(fmt._("Whole sample"), ALL)]
     by_community = {
         "columns": [data.indicator(i).short_label(fmt.language) for i in columns],
-        "rows": [{"name": name, "cells": [_shown(fmt, data, key, i) for i in columns]} for name, key in places],
+        "rows": [
+            {"name": name, "cells": [_shown(fmt, data, key, i) for i in columns]} for name, key in places
+        ],
     }
-    return {"groups": [fmt._(GROUP_NAMES[g]) for _d, g in C4D_GROUPS], "by_group": by_group,
-            "by_community": by_community}
+    return {
+        "groups": [fmt._(GROUP_NAMES[g]) for _d, g in C4D_GROUPS],
+        "by_group": by_group,
+        "by_community": by_community,
+    }
 
 
 def synthesis_context(data: ReportData, fmt: Formatter) -> dict[str, Any]:

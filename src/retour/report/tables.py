@@ -18,28 +18,54 @@ import xlsxwriter
 
 from retour.report.context import stamp_text, synthetic_note
 from retour.report.data import ReportData
-from retour.report.i18n import SUPPRESSED, Formatter, N_
+from retour.report.i18n import N_, SUPPRESSED, Formatter
 
 VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "deff")
 GAP_VALUE_COLUMNS = ("difference", "se", "ci_low", "ci_high", "statistic", "p_value", "p_adjusted")
 THEME_LABELS = {
-    "socio_economic": N_("Socio-economic profile"), "services": N_("Basic services"), "wellbeing": N_("Well-being"),
-    "reintegration": N_("Reintegration"), "education": N_("Education"), "migration": N_("Migration"),
-    "c4d": N_("Communication for development"), "activity_domains": N_("Fields of activity"),
-    "business_obstacles": N_("Obstacles to business"), "desire_to_leave": N_("Wish to leave"),
-    "reasons_left": N_("Reasons for having left"), "reasons_to_leave": N_("Reasons to leave"),
-    "reasons_to_stay": N_("Reasons to stay"), "perception_returnees": N_("Perception of returnees"),
+    "socio_economic": N_("Socio-economic profile"),
+    "services": N_("Basic services"),
+    "wellbeing": N_("Well-being"),
+    "reintegration": N_("Reintegration"),
+    "education": N_("Education"),
+    "migration": N_("Migration"),
+    "c4d": N_("Communication for development"),
+    "activity_domains": N_("Fields of activity"),
+    "business_obstacles": N_("Obstacles to business"),
+    "desire_to_leave": N_("Wish to leave"),
+    "reasons_left": N_("Reasons for having left"),
+    "reasons_to_leave": N_("Reasons to leave"),
+    "reasons_to_stay": N_("Reasons to stay"),
+    "perception_returnees": N_("Perception of returnees"),
     "other": N_("Other indicators"),
 }
 GROUP_LABELS = {
-    "all": N_("All"), "returnee": N_("Return migrants"), "non_migrant": N_("Non-migrants"), "women": N_("Women"), "men": N_("Men"),
-    "15_24": N_("15–24 years"), "25_34": N_("25–34 years"), "urban": N_("Urban"), "rural": N_("Rural"),
-    "migration_status": N_("Migration status"), "sex": N_("Sex"), "age_band": N_("Age band"), "area_type": N_("Area type"),
+    "all": N_("All"),
+    "returnee": N_("Return migrants"),
+    "non_migrant": N_("Non-migrants"),
+    "women": N_("Women"),
+    "men": N_("Men"),
+    "15_24": N_("15–24 years"),
+    "25_34": N_("25–34 years"),
+    "urban": N_("Urban"),
+    "rural": N_("Rural"),
+    "migration_status": N_("Migration status"),
+    "sex": N_("Sex"),
+    "age_band": N_("Age band"),
+    "area_type": N_("Area type"),
 }
-LEVEL_LABELS = {"priority": N_("Priority"), "important": N_("Important"), "outside_reach": N_("Outside direct reach"),
-                "none": N_("Not a priority")}
-PILLAR_LABELS = {"economic": N_("Economic"), "social": N_("Social"), "psychosocial": N_("Psychosocial"),
-                 "composite": N_("Composite")}
+LEVEL_LABELS = {
+    "priority": N_("Priority"),
+    "important": N_("Important"),
+    "outside_reach": N_("Outside direct reach"),
+    "none": N_("Not a priority"),
+}
+PILLAR_LABELS = {
+    "economic": N_("Economic"),
+    "social": N_("Social"),
+    "psychosocial": N_("Psychosocial"),
+    "composite": N_("Composite"),
+}
 
 
 def blank_suppressed(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
@@ -47,8 +73,9 @@ def blank_suppressed(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFram
     if frame.is_empty() or "suppressed" not in frame.columns:
         return frame
     present = [c for c in columns if c in frame.columns]
-    return frame.with_columns([pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c)
-                               for c in present])
+    return frame.with_columns(
+        [pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c) for c in present]
+    )
 
 
 def labelled_estimates(data: ReportData) -> pl.DataFrame:
@@ -58,11 +85,16 @@ def labelled_estimates(data: ReportData) -> pl.DataFrame:
     catalogue = data.indicators.select("indicator_id", "label_fr", "label_en", "kind", "theme")
     frame = blank_suppressed(data.estimates.drop("round", strict=False), VALUE_COLUMNS)
     frame = frame.join(catalogue, on="indicator_id", how="left").with_columns(
-        pl.col("theme").fill_null("other"), pl.col("kind").fill_null("proportion"))
+        pl.col("theme").fill_null("other"), pl.col("kind").fill_null("proportion")
+    )
     order = {c.id: i for i, c in enumerate(data.communities)}
-    return frame.with_columns(
-        pl.col("community_id").replace_strict(order, default=-1, return_dtype=pl.Int64).alias("_order")
-    ).sort("theme", "indicator_id", "_order", "group_dimension", "group").drop("_order")
+    return (
+        frame.with_columns(
+            pl.col("community_id").replace_strict(order, default=-1, return_dtype=pl.Int64).alias("_order")
+        )
+        .sort("theme", "indicator_id", "_order", "group_dimension", "group")
+        .drop("_order")
+    )
 
 
 def write_csv(data: ReportData, folder: Path) -> list[Path]:
@@ -95,8 +127,16 @@ class _Workbook:
     def __init__(self, path: Path, fmt: Formatter) -> None:
         self.book = xlsxwriter.Workbook(str(path))
         self.fmt = fmt
-        self.header = self.book.add_format({"bold": True, "bg_color": "#16324F", "font_color": "#FFFFFF",
-                                            "text_wrap": True, "valign": "top", "border": 1})
+        self.header = self.book.add_format(
+            {
+                "bold": True,
+                "bg_color": "#16324F",
+                "font_color": "#FFFFFF",
+                "text_wrap": True,
+                "valign": "top",
+                "border": 1,
+            }
+        )
         self.percent = self.book.add_format({"num_format": "0.0%"})
         self.number = self.book.add_format({"num_format": "0.000"})
         self.integer = self.book.add_format({"num_format": "0"})
@@ -113,8 +153,13 @@ class _Workbook:
         self.names.add(name.lower())
         return self.book.add_worksheet(name)
 
-    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[tuple[Any, Any]]],
-              widths: Sequence[int]) -> None:
+    def table(
+        self,
+        title: str,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[tuple[Any, Any]]],
+        widths: Sequence[int],
+    ) -> None:
         """A sheet: frozen header row, autofilter, each cell written with its own format."""
         sheet = self.sheet(title)
         for column, (header, width) in enumerate(zip(headers, widths, strict=True)):
@@ -139,20 +184,28 @@ def _estimate_rows(book: _Workbook, data: ReportData, frame: pl.DataFrame) -> li
         proportion = row["kind"] != "mean"
         value_format = book.percent if proportion else book.number
         label = row["label_fr"] if fmt.language == "fr" else row["label_en"]
-        community = (fmt._("Whole sample") if row["community_id"] == "all"
-                     else data.community_name(row["community_id"]))
+        community = (
+            fmt._("Whole sample")
+            if row["community_id"] == "all"
+            else data.community_name(row["community_id"])
+        )
         cells: list[tuple[Any, Any]] = [
-            (community, book.text), (fmt._(GROUP_LABELS.get(row["group_dimension"], row["group_dimension"])), book.text),
+            (community, book.text),
+            (fmt._(GROUP_LABELS.get(row["group_dimension"], row["group_dimension"])), book.text),
             (fmt._(GROUP_LABELS.get(row["group"], row["group"])), book.text),
-            (label or row["indicator_id"], book.text), (row["indicator_id"], book.text)]
+            (label or row["indicator_id"], book.text),
+            (row["indicator_id"], book.text),
+        ]
         for column in ("estimate", "se", "ci_low", "ci_high"):
             if row["suppressed"]:
                 cells.append((SUPPRESSED, book.suppressed))
             else:
                 cells.append((row[column], value_format))
-        cells += [(row["n"], book.integer),
-                  (SUPPRESSED, book.suppressed) if row["suppressed"] else (row["deff"], book.number),
-                  (fmt._("yes") if row["suppressed"] else fmt._("no"), book.text)]
+        cells += [
+            (row["n"], book.integer),
+            (SUPPRESSED, book.suppressed) if row["suppressed"] else (row["deff"], book.number),
+            (fmt._("yes") if row["suppressed"] else fmt._("no"), book.text),
+        ]
         rows.append(cells)
     return rows
 
@@ -160,15 +213,30 @@ def _estimate_rows(book: _Workbook, data: ReportData, frame: pl.DataFrame) -> li
 def _write_workbook(data: ReportData, path: Path, fmt: Formatter) -> Path:
     book = _Workbook(path, fmt)
     estimates = labelled_estimates(data)
-    headers = [fmt._("Community"), fmt._("Breakdown"), fmt._("Group"), fmt._("Indicator"), fmt._("Indicator id"),
-               fmt._("Estimate"), fmt._("Standard error"), fmt._("CI low"), fmt._("CI high"), fmt._("Respondents (n)"),
-               fmt._("Design effect"), fmt._("Suppressed")]
+    headers = [
+        fmt._("Community"),
+        fmt._("Breakdown"),
+        fmt._("Group"),
+        fmt._("Indicator"),
+        fmt._("Indicator id"),
+        fmt._("Estimate"),
+        fmt._("Standard error"),
+        fmt._("CI low"),
+        fmt._("CI high"),
+        fmt._("Respondents (n)"),
+        fmt._("Design effect"),
+        fmt._("Suppressed"),
+    ]
     widths = [20, 16, 16, 48, 26, 10, 10, 10, 10, 10, 10, 10]
     if not estimates.is_empty():
         for theme in estimates["theme"].unique(maintain_order=True).to_list():
             rows = _estimate_rows(book, data, estimates.filter(pl.col("theme") == theme))
-            book.table(fmt._(THEME_LABELS.get(theme, "Other indicators")) if theme in THEME_LABELS else theme,
-                       headers, rows, widths)
+            book.table(
+                fmt._(THEME_LABELS.get(theme, "Other indicators")) if theme in THEME_LABELS else theme,
+                headers,
+                rows,
+                widths,
+            )
     _gap_sheet(book, data)
     _index_sheet(book, data)
     _needs_sheet(book, data)
@@ -186,35 +254,81 @@ def _gap_sheet(book: _Workbook, data: ReportData) -> None:
         info = data.indicator(row["indicator_id"])
         value_format = book.number if info.kind == "mean" else book.percent
         hidden = bool(row.get("suppressed"))
-        rows.append([
-            (fmt._("Whole sample") if row["community_id"] == "all" else data.community_name(row["community_id"]),
-             book.text),
-            (fmt._(GROUP_LABELS.get(row["group_a"], row["group_a"])), book.text),
-            (fmt._(GROUP_LABELS.get(row["group_b"], row["group_b"])), book.text),
-            (info.label(fmt.language), book.text),
-            *[((SUPPRESSED, book.suppressed) if hidden else (row[c], value_format))
-              for c in ("difference", "ci_low", "ci_high")],
-            *[((SUPPRESSED, book.suppressed) if hidden else (row[c], book.number))
-              for c in ("p_value", "p_adjusted")],
-            (row.get("n_a"), book.integer), (row.get("n_b"), book.integer)])
-    book.table(fmt._("Gaps"), [fmt._("Community"), fmt._("Group A"), fmt._("Group B"), fmt._("Indicator"),
-                               fmt._("Difference (A − B)"), fmt._("CI low"), fmt._("CI high"), fmt._("p-value"),
-                               fmt._("Adjusted p-value (BH)"), fmt._("n (A)"), fmt._("n (B)")],
-               rows, [20, 16, 16, 48, 12, 10, 10, 10, 12, 8, 8])
+        rows.append(
+            [
+                (
+                    fmt._("Whole sample")
+                    if row["community_id"] == "all"
+                    else data.community_name(row["community_id"]),
+                    book.text,
+                ),
+                (fmt._(GROUP_LABELS.get(row["group_a"], row["group_a"])), book.text),
+                (fmt._(GROUP_LABELS.get(row["group_b"], row["group_b"])), book.text),
+                (info.label(fmt.language), book.text),
+                *[
+                    ((SUPPRESSED, book.suppressed) if hidden else (row[c], value_format))
+                    for c in ("difference", "ci_low", "ci_high")
+                ],
+                *[
+                    ((SUPPRESSED, book.suppressed) if hidden else (row[c], book.number))
+                    for c in ("p_value", "p_adjusted")
+                ],
+                (row.get("n_a"), book.integer),
+                (row.get("n_b"), book.integer),
+            ]
+        )
+    book.table(
+        fmt._("Gaps"),
+        [
+            fmt._("Community"),
+            fmt._("Group A"),
+            fmt._("Group B"),
+            fmt._("Indicator"),
+            fmt._("Difference (A − B)"),
+            fmt._("CI low"),
+            fmt._("CI high"),
+            fmt._("p-value"),
+            fmt._("Adjusted p-value (BH)"),
+            fmt._("n (A)"),
+            fmt._("n (B)"),
+        ],
+        rows,
+        [20, 16, 16, 48, 12, 10, 10, 10, 12, 8, 8],
+    )
 
 
 def _index_sheet(book: _Workbook, data: ReportData) -> None:
     if data.index_scores.is_empty():
         return
     fmt = book.fmt
-    rows = [[(data.community_name(r["community_id"]), book.text),
-             (fmt._(PILLAR_LABELS.get(r["pillar"], r["pillar"])), book.text),
-             (r["score"], book.number), (r.get("score_low"), book.number), (r.get("score_high"), book.number),
-             (r["rank"], book.integer), (r.get("rank_low"), book.integer), (r.get("rank_high"), book.integer)]
-            for r in data.index_scores.iter_rows(named=True)]
-    book.table(fmt._("Index"), [fmt._("Community"), fmt._("Pillar"), fmt._("Score"), fmt._("Score low"),
-                                fmt._("Score high"), fmt._("Rank"), fmt._("Rank low"), fmt._("Rank high")],
-               rows, [20, 14, 10, 10, 10, 8, 8, 8])
+    rows = [
+        [
+            (data.community_name(r["community_id"]), book.text),
+            (fmt._(PILLAR_LABELS.get(r["pillar"], r["pillar"])), book.text),
+            (r["score"], book.number),
+            (r.get("score_low"), book.number),
+            (r.get("score_high"), book.number),
+            (r["rank"], book.integer),
+            (r.get("rank_low"), book.integer),
+            (r.get("rank_high"), book.integer),
+        ]
+        for r in data.index_scores.iter_rows(named=True)
+    ]
+    book.table(
+        fmt._("Index"),
+        [
+            fmt._("Community"),
+            fmt._("Pillar"),
+            fmt._("Score"),
+            fmt._("Score low"),
+            fmt._("Score high"),
+            fmt._("Rank"),
+            fmt._("Rank low"),
+            fmt._("Rank high"),
+        ],
+        rows,
+        [20, 14, 10, 10, 10, 8, 8, 8],
+    )
 
 
 def _needs_sheet(book: _Workbook, data: ReportData) -> None:
@@ -224,23 +338,47 @@ def _needs_sheet(book: _Workbook, data: ReportData) -> None:
     rows = []
     for r in data.needs.iter_rows(named=True):
         label = r.get(f"issue_label_{fmt.language}") or r["issue_id"]
-        evidence = r.get("evidence_fr") if fmt.language == "fr" and r.get("evidence_fr") else r.get("evidence")
-        rows.append([(data.community_name(r["community_id"]), book.text), (label, book.text),
-                     (fmt._(LEVEL_LABELS.get(r["level"], r["level"])), book.text), (evidence or "", book.text),
-                     (fmt._("yes") if r.get("overridden") else fmt._("no"), book.text),
-                     (r.get("override_why") or "", book.text)])
-    book.table(fmt._("Needs"), [fmt._("Community"), fmt._("Issue"), fmt._("Level"), fmt._("Evidence"),
-                                fmt._("Overridden"), fmt._("Reason for the override")],
-               rows, [20, 24, 18, 70, 10, 40])
+        evidence = (
+            r.get("evidence_fr") if fmt.language == "fr" and r.get("evidence_fr") else r.get("evidence")
+        )
+        rows.append(
+            [
+                (data.community_name(r["community_id"]), book.text),
+                (label, book.text),
+                (fmt._(LEVEL_LABELS.get(r["level"], r["level"])), book.text),
+                (evidence or "", book.text),
+                (fmt._("yes") if r.get("overridden") else fmt._("no"), book.text),
+                (r.get("override_why") or "", book.text),
+            ]
+        )
+    book.table(
+        fmt._("Needs"),
+        [
+            fmt._("Community"),
+            fmt._("Issue"),
+            fmt._("Level"),
+            fmt._("Evidence"),
+            fmt._("Overridden"),
+            fmt._("Reason for the override"),
+        ],
+        rows,
+        [20, 24, 18, 70, 10, 40],
+    )
 
 
 def _notes_sheet(book: _Workbook, data: ReportData) -> None:
     fmt = book.fmt
-    lines = [data.settings.study.name, stamp_text(data, fmt), synthetic_note(data, fmt),
-             fmt._("Fewer than {min_cell} respondents: the value is not published.", min_cell=data.min_cell)
-             + f" ({SUPPRESSED})",
-             fmt._("Proportions are shares of respondents (0 to 100 %); intervals are {level} confidence intervals.",
-                   level=fmt.percent(data.settings.estimation.confidence))]
+    lines = [
+        data.settings.study.name,
+        stamp_text(data, fmt),
+        synthetic_note(data, fmt),
+        fmt._("Fewer than {min_cell} respondents: the value is not published.", min_cell=data.min_cell)
+        + f" ({SUPPRESSED})",
+        fmt._(
+            "Proportions are shares of respondents (0 to 100 %); intervals are {level} confidence intervals.",
+            level=fmt.percent(data.settings.estimation.confidence),
+        ),
+    ]
     sheet = book.sheet(fmt._("Notes"))
     sheet.set_column(0, 0, 120)
     for row, line in enumerate(line for line in lines if line):
@@ -251,6 +389,8 @@ def write_tables(data: ReportData, folder: Path, languages: Sequence[str] = ("fr
     """Write the round's tables under `folder`: `tables-<lang>.xlsx` per language and the CSV files."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = [_write_workbook(data, folder / f"tables-{language}.xlsx", Formatter(language))
-               for language in languages]
+    written = [
+        _write_workbook(data, folder / f"tables-{language}.xlsx", Formatter(language))
+        for language in languages
+    ]
     return written + write_csv(data, folder)

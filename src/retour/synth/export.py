@@ -66,7 +66,12 @@ def _write_xlsx(table: pl.DataFrame, path: Path, sheet: str, note: str) -> None:
     worksheet = workbook.add_worksheet(sheet[:31])
     worksheet.write_row(0, 0, table.columns)
     for index, column in enumerate(table.columns):
-        worksheet.write_column(1, index, table.get_column(column).to_list())
+        values = table.get_column(column)
+        # empty cells are left out; each kind of cell goes straight to its writer
+        write = worksheet.write_number if values.dtype.is_numeric() else worksheet.write_string
+        items = values.to_list()
+        for row in values.is_not_null().arg_true().to_list():
+            write(row + 1, index, items[row])
     workbook.close()
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from retour.dashboard import pages
+from retour.dashboard import exports, pages
 from retour.dashboard.routes.common import chosen_round, round_context
+from retour.errors import RetourError
 from retour.dashboard.web import PageError, dashboard_of, language_of, render, render_text
 
 router = APIRouter()
@@ -40,7 +41,7 @@ async def community_page(request: Request, community_id: str) -> Response:
                 **content,
                 "round": round_name,
                 "min_cell": dashboard.project.settings.estimation.min_cell,
-                "map_svg": pages.locator_svg(dashboard.labels, community_id, language),
+                "map_svg": None,  # the embedded fact sheet has the locator map
             },
         )
 
@@ -56,3 +57,17 @@ async def community_page(request: Request, community_id: str) -> Response:
             "sections": html,
         },
     )
+
+
+@router.get("/communities/{community_id}/factsheet")
+def community_factsheet(request: Request, community_id: str) -> Response:
+    """The report module's fact sheet as a document of its own, shown in a frame of the community page."""
+    dashboard = dashboard_of(request)
+    round_name = chosen_round(request)
+    if community_id not in pages.community_ids(dashboard.access, dashboard.labels):
+        raise PageError(404, "error.not_found.title", "error.not_found.body", what=community_id)
+    try:
+        html = exports.factsheet_html(dashboard, round_name, community_id, language_of(request))
+    except RetourError as error:
+        raise PageError(404, "community.no_factsheet", detail=str(error)) from None
+    return HTMLResponse(html)
