@@ -61,7 +61,8 @@ def make_round(n: int, n_communities: int, rng: np.random.Generator, shift: floa
             values = rng.poisson(6, n) + 1.0 + 10 * shift
         values[rng.random(n) < 0.05] = np.nan
         columns[f"i{k:02d}"] = values
-    return pl.DataFrame(columns).with_columns([pl.col(f"i{k:02d}").fill_nan(None) for k in range(N_INDICATORS)])
+    return pl.DataFrame(columns).with_columns([pl.col(f"i{k:02d}").fill_nan(None)
+                                               for k in range(N_INDICATORS)])
 
 
 def index_spec() -> IndexSpec:
@@ -74,9 +75,11 @@ def run(n: int, n_communities: int) -> None:
     rng = np.random.default_rng(11)
     first = make_round(n, n_communities, rng)
     again = make_round(n, n_communities, rng, shift=0.05)
-    keep = rng.random(n) < 0.8
-    second = again.with_columns(case_id=pl.when(pl.Series(keep)).then(first["case_id"])
-                                .otherwise(pl.format("new{}", pl.int_range(pl.len()))))
+    keep = pl.Series(rng.random(n) < 0.8)  # re-interviewed where they were: same community and cluster
+    place = ["community_id", "stratum", "psu", "area_type", "case_id"]
+    second = again.with_columns([pl.when(keep).then(first[c]).otherwise(pl.col(c)).alias(c) for c in place])
+    second = second.with_columns(case_id=pl.when(keep).then(pl.col("case_id"))
+                                 .otherwise(pl.format("new{}", pl.int_range(pl.len()))))
     indicators = [f"i{k:02d}" for k in range(N_INDICATORS)]
     kinds = {i: "mean" for i in indicators[-N_MEANS:]}
     spec = index_spec()
@@ -86,16 +89,18 @@ def run(n: int, n_communities: int) -> None:
         stacked = linearise_rounds(first, second, indicators, Design(), EstimationSpec(), kinds=kinds,
                                    pairing=pairing, treatment=TREATMENT)
         times["link+stack+linearise"] = time.perf_counter() - start
-        for name, step in (("indicator changes", lambda: indicator_change(stacked)),
-                           ("score changes", lambda: score_change(stacked, spec)),
-                           ("difference-in-differences", lambda: difference_in_differences(stacked))):
+        steps = {"indicator changes": (indicator_change, ()), "score changes": (score_change, (spec,)),
+                 "difference-in-differences": (difference_in_differences, ())}
+        for name, (step, arguments) in steps.items():
             start = time.perf_counter()
-            result = step()
+            result = step(stacked, *arguments)
             times[name] = time.perf_counter() - start
             times[f"{name} rows"] = result.height
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        figures = ", ".join(f"{k} {v:.2f} s" if isinstance(v, float) else f"{k} {v:,}" for k, v in times.items())
-        print(f"N = {n:,} a round, {n_communities} communities, {pairing}: {figures}; peak RSS {peak:,.0f} MB")
+        figures = ", ".join(f"{k} {v:.2f} s" if isinstance(v, float) else f"{k} {v:,}"
+                            for k, v in times.items())
+        print(f"N = {n:,} a round, {n_communities} communities, {pairing}: {figures}; "
+              f"peak RSS {peak:,.0f} MB")
 
 
 def main() -> None:

@@ -174,6 +174,20 @@ def needs_frame(rng: np.random.Generator) -> pl.DataFrame:
     )
 
 
+def changes_frame(rng: np.random.Generator, from_round: str) -> pl.DataFrame:
+    """The comparison stage's `changes` (overall rows) from `from_round` into the round written."""
+    keys = [(c, i) for c in (*COMMUNITIES, "all") for i in INDICATORS]
+    size = len(keys)
+    change = rng.normal(0, 0.08, size)
+    p_value = rng.uniform(0, 1, size)
+    return pl.DataFrame({
+        "community_id": [k[0] for k in keys], "group_dimension": ["all"] * size, "group": ["all"] * size,
+        "indicator_id": [k[1] for k in keys], "change": change, "se": np.full(size, 0.04),
+        "p_value": p_value, "p_adjusted": np.minimum(1, p_value * 1.5), "suppressed": [False] * size,
+        "from_round": [from_round] * size,
+    })
+
+
 def write_results(store_path: Path, rounds: tuple[str, ...] = ("baseline",), seed: int = 11) -> None:
     """Fill the store with every result table the dashboard reads, for each round."""
     rng = np.random.default_rng(seed)
@@ -184,6 +198,8 @@ def write_results(store_path: Path, rounds: tuple[str, ...] = ("baseline",), see
             store.write_results(con, "gaps", gaps_frame(rng), round_name)
             store.write_results(con, "index_scores", index_frame(rng), round_name)
             store.write_results(con, "needs", needs_frame(rng), round_name)
+            if round_name != rounds[0]:
+                store.write_results(con, "changes", changes_frame(rng, rounds[0]), round_name)
             stamp = {
                 "retour_version": "0.1.0",
                 "config_hash": "abc123def456",

@@ -503,3 +503,17 @@ def test_retour_serve_answers_on_loopback(study):
         server.terminate()
         _, errors = server.communicate(timeout=30)
     assert f"on http://127.0.0.1:{port}/" in errors
+
+
+def test_the_rounds_page_shows_each_round_and_the_stored_change(client, study):
+    sign_in(client, "vera")
+    con = store.connect(load_project(study).store_path)
+    try:
+        change = store.read_results(con, "changes", "midterm").filter(
+            (pl.col("community_id") == "kita") & (pl.col("indicator_id") == "seeking_job")).row(0, named=True)
+    finally:
+        con.close()
+    text = page(client.get("/rounds?community=kita"))
+    assert "Situation de référence → Mi-parcours" in text
+    shown = format_percent(change["change"], "fr", 1).replace("\u202f%", "")
+    assert ("+" if change["change"] > 0 else "") + shown in text

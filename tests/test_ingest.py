@@ -407,3 +407,29 @@ def test_ingesting_the_example_export_is_fast(example, tmp_path):
     batch = ingest(tmp_path / "baseline.csv", example, secret=SECRET, round_name="baseline")
     print(f"\n604-row example export ingested in {time.perf_counter() - started:.3f} s")
     assert batch.accepted.height == 604 and batch.problems == []
+
+
+def test_fingerprints_ignore_column_order_and_added_empty_fields_but_see_every_change():
+    from retour.ingest.fingerprint import DICTIONARY_LIMIT, fingerprints
+
+    frame = pl.DataFrame(
+        {
+            "sex": ["female", "male", None],
+            "age": [19, 27, 31],
+            "weight": [12.5, 9.75, None],
+            "arrival_date": [None, None, None],
+            "comments": [f"note {i}" for i in range(3)],
+        },
+        schema_overrides={"arrival_date": pl.Date},
+    )
+    reference = fingerprints(frame)
+    assert reference.n_unique() == 3
+    assert fingerprints(frame.select(reversed(frame.columns))).equals(reference)
+    assert fingerprints(frame.with_columns(pl.lit(None, pl.Int64).alias("children"))).equals(reference)
+    changed = fingerprints(frame.with_columns(pl.Series("age", [19, 28, 31])))
+    assert (changed == reference).to_list() == [True, False, True]
+    moved = fingerprints(frame.rename({"age": "household_size"}))
+    assert not (moved == reference).any()
+    many = pl.DataFrame({"uuid": [f"id-{i}" for i in range(DICTIONARY_LIMIT + 5)]})
+    few = many.head(3)
+    assert fingerprints(many).head(3).equals(fingerprints(few))  # DuckDB and Python paths agree

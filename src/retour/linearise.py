@@ -365,7 +365,8 @@ def _dense_small(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
 class _Cells:
     unit: np.ndarray  # (M,) unit of each cell
     levels: list[np.ndarray]  # per group dimension (M,), -1 when null
-    sums: np.ndarray  # (M, 4K + Km): sum(w y), sum(w), answers, missing, sum(w y^2) of the means
+    weighted: np.ndarray  # (M, 2K): sum(w y), sum(w) over answers
+    counted: np.ndarray  # (M, 2K + Km): answers, missing, sum(w y^2) of the means
     means: np.ndarray  # positions of the mean indicators
     unit_psu: np.ndarray  # (U,) PSU (nested in strata) of each unit
     unit_domain: np.ndarray  # (U,) domain code of each unit
@@ -410,30 +411,61 @@ def _cells(frame: pl.DataFrame, indicators: Sequence[str], kinds: Mapping[str, s
         rest //= size
 
     weight = frame[design.weight].cast(pl.Float64).to_numpy()
-    raw = frame.select([pl.col(c).cast(pl.Float64) for c in indicators]).to_numpy()  # null -> NaN
     means = np.array([i for i, c in enumerate(indicators) if kinds[c] == "mean"], dtype=np.int64)
-    k = len(indicators)
-    values = np.empty((n, k + len(means)))  # y then y^2 of the means, one row per respondent
-    values[:, :k] = raw
-    np.square(raw[:, means], out=values[:, k:])
-    missing = np.isnan(values[:, :k])
-    np.copyto(values[:, :k], 0.0, where=missing)
-    np.copyto(values[:, k:], 0.0, where=missing[:, means])
-    by_cell = sparse.csr_matrix((weight, (cell, np.arange(n))), shape=(m, n))
-    weighted = by_cell @ values
-    sums = np.empty((m, 4 * k + len(means)))  # sum(w y), sum(w), answers, missing, sum(w y^2) of means
-    sums[:, :k], sums[:, 4 * k:] = weighted[:, :k], weighted[:, k:]
-    row, which = np.nonzero(missing)  # missing answers, as (respondent, indicator)
-    slot = cell[row] * k + which
-    n_missing = np.bincount(slot, minlength=m * k).reshape(m, k)
-    sums[:, 3 * k:4 * k] = n_missing
-    np.subtract(np.bincount(cell, minlength=m)[:, None], n_missing, out=sums[:, 2 * k:3 * k])
-    w_missing = np.bincount(slot, weights=weight[row], minlength=m * k).reshape(m, k)
-    np.subtract(np.bincount(cell, weights=weight, minlength=m)[:, None], w_missing, out=sums[:, k:2 * k])
-    sums[:, k:2 * k][sums[:, 2 * k:3 * k] == 0] = 0.0  # no answer: exactly 0, not rounding residue
-    cells = _Cells(unit=keys // n_combinations, levels=cell_levels, sums=sums, means=means,
+    weighted, counted = _cell_sums(frame.select([pl.col(c).cast(pl.Float64) for c in indicators]), weight,
+                                   cell, m, means)
+    cells = _Cells(unit=keys // n_combinations, levels=cell_levels, weighted=weighted, counted=counted,
+                   means=means,
                    unit_psu=unit_psu, unit_domain=unit_domain, nested=nested)
     return cells, _layout(frame, design, enc.stratum, psu_stratum, lonely_psu)
+
+
+def _cell_sums(columns: pl.DataFrame, weight: np.ndarray, cell: np.ndarray, m: int,
+               means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums per cell: (m, 2K) sum(w y), sum(w); (m, 2K + Km) answers, missing, sum(w y^2) of the means.
+
+    One indicator column at a time, straight from its Arrow buffers (no (N, K) copy, no NaN fill): its
+    values, and the rows without an answer from its validity bitmap; each sum is one `bincount` over
+    the respondents in row order. sum(w) over answers is the cell's sum(w) less that of the missing
+    answers, exactly 0 without an answer. Sums are filled one quantity per row, then transposed once.
+    """
+    k = columns.width
+    by_row = np.empty((4 * k + len(means), m))  # one row per quantity: contiguous writes
+    square_row = dict(zip(means.tolist(), range(4 * k, 4 * k + len(means)), strict=True))
+    slots, missing_weight = [], []
+    for j, series in enumerate(columns.iter_columns()):  # the K indicator columns, one vector pass each
+        values, missing = _values_and_missing(series)
+        weighted = weight * values
+        weighted[missing] = 0.0  # whatever the buffer holds there
+        by_row[j] = np.bincount(cell, weights=weighted, minlength=m)
+        if j in square_row:
+            weighted = weight * (values * values)
+            weighted[missing] = 0.0
+            by_row[square_row[j]] = np.bincount(cell, weights=weighted, minlength=m)
+        slots.append(cell[missing] + j * m)
+        missing_weight.append(weight[missing])
+    slot = np.concatenate(slots)  # (indicator, cell) of every missing answer, in row order per indicator
+    n_missing = np.bincount(slot, minlength=k * m).reshape(k, m)
+    by_row[3 * k:4 * k] = n_missing
+    np.subtract(np.bincount(cell, minlength=m), n_missing, out=by_row[2 * k:3 * k])
+    w_missing = np.bincount(slot, weights=np.concatenate(missing_weight), minlength=k * m).reshape(k, m)
+    np.subtract(np.bincount(cell, weights=weight, minlength=m), w_missing, out=by_row[k:2 * k])
+    by_row[k:2 * k][by_row[2 * k:3 * k] == 0] = 0.0  # no answer: exactly 0, not rounding residue
+    return np.ascontiguousarray(by_row[:2 * k].T), np.ascontiguousarray(by_row[2 * k:].T)
+
+
+def _values_and_missing(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A Float64 column's values, read in place (anything where null), and the rows that are null."""
+    array = series.rechunk().to_arrow()
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    validity, data = array.buffers()[:2]
+    start, stop = array.offset, array.offset + len(array)
+    values = np.frombuffer(data, dtype=np.float64)[start:stop]
+    if validity is None or array.null_count == 0:
+        return values, np.empty(0, dtype=np.int64)
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=stop, bitorder="little")[start:]
+    return values, np.flatnonzero(bits == 0)
 
 
 def _layout(frame: pl.DataFrame, design: Design, stratum: np.ndarray, stratum_of_psu: np.ndarray,
@@ -513,7 +545,6 @@ def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray,
     one, empty ones included: their scores are 0, which is what an absent PSU counts as. A whole-sample
     pair is (PSU, level); when units are PSUs it has the sums of its unit's pair.
     """
-    k2 = 2 * (cells.sums.shape[1] - len(cells.means)) // 4
     offsets = np.array([offset for offset, _ in systems])
     widths = np.array([width for _, width in systems])
     n_units, n_psus = len(cells.unit_psu), int(cells.unit_psu.max()) + 1
@@ -521,8 +552,9 @@ def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray,
     valid = levels >= 0
     pair_of_cell = _table_start(n_units, widths) + cells.unit[:, None] * widths + levels
     domain_of_cell = offsets + cells.unit_domain[cells.unit][:, None] * widths + levels
-    sums_a = _spread(pair_of_cell, valid, n_units * int(widths.sum())) @ cells.sums[:, :k2]
-    totals = _spread(domain_of_cell, valid, n_domains) @ cells.sums
+    sums_a = _spread(pair_of_cell, valid, n_units * int(widths.sum())) @ cells.weighted
+    into_domains = _spread(domain_of_cell, valid, n_domains)
+    totals = np.hstack([into_domains @ cells.weighted, into_domains @ cells.counted])
     totals += group_sum(totals[:len(whole_of)], whole_of, n_domains)
 
     system_a, unit_a, level_a = _table_pairs(n_units, widths)

@@ -345,12 +345,13 @@ def indicator_change(stacked: StackedRounds) -> pl.DataFrame:
 
 
 def score_jacobian(values: np.ndarray, spec: IndexSpec, step: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """Scores (C, S) of a (C, I) value matrix and their Jacobian dS[c, s] / dx[c', i], shape (C, S, C, I).
+    """Scores (C, S) of a (C, I) value matrix and their derivatives dS[c, s] / dx[c', i].
 
-    Central differences with step h = step max(1, |x|), every perturbation built in one call of
-    `build_arrays`. Goalposts must be fixed in the spec, so that a score depends on the values only;
-    then under `minmax` and `goalposts` a community's score depends on its own values alone, and one
-    indicator is perturbed in every community at once. Missing values (NaN) have a zero derivative.
+    Goalposts must be fixed in the spec, so that a score depends on the values only. Under `minmax`
+    and `goalposts` a community's score then depends on its own values alone: the derivatives have
+    shape (C, S, I) (c' = c) and one indicator is perturbed in every community at once. Otherwise
+    they have shape (C, S, C, I). Central differences with step h = step max(1, |x|), every
+    perturbation built in one call of `build_arrays`. Missing values (NaN) have a zero derivative.
     """
     n_c, n_i = values.shape
     h = step * np.maximum(1.0, np.abs(np.nan_to_num(values)))
@@ -364,14 +365,10 @@ def score_jacobian(values: np.ndarray, spec: IndexSpec, step: float = 1e-6) -> t
     with np.errstate(invalid="ignore"):
         slope = np.nan_to_num(scores[1:1 + m] - scores[1 + m:])  # (M, C, S)
     n_s = scores.shape[-1]
-    jacobian = np.zeros((n_c, n_s, n_c, n_i))
     if separable:
-        own = slope / (2 * h.T[:, :, None])  # (I, C, S)
-        jacobian[np.arange(n_c), :, np.arange(n_c), :] = own.transpose(1, 2, 0)
-    else:
-        every = slope / (2 * h.reshape(-1)[:, None, None])  # (C I, C, S)
-        jacobian[:] = every.reshape(n_c, n_i, n_c, n_s).transpose(2, 3, 0, 1)
-    return scores[0], jacobian
+        return scores[0], (slope / (2 * h.T[:, :, None])).transpose(1, 2, 0)  # (C, S, I)
+    every = slope / (2 * h.reshape(-1)[:, None, None])  # (C I, C, S)
+    return scores[0], every.reshape(n_c, n_i, n_c, n_s).transpose(2, 3, 0, 1)
 
 
 def score_change(stacked: StackedRounds, spec: IndexSpec, excluded: Sequence[str] = ()) -> pl.DataFrame:
@@ -401,8 +398,8 @@ def score_change(stacked: StackedRounds, spec: IndexSpec, excluded: Sequence[str
     low, high = resolve_goalposts(matrices[0][None], spec)
     fixed = spec.variant(goalposts=tuple(_goalposts(spec.indicator_ids, low, high)))
     smooth = spec.normalisation != "rank"
-    (score_from, jac_from), (score_to, jac_to) = (score_jacobian(m, fixed) for m in matrices)
-    variance, df = _score_variance(lin, rows, position, (jac_from, jac_to))
+    (score_from, slope_from), (score_to, slope_to) = (score_jacobian(m, fixed) for m in matrices)
+    variance, df = _score_variance(lin, rows, position, (slope_from, slope_to))
     change = score_to - score_from
     se = np.where(smooth, standard_error(variance, np.fmax(np.abs(score_from), np.abs(score_to))), np.nan)
     tested = t_test(change, se, df, stacked.confidence)
@@ -439,14 +436,15 @@ def _value_matrix(lin: Linearised, rows: np.ndarray, position: Sequence[int], mi
 
 
 def _score_variance(lin: Linearised, rows: Sequence[np.ndarray], position: Sequence[int],
-                    jacobians: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                    slopes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Variance and df (C, S) of score_to - score_from from the linearised values of both rounds.
 
     A pair (PSU, community domain c' of a round) contributes sign sum_i dS[c, s]/dx[c', i] z_i to score
-    (c, s), sign + for the to-round and - for the from-round: the pair's scores, spread into the
-    columns of its community, times the Jacobian as a (C I, C S) matrix.
+    (c, s), sign + for the to-round and - for the from-round. With own-community derivatives (C, S, I)
+    each pair feeds its community's scores only; with full ones (C, S, C, I) the pair's scores,
+    spread into the columns of its community, are multiplied by the derivatives as a (C I, C S) matrix.
     """
-    n_c, n_s, _, n_i = jacobians[0].shape
+    n_c, n_s, n_i = slopes[0].shape[0], slopes[0].shape[1], slopes[0].shape[-1]
     columns = np.array(position)
     usable = np.flatnonzero(columns >= 0)
     community_of = np.full(lin.domains.height, -1, dtype=np.int64)
@@ -457,18 +455,24 @@ def _score_variance(lin: Linearised, rows: Sequence[np.ndarray], position: Seque
         round_of[round_rows[present]] = code
     keep = np.flatnonzero(community_of[lin.pair_domain] >= 0)
     pair_community, pair_round = community_of[lin.pair_domain[keep]], round_of[lin.pair_domain[keep]]
-    z = lin.scores[np.ix_(keep, columns[usable])]  # (Q, I') scores of the index indicators
-    contribution = np.zeros((len(keep), n_c * n_s))
-    for code, sign in ((0, -1.0), (1, 1.0)):
+    z = np.zeros((len(keep), n_i))
+    z[:, usable] = lin.scores[np.ix_(keep, columns[usable])]  # (Q, I) scores of the index indicators
+    own = slopes[0].ndim == 3
+    contribution = np.zeros((len(keep), n_s if own else n_c * n_s))
+    for code in (0, 1):
         chosen = np.flatnonzero(pair_round == code)
+        if own:  # (Q, S): sum_i slope[c_q, s, i] z[q, i]
+            contribution[chosen] = np.einsum("qsi,qi->qs", slopes[code][pair_community[chosen]], z[chosen])
+            continue
         spread = sparse.csr_matrix(
-            (z[chosen].ravel(), ((np.repeat(np.arange(len(chosen)), len(usable))),
-                                 (pair_community[chosen][:, None] * n_i + usable[None, :]).ravel())),
+            (z[chosen].ravel(), (np.repeat(np.arange(len(chosen)), n_i),
+                                 (pair_community[chosen][:, None] * n_i + np.arange(n_i)[None, :]).ravel())),
             shape=(len(chosen), n_c * n_i))
-        slope = jacobians[code].reshape(n_c * n_s, n_c * n_i)
-        contribution[chosen] = sign * (spread @ slope.T)
-    one = np.zeros(len(keep), dtype=np.int64)
-    psu, group, sums = pair_sums(lin.pair_psu[keep], one, contribution, 1)
-    variance = design_variance(lin.layout, psu, group, sums, 1).reshape(n_c, n_s)
-    df = design_df(lin.layout, psu, group, sums != 0, 1).reshape(n_c, n_s)
+        contribution[chosen] = spread @ slopes[code].reshape(n_c * n_s, n_c * n_i).T
+    contribution *= np.where(pair_round == 1, 1.0, -1.0)[:, None]
+    n_groups = n_c if own else 1
+    target = pair_community if own else np.zeros(len(keep), dtype=np.int64)
+    psu, group, sums = pair_sums(lin.pair_psu[keep], target, contribution, n_groups)
+    variance = design_variance(lin.layout, psu, group, sums, n_groups).reshape(n_c, n_s)
+    df = design_df(lin.layout, psu, group, sums != 0, n_groups).reshape(n_c, n_s)
     return variance, df

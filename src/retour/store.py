@@ -704,3 +704,13 @@ def read_actor_edits(con: Connection, latest: bool = False) -> pl.DataFrame:
         return frame(con, "SELECT * FROM actor_edits QUALIFY row_number() OVER "
                           "(PARTITION BY actor_id, field ORDER BY edit_id DESC) = 1 ORDER BY edit_id")
     return frame(con, "SELECT * FROM actor_edits ORDER BY edit_id")
+
+
+def count_submissions(con: Connection, column: str) -> pl.DataFrame:
+    """Accepted submissions per round and value of `column` (the community field), as `round,
+    community_id, respondents`; empty before the first ingest."""
+    empty = pl.DataFrame(schema={"round": pl.Utf8, "community_id": pl.Utf8, "respondents": pl.Int64})
+    if not table_exists(con, "submissions") or column not in _columns(con, "submissions"):
+        return empty
+    return frame(con, f"SELECT round, CAST({_quoted(column)} AS VARCHAR) AS community_id, "
+                      "count(*) AS respondents FROM submissions GROUP BY ALL ORDER BY ALL")

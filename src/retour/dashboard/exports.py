@@ -56,7 +56,9 @@ def factsheet_html(dashboard: Any, round_name: str, community_id: str, language:
     )
 
 
-def factsheet_pdf(dashboard: Any, round_name: str, community_id: str, language: str, print_html: Any) -> bytes:
+def factsheet_pdf(
+    dashboard: Any, round_name: str, community_id: str, language: str, print_html: Any
+) -> bytes:
     """The community's fact sheet as PDF, kept while the store is unchanged: the report's two-page fiche,
     or, when the report cannot be made (its registers are missing), the dashboard's print page."""
     from retour.errors import RetourError

@@ -125,6 +125,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Nombre de répondants ayant répondu à l'indicateur le plus renseigné.",
         "Respondents who answered the most widely answered indicator.",
     ),
+    "overview.sample_counted": (
+        "Soumissions acceptées dans la base pour cette vague.",
+        "Submissions accepted into the store for this round.",
+    ),
     "overview.total": ("Total", "Total"),
     "overview.stages": ("Étapes de calcul", "Computation stages"),
     "overview.stage": ("Étape", "Stage"),
@@ -278,7 +282,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Each round's estimates side by side; the change and its test come from the comparison stage.",
     ),
     "rounds.change": ("Évolution (points)", "Change (points)"),
-    "rounds.p_value": ("p", "p"),
+    "rounds.p_value": ("p (ajusté)", "p (adjusted)"),
     "rounds.empty": ("Aucune estimation enregistrée pour l'instant.", "No estimates stored yet."),
     "rounds.one_round": (
         "Une seule vague a des résultats : la comparaison viendra avec la suivante.",

@@ -85,22 +85,39 @@ def _overall(estimates: pl.DataFrame) -> pl.DataFrame:
     return estimates.filter(pl.col("group_dimension") == "all")
 
 
-def overview(access: StoreAccess, labels: Labels, round_names: list[str], round_name: str) -> dict[str, Any]:
-    """Rounds and their status, the sample per community, the composite ranking and the stage runs."""
-    estimates = _overall(access.results("estimates", round_name))
-    sample: list[dict[str, Any]] = []
-    if estimates.height:
-        largest = (
-            estimates.group_by("community_id")
-            .agg(pl.col("n").max().alias("respondents"))
-            .sort("community_id")
-        )
-        sample = [row for row in largest.to_dicts() if row["community_id"] != "all"]
-        sample.sort(key=lambda row: labels.community(row["community_id"]))
-        total = largest.filter(pl.col("community_id") == "all")
-        sample_total = int(total.item(0, "respondents")) if total.height else None
+def sample_sizes(
+    access: StoreAccess, labels: Labels, community_field: str, round_name: str
+) -> tuple[list[dict[str, Any]], int | None, bool]:
+    """Respondents per community for a round: accepted submissions when the store has them (True), else
+    the largest `n` among the stored estimates (False). Returns rows, the total and which it is."""
+    counts = access.cached(
+        ("submission_counts", community_field), lambda con: store.count_submissions(con, community_field)
+    )
+    mine = counts.filter(pl.col("round") == round_name).drop("round") if counts.height else counts
+    counted = bool(mine.height)
+    if not counted:
+        estimates = _overall(access.results("estimates", round_name))
+        if estimates.height == 0:
+            return [], None, False
+        largest = estimates.group_by("community_id").agg(pl.col("n").max().alias("respondents"))
+        total_row = largest.filter(pl.col("community_id") == "all")
+        total = int(total_row.item(0, "respondents")) if total_row.height else None
+        mine = largest.filter(pl.col("community_id") != "all")
     else:
-        sample_total = None
+        total = int(mine.get_column("respondents").sum())
+    rows = sorted(mine.to_dicts(), key=lambda row: labels.community(row["community_id"]))
+    return rows, total, counted
+
+
+def overview(
+    access: StoreAccess,
+    labels: Labels,
+    round_names: list[str],
+    round_name: str,
+    community_field: str = "community",
+) -> dict[str, Any]:
+    """Rounds and their status, the sample per community, the composite ranking and the stage runs."""
+    sample, sample_total, counted = sample_sizes(access, labels, community_field, round_name)
     scores = access.results("index_scores", round_name)
     composite = _rows(scores.filter(pl.col("pillar") == "composite").sort("rank")) if scores.height else []
     runs = access.cached(("runs",), store.read_runs)
@@ -114,6 +131,7 @@ def overview(access: StoreAccess, labels: Labels, round_names: list[str], round_
         "rounds": rounds_with_results(access, round_names),
         "sample": sample,
         "sample_total": sample_total,
+        "sample_counted": counted,
         "composite": composite,
         "stage_runs": stage_runs,
     }
@@ -279,7 +297,8 @@ def rounds_comparison(
     round_names: list[str],
     community_id: str,
 ) -> dict[str, Any]:
-    """Each round's estimate per indicator for one community (or the whole sample), and stored changes."""
+    """Each round's estimate per indicator for one community (or the whole sample), and the change into
+    the latest round as stored by the comparison stage (`changes`: change, p_adjusted, from_round)."""
     estimates = _overall(access.results("estimates"))
     present = [
         r for r in round_names if estimates.height and r in set(estimates.get_column("round").to_list())
@@ -288,13 +307,19 @@ def rounds_comparison(
         return {"rounds": [], "lines": [], "has_changes": False}
     mine = estimates.filter(pl.col("community_id") == community_id)
     by_key = {(row["round"], row["indicator_id"]): row for row in _rows(mine)}
-    changes = access.results("changes")
+    changes = access.results("changes", present[-1])
     change_by_key: dict[str, dict[str, Any]] = {}
-    if changes.height and {"community_id", "indicator_id"} <= set(changes.columns):
-        relevant = changes.filter(pl.col("community_id") == community_id)
-        if "group_dimension" in relevant.columns:
-            relevant = relevant.filter(pl.col("group_dimension") == "all")
+    from_round = None
+    if changes.height:
+        relevant = changes.filter(
+            (pl.col("community_id") == community_id)
+            & (pl.col("group_dimension") == "all")
+            & (pl.col("group") == "all")
+        )
         change_by_key = {row["indicator_id"]: row for row in _rows(relevant)}
+        from_round = (
+            relevant.item(0, "from_round") if relevant.height and "from_round" in relevant.columns else None
+        )
     order = labels.indicator_order()
     ids = [i for i in order if any((r, i) in by_key for r in present)]
     ids += sorted({key[1] for key in by_key} - set(ids))
@@ -307,7 +332,13 @@ def rounds_comparison(
         }
         for i in ids
     ]
-    return {"rounds": present, "lines": lines, "has_changes": bool(change_by_key)}
+    return {
+        "rounds": present,
+        "lines": lines,
+        "has_changes": bool(change_by_key),
+        "from_round": from_round,
+        "to_round": present[-1],
+    }
 
 
 def uploads(access: StoreAccess) -> list[dict[str, Any]]:

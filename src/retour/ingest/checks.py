@@ -277,12 +277,12 @@ def typed_frame(text: pl.DataFrame, instrument: Instrument) -> pl.DataFrame:
     """`_row`, `_uuid`, `_submission_time` (typed), every field in its stored type, and the 0/1 choice
     columns as Boolean (named `question/choice`), from the text frame."""
     flags = [name for name in text.columns if "/" in name]
-    return pl.DataFrame([
-        text.get_column(ROW), text.get_column(UUID),
-        values.parse_submission_time(text.get_column(SUBMISSION_TIME)),
-        *[values.parse(question, text.get_column(question.name)) for question in instrument.questions],
-        *[values.parse_flags(text.get_column(name)) for name in flags],
-    ])
+    parsed = values.parse_frame(text, instrument.questions, flags)
+    return pl.concat([
+        text.select(ROW, UUID),
+        values.parse_submission_time(text.get_column(SUBMISSION_TIME)).to_frame(),
+        parsed,
+    ], how="horizontal")
 
 
 def evaluation_frame(text: pl.DataFrame, typed: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:

@@ -40,22 +40,14 @@ def _sha_prefix(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
 
 
-def text_hashes(column: pl.Series) -> pl.Series:
-    """First 8 bytes of SHA-256 of each text as UInt64 (null stays null).
+def _text_table(values: list[str]) -> np.ndarray:
+    return np.fromiter((_sha_prefix(value) for value in values), dtype=np.uint64, count=len(values))
 
-    A column with few distinct texts has each hashed once and spread back to the rows through its codes
-    as an Enum; any other column is hashed whole by DuckDB.
-    """
-    distinct = column.drop_nulls().unique()
-    if distinct.len() == 0:
-        return pl.Series(column.name, [None] * column.len(), dtype=pl.UInt64)
-    if distinct.len() > DICTIONARY_LIMIT:
-        return digest_hashes(store.digest(column))
-    table = np.fromiter((_sha_prefix(value) for value in distinct.to_list()), dtype=np.uint64,
-                        count=distinct.len())
-    codes = column.cast(pl.Enum(distinct)).to_physical()
-    spread = table[codes.fill_null(0).cast(pl.Int64).to_numpy()]
-    return pl.Series(column.name, spread, dtype=pl.UInt64).set(codes.is_null(), None)
+
+def text_hashes(column: pl.Series) -> pl.Series:
+    """First 8 bytes of SHA-256 of each text as UInt64 (null stays null)."""
+    return pl.Series(column.name, _hash_columns(column.to_frame(), frozenset())[column.name],
+                     dtype=pl.UInt64).set(column.is_null(), None)
 
 
 def digest_hashes(column: pl.Series) -> pl.Series:
@@ -63,18 +55,44 @@ def digest_hashes(column: pl.Series) -> pl.Series:
     return column.str.slice(0, 16).str.to_integer(base=16, dtype=pl.UInt64, strict=False)
 
 
+def _hash_columns(frame: pl.DataFrame, digests: frozenset[str]) -> dict[str, np.ndarray]:
+    """`value_hash` of every column as uint64 arrays (meaningless where the cell is null).
+
+    A text column with few distinct values has each hashed once and spread back through its codes as
+    an Enum (all such columns in one pass); other text columns are hashed whole by DuckDB.
+    """
+    hashes: dict[str, np.ndarray] = {}
+    texts = [name for name, dtype in frame.schema.items() if dtype == pl.Utf8 and name not in digests]
+    counts = frame.select(pl.col(name).drop_nulls().n_unique() for name in texts).row(0) if texts else ()
+    few = [name for name, count in zip(texts, counts, strict=True) if count <= DICTIONARY_LIMIT]
+    distinct = (frame.select(pl.col(name).drop_nulls().unique().implode() for name in few).row(0)
+                if few else ())
+    codes = frame.select(pl.col(name).cast(pl.Enum(values)).to_physical().cast(pl.Int64).fill_null(0)
+                         for name, values in zip(few, distinct, strict=True)) if few else pl.DataFrame()
+    for name, values in zip(few, distinct, strict=True):
+        table = _text_table(values) if values else np.zeros(1, dtype=np.uint64)
+        hashes[name] = table[codes.get_column(name).to_numpy()]
+    for name in frame.columns:
+        column = frame.get_column(name)
+        if name in hashes:
+            continue
+        if name in digests:
+            hashes[name] = digest_hashes(column).fill_null(0).to_numpy()
+        elif column.dtype == pl.Utf8:
+            hashes[name] = digest_hashes(store.digest(column)).fill_null(0).to_numpy()
+        elif column.dtype == pl.Float64:
+            hashes[name] = column.fill_null(0.0).to_numpy().view(np.uint64)
+        elif column.dtype.is_temporal() or column.dtype.is_integer() or column.dtype == pl.Boolean:
+            hashes[name] = column.to_physical().cast(pl.Int64).fill_null(0).to_numpy().view(np.uint64)
+        else:
+            hashes[name] = _hash_columns(column.cast(pl.Utf8).to_frame(), frozenset())[name]
+    return hashes
+
+
 def value_hashes(column: pl.Series) -> pl.Series:
     """`value_hash` of a column: SHA-256 prefix of texts, the raw 64 bits of numbers, dates and times."""
-    dtype = column.dtype
-    if dtype == pl.Utf8:
-        return text_hashes(column)
-    if dtype == pl.Float64:
-        bits = column.fill_null(0.0).to_numpy().view(np.uint64)
-    elif dtype.is_temporal() or dtype.is_integer() or dtype == pl.Boolean:
-        bits = column.to_physical().cast(pl.Int64).fill_null(0).to_numpy().view(np.uint64)
-    else:
-        return text_hashes(column.cast(pl.Utf8))
-    return pl.Series(column.name, bits, dtype=pl.UInt64).set(column.is_null(), None)
+    return pl.Series(column.name, _hash_columns(column.to_frame(), frozenset())[column.name],
+                     dtype=pl.UInt64).set(column.is_null(), None)
 
 
 def fingerprints(frame: pl.DataFrame, text: pl.DataFrame | None = None,
@@ -86,15 +104,18 @@ def fingerprints(frame: pl.DataFrame, text: pl.DataFrame | None = None,
     Columns named in `digests` already hold SHA-256 digests (hashed identifiers): their first 8 bytes
     are their value hash.
     """
+    hashes = _hash_columns(frame, digests)
+    present = frame.select(pl.all().is_not_null())
     total = np.zeros(frame.height, dtype=np.uint64)
     for name in frame.columns:
-        column = frame.get_column(name)
-        hashes = digest_hashes(column) if name in digests else value_hashes(column)
-        if text is not None and name in text.columns and column.dtype != pl.Utf8:
-            unread = (column.is_null() & text.get_column(name).is_not_null()).arg_true()
+        values, filled = hashes[name], present.get_column(name).to_numpy()
+        if text is not None and name in text.columns and frame.schema[name] != pl.Utf8:
+            unread = (frame.get_column(name).is_null() & text.get_column(name).is_not_null()).arg_true()
             if unread.len():
-                hashes = hashes.scatter(unread, text_hashes(text.get_column(name).gather(unread)))
-        key = np.uint64(_sha_prefix(name))
-        cell = mix(hashes.fill_null(0).to_numpy() ^ key)
-        total += np.where(hashes.is_not_null().to_numpy(), cell, np.uint64(0))
+                rows = unread.to_numpy()
+                values, filled = values.copy(), filled.copy()
+                values[rows] = text_hashes(text.get_column(name).gather(unread)).to_numpy()
+                filled[rows] = True
+        cell = mix(values ^ np.uint64(_sha_prefix(name)))
+        total += np.where(filled, cell, np.uint64(0))
     return pl.Series("_content_hash", mix(total), dtype=pl.UInt64).cast(pl.Utf8)

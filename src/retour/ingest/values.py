@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -126,16 +127,6 @@ def flag(text: pl.Expr) -> pl.Expr:
             .when(lowered.is_in(FALSE_WORDS)).then(False).otherwise(None))
 
 
-def parse_flags(text: pl.Series) -> pl.Series:
-    """`flag` of a column: '0' and '1' read quickly, the other spellings carefully."""
-    value = text == "1"
-    missed = (text.is_not_null() & (text != "1") & (text != "0")).arg_true()
-    if missed.len():
-        careful = text.gather(missed).to_frame().select(flag(pl.col(text.name))).to_series()
-        value = value.scatter(missed, careful)
-    return value.rename(text.name)
-
-
 def has_choice(answer: pl.Expr, choice: str) -> pl.Expr:
     """True where a select_multiple answer (names separated by single spaces) includes `choice`."""
     return answer.str.contains(f"(?:^| ){re.escape(choice)}(?: |$)")
@@ -209,19 +200,46 @@ def _quick(question: Question, text: pl.Expr) -> pl.Expr | None:
 def parse(question: Question, text: pl.Series) -> pl.Series:
     """A text column in the field's stored type: a quick reading of every cell, and the careful reading
     of `typed` only for the cells the quick one could not read (usually none)."""
-    if question.type == "geopoint":
-        valid = geopoints(text).get_column("latitude").is_not_null()
-        return text.set(~valid, None)
-    frame = text.rename("text").to_frame()
-    quick = _quick(question, pl.col("text"))
-    if quick is None:
-        return frame.select(typed(question, pl.col("text"))).to_series().rename(text.name)
-    value = frame.select(quick).to_series()
-    missed = (value.is_null() & text.is_not_null()).arg_true()
-    if missed.len():
-        careful = frame[missed].select(typed(question, pl.col("text"))).to_series()
-        value = value.scatter(missed, careful.cast(value.dtype))
-    return value.rename(text.name)
+    return parse_frame(text.to_frame(), [question], []).get_column(text.name)
+
+
+def parse_frame(text: pl.DataFrame, questions: Sequence[Question], flags: Sequence[str]) -> pl.DataFrame:
+    """Each question's column in its stored type, and each 0/1 column in `flags` as Boolean.
+
+    The quick readings of all columns run in one pass; the careful ones (`typed`, `flag`) only for the
+    cells the quick ones missed, which in a clean export is none.
+    """
+    quick: dict[str, pl.Expr] = {}
+    careful: dict[str, pl.Expr] = {}
+    for question in questions:
+        column = pl.col(question.name)
+        if question.type == "geopoint":
+            quick[question.name] = column  # checked below, a whole column at a time
+            continue
+        shortcut = _quick(question, column)
+        quick[question.name] = shortcut if shortcut is not None else typed(question, column)
+        if shortcut is not None:
+            careful[question.name] = typed(question, column)
+    for name in flags:
+        quick[name] = pl.when(pl.col(name) == "1").then(True).when(pl.col(name) == "0").then(False)
+        careful[name] = flag(pl.col(name))
+    values = text.select(expression.alias(name) for name, expression in quick.items())
+    probe = pl.concat([values.select(pl.all().name.prefix("\x00")), text.select(list(careful))],
+                      how="horizontal")
+    missed = probe.select((pl.col("\x00" + name).is_null() & pl.col(name).is_not_null()).any().alias(name)
+                          for name in careful).row(0, named=True) if careful else {}
+    replaced: list[pl.Series] = []
+    for name, expression in careful.items():
+        if not missed[name]:
+            continue
+        rows = (values.get_column(name).is_null() & text.get_column(name).is_not_null()).arg_true()
+        fixed = text[rows].select(expression.alias(name)).to_series().cast(values.schema[name])
+        replaced.append(values.get_column(name).scatter(rows, fixed))
+    for question in questions:
+        if question.type == "geopoint":
+            valid = geopoints(text.get_column(question.name)).get_column("latitude").is_not_null()
+            replaced.append(text.get_column(question.name).set(~valid, None))
+    return values.with_columns(replaced) if replaced else values
 
 
 def unreadable(question: Question, text: pl.Expr, value: pl.Expr) -> pl.Expr | None:

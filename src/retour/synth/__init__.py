@@ -18,10 +18,13 @@ import polars as pl
 
 from retour.errors import SpecError
 from retour.indicators import Catalogue
-from retour.synth.answers import answer
+from retour.schema import Instrument
+from retour.synth.answers import Answers, design_fields
 from retour.synth.check import CheckRow, check_calibration
 from retour.synth.export import write_export
+from retour.synth.livelihood import education, finance, profile, work
 from retour.synth.population import Assigner, People, Plan, age_people, draw_people, make_plan, shift_plan
+from retour.synth.society import communication, health, migration, services, wellbeing
 from retour.synth.targets import Shifts, SynthTargets, load_shifts, load_targets
 
 __all__ = [
@@ -50,6 +53,30 @@ class Synthetic:
     panel: bool = False
 
 
+def _answer(a: Assigner, instrument: Instrument) -> Answers:
+    """Every field of the questionnaire for one round's respondents; SpecError for a required field
+    the generator does not know."""
+    answers = Answers(size=a.people.size)
+    design_fields(a, answers)
+    profile(a, answers)
+    education(a, answers, instrument)
+    work(a, answers, instrument)
+    finance(a, answers, instrument)
+    services(a, answers)
+    health(a, answers)
+    wellbeing(a, answers, instrument)
+    migration(a, answers, instrument, a.plan.fieldwork[0].year)
+    communication(a, answers, instrument)
+    known = answers.single.keys() | answers.multiple.keys()
+    missing = [q.name for q in instrument.questions if q.required and q.name not in known]
+    if missing:
+        raise SpecError(
+            f"The synthetic generator has no answers for required field(s) {', '.join(missing)}.",
+            "Extend retour.synth (livelihood.py or society.py) for the new questions.",
+        )
+    return answers
+
+
 def _uuids(rng: np.random.Generator, n: int) -> pl.Series:
     """Random (version 4) UUIDs drawn from the seeded generator, so a seed gives the same file."""
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
@@ -74,7 +101,7 @@ def _round(
     rng: np.random.Generator,
 ) -> Synthetic:
     assigner = Assigner(people=people, plan=plan, rng=rng)
-    answers = answer(assigner, catalogue.instrument, plan.round_name)
+    answers = _answer(assigner, catalogue.instrument)
     fields = answers.frame(catalogue.instrument)
     start = np.datetime64(dt.datetime.combine(plan.fieldwork[0], dt.time(8, 0)), "s")
     seconds = people.day * 86_400 + rng.integers(0, 10 * 3600, people.size)

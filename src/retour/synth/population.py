@@ -58,18 +58,17 @@ BIT = {"migration_status": 1, "sex": 2, "beneficiary": 4}
 class Plan:
     """Community values every round of synthetic data must hold, per indicator (shares or means).
 
-    `values[id]` has one value per community (targets.communities order); `gaps` are the sample-wide
-    gaps to hold; `sample_counts` are sample-wide counts for findings without community values.
+    `values[id]` has one value per community (targets.communities order); `gap_specs` are the
+    sample-wide gaps to hold, as (indicator, group, difference of shares); `continuous` names the
+    indicators that are means rather than shares.
     """
 
     targets: SynthTargets
     values: Mapping[str, np.ndarray]
-    gaps: tuple[calibrate.GapTarget, ...] = ()
     gap_specs: tuple[tuple[str, str, float], ...] = ()  # (indicator, group, difference)
     continuous: frozenset[str] = frozenset()
     fieldwork: tuple[dt.date, dt.date] = (dt.date(2018, 3, 5), dt.date(2018, 3, 19))
     round_name: str = "baseline"
-    extra: Mapping[str, object] = field(default_factory=dict)
 
     def gaps_for(self, indicator: str) -> tuple[tuple[str, float], ...]:
         return tuple((group, difference) for name, group, difference in self.gap_specs if name == indicator)

@@ -7,8 +7,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from retour.dashboard import exports, pages
 from retour.dashboard.routes.common import chosen_round, round_context
-from retour.errors import RetourError
 from retour.dashboard.web import PageError, dashboard_of, language_of, render, render_text
+from retour.errors import RetourError
 
 router = APIRouter()
 

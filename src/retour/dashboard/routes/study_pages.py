@@ -16,7 +16,13 @@ router = APIRouter()
 def overview(request: Request) -> Response:
     dashboard = dashboard_of(request)
     round_name = chosen_round(request)
-    content = pages.overview(dashboard.access, dashboard.labels, round_names(request), round_name)
+    content = pages.overview(
+        dashboard.access,
+        dashboard.labels,
+        round_names(request),
+        round_name,
+        dashboard.project.settings.design.community,
+    )
     return render(
         request, "overview.html", {**round_context(request, round_name), **content, "section": "overview"}
     )
