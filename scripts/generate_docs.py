@@ -18,9 +18,9 @@ DOCS = ROOT / "docs"
 
 def command_tree() -> Any:
     """The root command (typer bundles its own click, so commands are duck-typed here)."""
-    from retour.cli import app
+    from retour.cli import root_command
 
-    return typer.main.get_command(app)
+    return root_command()
 
 
 def command_names() -> list[str]:

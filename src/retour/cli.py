@@ -43,7 +43,8 @@ class OutputFormat(str, Enum):
     JSON = "json"
 
 
-StudyDir = Annotated[Path, typer.Argument(help="The study folder (made by `retour init`).", show_default=False)]
+StudyDir = Annotated[Path, typer.Argument(help="The study folder (made by `retour init`).", show_default=False,
+                                         metavar="DIR")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="How to print results.")]
 RoundOption = Annotated[str, typer.Option("--round", "-r", help="Round name, as in retour.toml.")]
 
@@ -1028,9 +1029,31 @@ def _synthetic_line() -> str:
     return f"{SYNTHETIC_NOTE['fr']} / {SYNTHETIC_NOTE['en']}."
 
 
+# Commands in the order a study goes through them, for `retour --help` and docs/cli.md.
+PIPELINE_ORDER = ("init", "demo", "form", "synth", "ingest", "problems", "estimate", "index", "needs",
+                  "actors", "score", "report", "compare", "serve", "users")
+
+
+def _keep_examples(command: Any) -> None:
+    """Stop the help formatter from re-wrapping `Example:` blocks (click's `\\b` marker), recursively."""
+    if command.help and "\nExample:" in command.help and "\b\nExample:" not in command.help:
+        command.help = command.help.replace("\nExample:", "\n\b\nExample:")
+    for sub in getattr(command, "commands", {}).values():
+        _keep_examples(sub)
+
+
+def root_command() -> Any:
+    """The click command tree of the `retour` app, as the console script and the docs use it."""
+    command = typer.main.get_command(app)
+    _keep_examples(command)
+    order = {name: position for position, name in enumerate(PIPELINE_ORDER)}
+    command.commands = dict(sorted(command.commands.items(), key=lambda item: order.get(item[0], len(order))))
+    return command
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     """Entry point of the `retour` console script: the one place errors become `Error: ...`, exit 1."""
-    command = typer.main.get_command(app)
+    command = root_command()
     try:
         command.main(args=list(argv) if argv is not None else None, prog_name="retour", standalone_mode=False)
     except RetourError as error:
