@@ -108,10 +108,17 @@ async def user_session(
             failures.append(response.status_code)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(
-    clients: list[httpx.AsyncClient], requests: int, seconds: float, think: float, title: str
+    clients: list[httpx.AsyncClient], requests: int, seconds: float, think: float, title: str, server_pid: int
 ) -> float:
     """One bounded run; prints its figures and returns its p95 in milliseconds."""
+    server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
     latencies: list[float] = []
     failures: list[int] = []
     deadline = time.monotonic() + seconds
@@ -123,6 +130,7 @@ async def run(
         )
     )
     elapsed = time.perf_counter() - started
+    server_cpu, client_cpu = cpu_seconds(server_pid) - server_cpu, time.process_time() - client_cpu
     milliseconds = np.array(latencies) * 1000
     p95 = float(np.percentile(milliseconds, 95))
     print(
@@ -133,10 +141,14 @@ async def run(
         f"  latency ms: p50 {np.percentile(milliseconds, 50):.0f}, p95 {p95:.0f}, "
         f"p99 {np.percentile(milliseconds, 99):.0f}, max {milliseconds.max():.0f}"
     )
+    print(
+        f"  CPU per request: server {1000 * server_cpu / len(latencies):.1f} ms, "
+        f"client {1000 * client_cpu / len(latencies):.1f} ms"
+    )
     return p95
 
 
-async def load(base: str, users: int, requests: int, seconds: float, think: float) -> None:
+async def load(base: str, users: int, requests: int, seconds: float, think: float, server_pid: int) -> None:
     await wait_until_up(base)
     clients = []
     for number in range(users):  # sequential: each sign-in verifies an Argon2 hash
@@ -144,8 +156,8 @@ async def load(base: str, users: int, requests: int, seconds: float, think: floa
     warm: list[float] = []
     await user_session(clients[0], 0, len(COMMUNITIES), time.monotonic() + 60, warm, [])
     print(f"first visit of each community page (one user): {1000 * max(warm):.0f} ms at most")
-    p95 = await run(clients, requests, seconds, think, f"paced (think time {think} s)")
-    await run(clients, requests, seconds, 0.0, "saturation (no think time)")
+    p95 = await run(clients, requests, seconds, think, f"paced (think time {think} s)", server_pid)
+    await run(clients, requests, seconds, 0.0, "saturation (no think time)", server_pid)
     for client in clients:
         await client.aclose()
     verdict = "met" if p95 < 200 else "NOT met"
@@ -178,6 +190,7 @@ def main() -> int:
                     options.requests,
                     options.seconds,
                     options.think,
+                    server.pid,
                 )
             )
         finally:

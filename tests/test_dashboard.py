@@ -186,10 +186,10 @@ def test_a_viewer_is_refused_every_change_with_403(client):
     upload = client.post("/uploads", files={"export": ("x.csv", b"a,b\n1,2\n", "text/csv")}, headers=headers)
     assert upload.status_code == 403
     assert (
-        client.post("/actors/croix_rouge_bafoulabe", data={"strengths_fr": "x"}, headers=headers).status_code
+        client.post("/actors/bafoulabe_red_cross", data={"strengths_fr": "x"}, headers=headers).status_code
         == 403
     )
-    assert client.get("/actors/croix_rouge_bafoulabe/edit").status_code == 403
+    assert client.get("/actors/bafoulabe_red_cross/edit").status_code == 403
     detail = client.get("/needs?round=baseline&community=kati&issue=water")
     assert detail.status_code == 200 and "override-form" not in detail.text
 
@@ -517,3 +517,27 @@ def test_the_rounds_page_shows_each_round_and_the_stored_change(client, study):
     assert "Situation de référence → Mi-parcours" in text
     shown = format_percent(change["change"], "fr", 1).replace("\u202f%", "")
     assert ("+" if change["change"] > 0 else "") + shown in text
+
+
+def test_an_analyst_edit_of_an_actor_is_logged_and_shown(client, study):
+    sign_in(client, "ana")
+    form = client.get("/actors/bafoulabe_red_cross/edit")
+    assert form.status_code == 200 and 'value="psychosocial" checked' in form.text
+    saved = client.post("/actors/bafoulabe_red_cross", headers={"X-CSRF-Token": csrf_of(client, "/")}, data={
+        "dimensions": ["social", "psychosocial", "c4d", "economic"],
+        "strengths_fr": "Savoir-faire en soutien psychosocial ; réseau de jeunes volontaires.",
+        "strengths_en": "Psychosocial know-how; trains young volunteers in first aid.",
+        "weaknesses_fr": "", "weaknesses_en": ""})
+    assert saved.status_code == 303
+    con = store.connect(load_project(study).store_path)
+    try:
+        edits = store.read_actor_edits(con)
+    finally:
+        con.close()
+    assert sorted(edits.get_column("field").to_list()) == ["economic", "strengths_en"]
+    assert set(edits.get_column("edited_by").to_list()) == {"ana"}
+    listing = page(client.get("/actors?community=bafoulabe&dimension=economic"))
+    assert "Croix-Rouge malienne (Bafoulabé)" in listing and "modifié par ana" in listing
+    client.post("/language", data={"language": "en", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")})
+    assert "trains young volunteers in first aid" in page(client.get("/actors?community=bafoulabe"))
+    client.post("/language", data={"language": "fr", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")})

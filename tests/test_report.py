@@ -350,3 +350,12 @@ def test_overflow_check_finds_text_wider_than_its_box():
     )
     found = overflowing_text(HTML(string=html).render())
     assert len(found) == 1 and "Averyvery" in found[0]
+
+
+def test_templates_never_read_a_key_named_like_a_dict_method():
+    # Jinja2 looks attributes up before keys: `row.values` would be the dict's method, not its key.
+    methods = r"clear|copy|get|items|keys|pop|popitem|setdefault|update|values"
+    pattern = re.compile(rf"\b[a-z_]+\.({methods})\b(?!\s*\()")
+    for template in sorted(TEMPLATES.glob("*.html")):
+        found = pattern.findall(template.read_text(encoding="utf-8"))
+        assert found == [], f"{template.name} reads {found}: rename the key"

@@ -822,3 +822,37 @@ def test_demo_midterm_round_recovers_its_stated_shifts_through_the_pipeline(stud
         row = whole.filter(pl.col("indicator_id") == indicator)
         truth = shifts.effect(indicator, indicator in means)
         assert row["ci_low"][0] <= truth <= row["ci_high"][0], (indicator, truth, row["did"][0])
+
+
+def test_scores_are_compared_on_the_reference_round_s_goalposts(compared_study) -> None:
+    """Both rounds are scored with the goalposts stored by the reference round's index; a reference
+    round whose index was never built is an error that says what to run."""
+    from retour.study import load_index_spec
+
+    project, _ = compared_study
+    spec = load_index_spec(project)
+    unit = pl.DataFrame({"indicator_id": list(spec.indicator_ids), "low": 0.0, "high": 1.0,
+                         "direction": "higher_is_better"})
+    con = store.connect(project.store_path)
+    try:
+        store.write_results(con, "index_goalposts", unit, "baseline")
+    finally:
+        con.close()
+    result = compare_rounds(project, "baseline", "midterm")
+    estimates = result.changes.filter((pl.col("community_id") == "kati")
+                                      & (pl.col("group_dimension") == "all"))
+    value = dict(zip(estimates["indicator_id"], estimates["estimate_from"], strict=True))
+    for pillar in spec.pillars:
+        members = [i for i in spec.indicators if i.pillar == pillar and value.get(i.indicator_id) is not None]
+        expected = sum(i.weight * (value[i.indicator_id] if i.higher_is_better else 1 - value[i.indicator_id])
+                       for i in members) / sum(i.weight for i in members)
+        row = result.score_changes.filter((pl.col("community_id") == "kati") & (pl.col("pillar") == pillar))
+        assert row["score_from"][0] == pytest.approx(expected, rel=1e-12)
+
+    settings = project.root / "retour.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace('reference_round = "baseline"',
+                                                                     'reference_round = "final"'))
+    from retour.config import load_project
+
+    with pytest.raises(EstimationError, match="reference round 'final' has not been built"):
+        compare_rounds(load_project(project.root), "baseline", "midterm")

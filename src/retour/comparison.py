@@ -241,4 +241,12 @@ def _answer_counts(respondents: pl.DataFrame, indicators: Sequence[str]) -> dict
 
 
 def _empty_schema(columns: Sequence[str], text: Sequence[str]) -> dict[str, pl.DataType]:
-    return {c: pl.Utf8 if c in text else pl.Float64 for c in columns}
+    """The types of a table not computed this time, so that it is stored (empty) with its real types."""
+    def kind(column: str) -> pl.DataType:
+        if column in text:
+            return pl.Utf8
+        if column == "suppressed":
+            return pl.Boolean
+        return pl.Int64 if column.startswith(("n_", "rank_")) else pl.Float64
+
+    return {c: kind(c) for c in columns}

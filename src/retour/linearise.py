@@ -132,26 +132,38 @@ def linearise(
     indicators, domains, groups = tuple(indicators), tuple(domains), tuple(groups)
     _check_frame(frame, indicators, design, domains, groups, kinds)
     enc = _encode(frame, design, domains, groups, GROUP_LEVELS if levels is None else levels)
-    cells, layout = _cells(frame, indicators, kinds, design, enc, lonely_psu)
+    cells, layout = _cells(frame, design, enc, lonely_psu)
     table, systems, whole_of = _domain_table(enc, domains, groups)
-    pair_psu, pair_domain, pair_sums_, totals = _pairs(cells, systems, whole_of, table.height)
-    k = len(indicators)
-    weighted_n = totals[:, k:2 * k]
-    weighted_sq = totals[:, :k].copy()  # y^2 = y for 0/1 proportions
-    weighted_sq[:, cells.means] = totals[:, 4 * k:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        est = np.where(weighted_n > 0, totals[:, :k] / weighted_n, np.nan)
-        scale = np.where(weighted_n > 0, 1.0 / weighted_n, 0.0)
-    scores = pair_sums_[:, :k] - est[pair_domain] * pair_sums_[:, k:]  # nan * 0 where no answer
-    np.nan_to_num(scores, copy=False, nan=0.0)
-    scores *= scale[pair_domain]
+    pairs = _pairs(cells, systems, whole_of, table.height)
+    columns = frame.select([pl.col(c).cast(pl.Float64) for c in indicators]).get_columns()
+    is_mean = np.array([kinds[c] == "mean" for c in indicators], dtype=bool)
+    k, n_domains, n_pairs = len(indicators), table.height, len(pairs.psu)
+    est, weighted_n, weighted_sq = (np.empty((n_domains, k)) for _ in range(3))
+    n, n_missing = (np.empty((n_domains, k), dtype=np.int64) for _ in range(2))
+    scores, answered = np.empty((n_pairs, k)), np.empty((n_pairs, k), dtype=bool)
+    for block in _blocks(k, max(len(cells.unit), pairs.n_scoped)):  # see `_blocks`: a few, not one each
+        b = block.stop - block.start
+        means = np.flatnonzero(is_mean[block])
+        totals, pair_weighted = pairs.sums(*_cell_sums(columns[block], cells, means))
+        wn = totals[:, b:2 * b]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            est[:, block] = np.where(wn > 0, totals[:, :b] / wn, np.nan)
+            scale = np.where(wn > 0, 1.0 / wn, 0.0)
+        centre = np.where(wn > 0, est[:, block], 0.0)  # no answer in the domain: its sums are all 0
+        weighted_n[:, block] = wn
+        weighted_sq[:, block] = totals[:, :b]  # y^2 = y for 0/1 proportions
+        weighted_sq[:, block.start + means] = totals[:, 4 * b:]
+        n[:, block] = np.rint(totals[:, 2 * b:3 * b])
+        n_missing[:, block] = np.rint(totals[:, 3 * b:4 * b])
+        for rows, sums in pair_weighted:  # scoped pairs, then whole-sample pairs
+            domain = pairs.domain[rows]
+            scores[rows, block] = (sums[:, :b] - centre[domain] * sums[:, b:]) * scale[domain]
+            answered[rows, block] = sums[:, b:] > 0
     return Linearised(
         indicators=indicators, kinds=tuple(kinds[i] for i in indicators), domain_columns=domains,
-        domains=table, layout=layout,
-        pair_psu=pair_psu, pair_domain=pair_domain, scores=scores, answered=pair_sums_[:, k:] > 0,
-        estimate=est, weighted_n=weighted_n, weighted_sq=weighted_sq,
-        n=np.rint(totals[:, 2 * k:3 * k]).astype(np.int64),
-        n_missing=np.rint(totals[:, 3 * k:4 * k]).astype(np.int64),
+        domains=table, layout=layout, pair_psu=pairs.psu, pair_domain=pairs.domain, scores=scores,
+        answered=answered, estimate=est, weighted_n=weighted_n, weighted_sq=weighted_sq, n=n,
+        n_missing=n_missing,
     )
 
 
@@ -363,11 +375,12 @@ def _dense_small(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class _Cells:
+    code: np.ndarray  # (N,) cell of each respondent
+    count: np.ndarray  # (M,) respondents
+    weight: np.ndarray  # (N,) each respondent's weight
+    total_weight: np.ndarray  # (M,) sum(w) of the respondents
     unit: np.ndarray  # (M,) unit of each cell
     levels: list[np.ndarray]  # per group dimension (M,), -1 when null
-    weighted: np.ndarray  # (M, 2K): sum(w y), sum(w) over answers
-    counted: np.ndarray  # (M, 2K + Km): answers, missing, sum(w y^2) of the means
-    means: np.ndarray  # positions of the mean indicators
     unit_psu: np.ndarray  # (U,) PSU (nested in strata) of each unit
     unit_domain: np.ndarray  # (U,) domain code of each unit
     nested: bool  # each PSU lies in one domain value: units are PSUs (unit_psu is 0..U-1)
@@ -393,9 +406,8 @@ def _units(enc: _Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return unit, unit_keys // n_domains, unit_keys % n_domains, psu_keys // n_psu, False
 
 
-def _cells(frame: pl.DataFrame, indicators: Sequence[str], kinds: Mapping[str, str], design: Design,
-           enc: _Encoded, lonely_psu: str) -> tuple[_Cells, Layout]:
-    """Sum respondents into cells (unit x group levels), and lay out the design's PSUs."""
+def _cells(frame: pl.DataFrame, design: Design, enc: _Encoded, lonely_psu: str) -> tuple[_Cells, Layout]:
+    """Place respondents in cells (unit x group levels), and lay out the design's PSUs."""
     n = frame.height
     unit, unit_psu, unit_domain, psu_stratum, nested = _units(enc)
     radix = [len(names) + 1 for names in enc.level_labels]
@@ -409,49 +421,61 @@ def _cells(frame: pl.DataFrame, indicators: Sequence[str], kinds: Mapping[str, s
     for size in reversed(radix):
         cell_levels.insert(0, rest % size - 1)
         rest //= size
-
     weight = frame[design.weight].cast(pl.Float64).to_numpy()
-    means = np.array([i for i, c in enumerate(indicators) if kinds[c] == "mean"], dtype=np.int64)
-    weighted, counted = _cell_sums(frame.select([pl.col(c).cast(pl.Float64) for c in indicators]), weight,
-                                   cell, m, means)
-    cells = _Cells(unit=keys // n_combinations, levels=cell_levels, weighted=weighted, counted=counted,
-                   means=means,
-                   unit_psu=unit_psu, unit_domain=unit_domain, nested=nested)
+    cells = _Cells(code=cell, count=np.bincount(cell, minlength=m), weight=weight,
+                   total_weight=np.bincount(cell, weights=weight, minlength=m), unit=keys // n_combinations,
+                   levels=cell_levels, unit_psu=unit_psu, unit_domain=unit_domain, nested=nested)
     return cells, _layout(frame, design, enc.stratum, psu_stratum, lonely_psu)
 
 
-def _cell_sums(columns: pl.DataFrame, weight: np.ndarray, cell: np.ndarray, m: int,
+_BLOCK_BYTES = 24 * 2**20
+
+
+def _blocks(n_indicators: int, n_rows: int) -> list[slice]:
+    """Indicators in blocks whose working arrays (about 3 x 8 bytes per row and indicator) fit 24 MB.
+
+    Each indicator is computed independently of the others, so blocks change no number. They keep
+    the temporaries small: freed memory of that size is reused by the allocator (glibc's mmap
+    threshold tops out at 32 MB) instead of being mapped and zeroed by the kernel again, which costs
+    more than the arithmetic at a million respondents; and it stays in cache.
+    """
+    size = max(1, _BLOCK_BYTES // (24 * max(n_rows, 1)))
+    return [slice(start, min(start + size, n_indicators)) for start in range(0, n_indicators, size)]
+
+
+def _cell_sums(columns: Sequence[pl.Series], cells: _Cells,
                means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sums per cell: (m, 2K) sum(w y), sum(w); (m, 2K + Km) answers, missing, sum(w y^2) of the means.
+    """Sums per cell of B indicators: (M, 2B) sum(w y), sum(w); (M, 2B + Bm) answers, missing, sum(w y^2).
 
     One indicator column at a time, straight from its Arrow buffers (no (N, K) copy, no NaN fill): its
     values, and the rows without an answer from its validity bitmap; each sum is one `bincount` over
     the respondents in row order. sum(w) over answers is the cell's sum(w) less that of the missing
-    answers, exactly 0 without an answer. Sums are filled one quantity per row, then transposed once.
+    answers, exactly 0 without an answer. `means`: positions of the mean indicators in the block.
     """
-    k = columns.width
-    by_row = np.empty((4 * k + len(means), m))  # one row per quantity: contiguous writes
-    square_row = dict(zip(means.tolist(), range(4 * k, 4 * k + len(means)), strict=True))
+    k, m, cell, weight = len(columns), len(cells.unit), cells.code, cells.weight
+    weighted = np.empty((2 * k, m))  # one row per quantity (contiguous writes), transposed at the end
+    counted = np.empty((2 * k + len(means), m))
+    square_row = dict(zip(means.tolist(), range(2 * k, 2 * k + len(means)), strict=True))
     slots, missing_weight = [], []
-    for j, series in enumerate(columns.iter_columns()):  # the K indicator columns, one vector pass each
+    for j, series in enumerate(columns):  # the block's indicator columns, one vector pass each
         values, missing = _values_and_missing(series)
-        weighted = weight * values
-        weighted[missing] = 0.0  # whatever the buffer holds there
-        by_row[j] = np.bincount(cell, weights=weighted, minlength=m)
+        product = weight * values
+        product[missing] = 0.0  # whatever the buffer holds there
+        weighted[j] = np.bincount(cell, weights=product, minlength=m)
         if j in square_row:
-            weighted = weight * (values * values)
-            weighted[missing] = 0.0
-            by_row[square_row[j]] = np.bincount(cell, weights=weighted, minlength=m)
+            product = weight * (values * values)
+            product[missing] = 0.0
+            counted[square_row[j]] = np.bincount(cell, weights=product, minlength=m)
         slots.append(cell[missing] + j * m)
         missing_weight.append(weight[missing])
     slot = np.concatenate(slots)  # (indicator, cell) of every missing answer, in row order per indicator
     n_missing = np.bincount(slot, minlength=k * m).reshape(k, m)
-    by_row[3 * k:4 * k] = n_missing
-    np.subtract(np.bincount(cell, minlength=m), n_missing, out=by_row[2 * k:3 * k])
+    counted[k:2 * k] = n_missing
+    np.subtract(cells.count, n_missing, out=counted[:k])
     w_missing = np.bincount(slot, weights=np.concatenate(missing_weight), minlength=k * m).reshape(k, m)
-    np.subtract(np.bincount(cell, weights=weight, minlength=m), w_missing, out=by_row[k:2 * k])
-    by_row[k:2 * k][by_row[2 * k:3 * k] == 0] = 0.0  # no answer: exactly 0, not rounding residue
-    return np.ascontiguousarray(by_row[:2 * k].T), np.ascontiguousarray(by_row[2 * k:].T)
+    np.subtract(cells.total_weight, w_missing, out=weighted[k:])
+    weighted[k:][counted[:k] == 0] = 0.0  # no answer: exactly 0, not rounding residue
+    return np.ascontiguousarray(weighted.T), np.ascontiguousarray(counted.T)
 
 
 def _values_and_missing(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -537,9 +561,30 @@ def _domain_table(enc: _Encoded, domains: Sequence[str],
     return table, system_offsets, whole[dim[:scoped]] + level[:scoped]
 
 
-def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray,
-           n_domains: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(PSU, domain) pairs with their sum(w y) and sum(w) (Q, 2K), and every domain's totals (D, 4K + Km).
+@dataclass(frozen=True)
+class _Pairs:
+    """(PSU, domain) pairs, and the sparse sums that take cells to them and to the domains."""
+
+    psu: np.ndarray  # (Q,) domain-scope pairs, then whole-sample pairs
+    domain: np.ndarray  # (Q,)
+    n_scoped: int  # domain-scope pairs
+    into_scoped: sparse.csc_matrix  # (n_scoped, M) cells -> domain-scope pairs
+    into_domains: sparse.csc_matrix  # (D, M) cells -> domain-scope domains
+    whole_of: np.ndarray  # each domain-scope domain's whole-sample counterpart
+    into_whole: sparse.csc_matrix | None  # domain-scope pairs -> whole-sample pairs; None: same sums
+
+    def sums(self, weighted: np.ndarray,
+             counted: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, np.ndarray]]]:
+        """Every domain's totals (D, 4B + Bm), and the pairs' sum(w y), sum(w) by part (rows, (Q_part, 2B))."""
+        totals = np.hstack([self.into_domains @ weighted, self.into_domains @ counted])
+        totals += group_sum(totals[:len(self.whole_of)], self.whole_of, totals.shape[0])
+        scoped = self.into_scoped @ weighted
+        whole = scoped if self.into_whole is None else self.into_whole @ scoped
+        return totals, [(slice(0, self.n_scoped), scoped), (slice(self.n_scoped, len(self.psu)), whole)]
+
+
+def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray, n_domains: int) -> _Pairs:
+    """(PSU, domain) pairs, and how cells are summed into them and into every domain's totals.
 
     A domain-scope pair is (unit, level) in the table unit x level of each system, which holds every
     one, empty ones included: their scores are 0, which is what an absent PSU counts as. A whole-sample
@@ -552,23 +597,21 @@ def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray,
     valid = levels >= 0
     pair_of_cell = _table_start(n_units, widths) + cells.unit[:, None] * widths + levels
     domain_of_cell = offsets + cells.unit_domain[cells.unit][:, None] * widths + levels
-    sums_a = _spread(pair_of_cell, valid, n_units * int(widths.sum())) @ cells.weighted
-    into_domains = _spread(domain_of_cell, valid, n_domains)
-    totals = np.hstack([into_domains @ cells.weighted, into_domains @ cells.counted])
-    totals += group_sum(totals[:len(whole_of)], whole_of, n_domains)
 
     system_a, unit_a, level_a = _table_pairs(n_units, widths)
     domain_a = offsets[system_a] + cells.unit_domain[unit_a] * widths[system_a] + level_a
     psu_a = cells.unit_psu[unit_a]
     system_b, psu_b, level_b = _table_pairs(n_psus, widths)
     domain_b = whole_of[offsets[system_b] + level_b]
-    if cells.nested:
-        sums_b = sums_a
-    else:
+    into_whole = None
+    if not cells.nested:
         pair_b = _table_start(n_psus, widths)[system_a] + psu_a * widths[system_a] + level_a
-        sums_b = group_sum(sums_a, pair_b, n_psus * int(widths.sum()))
-    return (np.concatenate([psu_a, psu_b]), np.concatenate([domain_a, domain_b]), np.vstack([sums_a, sums_b]),
-            totals)
+        into_whole = sparse.csc_matrix((np.ones(len(pair_b)), pair_b, np.arange(len(pair_b) + 1)),
+                                       shape=(n_psus * int(widths.sum()), len(pair_b)))
+    return _Pairs(psu=np.concatenate([psu_a, psu_b]), domain=np.concatenate([domain_a, domain_b]),
+                  n_scoped=len(psu_a), into_scoped=_spread(pair_of_cell, valid, n_units * int(widths.sum())),
+                  into_domains=_spread(domain_of_cell, valid, n_domains), whole_of=whole_of,
+                  into_whole=into_whole)
 
 
 def _table_start(n_units: int, widths: np.ndarray) -> np.ndarray:

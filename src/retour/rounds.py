@@ -83,10 +83,6 @@ class Linkage:
     respondents_to: int
     duplicated: int  # case ids seen more than once in a round: such respondents are not linked
 
-    def records(self) -> list[dict[str, object]]:
-        """The linkage as `item, value` records."""
-        return [{"item": name, "value": getattr(self, name)} for name in self.__dataclass_fields__]
-
 
 @dataclass(frozen=True)
 class StackedRounds:

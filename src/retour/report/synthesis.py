@@ -19,6 +19,7 @@ from retour.report.i18n import N_, Formatter
 
 SIGNIFICANCE = 0.05
 MAX_GAPS = 12
+EXAMPLE_ACTORS = 4  # actors named per community in the landscape table
 C4D_FAMILIES = (
     ("consults_", N_("Whom they consult before an important decision")),
     ("info_source_", N_("Where they get information")),
@@ -303,7 +304,8 @@ def actor_landscape(data: ReportData, fmt: Formatter) -> dict[str, Any] | None:
                 "name": community.name,
                 "total": len(actors),
                 "dimensions": [sum(d in a.dimensions for a in actors) for d in DIMENSIONS],
-                "names": ", ".join(a.name for a in actors[:6]) + (" …" if len(actors) > 6 else ""),
+                "names": ", ".join(a.name for a in actors[:EXAMPLE_ACTORS])
+                + (" …" if len(actors) > EXAMPLE_ACTORS else ""),
             }
         )
     national = [a for a in data.actors if a.scope == "national"]

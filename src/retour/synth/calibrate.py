@@ -205,14 +205,21 @@ class GapTarget:
     difference: float
 
 
-def solve_cell_counts(totals: np.ndarray, cell_sizes: np.ndarray, gaps: Sequence[GapTarget]) -> np.ndarray:
+def solve_cell_counts(
+    totals: np.ndarray,
+    cell_sizes: np.ndarray,
+    gaps: Sequence[GapTarget],
+    denominators: np.ndarray | None = None,
+) -> np.ndarray:
     """Ones per community x cell so every community total holds exactly and the sample-wide gaps hold.
 
     Model: p_cg = expit(a_c + sum_j b_j [g in group_a_j]). For given b, each a_c solves
-    sum_g n_cg p_cg = T_c (bisection); b solves the gap equations (least squares, so an impossible gap is
-    approached as closely as the margins allow). Expected counts n_cg p_cg are then rounded keeping the
-    community totals and the cell totals (largest remainder) exactly: `round_controlled`.
-    `totals` has shape (communities,), `cell_sizes` (communities, cells).
+    sum_g n_cg p_cg = T_c (Newton); b solves the gap equations (Newton, or least squares so that an
+    impossible gap is approached as closely as the margins allow). Expected counts n_cg p_cg are then
+    rounded keeping the community totals and the cell totals exactly: `round_controlled`.
+    `totals` has shape (communities,), `cell_sizes` (communities, cells): who may answer yes.
+    `denominators` (same shape, default `cell_sizes`) are the people a gap's rates are shares of, when
+    only some of them may say yes (e.g. owning a business among those who work, as a share of all).
     """
     totals = np.asarray(totals, dtype=float)
     sizes = np.asarray(cell_sizes, dtype=float)
@@ -239,7 +246,7 @@ def solve_cell_counts(totals: np.ndarray, cell_sizes: np.ndarray, gaps: Sequence
     def gap_errors(effects: np.ndarray) -> np.ndarray:
         expected = expected_for(effects)
         ones = expected.sum(axis=0)
-        people = sizes.sum(axis=0)
+        people = (sizes if denominators is None else np.asarray(denominators, dtype=float)).sum(axis=0)
         return np.array(
             [
                 ones[g.group_a].sum() / people[g.group_a].sum()

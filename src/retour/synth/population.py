@@ -347,6 +347,7 @@ class Assigner:
         cell = community * cells + self._group_bits(groups)
         if gaps:
             sizes = np.bincount(cell[eligible], minlength=communities * cells).reshape(communities, cells)
+            everyone = np.bincount(cell, minlength=communities * cells).reshape(communities, cells)
             targets = [
                 calibrate.GapTarget(
                     group_a=np.array([(g >> groups.index(group)) & 1 == 1 for g in range(cells)]),
@@ -355,7 +356,7 @@ class Assigner:
                 )
                 for group, difference in gaps
             ]
-            counts = calibrate.solve_cell_counts(np.asarray(totals), sizes, targets).ravel()
+            counts = calibrate.solve_cell_counts(np.asarray(totals), sizes, targets, everyone).ravel()
         else:
             counts = np.zeros(communities * cells, dtype=np.int64)
             counts[np.arange(communities) * cells] = np.asarray(totals)
