@@ -2,8 +2,10 @@
 
 Community values and sample means are the 2018 Mali fact-sheet figures (percentages) and Tableau 1
 scores; standard errors, intervals, group splits and answer shares are made up (seeded), plausible but
-not estimates. Two cells are deliberately small and suppressed: Kirané's access to psychosocial
-services and Kirané's reasons for having left, so suppression is exercised everywhere.
+not estimates. Actors and recommendations are the example study's registers (the longest narrative a
+fact sheet must fit), plus one actor with contacts that must never be printed. Two cells are
+deliberately small and suppressed: Kirané's access to psychosocial services and Kirané's reasons for
+having left, so suppression is exercised everywhere.
 """
 
 from __future__ import annotations
@@ -369,75 +371,32 @@ def needs() -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def actors() -> tuple[Actor, ...]:
-    found = []
-    for community_id in COMMUNITIES:
-        found.append(
-            Actor(
-                id=f"{community_id}_youth",
-                name=f"Youth council {community_id}",
-                kind="association",
-                scope="community",
-                communities=(community_id,),
-                dimensions=("economic", "c4d"),
-                uncertain_dimensions=True,
-                listed_in=("community_table",),
-                description_fr="Association de jeunes : assainissement, reboisement, sensibilisation.",
-                description_en="Youth association: sanitation, tree planting, awareness campaigns.",
-                contact="+223 70 00 00 00",
-            )
-        )
-        found.append(
-            Actor(
-                id=f"{community_id}_women",
-                name="CAFO",
-                kind="association",
-                scope="community",
-                communities=(community_id,),
-                dimensions=("economic", "social", "psychosocial", "c4d"),
-                listed_in=("community_table",),
-                description_fr="Coordination des associations de femmes ; microcrédit et débats.",
-                description_en="Women's associations network; micro-credit and debates.",
-                contact="cafo@example.org",
-            )
-        )
-    found.append(
-        Actor(
-            id="national_radio",
-            name="ORTM",
-            kind="media",
-            scope="national",
-            communities=(),
-            dimensions=("c4d",),
-            description_fr="Radio nationale.",
-            description_en="National radio.",
-        )
+def registers() -> tuple[tuple[Actor, ...], tuple[Recommendation, ...]]:
+    """The example study's actor register and recommendations, plus one actor with contacts (Bafoulabé)
+    that fact sheets must never print."""
+    from retour.config import load_project
+    from retour.study import load_actor_register
+
+    register = load_actor_register(load_project(EXAMPLE))
+    contact = Actor(
+        id="bafoulabe_contact_test",
+        name="Association test des jeunes",
+        kind="association",
+        scope="community",
+        communities=("bafoulabe",),
+        dimensions=("economic", "c4d"),
+        listed_in=("community_table",),
+        description_fr="Association de jeunes : assainissement, sensibilisation.",
+        description_en="Youth association: sanitation, awareness campaigns.",
+        contact="+223 70 00 00 00, cafo@example.org",
     )
-    return tuple(found)
-
-
-def recommendations() -> tuple[Recommendation, ...]:
-    found = []
-    for community_id in COMMUNITIES:
-        found.append(
-            Recommendation(
-                id=f"{community_id}_awareness",
-                community_id=community_id,
-                title_fr="Informer sur les risques de la migration irrégulière",
-                title_en="Inform about the risks of irregular migration",
-                what_fr="Former les associations locales et équiper la radio pour relayer l'information.",
-                what_en="Train local associations and equip the radio to pass the information on.",
-                needs=("psychosocial",),
-                partners=(f"{community_id}_youth", f"{community_id}_women"),
-                framing="support_lasting_reintegration",
-            )
-        )
-    return tuple(found)
+    return (contact, *register.actors), register.recommendations
 
 
 def bundle(seed: int = 20180305) -> ReportData:
     """The full bundle: baseline round of the example study's settings and registers."""
     rng = np.random.default_rng(seed)
+    actors, recommendations = registers()
     return ReportData(
         settings=load_settings(EXAMPLE / "retour.toml"),
         round_name="baseline",
@@ -456,7 +415,7 @@ def bundle(seed: int = 20180305) -> ReportData:
         index_scores=index_scores(),
         index_spec={"normalisation": "minmax", "aggregation": "arithmetic", "composite": "arithmetic"},
         needs=needs(),
-        actors=actors(),
-        recommendations=recommendations(),
+        actors=actors,
+        recommendations=recommendations,
         generated_on=dt.date(2018, 4, 2),
     )

@@ -541,3 +541,51 @@ def test_an_analyst_edit_of_an_actor_is_logged_and_shown(client, study):
     client.post("/language", data={"language": "en", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")})
     assert "trains young volunteers in first aid" in page(client.get("/actors?community=bafoulabe"))
     client.post("/language", data={"language": "fr", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")})
+
+
+def test_only_admins_manage_accounts(client):
+    sign_in(client, "ana")
+    assert client.get("/users").status_code == 403
+    admin = sign_in(TestClient(client.app, follow_redirects=False), "adam")
+    listing = page(admin.get("/users"))
+    assert "Utilisateurs du tableau de bord" in listing and "vera" in listing and "argon2" not in listing
+    headers = {"X-CSRF-Token": csrf_of(admin, "/users")}
+    short = admin.post("/users", data={"name": "newbie", "password": "short", "role": "viewer"}, headers=headers)
+    assert short.status_code == 422 and "Compte non enregistré" in page(short)
+    added = admin.post("/users", data={"name": "newbie", "password": "a fine password", "role": "viewer"},
+                       headers=headers)
+    assert added.status_code == 303
+    sign_in(TestClient(client.app, follow_redirects=False), "newbie", "a fine password")
+    assert admin.post("/users/adam/remove", headers=headers).status_code == 422
+    assert admin.post("/users/newbie/role", data={"role": "analyst"}, headers=headers).status_code == 303
+    assert admin.post("/users/newbie/remove", headers=headers).status_code == 303
+    assert "newbie" not in admin.get("/users").text
+
+
+def test_a_study_without_results_shows_empty_pages_not_errors(tmp_path):
+    project = init_study(tmp_path / "fresh")
+    from retour.study import add_dashboard_user
+
+    add_dashboard_user(project, "first", "first-password", "admin")
+    client = sign_in(client_for(project), "first", "first-password")
+    for path, expected in (("/", "Aucune étape n'a encore été exécutée"), ("/ranking", "pas encore été calculé"),
+                           ("/needs", "Pas de matrice des besoins"), ("/rounds", "Aucune estimation"),
+                           ("/uploads", "Aucun import pour l'instant"), ("/downloads", "Rien à télécharger")):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert expected in page(response), path
+
+
+def test_an_unexpected_failure_gives_a_polite_500_page(study, monkeypatch):
+    from retour.dashboard import pages
+
+    client = TestClient(create_app(load_project(study)), follow_redirects=False, raise_server_exceptions=False)
+    sign_in(client, "vera")
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(pages, "ranking", broken)
+    response = client.get("/ranking")
+    assert response.status_code == 500
+    assert "Erreur interne" in page(response) and "a bug" not in response.text

@@ -760,7 +760,7 @@ def test_fact_sheets_and_synthesis_show_the_change_since_baseline() -> None:
     data = _report_with_changes(bundle())
     english = render_factsheet("kati", data, "en").html
     assert "Change since Baseline" in english
-    assert '<tr data-indicator="paid_job_or_iga" class="tone-better">' in english
+    assert '<span data-indicator="paid_job_or_iga" class="tone-better">' in english
     assert "<strong>+12 pts</strong>" in english
     assert 'data-indicator="can_borrow_money"' not in english.split("Change since")[1]  # not a clear change
     assert "4 → 2" in english and "No longer priorities:" in english

@@ -477,9 +477,11 @@ def serve_command(
     serve_dashboard(load_project(study), host, port, notify=info)
 
 
-users_app = typer.Typer(help="Manage who may sign in to the dashboard, and with which role.",
-                        no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+users_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                        context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(users_app, name="users")
+
+
 class UserRole(str, Enum):
     VIEWER = "viewer"
     ANALYST = "analyst"

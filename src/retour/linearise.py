@@ -37,7 +37,9 @@ Estimation, 2nd ed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,10 +143,12 @@ def linearise(
     est, weighted_n, weighted_sq = (np.empty((n_domains, k)) for _ in range(3))
     n, n_missing = (np.empty((n_domains, k), dtype=np.int64) for _ in range(2))
     scores, answered = np.empty((n_pairs, k)), np.empty((n_pairs, k), dtype=bool)
-    for block in _blocks(k, max(len(cells.unit), pairs.n_scoped)):  # see `_blocks`: a few, not one each
+
+    def fill(block: slice) -> None:
+        """Every output column of a block of indicators."""
         b = block.stop - block.start
         means = np.flatnonzero(is_mean[block])
-        totals, pair_weighted = pairs.sums(*_cell_sums(columns[block], cells, means))
+        totals, pair_sums_ = pairs.sums(*_cell_sums(columns[block], cells, means))
         wn = totals[:, b:2 * b]
         with np.errstate(invalid="ignore", divide="ignore"):
             est[:, block] = np.where(wn > 0, totals[:, :b] / wn, np.nan)
@@ -155,10 +159,15 @@ def linearise(
         weighted_sq[:, block.start + means] = totals[:, 4 * b:]
         n[:, block] = np.rint(totals[:, 2 * b:3 * b])
         n_missing[:, block] = np.rint(totals[:, 3 * b:4 * b])
-        for rows, sums in pair_weighted:  # scoped pairs, then whole-sample pairs
+        for rows, weighted_y, weight in pair_sums_:  # domain-scope pairs, then whole-sample pairs
             domain = pairs.domain[rows]
-            scores[rows, block] = (sums[:, :b] - centre[domain] * sums[:, b:]) * scale[domain]
-            answered[rows, block] = sums[:, b:] > 0
+            z = np.take(centre, domain, axis=0)
+            np.multiply(z, weight, out=z)
+            np.subtract(weighted_y, z, out=z)
+            np.multiply(z, np.take(scale, domain, axis=0), out=scores[rows, block])
+            np.greater(weight, 0.0, out=answered[rows, block])
+
+    _in_parallel(fill, _blocks(k, max(len(cells.unit), pairs.n_scoped)))
     return Linearised(
         indicators=indicators, kinds=tuple(kinds[i] for i in indicators), domain_columns=domains,
         domains=table, layout=layout, pair_psu=pairs.psu, pair_domain=pairs.domain, scores=scores,
@@ -431,21 +440,37 @@ def _cells(frame: pl.DataFrame, design: Design, enc: _Encoded, lonely_psu: str) 
 _BLOCK_BYTES = 24 * 2**20
 
 
-def _blocks(n_indicators: int, n_rows: int) -> list[slice]:
-    """Indicators in blocks whose working arrays (about 3 x 8 bytes per row and indicator) fit 24 MB.
+def _blocks(n_columns: int, n_rows: int) -> list[slice]:
+    """Columns (indicators) in blocks whose working arrays, about 16 bytes per row and column, fit 24 MB.
 
-    Each indicator is computed independently of the others, so blocks change no number. They keep
-    the temporaries small: freed memory of that size is reused by the allocator (glibc's mmap
-    threshold tops out at 32 MB) instead of being mapped and zeroed by the kernel again, which costs
-    more than the arithmetic at a million respondents; and it stays in cache.
+    Each column is computed independently of the others, so blocks change no number. They keep the
+    temporaries small: freed memory of that size is reused by the allocator (glibc's mmap threshold
+    tops out at 32 MB) instead of being mapped and zeroed by the kernel again, which costs more than
+    the arithmetic at a million respondents; and it stays in cache.
     """
-    size = max(1, _BLOCK_BYTES // (24 * max(n_rows, 1)))
-    return [slice(start, min(start + size, n_indicators)) for start in range(0, n_indicators, size)]
+    size = max(1, _BLOCK_BYTES // (16 * max(n_rows, 1)))
+    return [slice(start, min(start + size, n_columns)) for start in range(0, n_columns, size)]
+
+
+def _in_parallel(work: Callable[[slice], None], blocks: list[slice]) -> None:
+    """Run `work` on every block, on as many threads as there are cores (numpy and scipy release the
+    GIL in the loops that matter). Blocks write to disjoint columns, so the result does not depend on
+    the order in which they run."""
+    workers = min(len(blocks), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                  else os.cpu_count() or 1)
+    if workers <= 1:
+        for block in blocks:
+            work(block)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in [pool.submit(work, block) for block in blocks]:
+            done.result()  # re-raises a worker's error
 
 
 def _cell_sums(columns: Sequence[pl.Series], cells: _Cells,
-               means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sums per cell of B indicators: (M, 2B) sum(w y), sum(w); (M, 2B + Bm) answers, missing, sum(w y^2).
+               means: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sums per cell of B indicators: (M, B) sum(w y); (M, B) sum(w); (M, 2B + Bm) answers, missing,
+    sum(w y^2) of the means.
 
     One indicator column at a time, straight from its Arrow buffers (no (N, K) copy, no NaN fill): its
     values, and the rows without an answer from its validity bitmap; each sum is one `bincount` over
@@ -475,7 +500,8 @@ def _cell_sums(columns: Sequence[pl.Series], cells: _Cells,
     w_missing = np.bincount(slot, weights=np.concatenate(missing_weight), minlength=k * m).reshape(k, m)
     np.subtract(cells.total_weight, w_missing, out=weighted[k:])
     weighted[k:][counted[:k] == 0] = 0.0  # no answer: exactly 0, not rounding residue
-    return np.ascontiguousarray(weighted.T), np.ascontiguousarray(counted.T)
+    return (np.ascontiguousarray(weighted[:k].T), np.ascontiguousarray(weighted[k:].T),
+            np.ascontiguousarray(counted.T))
 
 
 def _values_and_missing(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -573,14 +599,16 @@ class _Pairs:
     whole_of: np.ndarray  # each domain-scope domain's whole-sample counterpart
     into_whole: sparse.csc_matrix | None  # domain-scope pairs -> whole-sample pairs; None: same sums
 
-    def sums(self, weighted: np.ndarray,
-             counted: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, np.ndarray]]]:
-        """Every domain's totals (D, 4B + Bm), and the pairs' sum(w y), sum(w) by part (rows, (Q_part, 2B))."""
-        totals = np.hstack([self.into_domains @ weighted, self.into_domains @ counted])
+    def sums(self, weighted_y: np.ndarray, weight: np.ndarray, counted: np.ndarray
+             ) -> tuple[np.ndarray, list[tuple[slice, np.ndarray, np.ndarray]]]:
+        """Every domain's totals (D, 4B + Bm): sum(w y), sum(w), then `counted`; and each part's pairs:
+        rows, sum(w y) and sum(w) (Q_part, B)."""
+        totals = np.hstack([self.into_domains @ weighted_y, self.into_domains @ weight,
+                            self.into_domains @ counted])
         totals += group_sum(totals[:len(self.whole_of)], self.whole_of, totals.shape[0])
-        scoped = self.into_scoped @ weighted
-        whole = scoped if self.into_whole is None else self.into_whole @ scoped
-        return totals, [(slice(0, self.n_scoped), scoped), (slice(self.n_scoped, len(self.psu)), whole)]
+        scoped = (self.into_scoped @ weighted_y, self.into_scoped @ weight)
+        whole = scoped if self.into_whole is None else tuple(self.into_whole @ part for part in scoped)
+        return totals, [(slice(0, self.n_scoped), *scoped), (slice(self.n_scoped, len(self.psu)), *whole)]
 
 
 def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray, n_domains: int) -> _Pairs:

@@ -116,3 +116,12 @@ def test_analyst_uploads_the_messy_export_and_sees_its_problems(browser, upload_
     page.reload()
     assert page.locator("#upload-history >> text=mini_messy.csv").count() == 1
     page.context.close()
+
+
+def test_admin_sees_the_accounts(browser, live_url, shoot):
+    page = signed_in(browser, live_url, "adam")
+    page.click("nav.tabs >> text=Utilisateurs")
+    page.wait_for_selector("#accounts")
+    assert page.locator("#accounts tbody tr").count() == 3
+    shoot(page, "13-users")
+    page.context.close()

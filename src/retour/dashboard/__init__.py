@@ -123,6 +123,10 @@ def create_app(project: Project, access: StoreAccess | None = None) -> FastAPI:
             request, PageError(error.status_code, "error.bad_request.title", detail=str(error.detail))
         )
 
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, error: Exception) -> Response:  # logged by uvicorn, shown politely
+        return error_page(request, PageError(500, "error.internal.title", "error.internal.body"))
+
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> Response:
         fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) for e in error.errors())

@@ -31,6 +31,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.rounds": ("Vagues", "Rounds"),
     "nav.uploads": ("Imports", "Uploads"),
     "nav.downloads": ("Téléchargements", "Downloads"),
+    "nav.users": ("Utilisateurs", "Users"),
     "nav.logout": ("Se déconnecter", "Sign out"),
     "nav.switch_language": ("English", "Français"),
     "nav.switch_language_title": ("Afficher le tableau de bord en anglais", "Show the dashboard in French"),
@@ -110,6 +111,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.too_large.body": (
         "Le fichier dépasse la limite de {limit} Mo fixée dans retour.toml (dashboard.upload_max_mb).",
         "The file is over the {limit} MB limit set in retour.toml (dashboard.upload_max_mb).",
+    ),
+    "error.internal.title": ("Erreur interne", "Internal error"),
+    "error.internal.body": (
+        "Cette page n'a pas pu être produite. L'erreur est consignée dans le journal du "
+        "serveur ; signalez-la avec l'adresse de la page.",
+        "This page could not be produced. The error is in the server log; report it with the page's address.",
     ),
     "error.bad_request.title": ("Demande invalide", "Invalid request"),
     # overview
@@ -339,6 +346,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "uploads.unavailable": (
         "L'import n'est pas encore disponible dans cette installation.",
         "Uploading is not available in this installation yet.",
+    ),
+    # users
+    "users.title": ("Utilisateurs du tableau de bord", "Dashboard users"),
+    "users.intro": (
+        "Lecteurs : consultent toutes les pages. Analystes : importent des exports, modifient les "
+        "besoins et les acteurs. Administrateurs : gèrent aussi les comptes.",
+        "Viewers read every page. Analysts also upload exports and change needs and actors. "
+        "Administrators also manage accounts.",
+    ),
+    "users.role": ("Rôle", "Role"),
+    "users.language": ("Langue", "Language"),
+    "users.created": ("Créé le", "Created"),
+    "users.password_changed": ("Mot de passe changé le", "Password changed"),
+    "users.remove": ("Supprimer", "Remove"),
+    "users.add": ("Ajouter un utilisateur", "Add a user"),
+    "users.you": ("vous", "you"),
+    "users.refused": ("Compte non enregistré : {reason}", "Account not saved: {reason}"),
+    "users.not_yourself": (
+        "Vous ne pouvez pas changer votre propre rôle ni supprimer votre propre compte.",
+        "You cannot change your own role or remove your own account.",
     ),
     # downloads
     "downloads.title": ("Téléchargements", "Downloads"),

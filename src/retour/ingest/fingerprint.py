@@ -63,10 +63,10 @@ def _hash_columns(frame: pl.DataFrame, digests: frozenset[str]) -> dict[str, np.
     """
     hashes: dict[str, np.ndarray] = {}
     texts = [name for name, dtype in frame.schema.items() if dtype == pl.Utf8 and name not in digests]
-    counts = frame.select(pl.col(name).drop_nulls().n_unique() for name in texts).row(0) if texts else ()
-    few = [name for name, count in zip(texts, counts, strict=True) if count <= DICTIONARY_LIMIT]
-    distinct = (frame.select(pl.col(name).drop_nulls().unique().implode() for name in few).row(0)
-                if few else ())
+    # One pass finds each column's distinct texts (counting them first would be a second pass).
+    found = frame.select(pl.col(name).drop_nulls().unique().implode() for name in texts) if texts else None
+    few = [name for name in texts if found.get_column(name).list.len().item() <= DICTIONARY_LIMIT]
+    distinct = [found.get_column(name)[0].to_list() for name in few]
     codes = frame.select(pl.col(name).cast(pl.Enum(values)).to_physical().cast(pl.Int64).fill_null(0)
                          for name, values in zip(few, distinct, strict=True)) if few else pl.DataFrame()
     for name, values in zip(few, distinct, strict=True):

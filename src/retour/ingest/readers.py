@@ -206,7 +206,7 @@ def _read_csv(data: bytes, path: Path) -> Table:
         data = data.partition(b"\n")[2]
     else:
         separator = _separator(_header_line(head))
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): that would copy the whole file
         raise IngestError(f"{path} is empty.", _EXPORT_AGAIN)
     try:
         cells = _parse(data, separator, path)

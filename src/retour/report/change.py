@@ -3,7 +3,9 @@
 `change_context` turns the stored `changes`, `score_changes` and `need_changes` of a later round (made
 by `retour compare`, see `retour.comparison`) into plain text for the `_change.html` partial: scores
 and ranks at both times, the indicators whose change is clear (its confidence interval excludes zero),
-and the needs that became or stopped being priorities. It formats stored values only; it computes no
+and the needs that became or stopped being priorities. A fact sheet gets it as a few lines (its two
+pages are full); the synthesis as tables of every community's composite score and the sample's
+fact-sheet indicators. It formats stored values only; it computes no
 statistic. Without a stored comparison the section is left out (`change` is None).
 """
 
@@ -16,7 +18,7 @@ import polars as pl
 from retour.report.data import ALL, ReportData
 from retour.report.i18n import Formatter
 
-MAX_INDICATORS = 6  # clearest changes shown on a fact sheet
+MAX_INDICATORS = 4  # clearest changes shown on a fact sheet, whose two pages are full
 PILLAR_NAMES = {
     "economic": {"fr": "Économique", "en": "Economic"},
     "social": {"fr": "Social", "en": "Social"},
@@ -172,10 +174,13 @@ def change_context(data: ReportData, fmt: Formatter, community_id: str | None = 
     if community_id is not None and needs.height:
         needs = needs.filter(pl.col("community_id") == community_id)
     before, after = _round_label(data, fmt, base), _round_label(data, fmt, data.round_name)
+    composite = next((row for row in score_rows if row["composite"]), None) if community_id else None
     return {"change": {
         "title": _text(fmt, "title", round=before),
         "before": before, "after": after, "scope": "community" if community_id else "synthesis",
-        "scores": score_rows, "indicators": clear[:MAX_INDICATORS] if community_id else rows,
+        "scores": score_rows, "composite": composite,
+        "pillars": [row for row in score_rows if not row["composite"]] if community_id else [],
+        "indicators": clear[:MAX_INDICATORS] if community_id else rows,
         "count": _text(fmt, "count", clear=len(clear), total=len(rows)) if rows else "",
         "none_clear": _text(fmt, "none_clear") if rows and not clear else "",
         "needs": _needs(data, fmt, needs, by_community=community_id is None),

@@ -50,8 +50,8 @@ FAMILIES = {
     "perception_returnees": ("perception_returnees", "perception_returnees_"),
 }
 TOP_ITEMS = 3
-MAX_ACTORS = 8  # on the fact sheet; 5 in the densest layout (the note counts the others)
-DENSE_ACTORS = 5
+MAX_ACTORS = 6  # on the fact sheet, the study's own table first; 4 in the densest layouts
+DENSE_ACTORS = 4
 DIMENSION_MARKS = ("economic", "social", "psychosocial", "c4d")
 _SERVICE_LABELS = {
     "satisfied_education": N_("Education"),
@@ -299,16 +299,17 @@ def actor_rows(data: ReportData, fmt: Formatter, community_id: str) -> dict[str,
     }
 
 
-def recommendation_boxes(data: ReportData, fmt: Formatter, community_id: str) -> list[dict[str, Any]]:
-    """The community's recommendations (fact-sheet boxes first) with their potential partners' names."""
+def recommendation_boxes(data: ReportData, fmt: Formatter, community_id: str) -> dict[str, Any] | None:
+    """The community's recommendations with their potential partners: the study's fact-sheet boxes in
+    full (`boxes`), and the priority interventions of its summary table by title only (`others`)."""
     names = data.actor_names()
-    found = sorted(
-        data.recommendations_for(community_id), key=lambda r: getattr(r, "source", "fiche") != "fiche"
-    )
-    boxes = []
-    for recommendation in found:
+    boxes, others = [], []
+    for recommendation in data.recommendations_for(community_id):
         title = recommendation.title_fr if fmt.language == "fr" else recommendation.title_en
         if not title:
+            continue
+        if getattr(recommendation, "source", "fiche") != "fiche":
+            others.append(title)
             continue
         boxes.append(
             {
@@ -317,7 +318,9 @@ def recommendation_boxes(data: ReportData, fmt: Formatter, community_id: str) ->
                 "partners": [names.get(p, p) for p in recommendation.partners],
             }
         )
-    return boxes
+    if not boxes and not others:
+        return None
+    return {"boxes": boxes, "others": others}
 
 
 def identity(data: ReportData, fmt: Formatter, community_id: str) -> dict[str, Any]:

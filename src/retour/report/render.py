@@ -3,7 +3,8 @@
 One rendering path: Jinja2 fills `templates/*.html` (the stylesheet is inlined, charts and maps are
 inline SVG, so an HTML file stands alone); WeasyPrint lays that HTML out on A4 pages. The font
 configuration and the parsed stylesheet are made once per process and reused. A fact sheet must fit
-two pages: when it does not, it is laid out again more densely (smaller type, then shorter boxes).
+two pages: when it does not, it is laid out again more densely (smaller type; then fewer actors
+and shorter recommendation boxes; see the `density-*` rules of style.css and factsheet.html).
 Many documents are laid out in parallel worker processes (`render_pdfs`).
 """
 
@@ -25,7 +26,7 @@ import jinja2
 from retour.report.i18n import Formatter
 
 TEMPLATES = Path(__file__).parent / "templates"
-DENSITIES = (0, 1, 2, 3)
+DENSITIES = (0, 1, 2, 3, 4)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retour.dashboard.routes import actors, community, downloads, needs, session, study_pages, uploads
+from retour.dashboard.routes import actors, community, downloads, needs, session, study_pages, uploads, users
 
 ROUTERS = (
     session.router,
@@ -12,4 +12,5 @@ ROUTERS = (
     actors.router,
     uploads.router,
     downloads.router,
+    users.router,
 )
