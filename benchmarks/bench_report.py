@@ -1,7 +1,7 @@
 """Time the full report of the test bundle: 7 fact sheets x 2 languages (HTML + PDF), the synthesis and the
-tables, serially and with the default worker processes; prints wall and CPU seconds.
+tables, in one process and with worker processes; prints wall and CPU seconds.
 
-Usage: python benchmarks/bench_report.py [WORKERS ...]   (default: 1 and the default count)
+Usage: python benchmarks/bench_report.py [WORKERS ...]   (default: 1, then one worker per CPU)
 """
 
 from __future__ import annotations
@@ -16,42 +16,27 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 from report_bundle import bundle  # noqa: E402
 from retour.report import charts, write_outputs  # noqa: E402
-from retour.report.render import default_workers  # noqa: E402
+from retour.report.documents import default_workers  # noqa: E402
 
 
 def run(workers: int) -> None:
     data = bundle()
     out = Path(tempfile.mkdtemp(prefix="retour-report-"))
-    marks: list[tuple[str, float]] = []
     start, before = time.perf_counter(), os.times()
-    written = write_outputs(
-        data,
-        out,
-        ("fr", "en"),
-        ("html", "pdf"),
-        lambda message: marks.append((message, time.perf_counter())),
-        workers=workers,
-    )
+    written = write_outputs(data, out, ("fr", "en"), ("html", "pdf"), workers=workers)
     wall, after = time.perf_counter() - start, os.times()
     own = after.user + after.system - before.user - before.system
     children = after.children_user + after.children_system - before.children_user - before.children_system
-    contexts = (
-        next(t for m, t in marks if m.startswith("PDF")) - start
-        if any(m.startswith("PDF") for m, _ in marks)
-        else wall
-    )
     pdfs = [f for f in written if f.format == "pdf"]
+    pages = sum(f.pages or 0 for f in pdfs)
     print(
-        f"workers={workers}: {len(written)} files ({len(pdfs)} PDF, "
-        f"{sum(f.pages or 0 for f in pdfs)} pages); "
-        f"wall {wall:.1f} s (contexts, charts and HTML {contexts:.1f} s); cpu {own:.1f} s here "
-        f"+ {children:.1f} s in workers; charts {charts.cache_info()}"
+        f"workers={workers}: {len(written)} files ({len(pdfs)} PDF, {pages} pages) in {wall:.1f} s wall; "
+        f"cpu {own:.1f} s in this process + {children:.1f} s in workers; charts {charts.cache_info()}"
     )
 
 
 def main() -> None:
-    counts = [int(a) for a in sys.argv[1:]] or [1, default_workers(16)]
-    for workers in counts:
+    for workers in [int(a) for a in sys.argv[1:]] or [1, default_workers(16)]:
         run(workers)
 
 

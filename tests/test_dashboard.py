@@ -449,15 +449,24 @@ def test_sessions_are_signed_with_the_study_secret(study):
 
 
 def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "retour.cli", *args], input=stdin, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "retour.cli", *args], input=stdin, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_users_command_adds_lists_changes_and_removes(tmp_path):
     root = tmp_path / "study"
     init_study(root)
-    added = run_cli("users", str(root), "add", "amina", "--role", "analyst", "--password-stdin",
-                    stdin="a long enough password\n")
+    added = run_cli(
+        "users",
+        str(root),
+        "add",
+        "amina",
+        "--role",
+        "analyst",
+        "--password-stdin",
+        stdin="a long enough password\n",
+    )
     assert added.returncode == 0 and "Added amina (analyst)." in added.stderr
     listed = run_cli("users", str(root), "list", "--format", "csv")
     assert listed.stdout.splitlines()[0] == "name,role,language,created_at,password_changed_at"
@@ -465,15 +474,17 @@ def test_the_users_command_adds_lists_changes_and_removes(tmp_path):
     assert "hash" not in listed.stdout and "argon2" not in listed.stdout
     short = run_cli("users", str(root), "passwd", "amina", "--password-stdin", stdin="short\n")
     assert short.returncode == 1
-    assert short.stderr.strip() == ("Error: The password is too short (5 characters). "
-                                    "Choose one of at least 8 characters.")
+    assert short.stderr.strip() == (
+        "Error: The password is too short (5 characters). Choose one of at least 8 characters."
+    )
     twice = run_cli("users", str(root), "add", "amina", "--password-stdin", stdin="another password\n")
     assert twice.returncode == 1 and "A user called 'amina' already exists." in twice.stderr
     assert run_cli("users", str(root), "remove", "amina").returncode == 0
     missing = run_cli("users", str(root), "remove", "amina")
     assert missing.returncode == 1
-    assert missing.stderr.strip() == ("Error: There is no user called 'amina'. "
-                                      "List them with: retour users DIR list")
+    assert missing.stderr.strip() == (
+        "Error: There is no user called 'amina'. List them with: retour users DIR list"
+    )
 
 
 @pytest.mark.slow
@@ -483,8 +494,12 @@ def test_retour_serve_answers_on_loopback(study):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "retour.cli", "serve", str(study), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "retour.cli", "serve", str(study), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -509,8 +524,11 @@ def test_the_rounds_page_shows_each_round_and_the_stored_change(client, study):
     sign_in(client, "vera")
     con = store.connect(load_project(study).store_path)
     try:
-        change = store.read_results(con, "changes", "midterm").filter(
-            (pl.col("community_id") == "kita") & (pl.col("indicator_id") == "seeking_job")).row(0, named=True)
+        change = (
+            store.read_results(con, "changes", "midterm")
+            .filter((pl.col("community_id") == "kita") & (pl.col("indicator_id") == "seeking_job"))
+            .row(0, named=True)
+        )
     finally:
         con.close()
     text = page(client.get("/rounds?community=kita"))
@@ -523,11 +541,17 @@ def test_an_analyst_edit_of_an_actor_is_logged_and_shown(client, study):
     sign_in(client, "ana")
     form = client.get("/actors/bafoulabe_red_cross/edit")
     assert form.status_code == 200 and 'value="psychosocial" checked' in form.text
-    saved = client.post("/actors/bafoulabe_red_cross", headers={"X-CSRF-Token": csrf_of(client, "/")}, data={
-        "dimensions": ["social", "psychosocial", "c4d", "economic"],
-        "strengths_fr": "Savoir-faire en soutien psychosocial ; réseau de jeunes volontaires.",
-        "strengths_en": "Psychosocial know-how; trains young volunteers in first aid.",
-        "weaknesses_fr": "", "weaknesses_en": ""})
+    saved = client.post(
+        "/actors/bafoulabe_red_cross",
+        headers={"X-CSRF-Token": csrf_of(client, "/")},
+        data={
+            "dimensions": ["social", "psychosocial", "c4d", "economic"],
+            "strengths_fr": "Savoir-faire en soutien psychosocial ; réseau de jeunes volontaires.",
+            "strengths_en": "Psychosocial know-how; trains young volunteers in first aid.",
+            "weaknesses_fr": "",
+            "weaknesses_en": "",
+        },
+    )
     assert saved.status_code == 303
     con = store.connect(load_project(study).store_path)
     try:
@@ -538,9 +562,13 @@ def test_an_analyst_edit_of_an_actor_is_logged_and_shown(client, study):
     assert set(edits.get_column("edited_by").to_list()) == {"ana"}
     listing = page(client.get("/actors?community=bafoulabe&dimension=economic"))
     assert "Croix-Rouge malienne (Bafoulabé)" in listing and "modifié par ana" in listing
-    client.post("/language", data={"language": "en", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")})
+    client.post(
+        "/language", data={"language": "en", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")}
+    )
     assert "trains young volunteers in first aid" in page(client.get("/actors?community=bafoulabe"))
-    client.post("/language", data={"language": "fr", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")})
+    client.post(
+        "/language", data={"language": "fr", "next": "/"}, headers={"X-CSRF-Token": csrf_of(client, "/")}
+    )
 
 
 def test_only_admins_manage_accounts(client):
@@ -550,10 +578,13 @@ def test_only_admins_manage_accounts(client):
     listing = page(admin.get("/users"))
     assert "Utilisateurs du tableau de bord" in listing and "vera" in listing and "argon2" not in listing
     headers = {"X-CSRF-Token": csrf_of(admin, "/users")}
-    short = admin.post("/users", data={"name": "newbie", "password": "short", "role": "viewer"}, headers=headers)
+    short = admin.post(
+        "/users", data={"name": "newbie", "password": "short", "role": "viewer"}, headers=headers
+    )
     assert short.status_code == 422 and "Compte non enregistré" in page(short)
-    added = admin.post("/users", data={"name": "newbie", "password": "a fine password", "role": "viewer"},
-                       headers=headers)
+    added = admin.post(
+        "/users", data={"name": "newbie", "password": "a fine password", "role": "viewer"}, headers=headers
+    )
     assert added.status_code == 303
     sign_in(TestClient(client.app, follow_redirects=False), "newbie", "a fine password")
     assert admin.post("/users/adam/remove", headers=headers).status_code == 422
@@ -568,9 +599,14 @@ def test_a_study_without_results_shows_empty_pages_not_errors(tmp_path):
 
     add_dashboard_user(project, "first", "first-password", "admin")
     client = sign_in(client_for(project), "first", "first-password")
-    for path, expected in (("/", "Aucune étape n'a encore été exécutée"), ("/ranking", "pas encore été calculé"),
-                           ("/needs", "Pas de matrice des besoins"), ("/rounds", "Aucune estimation"),
-                           ("/uploads", "Aucun import pour l'instant"), ("/downloads", "Rien à télécharger")):
+    for path, expected in (
+        ("/", "Aucune étape n'a encore été exécutée"),
+        ("/ranking", "pas encore été calculé"),
+        ("/needs", "Pas de matrice des besoins"),
+        ("/rounds", "Aucune estimation"),
+        ("/uploads", "Aucun import pour l'instant"),
+        ("/downloads", "Rien à télécharger"),
+    ):
         response = client.get(path)
         assert response.status_code == 200, path
         assert expected in page(response), path
@@ -579,7 +615,9 @@ def test_a_study_without_results_shows_empty_pages_not_errors(tmp_path):
 def test_an_unexpected_failure_gives_a_polite_500_page(study, monkeypatch):
     from retour.dashboard import pages
 
-    client = TestClient(create_app(load_project(study)), follow_redirects=False, raise_server_exceptions=False)
+    client = TestClient(
+        create_app(load_project(study)), follow_redirects=False, raise_server_exceptions=False
+    )
     sign_in(client, "vera")
 
     def broken(*args, **kwargs):

@@ -170,3 +170,18 @@ def test_stored_bundle_keeps_the_contract_columns(data):
         data.index_scores.columns
     )
     assert data.estimates.filter(pl.col("community_id") == "all").height > 0
+
+
+@pytest.mark.slow
+def test_worker_processes_render_the_same_documents(data):
+    from retour.report import Document, render_documents
+
+    documents = [Document("factsheet", "kita", "en"), Document("synthesis", "", "fr")]
+    finished: list[str] = []
+    parallel = render_documents(
+        documents, data, pdf=True, workers=2, done=lambda d, _r: finished.append(d.name)
+    )
+    serial = render_documents(documents, data, pdf=False, workers=1)
+    assert [r.html for r in parallel] == [r.html for r in serial]
+    assert parallel[0].pages == 2 and parallel[1].pages >= 3
+    assert sorted(finished) == ["factsheet kita (en)", "synthesis (fr)"]

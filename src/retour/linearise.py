@@ -185,23 +185,18 @@ def design_variance(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray
     """
     if scores.shape[0] == 0:
         return np.zeros((n_groups, scores.shape[1]))
-    cell, cell_stratum, cell_group = _stratum_cells(layout, pair_psu, pair_group, n_groups)
-    n_h = layout.psus_in_stratum[cell_stratum].astype(np.float64)[:, None]
-    total = group_sum(scores, cell, len(cell_stratum))  # (HG, K)
-    mean = total / n_h
-    deviation = scores - mean[cell]
-    np.square(deviation, out=deviation)
-    present = np.bincount(cell, minlength=len(cell_stratum))[:, None]
-    within = group_sum(deviation, cell, len(cell_stratum)) + (n_h - present) * mean**2
-    contribution = layout.factor[cell_stratum][:, None] * within
-    if not layout.lonely_factor.any():
-        return group_sum(contribution, cell_group, n_groups)
-    # adjust: a lonely PSU's total is centred on the grand mean of all PSU totals, g_d; a lonely stratum
-    # without a pair for the group contributes g_d^2, one with a pair (T - g_d)^2.
-    grand = group_sum(scores, pair_group, n_groups) / layout.n_psus
-    g = grand[cell_group]
-    contribution += layout.lonely_factor[cell_stratum][:, None] * ((total - g) ** 2 - g**2)
-    return group_sum(contribution, cell_group, n_groups) + layout.lonely_factor.sum() * grand**2
+    strata = _StratumCells.of(layout, pair_psu, pair_group, n_groups)
+    scores = np.ascontiguousarray(scores)
+    total = strata.into_cells @ scores  # (C, K)
+    grand = (strata.pairs_into_groups @ scores) / layout.n_psus if layout.lonely_factor.any() else None
+    variance = np.empty((n_groups, scores.shape[1]))
+
+    def fill(block: slice) -> None:
+        variance[:, block] = strata.variance(scores[:, block], total[:, block],
+                                             None if grand is None else grand[:, block])
+
+    _in_parallel(fill, _blocks(scores.shape[1], scores.shape[0]))
+    return variance
 
 
 def design_df(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray, answered: np.ndarray,
@@ -209,9 +204,15 @@ def design_df(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray, answ
     """Degrees of freedom (G, K): PSUs with an answer in the group, minus one, summed over strata (svy)."""
     if answered.shape[0] == 0:
         return np.zeros((n_groups, answered.shape[1]))
-    cell, cell_stratum, cell_group = _stratum_cells(layout, pair_psu, pair_group, n_groups)
-    active = group_sum(answered.astype(np.float64), cell, len(cell_stratum))
-    return group_sum(np.maximum(active - 1.0, 0.0), cell_group, n_groups)
+    strata = _StratumCells.of(layout, pair_psu, pair_group, n_groups)
+    df = np.empty((n_groups, answered.shape[1]))
+
+    def fill(block: slice) -> None:
+        active = strata.into_cells @ answered[:, block].astype(np.float64)
+        df[:, block] = strata.into_groups @ np.maximum(active - 1.0, 0.0)
+
+    _in_parallel(fill, _blocks(answered.shape[1], answered.shape[0]))
+    return df
 
 
 def dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -222,9 +223,7 @@ def dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     """Sum the rows of `values` (Q, R) by group code: (G, R), as one sparse product."""
-    one_hot = sparse.csc_matrix((np.ones(len(codes)), codes, np.arange(len(codes) + 1)),
-                                shape=(n_groups, len(codes)))
-    return one_hot @ np.ascontiguousarray(values)
+    return _one_hot(codes, n_groups) @ np.ascontiguousarray(values)
 
 
 def pair_sums(psu: np.ndarray, target: np.ndarray, values: np.ndarray,
@@ -240,12 +239,51 @@ def pair_sums(psu: np.ndarray, target: np.ndarray, values: np.ndarray,
     return keys // n_domains, keys % n_domains, into @ np.ascontiguousarray(values)
 
 
-def _stratum_cells(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray,
-                   n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Code of each pair's (stratum, group) cell, and each cell's stratum and group."""
-    stratum = layout.stratum_of_psu[pair_psu]
-    cell, keys = dense_codes(stratum * n_groups + pair_group)
-    return cell, keys // n_groups, keys % n_groups
+@dataclass(frozen=True)
+class _StratumCells:
+    """Pairs summed per (stratum, group) cell, and cells per group: the sums a design variance needs."""
+
+    layout: Layout
+    cell: np.ndarray  # (Q,) each pair's cell
+    stratum: np.ndarray  # (C,) each cell's stratum
+    into_cells: sparse.csc_matrix  # (C, Q) pairs -> cells
+    into_groups: sparse.csc_matrix  # (G, C) cells -> groups
+    pairs_into_groups: sparse.csc_matrix  # (G, Q) pairs -> groups
+    present: np.ndarray  # (C, 1) pairs per cell
+    group: np.ndarray  # (C,) each cell's group
+
+    @classmethod
+    def of(cls, layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray, n_groups: int) -> _StratumCells:
+        cell, keys = dense_codes(layout.stratum_of_psu[pair_psu] * n_groups + pair_group)
+        return cls(layout=layout, cell=cell, stratum=keys // n_groups, into_cells=_one_hot(cell, len(keys)),
+                   into_groups=_one_hot(keys % n_groups, n_groups),
+                   pairs_into_groups=_one_hot(pair_group, n_groups),
+                   present=np.bincount(cell, minlength=len(keys))[:, None], group=keys % n_groups)
+
+    def variance(self, scores: np.ndarray, total: np.ndarray, grand: np.ndarray | None) -> np.ndarray:
+        """`design_variance` of a block of score columns (Q, B), given their totals per cell (C, B)
+        and, under `adjust`, their grand mean per group (G, B): (G, B)."""
+        layout = self.layout
+        n_h = layout.psus_in_stratum[self.stratum].astype(np.float64)[:, None]
+        mean = total / n_h
+        deviation = np.take(mean, self.cell, axis=0)
+        np.subtract(scores, deviation, out=deviation)
+        np.square(deviation, out=deviation)
+        within = self.into_cells @ deviation + (n_h - self.present) * mean**2
+        contribution = layout.factor[self.stratum][:, None] * within
+        if grand is None:
+            return self.into_groups @ contribution
+        # adjust: a lonely PSU's total is centred on the grand mean of all PSU totals, g_d; a lonely
+        # stratum without a pair for the group contributes g_d^2, one with a pair (T - g_d)^2.
+        g = grand[self.group]
+        contribution += layout.lonely_factor[self.stratum][:, None] * ((total - g) ** 2 - g**2)
+        return self.into_groups @ contribution + layout.lonely_factor.sum() * grand**2
+
+
+def _one_hot(codes: np.ndarray, n_groups: int) -> sparse.csc_matrix:
+    """(G, Q) matrix with a 1 at (codes[q], q): the product with (Q, R) values sums them by group."""
+    return sparse.csc_matrix((np.ones(len(codes)), codes, np.arange(len(codes) + 1)),
+                             shape=(n_groups, len(codes)))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -890,9 +890,9 @@ def write_report(project: Project, round_name: str | None = None, languages: tup
     """Write a round's fact sheets, synthesis and tables to `out/<round>/` and record a `report` run.
 
     Reads stored results only (estimates, gaps, index scores, needs) and the study's registers; returns
-    the `OutputFile`s written. `progress(message)` is called as work advances. PDFs are laid out by
-    `workers` processes (None: one per CPU, at most 4; 1: in this process); see
-    `retour.report.write_outputs` for the `if __name__ == "__main__":` guard scripts then need.
+    the `OutputFile`s written. `progress(message)` is called as each document is finished. Documents
+    are made by `workers` processes (None: one per two CPUs, at most 4; 1: in this process); see
+    `retour.report.render_documents` for the `if __name__ == "__main__":` guard scripts then need.
     """
     import json
 

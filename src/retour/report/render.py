@@ -5,19 +5,14 @@ inline SVG, so an HTML file stands alone); WeasyPrint lays that HTML out on A4 p
 configuration and the parsed stylesheet are made once per process and reused. A fact sheet must fit
 two pages: when it does not, it is laid out again more densely (smaller type; then fewer actors
 and shorter recommendation boxes; see the `density-*` rules of style.css and factsheet.html).
-Many documents are laid out in parallel worker processes (`render_pdfs`).
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import re
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -141,40 +136,3 @@ class Job:
 
     def run(self, pdf: bool = True) -> Rendered:
         return render_fitted(self.template, self.context, Formatter(self.language), pdf, self.max_pages)
-
-
-def _run_pdf(job: Job) -> Rendered:
-    return job.run(pdf=True)
-
-
-def default_workers(jobs: int) -> int:
-    """Processes for laying out PDFs: one per CPU (at most 4), never more than the documents."""
-    return max(1, min(os.cpu_count() or 1, 4, jobs))
-
-
-def render_pdfs(
-    jobs: Sequence[Job], workers: int | None = None, done: Callable[[Job, Rendered], None] | None = None
-) -> list[Rendered]:
-    """Lay out every job as PDF, in parallel processes when there are several CPUs.
-
-    Layout is WeasyPrint's slow part and needs no chart rendering (charts are already SVG in the
-    contexts), so worker processes only run Jinja2 and WeasyPrint. `done(job, rendered)` is called
-    in this process as each document is finished. Results are in the order of `jobs`.
-    """
-    workers = default_workers(len(jobs)) if workers is None else max(1, workers)
-    results: dict[int, Rendered] = {}
-    if workers == 1 or len(jobs) < 2:
-        for number, job in enumerate(jobs):
-            results[number] = _run_pdf(job)
-            if done:
-                done(job, results[number])
-        return [results[n] for n in range(len(jobs))]
-    # spawn, not fork: the parent runs vl-convert's threads, which a forked child must not inherit.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run_pdf, job): number for number, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            number = futures[future]
-            results[number] = future.result()
-            if done:
-                done(jobs[number], results[number])
-    return [results[n] for n in range(len(jobs))]
