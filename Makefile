@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 RETOUR := $(VENV)/bin/retour
 DEMO_DIR ?= demo-study
+# Let Python cache compiled modules even where the environment says not to.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test setup lint bench clean
 
