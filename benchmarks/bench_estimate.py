@@ -9,9 +9,14 @@ overall and by the four group dimensions: 9 groups) and prints the time of svy 0
 `Sample.estimation.mean(y, by=..., where=..., drop_nulls=True)` per indicator and domain family (point,
 SE, df, t interval). svy is run on every indicator where it finishes quickly; at larger sizes on the
 first few indicators only, and its time for all 30 is extrapolated linearly (each indicator is a
-separate svy call of the same cost); it is skipped at 1,000,000. Each size runs in its own process so
-its peak memory is its own: tracemalloc's peak during `estimate` (numpy's and Python's allocations)
-and the process's maximum resident set size (everything, including the input frame).
+separate svy call of the same cost); it is skipped at 1,000,000.
+
+Times are the best of five runs, wall-clock and CPU (all threads: `estimate` uses every core, so CPU
+can exceed wall); the machine's load average is printed, since other processes inflate both. Each size
+runs in its own process so its memory is its own: the peak resident set size during `estimate` (the
+input frame included; Linux's peak counter is reset just before the call) and tracemalloc's peak of
+the allocations made by `estimate` itself (numpy's and Python's), from a separate run because tracing
+slows the allocations down.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -71,20 +77,41 @@ def indicator_kinds(n_indicators: int = N_INDICATORS) -> dict[str, str]:
             for k in range(n_indicators)}
 
 
-def time_retour(frame: pl.DataFrame) -> tuple[float, float, int, int]:
-    """Best wall and CPU seconds of three runs; rows out; tracemalloc peak of the last run."""
+def time_retour(frame: pl.DataFrame, runs: int = 5) -> dict[str, Any]:
+    """Best wall and CPU seconds of `runs` calls, rows out, peak RSS and tracemalloc peak (MB)."""
     kinds = indicator_kinds()
     design, spec = Design("stratum", "psu", "weight"), EstimationSpec()
     best, best_cpu = np.inf, np.inf
-    for _ in range(3):
-        tracemalloc.start()
+    reset = _reset_peak_rss()
+    for _ in range(runs):
         start, start_cpu = time.perf_counter(), time.process_time()
         result = estimate(frame, list(kinds), design, spec, kinds=kinds)
         best = min(best, time.perf_counter() - start)
         best_cpu = min(best_cpu, time.process_time() - start_cpu)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return best, best_cpu, result.height, peak
+    peak_rss = _peak_rss_mb() if reset else None
+    tracemalloc.start()
+    estimate(frame, list(kinds), design, spec, kinds=kinds)
+    traced = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return {"retour_s": best, "retour_cpu_s": best_cpu, "rows": result.height, "peak_rss_mb": peak_rss,
+            "tracemalloc_peak_mb": traced}
+
+
+def _reset_peak_rss() -> bool:
+    """Reset Linux's peak RSS counter (VmHWM) to the current RSS; False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set size since the last reset (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def time_svy(frame: pl.DataFrame, n_indicators: int) -> tuple[float, float]:
@@ -109,9 +136,7 @@ def time_svy(frame: pl.DataFrame, n_indicators: int) -> tuple[float, float]:
 
 def run_one(n: int, n_communities: int) -> dict[str, object]:
     frame = make_survey(n, n_communities)
-    seconds, cpu, rows, peak = time_retour(frame)
-    result: dict[str, object] = {"n": n, "communities": n_communities, "retour_s": seconds,
-                                 "retour_cpu_s": cpu, "rows": rows, "tracemalloc_peak_mb": peak / 2**20}
+    result: dict[str, object] = {"n": n, "communities": n_communities, **time_retour(frame)}
     svy_k = SVY_INDICATORS.get(n)
     if svy_k:
         svy_seconds, svy_cpu = time_svy(frame, svy_k)
@@ -130,10 +155,11 @@ def main() -> None:
         print(json.dumps(run_one(*args.one)))
         return
     print(f"retour.estimate vs svy 0.35: {N_INDICATORS} indicators, every community and the whole sample x "
-          f"9 groups; wall and CPU seconds (best of 3 for retour), load average {os.getloadavg()[0]:.1f}")
+          f"9 groups; seconds wall and CPU (best of 5 for retour), {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'N':>9} {'communities':>11} {'rows out':>9} {'retour wall':>11} {'retour cpu':>10} "
           f"{'svy wall':>10} {'svy cpu':>9} {'ratio wall':>10} {'ratio cpu':>9} {'svy measured on':>15} "
-          f"{'tracemalloc MB':>14} {'max RSS MB':>10}")
+          f"{'peak RSS MB':>11} {'traced MB':>9}")
     for n, n_communities in SIZES[:1] if args.quick else SIZES:
         out = subprocess.run([sys.executable, __file__, "--one", str(n), str(n_communities)],
                              check=True, capture_output=True, text=True).stdout
@@ -145,10 +171,12 @@ def main() -> None:
                    f"{measured:>15}")
         else:
             svy = f"{'-':>10} {'-':>9} {'-':>10} {'-':>9} {'skipped':>15}"
+        rss = r["peak_rss_mb"] if r["peak_rss_mb"] is not None else r["max_rss_mb"]
         print(f"{r['n']:>9,} {r['communities']:>11,} {r['rows']:>9,} {r['retour_s']:>11.3f} "
-              f"{r['retour_cpu_s']:>10.3f} {svy} {r['tracemalloc_peak_mb']:>14.0f} {r['max_rss_mb']:>10.0f}")
+              f"{r['retour_cpu_s']:>10.3f} {svy} {rss:>11.0f} {r['tracemalloc_peak_mb']:>9.0f}")
     print("svy times for 30 indicators are extrapolated linearly from the indicators it was run on "
-          "(one svy call per indicator and domain family).")
+          "(one svy call per indicator and domain family). Peak RSS includes the input frame.")
+
 
 if __name__ == "__main__":
     main()

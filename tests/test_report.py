@@ -182,6 +182,9 @@ def test_suppressed_values_show_a_dash_and_the_footnote(data):
     )
     assert 'class="tile-value">—<' in tile and "5%" not in tile
     assert "Fewer than 10 respondents: the value is not published." in html
+    # Kirané's reasons for having left rest on 8 return migrants: the block stays, with a dash
+    reasons = html.split("Main reasons for having left (return migrants)", 1)[1][:200]
+    assert '<p class="suppressed-note">—</p>' in reasons
     clean = render_factsheet("kayes", data, "en").html
     assert "Fewer than 10 respondents" not in clean
 
@@ -359,3 +362,12 @@ def test_templates_never_read_a_key_named_like_a_dict_method():
     for template in sorted(TEMPLATES.glob("*.html")):
         found = pattern.findall(template.read_text(encoding="utf-8"))
         assert found == [], f"{template.name} reads {found}: rename the key"
+
+
+def test_chart_ids_do_not_depend_on_what_was_drawn_before():
+    from retour.report.charts import stable_ids
+
+    first = '<svg><clipPath id="clip43"/><g clip-path="url(#clip43)"/><use href="#clip7"/><p id="clip7"/>'
+    later = '<svg><clipPath id="clip1"/><g clip-path="url(#clip1)"/><use href="#clip2"/><p id="clip2"/>'
+    assert stable_ids(first, "c1") == stable_ids(later, "c1")
+    assert 'clip-path="url(#c1-1)"' in stable_ids(first, "c1") and 'href="#c1-2"' in stable_ids(first, "c1")

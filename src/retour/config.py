@@ -6,10 +6,10 @@ the docs and `retour init`. This module reads files and validates them; it compu
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tomllib
 from dataclasses import dataclass
-import datetime as dt
 from pathlib import Path
 from typing import Literal
 

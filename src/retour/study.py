@@ -347,8 +347,8 @@ def estimate_round(project: Project, round_name: str | None = None,
     from retour.errors import EstimationError
     from retour.estimate import EstimationSpec, estimates_of
     from retour.gaps import GAP_PAIRS, gaps_of
-    from retour.linearise import Design, linearise
     from retour.indicators import derive
+    from retour.linearise import Design, linearise
 
     settings = project.settings
     round_name = round_name or settings.rounds[0].name
@@ -932,9 +932,9 @@ def compare_rounds(project: Project, from_round: str, to_round: str, did: bool =
     import json
 
     from retour import store
+    from retour.comparison import CompareSpec, compare
     from retour.estimate import Design, EstimationSpec
     from retour.expressions import referenced_fields
-    from retour.comparison import CompareSpec, compare
 
     settings = project.settings
     for name in (from_round, to_round):
@@ -973,9 +973,9 @@ def _comparison_round(project: Project, con: Any, catalogue: Any, round_name: st
     import polars as pl
 
     from retour import store
+    from retour.comparison import RoundData, fields_answered
     from retour.errors import EstimationError
     from retour.indicators import derive
-    from retour.comparison import RoundData, fields_answered
     from retour.rounds import TREATMENT
 
     design = project.settings.design

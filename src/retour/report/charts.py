@@ -10,6 +10,7 @@ No statistic is computed here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -133,8 +134,9 @@ def service_gaps(bars: Sequence[GapBar], width: int = 250) -> Spec:
         }
         for position, b in enumerate(bars)
     ]
-    reach = max([abs(v["points"]) for v in values] + [10.0])
-    reach = float(int(reach / 10 + 1) * 10)
+    # Leave room for the value printed beyond the longest bar: the axis reaches 1.7 x the largest gap.
+    reach = max([abs(v["points"]) * 1.7 for v in values] + [10.0])
+    reach = float(int(reach / 5 + 1) * 5)
     template = _service_gaps_template(len(values), reach, width)
     return _with_data(template, bars=values, zero=[{"points": 0.0}])
 
@@ -297,7 +299,25 @@ def to_svg(spec: Spec, language: str = "en") -> str:
 @lru_cache(maxsize=1024)
 def _render(spec: str, locale: str) -> str:
     svg = vl_convert.vegalite_to_svg(json.loads(spec), format_locale=locale, allowed_base_urls=[])
-    return re.sub(r"^<\?xml[^>]*>\s*", "", svg)
+    svg = re.sub(r"^<\?xml[^>]*>\s*", "", svg)
+    return stable_ids(svg, "c" + hashlib.sha1((spec + locale).encode()).hexdigest()[:8])
+
+
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def stable_ids(svg: str, prefix: str) -> str:
+    """The SVG with its element ids renamed `<prefix>-1`, `<prefix>-2`, ... in order of appearance.
+
+    vl-convert numbers clip paths across a whole process (`clip1`, `clip43`, ...), so the same chart
+    would come out differently depending on what was drawn before it. Renamed from the chart's own
+    spec, ids are the same in every run and process, and differ between charts inlined in one page.
+    """
+    names = {old: f"{prefix}-{number}" for number, old in enumerate(dict.fromkeys(_ID.findall(svg)), start=1)}
+    if not names:
+        return svg
+    pattern = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(map(re.escape, names)) + r')(?=["\)])')
+    return pattern.sub(lambda match: match.group(1) + names[match.group(2)], svg)
 
 
 def cache_info() -> str:

@@ -49,6 +49,7 @@ FAMILIES = {
     "desire_to_leave": ("desire_to_leave", "desire_to_leave_"),
     "perception_returnees": ("perception_returnees", "perception_returnees_"),
 }
+SHARE_FAMILIES = ("desire_to_leave", "perception_returnees")  # drawn as 100 % bars
 TOP_ITEMS = 3
 MAX_ACTORS = 6  # on the fact sheet, the study's own table first; 4 in the densest layouts
 DENSE_ACTORS = 4
@@ -152,6 +153,17 @@ def top_items(data: ReportData, fmt: Formatter, community_id: str, family: str) 
         }
         for v, i in shown[:TOP_ITEMS]
     ]
+
+
+def family_suppressed(data: ReportData, community_id: str, family: str, share: bool = False) -> bool:
+    """Whether small numbers hide the family in the community: all its stored cells are suppressed
+    (for a 100 % bar, `share`: any of them, since a bar with a missing part would mislead)."""
+    cells = [data.cell(community_id, i) for i in family_ids(data, family)]
+    stored = [c for c in cells if c.suppressed or c.estimate is not None]
+    if not stored:
+        return False
+    flags = [c.suppressed for c in stored]
+    return any(flags) if share else all(flags)
 
 
 def share_chart(data: ReportData, fmt: Formatter, community_id: str, family: str) -> str | None:
@@ -380,6 +392,10 @@ def factsheet_context(data: ReportData, community_id: str, fmt: Formatter) -> di
         "domains": top_items(data, fmt, community_id, "activity_domains"),
         "obstacles": top_items(data, fmt, community_id, "business_obstacles"),
         "reasons_left": top_items(data, fmt, community_id, "reasons_left"),
+        "hidden": {
+            family: family_suppressed(data, community_id, family, share=family in SHARE_FAMILIES)
+            for family in FAMILIES
+        },
         "desire": share_chart(data, fmt, community_id, "desire_to_leave"),
         "desire_legend": share_legend(data, fmt, "desire_to_leave"),
         "perception": share_chart(data, fmt, community_id, "perception_returnees"),
@@ -389,7 +405,9 @@ def factsheet_context(data: ReportData, community_id: str, fmt: Formatter) -> di
         "actors": actor_rows(data, fmt, community_id),
         "recommendations": recommendation_boxes(data, fmt, community_id),
     }
-    context["has_suppressed"] = any(t["suppressed"] for t in socio + migration + reintegration) or any(
-        data.cell(community_id, i).suppressed for i in SERVICES
+    context["has_suppressed"] = (
+        any(t["suppressed"] for t in socio + migration + reintegration)
+        or any(data.cell(community_id, i).suppressed for i in SERVICES)
+        or any(context["hidden"].values())
     )
     return context
