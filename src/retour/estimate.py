@@ -38,8 +38,7 @@ from retour.linearise import (
     GROUP_LEVELS,
     Design,
     Linearised,
-    design_df,
-    design_variance,
+    design_variance_and_df,
     linearise,
 )
 
@@ -113,8 +112,8 @@ def estimate(
 def estimates_of(lin: Linearised, spec: EstimationSpec) -> pl.DataFrame:
     """The estimates table of a linearisation (see `estimate`)."""
     n_domains = lin.domains.height
-    variance = design_variance(lin.layout, lin.pair_psu, lin.pair_domain, lin.scores, n_domains)
-    df = design_df(lin.layout, lin.pair_psu, lin.pair_domain, lin.answered, n_domains)
+    variance, df = design_variance_and_df(lin.layout, lin.pair_psu, lin.pair_domain, lin.scores, lin.answered,
+                                          n_domains)
     est = lin.estimate
     se = standard_error(variance, est)
     low, high = mean_interval(est, se, df, spec.confidence)
@@ -192,8 +191,11 @@ def proportion_interval(p: np.ndarray, se: np.ndarray, df: np.ndarray, n: np.nda
     """
     p, se, n = (np.asarray(a, dtype=np.float64) for a in (p, se, n))
     t = t_quantile(df, confidence)
-    t_n = t_quantile(n - 1, confidence)
     boundary = (p <= _BOUNDARY) | (p >= 1 - _BOUNDARY)
+    shape = np.broadcast_shapes(p.shape, se.shape, np.shape(df), n.shape)
+    t_n = np.full(shape, np.nan)  # t_{n-1}: Wilson's; with logit only needed at the boundary
+    wanted = np.broadcast_to(boundary if method == "logit" else True, shape)
+    t_n[wanted] = t_quantile(np.broadcast_to(n, shape)[wanted] - 1, confidence)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if method == "logit":
             half = t * se / (p * (1 - p))
@@ -240,8 +242,8 @@ def _long_table(lin: Linearised, values: Mapping[str, np.ndarray]) -> pl.DataFra
     k = len(lin.indicators)
     labels = reported.select([*lin.domain_columns, "group_dimension", "group"])
     labels = labels[np.repeat(np.arange(len(rows)), k)]
-    columns = [pl.Series("indicator_id", np.tile(np.array(lin.indicators, dtype=object), len(rows)),
-                         dtype=pl.Utf8)]
+    indicator_ids = pl.Series("indicator_id", lin.indicators, dtype=pl.Utf8)
+    columns = [indicator_ids.gather(np.tile(np.arange(k), len(rows)))]
     for name, array in values.items():  # the few output columns, not indicators or domains
         column = pl.Series(name, array[rows].ravel())
         columns.append(column.fill_nan(None) if array.dtype.kind == "f" else column)

@@ -36,8 +36,7 @@ from retour.linearise import (
     GROUP_DIMENSIONS,
     Design,
     Linearised,
-    design_df,
-    design_variance,
+    design_variance_and_df,
     linearise,
     pair_sums,
 )
@@ -94,8 +93,7 @@ def gaps_of(lin: Linearised, spec: EstimationSpec, pairs: Mapping[str, tuple[str
     signed = np.hstack([lin.scores * sign_of[lin.pair_domain][:, None], lin.answered])
     psu, gap, sums = pair_sums(lin.pair_psu, gap_of[lin.pair_domain], signed, n_gaps)
     k = len(lin.indicators)
-    variance = design_variance(lin.layout, psu, gap, sums[:, :k], n_gaps)
-    df = design_df(lin.layout, psu, gap, sums[:, k:] > 0, n_gaps)
+    variance, df = design_variance_and_df(lin.layout, psu, gap, sums[:, :k], sums[:, k:] > 0, n_gaps)
 
     mean_a, mean_b = lin.estimate[row_a], lin.estimate[row_b]
     difference = mean_a - mean_b
@@ -109,8 +107,8 @@ def gaps_of(lin: Linearised, spec: EstimationSpec, pairs: Mapping[str, tuple[str
               "statistic": statistic, "p_value": p_value, "p_adjusted": benjamini_hochberg(p_value),
               "n_a": n_a, "n_b": n_b, "suppressed": (n_a < spec.min_cell) | (n_b < spec.min_cell)}
     labels = table.select([*lin.domain_columns, "group_dimension", "group_a", "group_b"])
-    indicator_ids = np.tile(np.array(lin.indicators, dtype=object), n_gaps)
-    columns = [pl.Series("indicator_id", indicator_ids, dtype=pl.Utf8)]
+    indicator_ids = pl.Series("indicator_id", lin.indicators, dtype=pl.Utf8)
+    columns = [indicator_ids.gather(np.tile(np.arange(k), n_gaps))]
     for name, array in values.items():  # the output columns
         column = pl.Series(name, array.ravel())
         columns.append(column.fill_nan(None) if array.dtype.kind == "f" else column)

@@ -29,10 +29,10 @@ This module is pure (no files, no store) and never loops over respondents or dom
 Respondents are summed into cells (PSU x domain value x group levels) with one `bincount` per
 indicator column, read in place from its Arrow buffers; cells are summed into (PSU, domain) pairs
 and domains with sparse matrix products, and every domain is then computed from the pairs in array
-operations. Indicators are taken in a few blocks, side by side on the machine's cores: each block's
-arrays stay small enough to be reused rather than freshly mapped, and every number is computed
-exactly as it would be in one piece (issue 5: a million respondents in under a second). It does not
-compute intervals: see `retour.estimate`.
+operations. Indicators, then pairs, are taken a few blocks at a time, side by side on the machine's
+cores: each block's arrays stay small enough to be reused rather than freshly mapped, and every sum
+runs in the same order as in one piece, so the numbers are the same to the last bit (issue 5: a
+million respondents in about a second). It does not compute intervals: see `retour.estimate`.
 
 References: Binder, D. A. (1983) Int. Stat. Rev. 51, 279-292. Cochran, W. G. (1977) Sampling
 Techniques, 3rd ed. Lumley, T. (2010) Complex Surveys. Wolter, K. M. (2007) Introduction to Variance
@@ -159,12 +159,9 @@ def linearise(
         n_missing[:, block] = np.rint(counted[:, b:2 * b])
         squares[:, block.start + means] = counted[:, 2 * b:]
 
-    _in_parallel(count, _blocks(k, len(cells.unit)))
-    weighted_y, weight = _map_parallel(lambda rows: np.ascontiguousarray(rows.T), list(by_cell))
-    totals_y, weighted_n, scoped_y, scoped_n = _map_parallel(
-        lambda job: job[0](job[1]),
-        [(pairs.domain_totals, weighted_y), (pairs.domain_totals, weight),
-         (pairs.into_scoped.__matmul__, weighted_y), (pairs.into_scoped.__matmul__, weight)])
+    _map_parallel(count, _blocks(k, len(cells.unit)))
+    weighted_y, weight = _map_parallel(_transposed, list(by_cell))
+    totals_y, weighted_n = _map_parallel(pairs.domain_totals, [weighted_y, weight])
     with np.errstate(invalid="ignore", divide="ignore"):
         est = np.where(weighted_n > 0, totals_y / weighted_n, np.nan)
         scale = np.where(weighted_n > 0, 1.0 / weighted_n, 0.0)
@@ -173,18 +170,16 @@ def linearise(
     weighted_sq[:, is_mean] = squares[:, is_mean]
     scores, answered = np.empty((len(pairs.psu), k)), np.empty((len(pairs.psu), k), dtype=bool)
 
-    def score(part: tuple[slice, np.ndarray, np.ndarray]) -> None:
-        """z of the pairs of one part: (sum(w y) - ybar_d sum(w)) / sum_d(w), a few rows at a time."""
-        rows, pair_y, pair_n = part
-        for chunk in _blocks(len(pair_y), k):  # row ranges: contiguous, and small enough to reuse
-            domain = pairs.domain[rows][chunk]
-            z = np.take(centre, domain, axis=0)
-            np.multiply(z, pair_n[chunk], out=z)
-            np.subtract(pair_y[chunk], z, out=z)
-            np.multiply(z, np.take(scale, domain, axis=0), out=scores[rows][chunk])
+    def score(rows: slice, pair_y: np.ndarray, pair_n: np.ndarray) -> None:
+        """z of some pairs: (sum(w y) - ybar_d sum(w)) / sum_d(w), from their sum(w y) and sum(w)."""
+        domain = pairs.domain[rows]
+        z = np.take(centre, domain, axis=0)
+        np.multiply(z, pair_n, out=z)
+        np.subtract(pair_y, z, out=z)
+        np.multiply(z, np.take(scale, domain, axis=0), out=scores[rows])
         np.greater(pair_n, 0.0, out=answered[rows])
 
-    _map_parallel(score, pairs.parts(scoped_y, scoped_n))
+    pairs.score(weighted_y, weight, score)
     return Linearised(
         indicators=indicators, kinds=tuple(kinds[i] for i in indicators), domain_columns=domains,
         domains=table, layout=layout, pair_psu=pairs.psu, pair_domain=pairs.domain, scores=scores,
@@ -202,8 +197,7 @@ def design_variance(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray
     """
     if scores.shape[0] == 0:
         return np.zeros((n_groups, scores.shape[1]))
-    strata = _StratumCells.of(layout, pair_psu, pair_group, n_groups)
-    return strata.variance(np.ascontiguousarray(scores))
+    return _StratumCells.of(layout, pair_psu, pair_group, n_groups).variance(scores)
 
 
 def design_df(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray, answered: np.ndarray,
@@ -211,9 +205,18 @@ def design_df(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray, answ
     """Degrees of freedom (G, K): PSUs with an answer in the group, minus one, summed over strata (svy)."""
     if answered.shape[0] == 0:
         return np.zeros((n_groups, answered.shape[1]))
+    return _StratumCells.of(layout, pair_psu, pair_group, n_groups).df(answered)
+
+
+def design_variance_and_df(layout: Layout, pair_psu: np.ndarray, pair_group: np.ndarray, scores: np.ndarray,
+                           answered: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """`design_variance` and `design_df` of the same pairs, side by side (the strata are coded once)."""
+    if scores.shape[0] == 0:
+        return np.zeros((n_groups, scores.shape[1])), np.zeros((n_groups, answered.shape[1]))
     strata = _StratumCells.of(layout, pair_psu, pair_group, n_groups)
-    active = strata.into_cells @ answered.astype(np.float64)
-    return strata.into_groups @ np.maximum(active - 1.0, 0.0)
+    variance, df = _map_parallel(lambda job: job(), [lambda: strata.variance(scores),
+                                                     lambda: strata.df(answered)])
+    return variance, df
 
 
 def dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -261,9 +264,14 @@ class _StratumCells:
                    pairs_into_groups=_one_hot(pair_group, n_groups),
                    present=np.bincount(cell, minlength=len(keys))[:, None], group=keys % n_groups)
 
+    def df(self, answered: np.ndarray) -> np.ndarray:
+        """`design_df` of answered (Q, K): (G, K)."""
+        active = self.into_cells @ answered.astype(np.float64)
+        return self.into_groups @ np.maximum(active - 1.0, 0.0)
+
     def variance(self, scores: np.ndarray) -> np.ndarray:
-        """`design_variance` of C-contiguous scores (Q, K): (G, K)."""
-        layout = self.layout
+        """`design_variance` of scores (Q, K): (G, K)."""
+        layout, scores = self.layout, np.ascontiguousarray(scores)
         n_h = layout.psus_in_stratum[self.stratum].astype(np.float64)[:, None]
         total = self.into_cells @ scores  # (C, K)
         mean = total / n_h
@@ -494,21 +502,17 @@ def _cells(frame: pl.DataFrame, design: Design, enc: _Encoded, lonely_psu: str) 
 _BLOCK_BYTES = 24 * 2**20
 
 
-def _blocks(n_columns: int, n_rows: int) -> list[slice]:
-    """Columns (indicators) in blocks whose working arrays, about 16 bytes per row and column, fit 24 MB.
+def _blocks(n: int, per_item: int) -> list[slice]:
+    """range(n) in nearly equal slices whose working arrays, about 16 bytes x `per_item` per item, fit
+    in 24 MB: indicators (`per_item` rows each) or rows (`per_item` indicators each).
 
-    Each column is computed independently of the others, so blocks change no number. They keep the
+    Items are computed independently of each other, so slices change no number. They keep the
     temporaries small: freed memory of that size is reused by the allocator (glibc's mmap threshold
     tops out at 32 MB) instead of being mapped and zeroed by the kernel again, which costs more than
     the arithmetic at a million respondents; and it stays in cache.
     """
-    size = max(1, _BLOCK_BYTES // (16 * max(n_rows, 1)))
-    return [slice(start, min(start + size, n_columns)) for start in range(0, n_columns, size)]
-
-
-def _in_parallel(work: Callable[[slice], None], blocks: list[slice]) -> None:
-    """Run `work` on every block; blocks write to disjoint columns, so the order they run in is moot."""
-    _map_parallel(work, blocks)
+    count = -(-n // max(1, _BLOCK_BYTES // (16 * max(per_item, 1))))
+    return [slice(n * i // count, n * (i + 1) // count) for i in range(count)]
 
 
 def _map_parallel(work: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
@@ -539,7 +543,6 @@ def _cell_sums(columns: Sequence[pl.Series], cells: _Cells, means: np.ndarray,
     counted = np.empty((2 * k + len(means), m))  # one row per quantity (contiguous writes)
     square_row = dict(zip(means.tolist(), range(2 * k, 2 * k + len(means)), strict=True))
     product = np.empty_like(weight)
-    slots, missing_weight = [], []
     for j, series in enumerate(columns):  # the block's indicator columns, one vector pass each
         values, missing = _values_and_missing(series)
         np.multiply(weight, values, out=product)
@@ -549,16 +552,21 @@ def _cell_sums(columns: Sequence[pl.Series], cells: _Cells, means: np.ndarray,
             np.multiply(weight, np.square(values), out=product)
             product[missing] = 0.0
             counted[square_row[j]] = np.bincount(cell, weights=product, minlength=m)
-        slots.append(np.take(cell, missing) + j * m)
-        missing_weight.append(np.take(weight, missing))
-    slot = np.concatenate(slots)  # (indicator, cell) of every missing answer, in row order per indicator
-    n_missing = np.bincount(slot, minlength=k * m).reshape(k, m)
-    counted[k:2 * k] = n_missing
-    np.subtract(cells.count, n_missing, out=counted[:k])
-    w_missing = np.bincount(slot, weights=np.concatenate(missing_weight), minlength=k * m).reshape(k, m)
-    np.subtract(cells.total_weight, w_missing, out=weighted_n)
+        missing_cell = np.take(cell, missing)  # sums over the missing answers, in row order
+        counted[k + j] = np.bincount(missing_cell, minlength=m)
+        np.subtract(cells.count, counted[k + j], out=counted[j])
+        missing_weight = np.bincount(missing_cell, weights=np.take(weight, missing), minlength=m)
+        np.subtract(cells.total_weight, missing_weight, out=weighted_n[j])
     np.copyto(weighted_n, 0.0, where=counted[:k] == 0)  # no answer: exactly 0, not rounding residue
-    return np.ascontiguousarray(counted.T)
+    return _transposed(counted)
+
+
+def _transposed(rows: np.ndarray) -> np.ndarray:
+    """C-contiguous transpose of (R, M) rows, a few thousand columns at a time (cache-friendly)."""
+    out = np.empty((rows.shape[1], rows.shape[0]))
+    for start in range(0, rows.shape[1], 2048):
+        out[start:start + 2048] = rows[:, start:start + 2048].T
+    return out
 
 
 def _values_and_missing(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -568,7 +576,7 @@ def _values_and_missing(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         array = array.combine_chunks()
     validity, data = array.buffers()[:2]
     start, stop = array.offset, array.offset + len(array)
-    values = np.frombuffer(data, dtype=np.float64)[start:stop]
+    values = np.frombuffer(data, dtype=np.float64, count=stop)[start:]
     if validity is None or array.null_count == 0:
         return values, np.empty(0, dtype=np.int64)
     bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=stop, bitorder="little")[start:]
@@ -651,7 +659,7 @@ class _Pairs:
     psu: np.ndarray  # (Q,) domain-scope pairs, then whole-sample pairs
     domain: np.ndarray  # (Q,)
     n_scoped: int  # domain-scope pairs
-    into_scoped: sparse.csc_matrix  # (n_scoped, M) cells -> domain-scope pairs
+    into_scoped: sparse.csr_matrix  # (n_scoped, M) cells -> domain-scope pairs (by rows: see `score`)
     into_domains: sparse.csc_matrix  # (D, M) cells -> domain-scope domains
     whole_of: np.ndarray  # each domain-scope domain's whole-sample counterpart
     into_whole: sparse.csc_matrix | None  # domain-scope pairs -> whole-sample pairs; None: same sums
@@ -662,11 +670,25 @@ class _Pairs:
         totals += group_sum(totals[:len(self.whole_of)], self.whole_of, totals.shape[0])
         return totals
 
-    def parts(self, scoped_y: np.ndarray, scoped_n: np.ndarray) -> list[tuple[slice, np.ndarray, np.ndarray]]:
-        """Rows, sum(w y) and sum(w) of the domain-scope pairs, then of the whole-sample pairs."""
-        whole = ((scoped_y, scoped_n) if self.into_whole is None
-                 else (self.into_whole @ scoped_y, self.into_whole @ scoped_n))
-        return [(slice(0, self.n_scoped), scoped_y, scoped_n), (slice(self.n_scoped, len(self.psu)), *whole)]
+    def score(self, weighted_y: np.ndarray, weight: np.ndarray,
+              score: Callable[[slice, np.ndarray, np.ndarray], None]) -> None:
+        """Call `score(rows, sum(w y), sum(w))` on every pair, a few thousand rows at a time.
+
+        The pairs' sums are made chunk by chunk (rows of a CSR matrix, each summed over its cells in
+        the same order as a whole product), so no (Q, K) intermediate is ever made. Whole-sample pairs
+        have the sums of their domain-scope pair when units are PSUs.
+        """
+        if self.into_whole is None:
+            def chunk(rows: slice) -> None:
+                pair_y, pair_n = self.into_scoped[rows] @ weighted_y, self.into_scoped[rows] @ weight
+                score(rows, pair_y, pair_n)
+                score(slice(self.n_scoped + rows.start, self.n_scoped + rows.stop), pair_y, pair_n)
+
+            _map_parallel(chunk, _blocks(self.n_scoped, weighted_y.shape[1]))
+            return
+        scoped_y, scoped_n = self.into_scoped @ weighted_y, self.into_scoped @ weight
+        score(slice(0, self.n_scoped), scoped_y, scoped_n)
+        score(slice(self.n_scoped, len(self.psu)), self.into_whole @ scoped_y, self.into_whole @ scoped_n)
 
 
 def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray, n_domains: int) -> _Pairs:
@@ -695,7 +717,8 @@ def _pairs(cells: _Cells, systems: list[tuple[int, int]], whole_of: np.ndarray, 
         into_whole = sparse.csc_matrix((np.ones(len(pair_b)), pair_b, np.arange(len(pair_b) + 1)),
                                        shape=(n_psus * int(widths.sum()), len(pair_b)))
     return _Pairs(psu=np.concatenate([psu_a, psu_b]), domain=np.concatenate([domain_a, domain_b]),
-                  n_scoped=len(psu_a), into_scoped=_spread(pair_of_cell, valid, n_units * int(widths.sum())),
+                  n_scoped=len(psu_a),
+                  into_scoped=_spread(pair_of_cell, valid, n_units * int(widths.sum())).tocsr(),
                   into_domains=_spread(domain_of_cell, valid, n_domains), whole_of=whole_of,
                   into_whole=into_whole)
 
