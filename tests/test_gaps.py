@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
@@ -16,22 +12,9 @@ from scipy.stats import false_discovery_control
 from retour.errors import EstimationError
 from retour.estimate import Design, EstimationSpec, estimate
 from retour.gaps import GAP_PAIRS, benjamini_hochberg, gaps
+from svy_golden import CASES, GOLDEN, TOLERANCE, golden
 
-GOLDEN = Path(__file__).parent / "golden"
 KEYS = ["community_id", "group_dimension", "indicator_id"]
-TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
-
-
-def _golden_module():
-    spec = importlib.util.spec_from_file_location("make_svy_golden", GOLDEN / "make_svy_golden.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_svy_golden", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-golden = _golden_module()
-CASES = {case.name: case for case in golden.CASES}
 
 
 def _ours(case) -> pl.DataFrame:
