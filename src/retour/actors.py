@@ -10,7 +10,7 @@ Apart from reading the YAML files in `load_register`, everything here is pure.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,23 @@ def _check_id(value: str, source: str, label: str | int, seen: set[str], problem
     seen.add(value)
 
 
+def _identified_entries(raw: Any, key: str, noun: str, source: str,
+                        problems: list[SpecProblem]) -> Iterator[tuple[Mapping[str, Any], str | int, str]]:
+    """Each mapping listed under `key`, with its label (its id, else its position) and its checked id.
+
+    Entries that are not mappings, and ids that are malformed or used twice, are recorded as problems.
+    """
+    seen: set[str] = set()
+    for position, entry in enumerate(entries(raw, key), start=1):
+        if not isinstance(entry, Mapping):
+            problems.append(problem(source, position, None, entry, f"{noun} must be a mapping."))
+            continue
+        label = entry["id"] if isinstance(entry.get("id"), str) else position
+        entry_id = text_field(entry, "id", source, label, problems)
+        _check_id(entry_id, source, label, seen, problems)
+        yield entry, label, entry_id
+
+
 def _check_members(values: Sequence[str], allowed: Collection[str], source: str, label: str,
                    field_name: str, what: str, problems: list[SpecProblem], hint: str | None = None) -> None:
     for value in values:
@@ -175,16 +192,10 @@ def parse_actors(raw: Any, community_ids: Collection[str], issue_ids: Collection
 
     When the file defines `categories` (id, label_fr, label_en), actors' categories must be among them.
     """
-    actors, seen = [], set()
+    actors = []
     categories = {c["id"] for c in entries(raw, "categories") if isinstance(c, Mapping) and "id" in c} \
         if isinstance(raw, Mapping) else set()
-    for position, entry in enumerate(entries(raw, "actors"), start=1):
-        if not isinstance(entry, Mapping):
-            problems.append(problem(source, position, None, entry, "an actor must be a mapping."))
-            continue
-        label = entry["id"] if isinstance(entry.get("id"), str) else position
-        actor_id = text_field(entry, "id", source, label, problems)
-        _check_id(actor_id, source, label, seen, problems)
+    for entry, label, actor_id in _identified_entries(raw, "actors", "an actor", source, problems):
         scope = entry.get("scope", "community")
         if scope not in SCOPES:
             problems.append(problem(source, label, "scope", scope, "is not a scope.",
@@ -228,14 +239,8 @@ def parse_value_chains(raw: Any, community_ids: Collection[str], actor_ids: Coll
                        problems: list[SpecProblem],
                        source: str = VALUE_CHAINS_FILE) -> tuple[ValueChain, ...]:
     """Value chains of a parsed `value_chains.yaml` (a list under `value_chains`)."""
-    chains, seen = [], set()
-    for position, entry in enumerate(entries(raw, "value_chains"), start=1):
-        if not isinstance(entry, Mapping):
-            problems.append(problem(source, position, None, entry, "a value chain must be a mapping."))
-            continue
-        label = entry["id"] if isinstance(entry.get("id"), str) else position
-        chain_id = text_field(entry, "id", source, label, problems)
-        _check_id(chain_id, source, label, seen, problems)
+    chains = []
+    for entry, label, chain_id in _identified_entries(raw, "value_chains", "a value chain", source, problems):
         communities = list_field(entry, "communities", source, label, problems)
         _check_members(communities, community_ids, source, str(label), "communities", "community", problems)
         partners = list_field(entry, "partners", source, label, problems)
@@ -255,14 +260,9 @@ def parse_recommendations(raw: Any, community_ids: Collection[str], issue_ids: C
                           actor_ids: Collection[str], problems: list[SpecProblem],
                           source: str = RECOMMENDATIONS_FILE) -> tuple[Recommendation, ...]:
     """Recommendations of a parsed `recommendations.yaml` (a list under `recommendations`)."""
-    found, seen = [], set()
-    for position, entry in enumerate(entries(raw, "recommendations"), start=1):
-        if not isinstance(entry, Mapping):
-            problems.append(problem(source, position, None, entry, "a recommendation must be a mapping."))
-            continue
-        label = entry["id"] if isinstance(entry.get("id"), str) else position
-        recommendation_id = text_field(entry, "id", source, label, problems)
-        _check_id(recommendation_id, source, label, seen, problems)
+    found = []
+    listed = _identified_entries(raw, "recommendations", "a recommendation", source, problems)
+    for entry, label, recommendation_id in listed:
         community = text_field(entry, "community", source, label, problems)
         if community:
             _check_members([community], community_ids, source, str(label), "community", "community", problems)
