@@ -108,7 +108,7 @@ def test_typed_columns_follow_contract_2(mini):
     assert accepted.schema["weight"] == pl.Float64
     assert accepted.schema["arrival_date"] == pl.Date
     assert accepted.schema["services"] == pl.Utf8
-    assert accepted.schema["sex"] == pl.Utf8
+    assert accepted.schema["sex"] == pl.Enum(["female", "male"])  # select_one: its choices, in form order
     assert "respondent_name" not in accepted.columns  # dropped
     assert accepted.get_column("stratum").to_list() == accepted.get_column("community").to_list()
 

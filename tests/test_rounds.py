@@ -495,8 +495,8 @@ def _store_round(project, round_name: str, submissions: pl.DataFrame) -> None:
             "value": pl.Utf8, "message": pl.Utf8, "hint": pl.Utf8, "source": pl.Utf8}
     accepted = submissions.with_columns(_submission_time=pl.lit(None, pl.Datetime("us")),
                                         _row=pl.int_range(pl.len(), dtype=pl.Int64) + 2,
-                                        _content_hash=pl.col("_uuid"))
-    quarantined = pl.DataFrame(schema={"_row": pl.Int64, "_uuid": pl.Utf8, "_content_hash": pl.Utf8,
+                                        _content_hash=pl.int_range(pl.len(), dtype=pl.UInt64))
+    quarantined = pl.DataFrame(schema={"_row": pl.Int64, "_uuid": pl.Utf8, "_content_hash": pl.UInt64,
                                        "raw": pl.Utf8, "reasons": pl.Utf8})
     batch = Batch(accepted=accepted, quarantined=quarantined, problem_frame=pl.DataFrame(schema=text),
                   rows_read=submissions.height, file_name=f"{round_name}.csv", file_sha256=round_name,

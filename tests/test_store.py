@@ -46,6 +46,25 @@ def test_migrations_create_the_ingest_tables():
     assert store.migrate(con) == []  # run once
 
 
+def test_a_store_with_fingerprints_as_text_is_migrated_to_numbers(tmp_path, mini):
+    path = tmp_path / "old.duckdb"
+    con = store.duckdb.connect(str(path))  # the store as 0002_ingest left it, with one submission
+    con.execute("CREATE TABLE schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)")
+    for name in sorted(store.MIGRATIONS):
+        if name < "0003":
+            store.MIGRATIONS[name](con)
+            con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+    con.execute("INSERT INTO submissions (round, _uuid, _batch_id, _content_hash) "
+                "VALUES ('baseline', 'u-1', 1, '18446744073709551615')")
+    old_hash = store.data_hash(con, "baseline")
+    con.close()
+    con = store.connect(path)
+    assert store._column_types(con, "submissions")["_content_hash"] == "UBIGINT"
+    assert store._column_types(con, "quarantine")["_content_hash"] == "UBIGINT"
+    assert store.read_submission_ids(con).row(0) == ("u-1", "baseline", 2**64 - 1)
+    assert store.data_hash(con, "baseline") == old_hash  # the same text is hashed as before
+
+
 def test_write_batch_stores_accepted_quarantined_and_problems(mini):
     con = store.connect()
     batch = _batch(DATA / "mini_messy.csv", mini, con)
@@ -71,6 +90,8 @@ def test_read_submissions_follows_contract_2(mini):
     assert submissions.height == 8
     assert submissions.schema["age"] == pl.Int64 and submissions.schema["weight"] == pl.Float64
     assert submissions.schema["arrival_date"] == pl.Date and submissions.schema["services"] == pl.Utf8
+    assert submissions.schema["sex"] == pl.Utf8  # checked as an Enum of its choices, stored as text
+    assert set(submissions.get_column("sex").drop_nulls()) <= {"female", "male"}
     assert "respondent_name" not in submissions.columns
     assert not {"_batch_id", "_row", "_content_hash"} & set(submissions.columns)
     assert submissions.get_column("_uuid").to_list()[:2] == ["a1b2c3d4-0001", "a1b2c3d4-0002"]
@@ -225,7 +246,7 @@ def test_data_hash_is_twelve_hex_digits_of_sorted_ids_and_fingerprints(mini):
     assert store.data_hash(con, "baseline") == hashlib.sha256(b"").hexdigest()[:12]
     store.write_batch(con, _batch(DATA / "mini_kobo.csv", mini, con), "baseline")
     rows = store.frame(con, "SELECT round, _uuid, _content_hash FROM submissions ORDER BY _uuid").rows()
-    expected = hashlib.sha256("\n".join(":".join(row) for row in rows).encode()).hexdigest()[:12]
+    expected = hashlib.sha256("\n".join(":".join(map(str, row)) for row in rows).encode()).hexdigest()[:12]
     assert store.data_hash(con, "baseline") == expected
     assert store.data_hash(con, "midterm") != expected
 

@@ -541,7 +541,8 @@ def _int(values: list[Typed]) -> Typed:
 
 _CALLS: dict[str, Callable[[list[Typed]], Typed]] = {
     "selected": _selected,
-    "count-selected": lambda v: Typed(_tokens_of(v[0]).list.len().cast(pl.Float64), "number"),
+    # counting the words directly: no list per row, a third of the time of splitting
+    "count-selected": lambda v: Typed(_to_string(v[0]).str.count_matches(r"\S+").cast(pl.Float64), "number"),
     "selected-at": _selected_at,
     "if": _if,
     "not": lambda v: Typed(~_to_boolean(v[0]), "boolean"),

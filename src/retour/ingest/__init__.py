@@ -9,6 +9,7 @@ from reading the file; writing a batch is `store.write_batch`. Rows read = accep
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from retour.errors import IngestError, Problem, Severity
-from retour.ingest import checks, columns, fingerprint, messages, privacy, readers
+from retour.ingest import checks, columns, fingerprint, messages, privacy, readers, values
 from retour.ingest.checks import PROBLEM_SCHEMA
 from retour.ingest.columns import SUBMISSION_TIME, UUID, ColumnMap
 from retour.ingest.readers import READERS, ROW, reader
@@ -92,10 +93,12 @@ def read_export(path: Path | str, instrument: Instrument, reader: str | None = N
     path = Path(path)
     data = readers.read_bytes(path)
     spec = readers.choose_reader(path, data, reader)
-    table = spec.read(data, path)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib and the parser both run outside Python's lock
+        digest = pool.submit(readers.file_digest, data)
+        table = spec.read(data, path)
     column_map = columns.map_columns(table.headers, instrument, spec.group_separator)
     _check_questionnaire(path, instrument, column_map)
-    return RawExport(path=path, reader=spec.name, file_sha256=readers.file_digest(data),
+    return RawExport(path=path, reader=spec.name, file_sha256=digest.result(),
                      encoding=table.encoding, separator=table.separator, headers=table.headers,
                      column_map=column_map, frame=columns.lay_out(table, column_map, instrument),
                      blank_rows=table.blank_rows)
@@ -131,9 +134,11 @@ def ingest(path: Path | str, instrument: Instrument, *, round_name: str | None =
     protection = privacy.plan(instrument, secret, gps_decimals)
     raw = read_export(path, instrument, reader)
     report("read", 0.25)
-    typed, shown, file_problems, row_problems = _check(
-        raw, instrument, protection, tuple(design), language,
-        lambda fraction: report("check", 0.25 + 0.5 * fraction))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # identifiers are hashed while the answers are typed
+        hashing = pool.submit(privacy.hash_fields, raw.frame, protection)
+        typed, shown, file_problems, row_problems = _check(
+            raw, instrument, protection, hashing, tuple(design), language,
+            lambda fraction: report("check", 0.25 + 0.5 * fraction))
     report("protect", 0.8)
     stored_typed = privacy.protect_typed(typed, shown, instrument, protection)
     stored_text = _protected_text(raw.frame, shown, protection)
@@ -141,7 +146,7 @@ def ingest(path: Path | str, instrument: Instrument, *, round_name: str | None =
     hashed = frozenset(name for name, action in protection.actions.items() if action == "hash")
     content = fingerprint.fingerprints(stored_typed.select(fields), stored_text, digests=hashed)
     ids = raw.frame.select(ROW, UUID).with_columns(content.alias(CONTENT_HASH)).with_columns(
-        pl.coalesce(pl.col(UUID), pl.lit("content-") + pl.col(CONTENT_HASH)).alias(UUID))
+        pl.coalesce(pl.col(UUID), pl.lit("content-") + pl.col(CONTENT_HASH).cast(pl.Utf8)).alias(UUID))
     row_problems = pl.concat([
         row_problems, checks.check_identity(ids, stored, round_name, language, raw.path.name),
         _missing_uuid_problems(raw, language),
@@ -157,14 +162,18 @@ def ingest(path: Path | str, instrument: Instrument, *, round_name: str | None =
     return batch
 
 
-def _check(raw: RawExport, instrument: Instrument, protection: privacy.Protection, design: tuple[str, ...],
-           language: str, progress: Callable[[float], None]
+def _check(raw: RawExport, instrument: Instrument, protection: privacy.Protection,
+           hashing: Future[dict[str, pl.Series]], design: tuple[str, ...], language: str,
+           progress: Callable[[float], None]
            ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Typed answers, protected text of identifying fields, file-level and row-level problems."""
+    """Typed answers, protected text of identifying fields, file-level and row-level problems
+    (`hashing` gives the hashed identifying fields)."""
     source = raw.path.name
-    typed = checks.typed_frame(raw.frame, instrument)
+    points = {question.name: values.geopoints(raw.frame.get_column(question.name))
+              for question in instrument.questions if question.type == "geopoint"}  # read once, used twice
+    typed = checks.typed_frame(raw.frame, instrument, points)
     rules, rule_problems = checks.compile_rules(instrument, language, source, typed.schema)
-    shown = privacy.protect_text(raw.frame, instrument, protection)
+    shown = privacy.protect_text(raw.frame, instrument, protection, points, hashing.result())
     identifying = {name: action for name, action in protection.actions.items() if name in raw.frame.columns}
     context = checks.Context(instrument=instrument, column_map=raw.column_map, design=design,
                              language=language, rules=rules, identifying=identifying, source=source)

@@ -182,9 +182,9 @@ def check_choices(context: Context) -> Iterable[Finding | Problem]:
         names = list(question.choice_names)
         allowed = {"choices": ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")}
         answer = pl.col(question.name)
-        if question.type == "select_one":
-            yield Finding("unknown_choice", question.name, answer.is_not_null() & ~answer.is_in(names),
-                          context.shown(question.name), allowed)
+        if question.type == "select_one":  # typed as an Enum of the choices: null where outside them
+            yield Finding("unknown_choice", question.name, pl.col(TEXT + question.name).is_not_null()
+                          & answer.is_null(), context.shown(question.name), allowed)
             continue
         chosen_ok = values.only_choices(answer, question.choice_names)
         yield Finding("unknown_choice", question.name, answer.is_not_null() & ~chosen_ok,
@@ -273,11 +273,13 @@ def check_submission_time(context: Context) -> Iterable[Finding | Problem]:
 # ------------------------------------------------------------------------------------------ evaluation
 
 
-def typed_frame(text: pl.DataFrame, instrument: Instrument) -> pl.DataFrame:
-    """`_row`, `_uuid`, `_submission_time` (typed), every field in its stored type, and the 0/1 choice
-    columns as Boolean (named `question/choice`), from the text frame."""
+def typed_frame(text: pl.DataFrame, instrument: Instrument,
+                points: Mapping[str, pl.DataFrame] | None = None) -> pl.DataFrame:
+    """`_row`, `_uuid`, `_submission_time` (typed), every field in its checked type, and the 0/1 choice
+    columns as Boolean (named `question/choice`), from the text frame (`points`: `values.geopoints` of
+    the GPS columns, when already read)."""
     flags = [name for name in text.columns if "/" in name]
-    parsed = values.parse_frame(text, instrument.questions, flags)
+    parsed = values.parse_frame(text, instrument.questions, flags, points)
     return pl.concat([
         text.select(ROW, UUID),
         values.parse_submission_time(text.get_column(SUBMISSION_TIME)).to_frame(),

@@ -21,6 +21,7 @@ import polars as pl
 from retour import store
 
 DICTIONARY_LIMIT = 20_000  # columns with at most this many distinct texts are hashed value by value
+SAMPLE_ROWS = 50_000  # rows looked at first to tell a varied column (GPS, free text) from a choice-like one
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
@@ -28,12 +29,20 @@ _M2 = np.uint64(0x94D049BB133111EB)
 def mix(values: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser over uint64 values (wrapping arithmetic)."""
     z = values.astype(np.uint64, copy=True)
-    z ^= z >> np.uint64(30)
-    z *= _M1
-    z ^= z >> np.uint64(27)
-    z *= _M2
-    z ^= z >> np.uint64(31)
+    _mix_in_place(z, np.empty_like(z))
     return z
+
+
+def _mix_in_place(z: np.ndarray, scratch: np.ndarray) -> None:
+    """`mix` written into `z` itself, with `scratch` (same shape) as the only temporary."""
+    np.right_shift(z, np.uint64(30), out=scratch)
+    z ^= scratch
+    z *= _M1
+    np.right_shift(z, np.uint64(27), out=scratch)
+    z ^= scratch
+    z *= _M2
+    np.right_shift(z, np.uint64(31), out=scratch)
+    z ^= scratch
 
 
 def _sha_prefix(text: str) -> int:
@@ -58,11 +67,20 @@ def digest_hashes(column: pl.Series) -> pl.Series:
 def _hash_columns(frame: pl.DataFrame, digests: frozenset[str]) -> dict[str, np.ndarray]:
     """`value_hash` of every column as uint64 arrays (meaningless where the cell is null).
 
-    A text column with few distinct values has each hashed once and spread back through its codes as
-    an Enum (all such columns in one pass); other text columns are hashed whole by DuckDB.
+    An Enum column (checked choices) and a text column with few distinct values have each value hashed
+    once and spread back through its codes (all such text columns in one pass); other text columns are
+    hashed whole by DuckDB.
     """
     hashes: dict[str, np.ndarray] = {}
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Enum):  # checked choices: each name hashed once, spread by its code
+            table = _text_table(dtype.categories.to_list())
+            codes = frame.get_column(name).to_physical().fill_null(0).to_numpy()
+            hashes[name] = table[codes] if table.size else np.zeros(frame.height, dtype=np.uint64)
     texts = [name for name, dtype in frame.schema.items() if dtype == pl.Utf8 and name not in digests]
+    if texts:  # a column already too varied in its first rows goes straight to DuckDB
+        counts = frame.head(SAMPLE_ROWS).select(pl.col(name).n_unique() for name in texts).row(0)
+        texts = [name for name, count in zip(texts, counts, strict=True) if count <= DICTIONARY_LIMIT]
     # One pass finds each column's distinct texts (counting them first would be a second pass).
     found = frame.select(pl.col(name).drop_nulls().unique().implode() for name in texts) if texts else None
     few = [name for name in texts if found.get_column(name).list.len().item() <= DICTIONARY_LIMIT]
@@ -97,7 +115,7 @@ def value_hashes(column: pl.Series) -> pl.Series:
 
 def fingerprints(frame: pl.DataFrame, text: pl.DataFrame | None = None,
                  digests: frozenset[str] = frozenset()) -> pl.Series:
-    """The fingerprint of each row of `frame` (all its columns), as decimal text.
+    """The fingerprint of each row of `frame` (all its columns), as UInt64.
 
     `text` holds the same fields as exported: a cell that could not be read into its type (null in
     `frame`) is hashed from its text, so that a changed unreadable answer changes the fingerprint too.
@@ -105,17 +123,23 @@ def fingerprints(frame: pl.DataFrame, text: pl.DataFrame | None = None,
     are their value hash.
     """
     hashes = _hash_columns(frame, digests)
-    present = frame.select(pl.all().is_not_null())
     total = np.zeros(frame.height, dtype=np.uint64)
+    scratch = np.empty_like(total)
     for name in frame.columns:
-        values, filled = hashes[name], present.get_column(name).to_numpy()
+        column, values = frame.get_column(name), hashes[name]
+        filled = column.is_not_null().to_numpy() if column.null_count() else None
         if text is not None and name in text.columns and frame.schema[name] != pl.Utf8:
-            unread = (frame.get_column(name).is_null() & text.get_column(name).is_not_null()).arg_true()
-            if unread.len():
+            # A typed cell is null wherever its text is, so the difference counts the unreadable cells.
+            if column.null_count() > text.get_column(name).null_count():
+                unread = (column.is_null() & text.get_column(name).is_not_null()).arg_true()
                 rows = unread.to_numpy()
                 values, filled = values.copy(), filled.copy()
                 values[rows] = text_hashes(text.get_column(name).gather(unread)).to_numpy()
                 filled[rows] = True
-        cell = mix(values ^ np.uint64(_sha_prefix(name)))
-        total += np.where(filled, cell, np.uint64(0))
-    return pl.Series("_content_hash", mix(total), dtype=pl.UInt64).cast(pl.Utf8)
+        cell = values ^ np.uint64(_sha_prefix(name))
+        _mix_in_place(cell, scratch)
+        if filled is not None:
+            cell *= filled  # a null cell adds nothing
+        total += cell
+    _mix_in_place(total, scratch)
+    return pl.Series("_content_hash", total, dtype=pl.UInt64)

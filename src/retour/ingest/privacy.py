@@ -75,9 +75,10 @@ def load_secret(root: Path, env_name: str) -> bytes:
     return token.encode("utf-8")
 
 
-def _coarsen_text(question: Question, text: pl.Series, decimals: int) -> pl.Series:
+def _coarsen_text(question: Question, text: pl.Series, decimals: int,
+                  points: pl.DataFrame | None = None) -> pl.Series:
     if question.type == "geopoint":
-        return values.coarse_geopoints(text, decimals)
+        return values.coarse_geopoints(text, decimals, points)
     frame = text.to_frame()
     if question.type in ("date", "today"):
         return frame.select(values.date(pl.col(text.name)).dt.strftime("%Y-%m")).to_series()
@@ -91,8 +92,19 @@ def hash_values(text: pl.Series, secret: bytes) -> pl.Series:
     return store.digest(normalised, key=secret)
 
 
-def protect_text(text: pl.DataFrame, instrument: Instrument, protection: Protection) -> pl.DataFrame:
-    """The identifying columns of `text` as they may be kept: hashed, coarsened, or null when dropped."""
+def hash_fields(text: pl.DataFrame, protection: Protection) -> dict[str, pl.Series]:
+    """`hash_values` of every field of `text` marked 'hash' (DuckDB computes them without holding
+    Python's lock, so this can run in a thread while the rest of the checks go on)."""
+    return {field: hash_values(text.get_column(field), protection.secret or b"").alias(field)
+            for field, action in protection.actions.items() if action == "hash" and field in text.columns}
+
+
+def protect_text(text: pl.DataFrame, instrument: Instrument, protection: Protection,
+                 points: Mapping[str, pl.DataFrame] | None = None,
+                 hashed: Mapping[str, pl.Series] | None = None) -> pl.DataFrame:
+    """The identifying columns of `text` as they may be kept: hashed, coarsened, or null when dropped
+    (`points`: `values.geopoints` of the GPS columns, `hashed`: `hash_fields`, when already made)."""
+    hashed = hashed if hashed is not None else hash_fields(text, protection)
     columns: list[pl.Series] = []
     for field, action in protection.actions.items():
         if field not in text.columns:
@@ -101,9 +113,10 @@ def protect_text(text: pl.DataFrame, instrument: Instrument, protection: Protect
         if action == "drop":
             columns.append(pl.Series(field, [None] * text.height, dtype=pl.Utf8))
         elif action == "hash":
-            columns.append(hash_values(column, protection.secret or b"").alias(field))
+            columns.append(hashed[field])
         else:
-            columns.append(_coarsen_text(instrument.question(field), column, protection.decimals))
+            columns.append(_coarsen_text(instrument.question(field), column, protection.decimals,
+                                         (points or {}).get(field)))
     return pl.DataFrame(columns)
 
 

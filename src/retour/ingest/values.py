@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
@@ -33,6 +33,17 @@ _TAG = re.compile(r"<[^>]+>|\*\*|__")
 def store_type(question: Question) -> pl.DataType:
     """The polars type a field is stored with: Int64, Float64, Date, or Utf8 for everything else."""
     return STORE_TYPES.get(question.type, pl.Utf8())
+
+
+def choice_enum(question: Question) -> pl.Enum | None:
+    """A select_one's answers as an Enum of its choice names (None for other types, or no choice list).
+
+    Checked answers are held this way: one small code per cell instead of a string, which the checks,
+    fingerprints and the store read without hashing text again. The store keeps them as text.
+    """
+    if question.type != "select_one" or not question.choices:
+        return None
+    return pl.Enum(list(dict.fromkeys(question.choice_names)))
 
 
 def integer(text: pl.Expr) -> pl.Expr:
@@ -112,9 +123,11 @@ def geopoints(text: pl.Series) -> pl.DataFrame:
                        pl.when(inside).then(pl.col("field_1_n")).otherwise(None).alias("longitude"))
 
 
-def coarse_geopoints(text: pl.Series, decimals: int) -> pl.Series:
-    """GPS points kept to `decimals` decimals of latitude and longitude (altitude and accuracy dropped)."""
-    points = geopoints(text)
+def coarse_geopoints(text: pl.Series, decimals: int, points: pl.DataFrame | None = None) -> pl.Series:
+    """GPS points kept to `decimals` decimals of latitude and longitude (altitude and accuracy dropped).
+
+    `points` is `geopoints(text)` when the caller has it already."""
+    points = geopoints(text) if points is None else points
     return points.select(pl.concat_str([pl.col("latitude").round(decimals).cast(pl.Utf8),
                                         pl.col("longitude").round(decimals).cast(pl.Utf8)], separator=" ")
                          ).to_series().rename(text.name)
@@ -191,23 +204,27 @@ def _quick(question: Question, text: pl.Expr) -> pl.Expr | None:
     if kind in ("date", "today"):
         return text.str.to_date("%Y-%m-%d", strict=False)
     if kind == "select_one":
-        return pl.when(text.is_in(list(question.choice_names))).then(text).otherwise(None)
+        enum = choice_enum(question)
+        return text.cast(enum, strict=False) if enum is not None else None
     if kind == "select_multiple":
         return pl.when(~text.str.contains("  ", literal=True)).then(text).otherwise(None)
     return None
 
 
 def parse(question: Question, text: pl.Series) -> pl.Series:
-    """A text column in the field's stored type: a quick reading of every cell, and the careful reading
+    """A text column in the field's checked type: a quick reading of every cell, and the careful reading
     of `typed` only for the cells the quick one could not read (usually none)."""
     return parse_frame(text.to_frame(), [question], []).get_column(text.name)
 
 
-def parse_frame(text: pl.DataFrame, questions: Sequence[Question], flags: Sequence[str]) -> pl.DataFrame:
-    """Each question's column in its stored type, and each 0/1 column in `flags` as Boolean.
+def parse_frame(text: pl.DataFrame, questions: Sequence[Question], flags: Sequence[str],
+                points: Mapping[str, pl.DataFrame] | None = None) -> pl.DataFrame:
+    """Each question's column in its checked type (select_one as `choice_enum`, answers outside the
+    choices null), and each 0/1 column in `flags` as Boolean.
 
     The quick readings of all columns run in one pass; the careful ones (`typed`, `flag`) only for the
-    cells the quick ones missed, which in a clean export is none.
+    cells the quick ones missed, which in a clean export is none. `points` holds `geopoints` of the GPS
+    columns when the caller has them already.
     """
     quick: dict[str, pl.Expr] = {}
     careful: dict[str, pl.Expr] = {}
@@ -233,12 +250,14 @@ def parse_frame(text: pl.DataFrame, questions: Sequence[Question], flags: Sequen
         if not missed[name]:
             continue
         rows = (values.get_column(name).is_null() & text.get_column(name).is_not_null()).arg_true()
-        fixed = text[rows].select(expression.alias(name)).to_series().cast(values.schema[name])
+        fixed = text[rows].select(expression.alias(name)).to_series().cast(values.schema[name], strict=False)
         replaced.append(values.get_column(name).scatter(rows, fixed))
     for question in questions:
         if question.type == "geopoint":
-            valid = geopoints(text.get_column(question.name)).get_column("latitude").is_not_null()
-            replaced.append(text.get_column(question.name).set(~valid, None))
+            point = (points or {}).get(question.name)
+            if point is None:
+                point = geopoints(text.get_column(question.name))
+            replaced.append(text.get_column(question.name).set(point.get_column("latitude").is_null(), None))
     return values.with_columns(replaced) if replaced else values
 
 
