@@ -433,3 +433,43 @@ def test_fingerprints_ignore_column_order_and_added_empty_fields_but_see_every_c
     many = pl.DataFrame({"uuid": [f"id-{i}" for i in range(DICTIONARY_LIMIT + 5)]})
     few = many.head(3)
     assert fingerprints(many).head(3).equals(fingerprints(few))  # DuckDB and Python paths agree
+
+
+def test_a_groups_relevance_applies_to_every_question_inside_it(tmp_path):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    survey = workbook.active
+    survey.title = "survey"
+    for row in [
+        ["type", "name", "label", "required", "relevant"],
+        ["select_one community", "community", "Community", "yes", ""],
+        ["text", "cluster", "Cluster", "yes", ""],
+        ["decimal", "weight", "Weight", "yes", ""],
+        ["select_one yes_no", "lived_abroad", "Lived abroad", "yes", ""],
+        ["begin group", "abroad", "Abroad", "", "${lived_abroad} = 'yes'"],
+        ["integer", "months_abroad", "Months abroad", "yes", ""],
+        ["select_one yes_no", "sent_money", "Sent money", "", "${months_abroad} > 6"],
+        ["end group", "abroad", "", "", ""],
+    ]:
+        survey.append(row)
+    choices = workbook.create_sheet("choices")
+    for row in [["list_name", "name", "label"], ["community", "kati", "Kati"],
+                ["yes_no", "yes", "Yes"], ["yes_no", "no", "No"]]:
+        choices.append(row)
+    workbook.save(tmp_path / "form.xlsx")
+    form = load_instrument(tmp_path / "form.xlsx")
+    assert form.question("sent_money").relevance == "(${lived_abroad} = 'yes') and (${months_abroad} > 6)"
+    pl.DataFrame({
+        "_uuid": ["u1", "u2", "u3", "u4"],
+        "community": ["kati"] * 4, "cluster": ["1"] * 4, "weight": ["1.5"] * 4,
+        "lived_abroad": ["yes", "no", "no", "yes"],
+        "abroad/months_abroad": ["12", None, "3", None],  # u3 answered inside a skipped group
+        "abroad/sent_money": ["yes", None, "no", None],
+    }).write_csv(tmp_path / "export.csv")
+    found = [(p.code, p.row, p.column) for p in ingest(tmp_path / "export.csv", form).problems]
+    assert found == [
+        ("answer_not_relevant", 3, "months_abroad"),
+        ("answer_not_relevant", 3, "sent_money"),
+        ("required_missing", 4, "months_abroad"),  # asked (u4 lived abroad) and left empty
+    ]  # u2 skipped the whole group: its empty required answer is not a problem

@@ -39,8 +39,9 @@ class Question:
     """One field of the questionnaire.
 
     `type` is the base type (select_one, select_multiple, integer, decimal, text, date, geopoint, calculate,
-    ...); `list_name` the choice list of select questions; `group_path` the enclosing groups' names;
-    `identifying` is None or how ingest must protect the field: drop, hash or coarsen.
+    ...); `list_name` the choice list of select questions; `group_path` the enclosing groups' names and
+    `group_relevant` their relevance expressions (outermost first; a question inside a skipped group is
+    skipped too); `identifying` is None or how ingest must protect the field: drop, hash or coarsen.
     """
 
     name: str
@@ -51,6 +52,7 @@ class Question:
     group_path: tuple[str, ...] = ()
     required: bool = False
     relevant: str | None = None
+    group_relevant: tuple[str, ...] = ()
     constraint: str | None = None
     constraint_messages: Mapping[str, str] = field(default_factory=dict)
     calculation: str | None = None
@@ -60,6 +62,14 @@ class Question:
     @property
     def choice_names(self) -> tuple[str, ...]:
         return tuple(choice.name for choice in self.choices)
+
+    @property
+    def relevance(self) -> str | None:
+        """When the question is asked: its enclosing groups' relevance and its own, joined by `and`."""
+        parts = [*self.group_relevant, *([self.relevant] if self.relevant else [])]
+        if len(parts) <= 1:
+            return parts[0] if parts else None
+        return " and ".join(f"({part})" for part in parts)
 
     @property
     def path(self) -> str:
@@ -175,7 +185,7 @@ def load_instrument(path: Path) -> Instrument:
 
     questions: list[Question] = []
     languages: set[str] = set()
-    group_stack: list[str] = []
+    group_stack: list[tuple[str, str | None]] = []  # (name, relevance) of each open group
     for record in survey:
         raw_type = str(record.get("type", "")).strip()
         row = int(record["__row__"])  # type: ignore[arg-type]
@@ -184,7 +194,7 @@ def load_instrument(path: Path) -> Instrument:
         name = str(record.get("name", "")).strip()
         base_type, list_name = _parse_type(raw_type, row, path)
         if base_type in ("begin group", "begin_group", "begin repeat", "begin_repeat"):
-            group_stack.append(name)
+            group_stack.append((name, str(record["relevant"]).strip() if record.get("relevant") else None))
             continue
         if base_type in ("end group", "end_group", "end repeat", "end_repeat"):
             if group_stack:
@@ -207,8 +217,9 @@ def load_instrument(path: Path) -> Instrument:
         questions.append(Question(
             name=name, type=base_type, labels=labels, list_name=list_name,
             choices=choice_lists.get(list_name, ()) if list_name else (),
-            group_path=tuple(group_stack), required=required,
+            group_path=tuple(group for group, _ in group_stack), required=required,
             relevant=str(record["relevant"]) if record.get("relevant") else None,
+            group_relevant=tuple(rule for _, rule in group_stack if rule),
             constraint=str(record["constraint"]) if record.get("constraint") else None,
             constraint_messages=_localised(record, "constraint_message"),
             calculation=str(record["calculation"]) if record.get("calculation") else None,

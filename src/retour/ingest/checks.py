@@ -95,7 +95,8 @@ def _file_problem(context: Context, code: str, column: str | None, **parts: obje
 
 def compile_rules(instrument: Instrument, language: str, source: str = "",
                   schema: Mapping[str, pl.DataType] | None = None) -> tuple[dict[str, Rules], list[Problem]]:
-    """Translate every constraint and relevance with `retour.expressions.to_polars`.
+    """Translate every constraint and relevance (the question's own and its groups') with
+    `retour.expressions.to_polars`.
 
     An expression that cannot be translated (or evaluated on the typed columns in `schema`) gives a
     `rule_not_checked` warning instead of stopping the checks.
@@ -106,7 +107,7 @@ def compile_rules(instrument: Instrument, language: str, source: str = "",
     for question in instrument.questions:
         compiled: dict[str, pl.Expr | None] = {"constraint": None, "relevant": None}
         for rule in ("constraint", "relevant"):
-            expression = getattr(question, rule)
+            expression = question.constraint if rule == "constraint" else question.relevance
             if not expression:
                 continue
             try:
@@ -237,7 +238,7 @@ def check_relevance(context: Context) -> Iterable[Finding | Problem]:
             continue
         answered = pl.col(question.name).is_not_null() | pl.col(TEXT + question.name).is_not_null()
         yield Finding("answer_not_relevant", question.name, answered & rule.not_(),
-                      context.shown(question.name), {"expression": question.relevant})
+                      context.shown(question.name), {"expression": question.relevance})
 
 
 @check("required")
