@@ -1,0 +1,168 @@
+"""Orchestrate retour's stages over a study folder for the CLI and the dashboard.
+
+Each stage function opens the store, reads what it needs, calls pure functions from the statistics
+modules, writes their results with a stamp, and returns them. The CLI and the dashboard both call these
+functions, so neither orchestrates on its own. One submodule per stage: `ingest`, `index` (estimates
+and the index), `scores`, `needs` (with the actors), `reports`, `rounds`, `synth` and `dashboard`
+(serving it and its users); this module holds what they share (the stamp, the study's communities,
+catalogue and area types, the shipped examples) and re-exports every stage function, so callers
+import from `retour.study` only. It must not compute statistics itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from retour import __version__
+from retour.config import Project, load_project
+from retour.errors import ConfigError
+
+INSTRUMENT_FILE = "instrument.xlsx"
+
+SYNTHETIC_NOTE = {
+    "fr": "Données synthétiques calibrées sur des agrégats publiés",
+    "en": "Synthetic data calibrated to published aggregates",
+}
+
+
+def example_study_path(name: str = "mali-2018") -> Path:
+    """Folder of a study shipped inside the package."""
+    path = Path(str(resources.files("retour") / "examples" / name))
+    if not path.is_dir():
+        known = ", ".join(sorted(p.name for p in path.parent.iterdir() if p.is_dir()))
+        raise ConfigError(f"No example study called '{name}'.", f"Shipped examples: {known}.")
+    return path
+
+
+def init_study(target: Path, template: str = "mali-2018", force: bool = False) -> Project:
+    """Create a study folder from a shipped example study; refuse to overwrite unless `force`."""
+    target = Path(target)
+    if target.exists() and any(target.iterdir()) and not force:
+        raise ConfigError(f"{target} exists and is not empty.", "Choose a new folder, or pass --force.")
+    source = example_study_path(template)
+    shutil.copytree(source, target, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.duckdb", "out", "data"))
+    return load_project(target)
+
+
+def stamp(project: Project, data_hash: str, round_name: str | None = None) -> dict[str, str]:
+    """What every output carries: retour version, config hash, data hash (and the round)."""
+    result = {
+        "retour_version": __version__,
+        "config_hash": project.config_hash(),
+        "data_hash": data_hash,
+        "round": round_name or "",
+    }
+    if project.settings.study.synthetic:
+        result["synthetic_note_fr"] = SYNTHETIC_NOTE["fr"]
+        result["synthetic_note_en"] = SYNTHETIC_NOTE["en"]
+    return result
+
+
+def _community_ids(project: Project) -> tuple[str, ...]:
+    """Community ids in register order: communities.yaml, else the questionnaire's `community` choices."""
+    from retour.registers import community_ids, read_yaml
+
+    if project.path("communities.yaml").exists():
+        found = community_ids(read_yaml(project.path("communities.yaml")))
+        if found:
+            return found
+    from retour.schema import load_instrument
+
+    instrument = load_instrument(project.path("instrument.xlsx"))
+    field = project.settings.design.community
+    for question in instrument.questions:
+        if question.name == field and question.choices:
+            return tuple(choice.name for choice in question.choices)
+    raise ConfigError("The study lists no communities.",
+                      "Add communities.yaml (a list of entries with `id`) to the study folder.")
+
+
+def _index_catalogue(project: Project) -> Any:
+    from retour.indicators import load_catalogue
+    from retour.schema import load_instrument
+
+    instrument = load_instrument(project.path("instrument.xlsx"))
+    return load_catalogue(project.path("indicators.toml"), instrument)
+
+
+def _index_area_types(project: Project) -> dict[str, str] | None:
+    """Urban or rural per community from communities.yaml (`type`); None to use the catalogue's."""
+    from retour.registers import entries, read_yaml
+
+    path = project.path("communities.yaml")
+    if not path.exists():
+        return None
+    found = {str(entry["id"]): str(entry["type"]) for entry in entries(read_yaml(path), "communities")
+             if isinstance(entry, dict) and entry.get("id") and entry.get("type")}
+    return found or None
+
+
+# The stages import the helpers above from this module, so they are imported after them.
+from retour.study.dashboard import (  # noqa: E402
+    add_dashboard_user,
+    change_dashboard_password,
+    list_dashboard_users,
+    remove_dashboard_user,
+    serve_dashboard,
+)
+from retour.study.index import (  # noqa: E402
+    RoundEstimates,
+    build_index,
+    estimate_round,
+    explain_index,
+    load_index_spec,
+)
+from retour.study.ingest import (  # noqa: E402
+    CLEANING_LOG_COLUMNS,
+    IngestSummary,
+    ingest_export,
+    list_problems,
+    write_cleaning_log,
+)
+from retour.study.needs import (  # noqa: E402
+    actor_gaps,
+    compute_needs,
+    list_actors,
+    list_value_chains,
+    load_actor_register,
+    load_needs_spec,
+    set_need_override,
+)
+from retour.study.reports import report_data, write_report  # noqa: E402
+from retour.study.rounds import compare_rounds  # noqa: E402
+from retour.study.scores import (  # noqa: E402
+    MONITORING_XFORM,
+    ScoredRound,
+    case_history,
+    load_score_weights,
+    score_round,
+    write_monitoring_form,
+)
+from retour.study.synth import SYNTH_SEED, SynthRun, synthesise  # noqa: E402
+
+__all__ = [
+    "INSTRUMENT_FILE", "SYNTHETIC_NOTE", "example_study_path", "init_study", "stamp",
+    # dashboard
+    "add_dashboard_user", "change_dashboard_password", "list_dashboard_users", "remove_dashboard_user",
+    "serve_dashboard",
+    # index
+    "RoundEstimates", "build_index", "estimate_round", "explain_index", "load_index_spec",
+    # ingest
+    "CLEANING_LOG_COLUMNS", "IngestSummary", "ingest_export", "list_problems", "write_cleaning_log",
+    # needs
+    "actor_gaps", "compute_needs", "list_actors", "list_value_chains", "load_actor_register",
+    "load_needs_spec", "set_need_override",
+    # reports
+    "report_data", "write_report",
+    # rounds
+    "compare_rounds",
+    # scores
+    "MONITORING_XFORM", "ScoredRound", "case_history", "load_score_weights", "score_round",
+    "write_monitoring_form",
+    # synth
+    "SYNTH_SEED", "SynthRun", "synthesise",
+]

@@ -1,0 +1,175 @@
+"""Ingest stage: one export into the store, and its open problems as a cleaning log (issue 4)."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retour.config import Project
+from retour.errors import ConfigError, Problem
+from retour.study import INSTRUMENT_FILE, stamp
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+CLEANING_LOG_COLUMNS = ("round", "file", "row", "uuid", "column", "value", "code", "severity", "message",
+                        "fix_hint", "correction")
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What `retour ingest` did with one export: counts, problems by kind, and the round's data hash.
+
+    rows_read = accepted + quarantined; accepted = new + already_stored. `already_ingested` is true when
+    this very file (same bytes) was ingested into the round before: then nothing was written.
+    """
+
+    round: str
+    file_name: str
+    reader: str
+    rows_read: int
+    accepted: int
+    new: int
+    already_stored: int
+    quarantined: int
+    released: int
+    blank_rows: int
+    problems: tuple[Problem, ...]
+    already_ingested: bool
+    batch_id: int | None
+    data_hash: str
+
+    def problems_by_kind(self) -> dict[tuple[str, str], int]:
+        """(code, severity) -> number of problems, blocking first, then most frequent."""
+        counts: dict[tuple[str, str], int] = {}
+        for problem in self.problems:
+            key = (problem.code, problem.severity.value)
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: (item[0][1] != "blocking", -item[1], item[0][0])))
+
+    def records(self) -> list[dict[str, object]]:
+        """The summary as `item, count` records (the table `retour ingest` prints)."""
+        rows: list[dict[str, object]] = [
+            {"item": "rows read", "count": self.rows_read},
+            {"item": "accepted", "count": self.accepted},
+            {"item": "  new", "count": self.new},
+            {"item": "  already stored", "count": self.already_stored},
+            {"item": "quarantined", "count": self.quarantined},
+            {"item": "released from quarantine", "count": self.released},
+            {"item": "blank rows skipped", "count": self.blank_rows},
+        ]
+        rows += [{"item": f"problem: {code} ({severity})", "count": count}
+                 for (code, severity), count in self.problems_by_kind().items()]
+        return rows
+
+
+def _design_fields(project: Project) -> tuple[str, ...]:
+    design = project.settings.design
+    return tuple(name for name in (design.community, design.psu, design.weight, design.fpc) if name)
+
+
+def _stored_problems(con: Any, batch_id: int) -> tuple[Problem, ...]:
+    from retour import store
+    from retour.errors import Severity
+
+    found = store.read_problems(con, open_only=False)
+    return tuple(Problem(code=r["code"], row=r["row"], column=r["column"], value=r["value"],
+                         message=r["message"], hint=r["hint"] or "", severity=Severity(r["severity"]),
+                         source=r["file"])
+                 for r in found.filter(found["batch_id"] == batch_id).iter_rows(named=True))
+
+
+def ingest_export(project: Project, path: Path | str, round_name: str,
+                  progress: Callable[[str, float], None] | None = None,
+                  reader: str | None = None) -> IngestSummary:
+    """Ingest one Kobo or ODK export into the study store: check, quarantine, write in one transaction.
+
+    The same file ingested again into the same round changes nothing (and says so). Identifying fields
+    are hashed with the study secret (see `retour.ingest.privacy`). Records an `ingest` run.
+    """
+    import json
+
+    from retour import store
+    from retour.ingest import ingest, privacy, readers
+    from retour.schema import load_instrument
+
+    project.settings.round(round_name)
+    path = Path(path)
+    file_sha256 = readers.file_digest(readers.read_bytes(path))
+    instrument = load_instrument(project.path(INSTRUMENT_FILE))
+    needs_secret = any(question.identifying == "hash" for question in instrument.questions)
+    con = store.connect(project.store_path)
+    try:
+        previous = store.find_batch(con, round_name, file_sha256)
+        if previous is not None:
+            return IngestSummary(
+                round=round_name, file_name=path.name, reader=str(previous["reader"]),
+                rows_read=int(previous["rows_read"]), accepted=int(previous["rows_accepted"]), new=0,
+                already_stored=int(previous["rows_accepted"]), quarantined=int(previous["rows_quarantined"]),
+                released=0, blank_rows=int(previous["blank_rows"]),
+                problems=_stored_problems(con, int(previous["batch_id"])),
+                already_ingested=True, batch_id=int(previous["batch_id"]),
+                data_hash=store.data_hash(con, round_name))
+        secret = (privacy.load_secret(project.root, project.settings.privacy.secret_env)
+                  if needs_secret else None)
+        batch = ingest(path, instrument, round_name=round_name, stored=store.read_submission_ids(con),
+                       design=_design_fields(project), secret=secret,
+                       gps_decimals=project.settings.privacy.gps_precision_decimals,
+                       language=project.settings.study.languages[0], reader=reader, progress=progress)
+        if progress is not None:
+            progress("write", 0.95)
+        written = store.write_batch(con, batch, round_name, instrument.form_id, instrument.version)
+        data_hash = store.data_hash(con, round_name)
+        details = {"file": path.name, "file_sha256": batch.file_sha256, "batch_id": written["batch_id"],
+                   "rows_read": batch.rows_read, "accepted": batch.accepted.height,
+                   "quarantined": batch.quarantined.height}
+        store.record_run(con, "ingest", round_name, stamp(project, data_hash, round_name),
+                         json.dumps(details))
+    finally:
+        con.close()
+    if progress is not None:
+        progress("done", 1.0)
+    return IngestSummary(
+        round=round_name, file_name=path.name, reader=batch.reader, rows_read=batch.rows_read,
+        accepted=batch.accepted.height, new=written["new"], already_stored=written["already_stored"],
+        quarantined=batch.quarantined.height, released=written["released"], blank_rows=batch.blank_rows,
+        problems=tuple(batch.problems), already_ingested=False, batch_id=written["batch_id"],
+        data_hash=data_hash)
+
+
+def list_problems(project: Project, round_name: str | None = None) -> pl.DataFrame:
+    """Open problems of the study's ingested exports (all rounds, or one), oldest batch first."""
+    from retour import store
+
+    if round_name is not None:
+        project.settings.round(round_name)
+    con = store.connect(project.store_path if project.store_path.exists() else ":memory:")
+    try:
+        return store.read_problems(con, round_name)
+    finally:
+        con.close()
+
+
+def write_cleaning_log(project: Project, target: Path | str, round_name: str | None = None) -> int:
+    """Write the open problems as a CSV cleaning log for a field supervisor; return how many rows.
+
+    Columns: round, file, row, uuid, column, value, code, severity, message, fix_hint and an empty
+    `correction` column to fill in. UTF-8 with a BOM, so that Excel shows accents.
+    """
+    import polars as pl
+
+    problems = list_problems(project, round_name)
+    log = problems.select("round", "file", "row", "uuid", "column", "value", "code", "severity", "message",
+                          pl.col("hint").alias("fix_hint"), pl.lit("").alias("correction"))
+    target = Path(target)
+    try:
+        with target.open("wb") as file:
+            file.write(codecs.BOM_UTF8)
+            log.write_csv(file)
+    except OSError as error:
+        raise ConfigError(f"Cannot write the cleaning log {target}: {error.strerror}.") from None
+    return log.height
