@@ -1,0 +1,151 @@
+"""Commands that bring survey data into a study: `retour synth`, `retour ingest`, `retour problems`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retour.cli.common import (
+    FormatOption,
+    OutputFormat,
+    RoundOption,
+    StudyDir,
+    app,
+    emit,
+    info,
+    records_of,
+    stderr,
+    warn,
+)
+
+
+@app.command("synth")
+def synth_command(
+    study: StudyDir,
+    round_name: RoundOption = "baseline",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random generator: the same seed gives the "
+                                                     "same files, byte for byte.")] = 20180305,
+    shift: Annotated[Path | None, typer.Option(
+        "--shift", help="Stated changes for a later round, per community and indicator, and the programme's "
+                        "effect on beneficiaries (e.g. shifts_midterm.toml).", show_default=False)] = None,
+    panel: Annotated[bool, typer.Option("--panel", help="Re-interview the baseline respondents (same "
+                                                        "case_id) instead of a fresh sample.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Print every calibration target with the value "
+                                                        "achieved and the gap; exit 1 if one is missed.")
+                     ] = False,
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Generate synthetic survey data calibrated to the study's published figures (synth_targets.toml)
+    and write it into the study's data/ folder as a KoboToolbox export (XLSX and CSV, named
+    *-synthetic), ready for `retour ingest`.
+
+    The baseline reproduces every fact-sheet figure per community to within one respondent, the
+    sample-wide findings to within two points, and the ranking of Tableau 1. A later round moves every
+    community value by the changes stated in --shift and gives programme beneficiaries the stated effect.
+
+    Example:
+        retour synth my-study --round baseline --seed 1
+        retour synth my-study --check
+        retour synth my-study --round midterm --shift my-study/shifts_midterm.toml --panel
+    """
+    from retour.config import load_project
+    from retour.study import synthesise
+
+    project = load_project(study)
+    run = synthesise(project, round_name, seed, shift=shift, panel=panel, check=check)
+    for path in run.paths:
+        info(f"Wrote / écrit : {path}")
+    info(f"{run.respondents} respondents / répondants, round {run.round_name}, seed {run.seed}. "
+         "Données synthétiques calibrées sur des agrégats publiés / "
+         "Synthetic data calibrated to published aggregates.")
+    if not check:
+        return
+    emit([row.as_record() for row in run.checks], output,
+         title="Calibration targets / cibles de calibrage",
+         columns=["target", "scope", "source", "expected", "achieved", "gap", "tolerance", "ok"])
+    if run.missed:
+        warn(f"{run.missed} target(s) missed / cible(s) manquée(s).")
+        raise typer.Exit(1)
+    info(f"All {len(run.checks)} targets met / toutes les cibles sont atteintes.")
+
+
+_PROBLEM_COLUMNS = ["round", "file", "row", "uuid", "column", "value", "code", "severity", "message", "hint"]
+_PROGRESS_FROM_BYTES = 1_000_000  # show a progress bar for exports larger than this
+
+
+@app.command("ingest")
+def ingest_command(
+    study: StudyDir,
+    export: Annotated[Path, typer.Argument(help="The Kobo or ODK Central export: CSV or XLSX.",
+                                           show_default=False)],
+    round_name: Annotated[str, typer.Option("--round", "-r", show_default=False,
+                                            help="Round the data belong to, as in retour.toml.")],
+    reader: Annotated[str | None, typer.Option(
+        "--reader", help="Read the file with this reader instead of guessing: kobo_csv, odk_csv, kobo_xlsx.")
+    ] = None,
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Read a survey export, check every row against the questionnaire, store the good rows and put
+    the others in quarantine with their reasons.
+
+    Headers may be field names or labels (French or English), with group prefixes; select_multiple
+    answers may be one column or one 0/1 column per choice. Names, phone numbers and exact GPS points
+    marked in the questionnaire are dropped, hashed or coarsened before anything is stored. Ingesting
+    the same file again changes nothing; a corrected row ingested again leaves quarantine.
+
+    Example:
+        retour ingest my-study kobo-export.csv --round baseline
+        retour problems my-study --csv cleaning-log.csv
+    """
+    from rich.progress import Progress
+
+    from retour.config import load_project
+    from retour.study import ingest_export
+
+    project = load_project(study)
+    large = export.is_file() and export.stat().st_size > _PROGRESS_FROM_BYTES
+    with Progress(console=stderr, transient=True, disable=not large) as bar:
+        task = bar.add_task("Ingest", total=1.0)
+        summary = ingest_export(project, export, round_name, reader=reader,
+                                progress=lambda step, share: bar.update(task, completed=share,
+                                                                        description=f"Ingest: {step}"))
+    if summary.already_ingested:
+        info(f"{summary.file_name} was already ingested into round '{round_name}' "
+             f"(batch {summary.batch_id}): nothing changed.")
+    emit(summary.records(), output, title=f"{summary.file_name} -> {round_name}", columns=["item", "count"])
+    if summary.quarantined and not summary.already_ingested:
+        info(f"{summary.quarantined} row(s) in quarantine: see `retour problems {study}`.")
+
+
+@app.command("problems")
+def problems_command(
+    study: StudyDir,
+    round_name: Annotated[str | None, typer.Option("--round", "-r", help="Only this round.")] = None,
+    output: FormatOption = OutputFormat.TABLE,
+    csv_file: Annotated[Path | None, typer.Option(
+        "--csv", metavar="FILE", help="Write a cleaning log (with an empty 'correction' column) to FILE.")
+    ] = None,
+) -> None:
+    """List the open problems found by `retour ingest`: file, row, submission id, column, value,
+    what is wrong and how to fix it.
+
+    With --csv the list is written as a cleaning log a field supervisor can work from. Problems of a
+    row close when a corrected export is ingested again.
+
+    Example:
+        retour problems my-study
+        retour problems my-study --round baseline --format csv
+        retour problems my-study --csv cleaning-log.csv
+    """
+    from retour.config import load_project
+    from retour.study import list_problems, write_cleaning_log
+
+    project = load_project(study)
+    if csv_file is not None:
+        count = write_cleaning_log(project, csv_file, round_name)
+        info(f"Wrote {count} problem(s) to {csv_file}.")
+        return
+    problems = list_problems(project, round_name)
+    emit(records_of(problems), output, title=f"Open problems ({problems.height})", columns=_PROBLEM_COLUMNS)

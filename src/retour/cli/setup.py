@@ -1,0 +1,122 @@
+"""Commands that start a study: `retour init`, `retour demo` and `retour form`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retour.cli.common import FormatOption, OutputFormat, app, emit, info, records_of, stderr
+
+
+@app.command("init")
+def init_command(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the study in.", show_default=False)],
+    template: Annotated[str, typer.Option("--template", "-t",
+                                          help="Shipped example study to copy.")] = "mali-2018",
+    force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty.")] = False,
+) -> None:
+    """Create a study folder (settings, questionnaire, indicator catalogue, registers) from an example.
+
+    Example:
+        retour init my-study
+        retour form my-study
+    """
+    from retour.study import init_study
+
+    project = init_study(directory, template=template, force=force)
+    info(f"Created study '{project.settings.study.id}' in {project.root}.")
+    info(f"Next: retour form {directory}")
+
+
+@app.command("form")
+def form_command(
+    directory: Annotated[Path, typer.Argument(help="The study folder (or a questionnaire .xlsx).",
+                                              show_default=False)],
+    output: FormatOption = OutputFormat.TABLE,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate",
+                                           help="Run ODK Validate (needs Java).")] = True,
+    monitoring: Annotated[bool, typer.Option(
+        "--monitoring", help="Write the short monitoring form for case managers (out/monitoring.xlsx: only "
+                             "what the individual score needs) and check it instead.")] = False,
+) -> None:
+    """Check the questionnaire (XLSForm) with retour, pyxform and ODK Validate; write out/instrument.xml.
+
+    Every problem is listed with its sheet, row and column. Exit code 1 when there is any error
+    (warnings, such as a missing translation, do not stop the XForm from being written). With
+    --monitoring, the short form for follow-up visits (3, 6 and 12 months after return) is derived from
+    the questionnaire, the indicator catalogue and the score weights, then checked the same way.
+
+    Example:
+        retour form my-study
+        retour form my-study --format json
+        retour form my-study --monitoring
+    """
+    from retour.errors import SchemaError
+    from retour.form import build_form
+
+    if monitoring:
+        from retour.config import load_project
+        from retour.study import write_monitoring_form
+
+        check = write_monitoring_form(load_project(directory), validate=validate)
+    else:
+        check = build_form(directory, validate=validate)
+    if check.problems:
+        records = [{"severity": p.severity.value, "sheet": p.source, "row": p.row, "column": p.column,
+                    "message": p.message, "hint": p.hint} for p in check.problems]
+        emit(records, output, title=f"Questionnaire problems: {check.xlsform}",
+             columns=["severity", "sheet", "row", "column", "message", "hint"])
+    if not check.ok:
+        raise SchemaError(f"{len(check.errors)} error(s) in {check.xlsform}; no XForm written.",
+                          "Fix them in the workbook (see sheet, row, column), then run `retour form` again.")
+    if monitoring:
+        info(f"Monitoring form written to {check.xlsform}; it is valid. XForm written to {check.xform_path}")
+        return
+    info(f"The questionnaire is valid. XForm written to {check.xform_path}")
+
+
+@app.command("demo")
+def demo_command(
+    study_dir: Annotated[Path, typer.Argument(help="Folder for the example study (created if missing).")
+                         ] = Path("demo-study"),
+    lang: Annotated[str, typer.Option("--lang", help="Report language: fr, en or all.")] = "all",
+    output_format: Annotated[str, typer.Option("--report-format", help="Report format: html, pdf or all.")
+                             ] = "all",
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Run the whole pipeline on the example study mali-2018 and print its Tableau 1.
+
+    Creates the study folder if needed, generates the synthetic baseline (calibrated to the 2018 study's
+    published figures), ingests it, estimates every indicator, builds the index, classifies needs and
+    writes fact sheets, the synthesis and tables to DIR/out/.
+
+    Example:
+        retour demo demo-study
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from retour.demo import run_demo
+
+    languages = ("fr", "en") if lang == "all" else (lang,)
+    formats = ("html", "pdf") if output_format == "all" else (output_format,)
+    if set(languages) - {"fr", "en"}:
+        raise typer.BadParameter("use fr, en or all.", param_hint="--lang")
+    if set(formats) - {"html", "pdf"}:
+        raise typer.BadParameter("use html, pdf or all.", param_hint="--report-format")
+    columns = (TextColumn("{task.description:<10}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task("demo", total=1.0)
+        run = run_demo(study_dir, languages, formats,
+                       progress=lambda stage, share: bar.update(task, completed=share, description=stage))
+    emit(records_of(run.tableau_1), output, title="Tableau 1")
+    timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.seconds.items())
+    info(f"{run.rows_ingested} respondents; {len(run.outputs)} files in {run.output_dir} ({timing}).")
+    info(f"{_synthetic_line()}")
+
+
+def _synthetic_line() -> str:
+    from retour.study import SYNTHETIC_NOTE
+
+    return f"{SYNTHETIC_NOTE['fr']} / {SYNTHETIC_NOTE['en']}."
