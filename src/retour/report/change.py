@@ -16,45 +16,35 @@ from typing import Any
 import polars as pl
 
 from retour.report.data import ALL, ReportData
-from retour.report.i18n import Formatter
+from retour.report.i18n import N_, Formatter
 
 MAX_INDICATORS = 4  # clearest changes shown on a fact sheet, whose two pages are full
 PILLAR_NAMES = {
-    "economic": {"fr": "Économique", "en": "Economic"},
-    "social": {"fr": "Social", "en": "Social"},
-    "psychosocial": {"fr": "Psychosocial", "en": "Psychosocial"},
-    "composite": {"fr": "Score composite", "en": "Composite score"},
+    "economic": N_("Economic"),
+    "social": N_("Social"),
+    "psychosocial": N_("Psychosocial"),
+    "composite": N_("Composite score"),
 }
-TEXT = {
-    "title": {"fr": "Évolution depuis le passage « {round} »", "en": "Change since {round}"},
-    "scores": {"fr": "Scores et rangs", "en": "Scores and ranks"},
-    "score": {"fr": "Score", "en": "Score"},
-    "change": {"fr": "Évolution", "en": "Change"},
-    "interval": {"fr": "Intervalle {level}", "en": "{level} interval"},
-    "rank": {"fr": "Rang", "en": "Rank"},
-    "indicator": {"fr": "Indicateur", "en": "Indicator"},
-    "community": {"fr": "Communauté", "en": "Community"},
-    "clear_changes": {"fr": "Évolutions nettes", "en": "Clear changes"},
-    "sample": {"fr": "Ensemble de l’échantillon", "en": "Whole sample"},
-    "none_clear": {"fr": "Aucun indicateur n’a nettement évolué.", "en": "No indicator changed clearly."},
-    "count": {"fr": "{clear} indicateurs sur {total} ont nettement évolué.",
-              "en": "{clear} of {total} indicators changed clearly."},
-    "became": {"fr": "Devenus prioritaires :", "en": "Became priorities:"},
-    "stopped": {"fr": "Ne sont plus prioritaires :", "en": "No longer priorities:"},
-    "needs": {"fr": "Besoins", "en": "Needs"},
-    "note": {"fr": "Évolution = {to} − {base}. Une évolution est nette quand son intervalle de confiance "
-                   "à {level} exclut zéro ; le test tient compte des plans des deux passages ({pairing}).",
-             "en": "Change = {to} − {base}. A change is clear when its {level} confidence interval "
-                   "excludes zero; the test accounts for both rounds' designs ({pairing})."},
-    "panel": {"fr": "panel : répondants reliés par leur identifiant",
-              "en": "panel: respondents linked by id"},
-    "independent": {"fr": "échantillons indépendants", "en": "independent samples"},
+LABELS = {  # the section's headings and lead-ins, by the name `_change.html` uses
+    "scores": N_("Scores and ranks"),
+    "score": N_("Score"),
+    "change": N_("Change"),
+    "interval": N_("{level} interval"),
+    "rank": N_("Rank"),
+    "indicator": N_("Indicator"),
+    "community": N_("Community"),
+    "clear_changes": N_("Clear changes"),
+    "sample": N_("Whole sample"),
+    "became": N_("Became priorities:"),
+    "stopped": N_("No longer priorities:"),
+    "needs": N_("Needs"),
 }
-
-
-def _text(fmt: Formatter, key: str, **values: object) -> str:
-    text = fmt.pick(TEXT[key])
-    return text.format(**values) if "{" in text else text
+# The same English words as elsewhere in the reports, worded differently here (a gettext msgctxt).
+LABEL_CONTEXTS = {"interval": "change since baseline"}
+PAIRINGS = {
+    "panel": N_("panel: respondents linked by id"),
+    "independent": N_("independent samples"),
+}
 
 
 def _round_label(data: ReportData, fmt: Formatter, name: str) -> str:
@@ -119,8 +109,8 @@ def _score_rows(fmt: Formatter, scores: pl.DataFrame) -> list[dict[str, Any]]:
     shown = []
     for row in rows.iter_rows(named=True):
         ranked = row["rank_from"] is not None and row["rank_to"] is not None
-        name = PILLAR_NAMES.get(row["pillar"], {"fr": row["pillar"], "en": row["pillar"]})
-        shown.append({"label": fmt.pick(name), "before": fmt.decimal(row["score_from"], 2),
+        name = fmt._(PILLAR_NAMES[row["pillar"]]) if row["pillar"] in PILLAR_NAMES else row["pillar"]
+        shown.append({"label": name, "before": fmt.decimal(row["score_from"], 2),
                       "after": fmt.decimal(row["score_to"], 2), "change": _signed(fmt, row["change"]),
                       "interval": _interval(fmt, "", row["ci_low"], row["ci_high"], "score"),
                       "rank": f"{row['rank_from']} → {row['rank_to']}" if ranked else "",
@@ -176,18 +166,20 @@ def change_context(data: ReportData, fmt: Formatter, community_id: str | None = 
     before, after = _round_label(data, fmt, base), _round_label(data, fmt, data.round_name)
     composite = next((row for row in score_rows if row["composite"]), None) if community_id else None
     return {"change": {
-        "title": _text(fmt, "title", round=before),
+        "title": fmt._("Change since {round}", round=before),
         "before": before, "after": after, "scope": "community" if community_id else "synthesis",
         "scores": score_rows, "composite": composite,
         "pillars": [row for row in score_rows if not row["composite"]] if community_id else [],
         "indicators": clear[:MAX_INDICATORS] if community_id else rows,
-        "count": _text(fmt, "count", clear=len(clear), total=len(rows)) if rows else "",
-        "none_clear": _text(fmt, "none_clear") if rows and not clear else "",
+        "count": fmt._("{clear} of {total} indicators changed clearly.", clear=len(clear), total=len(rows))
+        if rows else "",
+        "none_clear": fmt._("No indicator changed clearly.") if rows and not clear else "",
         "needs": _needs(data, fmt, needs, by_community=community_id is None),
-        "labels": {key: _text(fmt, key, level=level) for key in (
-            "scores", "score", "change", "interval", "rank", "indicator", "community", "clear_changes",
-            "sample", "became", "stopped", "needs")},
-        "note": _text(fmt, "note", to=after, base=before, level=level, pairing=_text(fmt, pairing)),
+        "labels": {key: fmt._(message, context=LABEL_CONTEXTS.get(key), level=level)
+                   for key, message in LABELS.items()},
+        "note": fmt._("Change = {to} − {base}. A change is clear when its {level} confidence interval "
+                      "excludes zero; the test accounts for both rounds' designs ({pairing}).",
+                      to=after, base=before, level=level, pairing=fmt._(PAIRINGS[pairing])),
     }}
 
 

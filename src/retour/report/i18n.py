@@ -1,8 +1,8 @@
 """Translate report text with gettext catalogues and format numbers in the reader's language (Babel).
 
 Every sentence a report shows is a msgid (in English) looked up in `locale/<lang>/LC_MESSAGES/retour.po`.
-The `.po` files are the source; they are compiled with `babel.messages` when first used (and the `.mo`
-written beside them when the folder is writable), so no binary file is made by hand. Numbers follow the
+The `.po` files are the source; `retour.i18n` compiles them when first used (and writes the `.mo` beside
+them when the folder is writable), so no binary file is made by hand. Numbers follow the
 language's conventions: "48 %" in French (narrow no-break space before the sign), "48%" in English.
 This module formats; it computes no statistic.
 """
@@ -10,18 +10,16 @@ This module formats; it computes no statistic.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from babel.dates import format_date
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
 
 from retour.errors import ConfigError
+from retour.i18n import compile_po, load_translations, po_path
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "retour"
@@ -45,30 +43,19 @@ def check_language(language: str) -> str:
 
 
 def catalogue_path(language: str) -> Path:
-    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    """The `.po` source of the reports' messages in `language`."""
+    return po_path(LOCALE_DIR, DOMAIN, language)
 
 
 def compile_catalogue(language: str) -> bytes:
-    """The `.mo` bytes of a language's `.po` catalogue (babel.messages.mofile.write_mo)."""
-    with catalogue_path(language).open("rb") as source:
-        catalog = read_po(source, locale=language, domain=DOMAIN)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    return buffer.getvalue()
+    """The `.mo` bytes of a language's `.po` catalogue."""
+    return compile_po(catalogue_path(language), language)
 
 
 @cache
 def translations(language: str) -> Translations:
-    """Compiled translations of `language`; refreshes the `.mo` beside the `.po` when it is stale."""
-    check_language(language)
-    compiled = compile_catalogue(language)
-    mo_path = catalogue_path(language).with_suffix(".mo")
-    try:
-        if not mo_path.exists() or mo_path.read_bytes() != compiled:
-            mo_path.write_bytes(compiled)
-    except OSError:
-        pass  # an installed package may be read-only; the in-memory catalogue is enough
-    return Translations(io.BytesIO(compiled), domain=DOMAIN)
+    """Compiled translations of `language` (the `.mo` beside the `.po` is refreshed when stale)."""
+    return load_translations(LOCALE_DIR, DOMAIN, check_language(language))
 
 
 @dataclass(frozen=True)
@@ -77,9 +64,11 @@ class Formatter:
 
     language: str
 
-    def _(self, message: str, **values: object) -> str:
-        """The translation of `message`, with `{name}` placeholders filled from `values`."""
-        text = translations(self.language).gettext(message)
+    def _(self, message: str, *, context: str | None = None, **values: object) -> str:
+        """The translation of `message`, with `{name}` placeholders filled from `values`; `context` (a
+        msgctxt) tells apart the same English words translated differently in two places."""
+        catalogue = translations(self.language)
+        text = catalogue.gettext(message) if context is None else catalogue.pgettext(context, message)
         return text.format(**values) if values else text
 
     def percent(self, value: float | None, digits: int = 0) -> str:
