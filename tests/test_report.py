@@ -47,18 +47,26 @@ def test_numbers_follow_the_language():
     assert fr.p_value(0.0004) == "< 0,001"
 
 
-def _message_ids() -> dict[str, str]:
-    """Every msgid the report uses: `_("...")` in templates, `_()` / `N_()` calls in the modules."""
-    found: dict[str, str] = {}
+def _message_ids() -> dict[tuple[str, str | None], str]:
+    """Every (msgid, msgctxt) the report uses: `_("...")` in templates, `_()` / `N_()` calls in the modules
+    (a `context="..."` keyword, or the module's LABEL_CONTEXTS, gives the msgctxt)."""
+    found: dict[tuple[str, str | None], str] = {}
     for template in sorted(TEMPLATES.glob("*.html")):
         for match in re.finditer(r'_\(\s*"((?:[^"\\]|\\.)*)"', template.read_text(encoding="utf-8")):
-            found.setdefault(match.group(1), template.name)
+            found.setdefault((match.group(1), None), template.name)
     for module in sorted(REPORT_SOURCE.glob("*.py")):
-        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
                 name = getattr(node.func, "attr", getattr(node.func, "id", None))
                 if name in ("_", "N_") and isinstance(node.args[0].value, str):
-                    found.setdefault(node.args[0].value, module.name)
+                    context = next((k.value.value for k in node.keywords
+                                    if k.arg == "context" and isinstance(k.value, ast.Constant)), None)
+                    found.setdefault((node.args[0].value, context), module.name)
+    from retour.report.change import LABEL_CONTEXTS, LABELS
+
+    for key, context in LABEL_CONTEXTS.items():
+        found.setdefault((LABELS[key], context), "change.py")
     return found
 
 
@@ -68,10 +76,11 @@ def test_every_message_is_in_the_catalogue(language):
 
     with (LOCALE_DIR / language / "LC_MESSAGES" / "retour.po").open("rb") as source:
         catalogue = read_po(source, locale=language)
-    missing = [m for m in _message_ids() if m not in catalogue or not catalogue[m].string]
+    used = _message_ids()
+    missing = [m for m in used if catalogue.get(*m) is None or not catalogue.get(*m).string]
     assert missing == [], f"add these msgids to locale/{language}/LC_MESSAGES/retour.po: {missing}"
     if language == "fr":
-        untranslated = [m for m in _message_ids() if catalogue[m].string == m and len(m) > 12]
+        untranslated = [m for m in used if catalogue.get(*m).string == m[0] and len(m[0]) > 12]
         assert untranslated == []
 
 
@@ -166,6 +175,8 @@ def test_factsheet_html_shows_the_community_beside_the_sample(data):
     english = render_factsheet("kayes", data, "en").html
     assert "45%" in english and "Sample 48%" in english and "Urban commune" in english
     assert "Synthetic data calibrated to published aggregates" in english
+    assert "seven return communities" in english and "sept communautés de retour" not in english
+    assert "sept communautés de retour" in html  # the study's name in each reader's language
 
 
 def test_factsheet_never_prints_actor_contacts(data):

@@ -40,13 +40,20 @@ class _Section(BaseModel):
 
 class StudySettings(_Section):
     id: str = Field(description="Short identifier of the study, used in file names.", pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    name: str = Field(description="Full name of the study, shown on every output.")
+    name: str = Field(description="Full name of the study, shown on every output (in a language without "
+                      "its own `name_<language>`).")
+    name_fr: str = Field(default="", description="Full name of the study in French (French outputs).")
+    name_en: str = Field(default="", description="Full name of the study in English (English outputs).")
     country: str = Field(default="", description="ISO 3166 alpha-2 code of the country (for maps).")
     languages: tuple[str, ...] = Field(default=("fr", "en"), description="Languages of labels and outputs.")
     synthetic: bool = Field(
         default=False,
         description="True when the data are synthetic; every output then says so.",
     )
+
+    def title(self, language: str) -> str:
+        """The study's name in `language` (`name_fr`, `name_en`), else `name`."""
+        return getattr(self, f"name_{language}", "") or self.name
 
 
 class RoundSettings(_Section):

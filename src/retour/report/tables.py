@@ -369,7 +369,7 @@ def _needs_sheet(book: _Workbook, data: ReportData) -> None:
 def _notes_sheet(book: _Workbook, data: ReportData) -> None:
     fmt = book.fmt
     lines = [
-        data.settings.study.name,
+        data.settings.study.title(fmt.language),
         stamp_text(data, fmt),
         synthetic_note(data, fmt),
         fmt._("Fewer than {min_cell} respondents: the value is not published.", min_cell=data.min_cell)
