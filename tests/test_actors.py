@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
@@ -135,6 +136,80 @@ def test_gaps_show_who_covers_each_priority_need_and_what_nobody_covers():
     assert rows[("kayes", "finance")]["overridden"] is True
     with_important = actors.match_needs(needs, small_register(), levels=("priority", "important"))
     assert with_important.filter(pl.col("issue_id") == "psychosocial")["actors"].item() == "Counsellors"
+
+
+# --- analysts' edits laid over the register ----------------------------------------------------------
+
+ISSUE_DIMENSIONS = {"water": "social", "psychosocial": "psychosocial", "finance": "economic"}
+
+
+def edit_log(*edits: tuple[int, str, str, str | None, str]) -> pl.DataFrame:
+    """A log as `store.read_actor_edits` returns it, from (edit_id, actor_id, field, new_value, edited_by)."""
+    return pl.DataFrame(
+        [(edit_id, actor_id, field, None, new_value, by, dt.datetime(2026, 3, 1) + dt.timedelta(days=edit_id))
+         for edit_id, actor_id, field, new_value, by in edits],
+        schema={"edit_id": pl.Int32, "actor_id": pl.Utf8, "field": pl.Utf8, "old_value": pl.Utf8,
+                "new_value": pl.Utf8, "edited_by": pl.Utf8, "edited_at": pl.Datetime("us")}, orient="row")
+
+
+def test_the_latest_edit_of_each_field_wins_whatever_the_row_order():
+    register = small_register()
+    log = edit_log((4, "well_builders", "economic", "false", "awa"),
+                   (2, "well_builders", "economic", "true", "moussa"),
+                   (1, "well_builders", "strengths_en", "Fast", "moussa"),
+                   (3, "well_builders", "strengths_en", "Fast and cheap", "awa"),
+                   (5, "counsellors", "c4d", "true", "awa"))
+    edited = actors.apply_edits(register, log)
+    builders = edited.actor("well_builders")
+    assert builders.dimensions == () and builders.strengths_en == "Fast and cheap"
+    assert builders.strengths_fr == "" and builders.issues == ("water",)
+    assert edited.actor("counsellors").dimensions == ("psychosocial", "c4d")
+    rows = {r["actor_id"]: r for r in actors.list_actors(edited).iter_rows(named=True)}
+    assert rows["well_builders"]["economic"] is False and rows["counsellors"]["c4d"] is True
+
+
+def test_edits_of_unknown_actors_and_fields_are_ignored_and_inputs_unchanged():
+    register = small_register()
+    log = edit_log((1, "gone_ngo", "economic", "true", "awa"), (2, "counsellors", "contact", "+223 1", "awa"),
+                   (3, "counsellors", "strengths_fr", None, "awa"))
+    before = log.clone()
+    assert actors.apply_edits(register, log) == small_register()
+    assert actors.apply_edits(register, pl.DataFrame()) == register  # a store before migration 0203
+    edited = actors.apply_edits(register, edit_log((1, "counsellors", "psychosocial", "false", "awa")))
+    assert edited.actor("counsellors").dimensions == ()
+    assert register == small_register() and log.equals(before)
+    assert register.actor("counsellors").dimensions == ("psychosocial",)
+
+
+def test_taking_a_dimension_away_withdraws_the_actor_from_its_issues_only():
+    register = small_register()
+    log = edit_log((1, "counsellors", "psychosocial", "false", "awa"),
+                   (2, "well_builders", "economic", "false", "awa"))
+    edited = actors.apply_edits(register, log, ISSUE_DIMENSIONS)
+    assert edited.actor("counsellors").issues == ()
+    assert edited.actor("well_builders").issues == ("water",)  # water is a social issue
+    needs = pl.DataFrame({"community_id": ["kayes", "kayes"], "issue_id": ["psychosocial", "water"],
+                          "level": ["priority", "priority"]})
+    before = {r["issue_id"]: r["covered"] for r in actors.match_needs(needs, register).iter_rows(named=True)}
+    after = {r["issue_id"]: r["covered"] for r in actors.match_needs(needs, edited).iter_rows(named=True)}
+    assert before == {"psychosocial": True, "water": True}
+    assert after == {"psychosocial": False, "water": True}
+    restored = edit_log((1, "counsellors", "psychosocial", "false", "awa"),
+                        (3, "counsellors", "psychosocial", "true", "moussa"))
+    assert actors.apply_edits(register, restored, ISSUE_DIMENSIONS) == register
+
+
+def test_edit_summary_names_the_last_editor_the_time_and_the_fields():
+    log = edit_log((3, "counsellors", "weaknesses_en", "Few staff", "moussa"),
+                   (1, "counsellors", "economic", "true", "awa"), (2, "well_builders", "c4d", "true", "awa"),
+                   (4, "counsellors", "contact", "x", "ghost"))
+    summary = {r["actor_id"]: r for r in actors.edit_summary(log).iter_rows(named=True)}
+    assert set(summary) == {"counsellors", "well_builders"}
+    assert summary["counsellors"]["edited_by"] == "moussa"
+    assert summary["counsellors"]["edited_at"] == dt.datetime(2026, 3, 4)
+    assert summary["counsellors"]["edited_fields"] == "economic; weaknesses_en"
+    empty = actors.edit_summary(pl.DataFrame())
+    assert empty.height == 0 and empty.columns == ["actor_id", "edited_by", "edited_at", "edited_fields"]
 
 
 def write_register(folder: Path, actors_raw: dict, chains_raw: dict, recommendations_raw: dict) -> Path:

@@ -427,3 +427,92 @@ def test_cli_needs_matrix_and_unknown_community(study_dir, capsys):
     with pytest.raises(SystemExit):
         main(["needs", str(study_dir), "--community", "gao"])
     assert "Error: No results for community 'gao'." in capsys.readouterr().err
+
+
+# --- analysts' actor edits reach the listings, the gaps and the reports ------------------------------
+
+
+def remove_economic_from_kirane_cafo(study_dir) -> None:
+    """What the dashboard records when an analyst unticks 'economic' for CAFO (Kirané)."""
+    con = store.connect(study_dir / "retour.duckdb")
+    try:
+        changes = {"economic": ("true", "false"), "weaknesses_en": ("", "No credit scheme left"),
+                   "weaknesses_fr": ("", "Plus de caisse de crédit")}
+        store.record_actor_edit(con, "kirane_cafo", changes, "awa")
+    finally:
+        con.close()
+
+
+def test_an_actor_edit_changes_the_listing_and_opens_a_gap(study_dir):
+    from retour.config import load_project
+    from retour.study import actor_gaps, list_actors, load_actor_register
+
+    seed_store(study_dir)
+    project = load_project(study_dir)
+    gaps = {r["issue_id"]: r for r in actor_gaps(project, "baseline").filter(
+        pl.col("community_id") == "kirane").iter_rows(named=True)}
+    # CAFO is the only Kirané actor working on agricultural productivity before the edit.
+    assert gaps["agricultural_productivity"]["covered"] is True
+    assert gaps["agricultural_productivity"]["actor_ids"] == "kirane_cafo"
+    before = list_actors(project, "kirane").filter(pl.col("actor_id") == "kirane_cafo").row(0, named=True)
+    assert before["economic"] is True and before["edited_by"] is None
+
+    remove_economic_from_kirane_cafo(study_dir)
+    after = list_actors(project, "kirane").filter(pl.col("actor_id") == "kirane_cafo").row(0, named=True)
+    assert [after[d] for d in ("economic", "social", "psychosocial", "c4d")] == [False, True, True, True]
+    assert after["issues"] == "social_cohesion; psychosocial"  # finance and agriculture are economic issues
+    assert after["weaknesses_en"] == "No credit scheme left"
+    assert (after["edited_by"], after["edited_fields"]) == ("awa", "economic; weaknesses_fr; weaknesses_en")
+    assert after["edited_at"] is not None
+    assert list_actors(project, "kirane", "economic").filter(pl.col("actor_id") == "kirane_cafo").height == 0
+    gaps = {r["issue_id"]: r for r in actor_gaps(project, "baseline").filter(
+        pl.col("community_id") == "kirane").iter_rows(named=True)}
+    assert gaps["agricultural_productivity"]["covered"] is False
+    assert gaps["psychosocial"]["covered"] is True and gaps["psychosocial"]["actor_ids"] == "kirane_cafo"
+    as_written = load_actor_register(project, edits=False).actor("kirane_cafo")
+    assert "economic" in as_written.dimensions and as_written.weaknesses_en == ""
+
+
+def test_the_cli_lists_and_matches_edited_actors(study_dir, capsys):
+    from retour.cli import main
+
+    seed_store(study_dir)
+    remove_economic_from_kirane_cafo(study_dir)
+    main(["actors", str(study_dir), "--community", "kirane", "--format", "json"])
+    printed = capsys.readouterr()
+    cafo = next(r for r in json.loads(printed.out) if r["actor_id"] == "kirane_cafo")
+    assert cafo["economic"] is False and cafo["weaknesses_en"] == "No credit scheme left"
+    assert cafo["edited_by"] == "awa" and cafo["edited_fields"] == "economic; weaknesses_fr; weaknesses_en"
+    assert "1 actor(s) carry edits made in the dashboard (latest " in printed.err and "by awa)" in printed.err
+    main(["actors", str(study_dir), "--gaps", "--community", "kirane", "--format", "json"])
+    records = json.loads(capsys.readouterr().out)
+    farming = next(r for r in records if r["issue_id"] == "agricultural_productivity")
+    assert farming["covered"] is False and farming["actors"] == ""
+
+
+def test_fact_sheet_actor_map_shows_the_edit(study_dir):
+    from retour.config import load_project
+    from retour.report.factsheet import actor_rows
+    from retour.report.i18n import Formatter
+    from retour.study import report_data
+
+    seed_store(study_dir)
+    remove_economic_from_kirane_cafo(study_dir)
+    project = load_project(study_dir)
+    con = store.connect(project.store_path)
+    try:
+        data = report_data(project, "baseline", con)
+    finally:
+        con.close()
+    rows = {row["name"]: row for row in actor_rows(data, Formatter("fr"), "kirane")["rows"]}
+    assert rows["CAFO (Kirané)"]["marks"] == [False, True, True, True]
+    assert next(a for a in data.actors if a.id == "kirane_cafo").weaknesses_fr == "Plus de caisse de crédit"
+
+
+def test_listing_actors_of_a_study_without_a_store_creates_none(study_dir):
+    from retour.config import load_project
+    from retour.study import list_actors
+
+    listing = list_actors(load_project(study_dir), "kirane")
+    assert listing.height > 0 and listing["edited_by"].null_count() == listing.height
+    assert not (study_dir / "retour.duckdb").exists()

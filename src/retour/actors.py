@@ -3,7 +3,9 @@
 Three register files are read and checked together (`actors.yaml`, `value_chains.yaml`,
 `recommendations.yaml`), so one SpecError lists every problem across them. An actor covers a need
 when it works in the community (or nationally) and lists the need's issue among the `issues` it can
-address. Contacts are kept in the register but never put in a listing unless asked for.
+address. Contacts are kept in the register but never put in a listing unless asked for. Analysts'
+corrections made in the dashboard are kept in the store, not in the files; `apply_edits` lays them over
+the register, so every listing, gap table and report shows the corrected actors.
 Apart from reading the YAML files in `load_register`, everything here is pure.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ VALUE_CHAINS_FILE = "value_chains.yaml"
 RECOMMENDATIONS_FILE = "recommendations.yaml"
 
 DIMENSIONS = ("economic", "social", "psychosocial", "c4d")
+EDITABLE_TEXTS = ("strengths_fr", "strengths_en", "weaknesses_fr", "weaknesses_en")
+EDITABLE_FIELDS = (*DIMENSIONS, *EDITABLE_TEXTS)  # what an analyst can change in the dashboard
 SCOPES = ("community", "national")
 KINDS = (
     "ngo", "international_ngo", "association", "public_agency", "local_government", "programme",
@@ -286,6 +290,73 @@ def parse_recommendations(raw: Any, community_ids: Collection[str], issue_ids: C
             framing_inferred=_flag(entry, "framing_inferred", source, str(label), problems),
             source=text_field(entry, "source", source, label, problems, required=False) or "fiche"))
     return tuple(found)
+
+
+# --- analysts' edits ------------------------------------------------------------------------------
+
+
+def _latest_edits(edits: pl.DataFrame) -> pl.DataFrame:
+    """The last edit of each actor field that can be edited, in the order the edits were made."""
+    if edits.height == 0:
+        return edits
+    order = ["edit_id", "_row"] if "edit_id" in edits.columns else ["_row"]
+    return (edits.with_row_index("_row").filter(pl.col("field").is_in(list(EDITABLE_FIELDS))).sort(order)
+            .unique(["actor_id", "field"], keep="last").sort(order).drop("_row"))
+
+
+def apply_edits(register: ActorRegister, edits: pl.DataFrame,
+                issue_dimensions: Mapping[str, str] | None = None) -> ActorRegister:
+    """The register with analysts' edits laid over actors.yaml: each edited field takes its latest value.
+
+    Analysts correct actors in the dashboard (the dimensions each works on, its strengths and
+    weaknesses); the store logs every edit and actors.yaml stays as written, so each output lays the
+    log over the file through this one function. `edits` is the log as `store.read_actor_edits` gives
+    it (columns actor_id, field, new_value; with edit_id, the highest wins, else the last row). A
+    dimension's new value is "true" (the actor works on it) or anything else (it does not); a missing
+    new value leaves the field as written. Edits of actors or fields the register no longer has are
+    ignored: the actor may have left actors.yaml since. With `issue_dimensions` (issue id -> dimension,
+    from needs.toml), an actor whose edits take a dimension away also stops addressing that dimension's
+    issues, so `match_needs` no longer counts it there. The inputs are not changed.
+    """
+    changes: dict[str, dict[str, str]] = {}
+    for edit in _latest_edits(edits).iter_rows(named=True):
+        if edit["new_value"] is not None:
+            changes.setdefault(edit["actor_id"], {})[edit["field"]] = edit["new_value"]
+    if not changes:
+        return register
+    return replace(register, actors=tuple(
+        _edited(actor, changes[actor.id], issue_dimensions or {}) if actor.id in changes else actor
+        for actor in register.actors))
+
+
+def _edited(actor: Actor, changes: Mapping[str, str], issue_dimensions: Mapping[str, str]) -> Actor:
+    kept = tuple(d for d in actor.dimensions if changes.get(d, "true") == "true")
+    added = tuple(d for d in DIMENSIONS if d not in actor.dimensions and changes.get(d) == "true")
+    removed = set(actor.dimensions) - set(kept)
+    issues = tuple(i for i in actor.issues if issue_dimensions.get(i) not in removed)
+    texts = {name: changes[name] for name in EDITABLE_TEXTS if name in changes}
+    return replace(actor, dimensions=kept + added, issues=issues, **texts)
+
+
+EDIT_SUMMARY_SCHEMA = {"actor_id": pl.Utf8, "edited_by": pl.Utf8, "edited_at": pl.Datetime("us"),
+                       "edited_fields": pl.Utf8}
+
+
+def edit_summary(edits: pl.DataFrame) -> pl.DataFrame:
+    """One row per edited actor: who made its last edit, when, and which fields were edited.
+
+    `edited_fields` is "; "-separated in `EDITABLE_FIELDS` order. `edits` as for `apply_edits`, with
+    edited_by and edited_at; edits of fields that cannot be edited are left out, as `apply_edits` does.
+    """
+    latest = _latest_edits(edits)
+    if latest.height == 0:
+        return pl.DataFrame(schema=EDIT_SUMMARY_SCHEMA)
+    order = {field: position for position, field in enumerate(EDITABLE_FIELDS)}
+    summary = latest.group_by("actor_id", maintain_order=True).agg(
+        pl.col("edited_by").last(), pl.col("edited_at").last(),
+        pl.col("field").sort_by(pl.col("field").replace_strict(order, return_dtype=pl.Int64))
+        .str.join("; ").alias("edited_fields"))
+    return summary.cast(EDIT_SUMMARY_SCHEMA)
 
 
 # --- listings -------------------------------------------------------------------------------------

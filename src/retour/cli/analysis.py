@@ -264,9 +264,16 @@ def actors_command(
         emit(records_of(result), output, title=f"Needs and actors ({round_name})", columns=columns)
         return
     result = list_actors(project, community, dimension, include_national=national)
-    emit(records_of(result), output, title="Actors",
-         columns=["community_id", "actor_id", "name", "kind", "economic", "social", "psychosocial", "c4d",
-                  "uncertain_dimensions", f"strengths_{language}", f"weaknesses_{language}"])
+    edited = result.filter(result["edited_by"].is_not_null())
+    if edited.height:
+        latest = edited.sort("edited_at").row(-1, named=True)
+        info(f"{edited['actor_id'].n_unique()} actor(s) carry edits made in the dashboard "
+             f"(latest {str(latest['edited_at'])[:16]} by {latest['edited_by']}).")
+    columns = ["community_id", "actor_id", "name", "kind", "economic", "social", "psychosocial", "c4d",
+               "uncertain_dimensions", f"strengths_{language}", f"weaknesses_{language}", "edited_by"]
+    if output is not OutputFormat.TABLE:
+        columns = list(result.columns)
+    emit(records_of(result), output, title="Actors", columns=columns)
 
 
 _SCORE_TABLE_COLUMNS = ["case", "visit", "community_id", "economic", "social", "psychosocial", "overall",

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from retour import store
+from retour.actors import DIMENSIONS, EDITABLE_TEXTS, apply_edits, edit_summary, list_actors
 from retour.dashboard.access import StoreAccess
 from retour.dashboard.labels import Labels
 
@@ -352,40 +353,25 @@ def downloadable(access: StoreAccess, round_name: str) -> dict[str, Any]:
     return {"tables": tables}
 
 
-ACTOR_DIMENSIONS = ("economic", "social", "psychosocial", "c4d")
-ACTOR_TEXTS = ("strengths_fr", "strengths_en", "weaknesses_fr", "weaknesses_en")
+ACTOR_DIMENSIONS = DIMENSIONS
+ACTOR_TEXTS = EDITABLE_TEXTS
 
 
-def _with_edits(rows: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
-    """Actor rows with analysts' latest edits laid over the register's values."""
-    if edits.height == 0 or rows.height == 0:
-        return rows.with_columns(pl.lit(None, pl.Utf8).alias("edited_by"))
-    changes: list[pl.Expr] = []
-    for field in (*ACTOR_DIMENSIONS, *ACTOR_TEXTS):
-        latest = edits.filter(pl.col("field") == field).select(
-            "actor_id", pl.col("new_value").alias(f"_new_{field}")
-        )
-        rows = rows.join(latest, on="actor_id", how="left")
-        edited = pl.col(f"_new_{field}")
-        value = (edited == "true") if field in ACTOR_DIMENSIONS else edited
-        changes.append(pl.when(edited.is_not_null()).then(value).otherwise(pl.col(field)).alias(field))
-    last_editor = edits.sort("edit_id").group_by("actor_id").agg(pl.col("edited_by").last())
-    rows = rows.with_columns(changes).drop([c for c in rows.columns if c.startswith("_new_")])
-    return rows.join(last_editor, on="actor_id", how="left")
+def _edited_actors(access: StoreAccess, register: Any, community_id: str | None = None) -> pl.DataFrame:
+    """Actor rows with analysts' latest edits laid over the register's values, and who last edited each."""
+    edits = access.cached(("actor_edits",), lambda con: store.read_actor_edits(con, latest=True))
+    rows = list_actors(apply_edits(register, edits), community_id=community_id)
+    editors = edit_summary(edits).select("actor_id", "edited_by")
+    return rows.join(editors, on="actor_id", how="left", maintain_order="left")
 
 
 def actors(
     access: StoreAccess, register: Any, community_id: str | None, dimension: str | None
 ) -> dict[str, Any]:
     """Actors working in a community (or all), with what they cover, filtered by dimension, edits applied."""
-    from retour.actors import list_actors
-
     if register is None:
         return {"rows": [], "missing": True}
-    rows = _with_edits(
-        list_actors(register, community_id=community_id),
-        access.cached(("actor_edits",), lambda con: store.read_actor_edits(con, latest=True)),
-    )
+    rows = _edited_actors(access, register, community_id)
     if dimension in ACTOR_DIMENSIONS:
         rows = rows.filter(pl.col(dimension))
     descriptions = {actor.id: (actor.description_fr, actor.description_en) for actor in register.actors}
@@ -395,14 +381,9 @@ def actors(
 
 def actor(access: StoreAccess, register: Any, actor_id: str) -> dict[str, Any] | None:
     """One actor's editable fields (edits applied), or None if the register has no such actor."""
-    from retour.actors import list_actors
-
     if register is None or actor_id not in register.names():
         return None
-    rows = _with_edits(
-        list_actors(register).unique("actor_id", keep="first", maintain_order=True),
-        access.cached(("actor_edits",), lambda con: store.read_actor_edits(con, latest=True)),
-    )
+    rows = _edited_actors(access, register).unique("actor_id", keep="first", maintain_order=True)
     match = rows.filter(pl.col("actor_id") == actor_id)
     return match.row(0, named=True)
 

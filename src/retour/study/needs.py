@@ -52,13 +52,42 @@ def load_needs_spec(project: Project, labels: dict[str, Any] | None = None,
 
 
 def load_actor_register(project: Project, spec: NeedsSpec | None = None,
-                        communities: tuple[str, ...] | None = None) -> ActorRegister:
-    """The study's actors.yaml, value_chains.yaml and recommendations.yaml, checked together."""
-    from retour.actors import load_register
+                        communities: tuple[str, ...] | None = None, *, edits: bool = True,
+                        con: Any = None) -> ActorRegister:
+    """The study's actors.yaml, value_chains.yaml and recommendations.yaml, checked together, with the
+    analysts' actor edits kept in the store laid over them (`actors.apply_edits`).
+
+    Every listing, gap table and report reads the register here, so an actor corrected in the dashboard
+    is corrected everywhere. `edits=False` gives the register exactly as the files say (to check them,
+    or for the dashboard, which lays the edits over it itself). The edits are read through `con` when
+    the caller holds the store open, else from the study's store; a study without a store has none.
+    """
+    from retour.actors import apply_edits, load_register
 
     communities = communities or _community_ids(project)
     spec = spec or load_needs_spec(project, communities=communities)
-    return load_register(project.root, communities, spec.issue_ids())
+    register = load_register(project.root, communities, spec.issue_ids())
+    if not edits:
+        return register
+    issue_dimensions = {issue.id: issue.dimension for issue in spec.issues}
+    return apply_edits(register, _stored_actor_edits(project, con), issue_dimensions)
+
+
+def _stored_actor_edits(project: Project, con: Any = None) -> pl.DataFrame:
+    """The latest edit of each actor field, from `con` or the study's store (none before it exists)."""
+    import polars as pl
+
+    from retour import store
+
+    if con is not None:
+        return store.read_actor_edits(con, latest=True)
+    if not project.store_path.exists():  # connecting would create the store
+        return pl.DataFrame()
+    con = store.connect(project.store_path)
+    try:
+        return store.read_actor_edits(con, latest=True)
+    finally:
+        con.close()
 
 
 def _needs_data_hash(con: Any, round_name: str) -> str:
@@ -157,7 +186,11 @@ def _user_name() -> str:
 
 def list_actors(project: Project, community_id: str | None = None, dimension: str | None = None,
                 include_national: bool = False) -> pl.DataFrame:
-    """Actors by community and dimension (economic, social, psychosocial, c4d); contacts left out."""
+    """Actors by community and dimension (economic, social, psychosocial, c4d); contacts left out.
+
+    Analysts' dashboard edits are applied; `edited_by`, `edited_at` and `edited_fields` say who last
+    edited an actor, when, and which fields (null for actors as actors.yaml has them).
+    """
     from retour import actors
 
     communities = _community_ids(project)
@@ -167,7 +200,9 @@ def list_actors(project: Project, community_id: str | None = None, dimension: st
                           f"Communities of the study: {', '.join(communities)}.")
     if dimension is not None and dimension not in actors.DIMENSIONS:
         raise ConfigError(f"Unknown dimension '{dimension}'.", f"Use one of: {', '.join(actors.DIMENSIONS)}.")
-    return actors.list_actors(register, community_id, dimension, include_national=include_national)
+    listing = actors.list_actors(register, community_id, dimension, include_national=include_national)
+    return listing.join(actors.edit_summary(_stored_actor_edits(project)), on="actor_id", how="left",
+                        maintain_order="left")
 
 
 def actor_gaps(project: Project, round_name: str, include_important: bool = False) -> pl.DataFrame:
@@ -191,4 +226,4 @@ def list_value_chains(project: Project) -> pl.DataFrame:
     """Value chains of the study with the communities each concerns and its partners."""
     from retour.actors import list_value_chains as listing
 
-    return listing(load_actor_register(project))
+    return listing(load_actor_register(project, edits=False))  # edits touch no value chain

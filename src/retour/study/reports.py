@@ -31,7 +31,9 @@ def _report_indicators(project: Project) -> list[dict[str, Any]]:
 
 
 def report_data(project: Project, round_name: str, con: Any) -> Any:
-    """The `ReportData` bundle of a round: stored results, catalogue and registers (nothing computed)."""
+    """The `ReportData` bundle of a round: stored results, catalogue and registers (nothing computed).
+
+    The actors carry the analysts' dashboard edits, read through `con`."""
     import datetime as dt
     import json
 
@@ -44,7 +46,7 @@ def report_data(project: Project, round_name: str, con: Any) -> Any:
         raise EstimationError(f"No estimates for round '{round_name}': there is nothing to report yet.",
                               f"Run `retour estimate {project.root} --round {round_name}` first.")
     specs = store.read_results(con, "index_specs", round_name)
-    register = load_actor_register(project) if project.path("actors.yaml").exists() else None
+    register = load_actor_register(project, con=con) if project.path("actors.yaml").exists() else None
     return ReportData(
         settings=project.settings,
         round_name=round_name,

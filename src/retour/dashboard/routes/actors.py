@@ -33,7 +33,7 @@ def _register(project: Project, stamp: tuple[float, ...]) -> Any:  # stamp: re-r
 
     if not project.path("actors.yaml").exists():
         return None
-    return study.load_actor_register(project)
+    return study.load_actor_register(project, edits=False)  # pages lay the stored edits over it
 
 
 def register_of(request: Request) -> Any:
