@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 import yaml
 
+import dashboard_fixtures
 from retour.config import DesignSettings
 from retour.errors import EstimationError, SpecError
 from retour.indicators import (
@@ -21,33 +22,7 @@ from retour.indicators import (
 from retour.schema import load_instrument
 
 EXAMPLE = Path(__file__).parent.parent / "src" / "retour" / "examples" / "mali-2018"
-FICHE = (
-    "paid_job_or_iga",
-    "can_borrow_money",
-    "reduced_food_consumption",
-    "has_friends_group",
-    "reached_high_school_or_more",
-    "left_school_early",
-    "seeking_job",
-    "has_support_network",
-    "interested_in_own_business",
-    "illness_or_accident_last_year",
-    "wants_psych_services",
-    "born_in_other_community",
-    "receives_remittances",
-    "family_or_friends_abroad",
-    "return_migrants_share",
-    "access_psychosocial_services",
-    "feels_discriminated",
-)
-SATISFACTION = (
-    "satisfied_education",
-    "satisfied_id_papers",
-    "satisfied_housing",
-    "satisfied_healthcare",
-    "satisfied_drinking_water",
-    "satisfied_justice_police",
-)
+FICHE, SATISFACTION = dashboard_fixtures.FICHE, dashboard_fixtures.SERVICES  # the contract's ids
 
 
 @pytest.fixture(scope="module")
