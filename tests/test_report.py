@@ -141,6 +141,8 @@ def test_register_problems_are_listed_together():
                 "type": "rural",
                 "opportunities": {"economic": {"fr": ["x", "y"], "en": ["x"]}},
             },
+            {"id": "c", "name": "C", "cercle": "C", "region": "R", "type": "rural",
+             "description": "only one language", "type_note": {"de": "Dorf", "en": 3}},
             {"name": "no id"},
         ]
     }
@@ -150,6 +152,8 @@ def test_register_problems_are_listed_together():
     assert "value 'town'" in text and "must be urban or rural" in text
     assert "coordinates.lat" in text and "different number of items per language" in text
     assert "is used by two entries" in text and "field 'id'" in text
+    assert "description" in text and "must map languages to text" in text
+    assert "type_note.de" in text and "is not a report language" in text and "must be text" in text
 
 
 # --- fact sheet content ---------------------------------------------------------------------------------

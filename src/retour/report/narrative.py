@@ -49,35 +49,30 @@ class Community:
         return self.latitude is not None and self.longitude is not None
 
 
-def _texts(value: Any, source: str, label: str, name: str, problems: list[SpecProblem]) -> dict[str, str]:
+def _by_language(value: Any, source: str, label: str, name: str, problems: list[SpecProblem],
+                 expected: str, example: str) -> list[tuple[str, Any]]:
+    """(language, entry) pairs of a `{fr: ..., en: ...}` mapping; another shape or an unknown language
+    is recorded in `problems` and left out."""
     if value is None:
-        return {}
+        return []
     if not isinstance(value, Mapping):
-        problems.append(
-            problem(
-                source,
-                label,
-                name,
-                value,
-                "must map languages to text.",
-                f"Write `{name}: {{fr: ..., en: ...}}`.",
-            )
-        )
-        return {}
+        problems.append(problem(source, label, name, value, f"must map languages to {expected}.",
+                                f"Write `{name}: {{fr: {example}, en: {example}}}`."))
+        return []
+    entries = []
+    for language, entry in value.items():
+        if language in LANGUAGES:
+            entries.append((language, entry))
+        else:
+            problems.append(problem(source, label, f"{name}.{language}", None, "is not a report language.",
+                                    f"Use {' or '.join(LANGUAGES)}."))
+    return entries
+
+
+def _texts(value: Any, source: str, label: str, name: str, problems: list[SpecProblem]) -> dict[str, str]:
     result = {}
-    for language, text in value.items():
-        if language not in LANGUAGES:
-            problems.append(
-                problem(
-                    source,
-                    label,
-                    f"{name}.{language}",
-                    None,
-                    "is not a report language.",
-                    f"Use {' or '.join(LANGUAGES)}.",
-                )
-            )
-        elif text is not None and not isinstance(text, str):
+    for language, text in _by_language(value, source, label, name, problems, "text", "..."):
+        if text is not None and not isinstance(text, str):
             problems.append(problem(source, label, f"{name}.{language}", text, "must be text."))
         elif text and text.strip():
             result[language] = " ".join(text.split())
@@ -87,36 +82,16 @@ def _texts(value: Any, source: str, label: str, name: str, problems: list[SpecPr
 def _text_lists(
     value: Any, source: str, label: str, name: str, problems: list[SpecProblem]
 ) -> dict[str, tuple[str, ...]]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        problems.append(
-            problem(
-                source,
-                label,
-                name,
-                value,
-                "must map languages to lists of text.",
-                f"Write `{name}: {{fr: [...], en: [...]}}`.",
-            )
-        )
-        return {}
     result = {}
-    for language, items in value.items():
-        where = f"{name}.{language}"
-        if language not in LANGUAGES:
-            problems.append(
-                problem(
-                    source, label, where, None, "is not a report language.", f"Use {' or '.join(LANGUAGES)}."
-                )
-            )
-        elif items is None:
+    for language, items in _by_language(value, source, label, name, problems, "lists of text", "[...]"):
+        if items is None:
             continue
-        elif not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-            problems.append(problem(source, label, where, items, "must be a list of text items."))
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            problems.append(problem(source, label, f"{name}.{language}", items,
+                                    "must be a list of text items."))
         elif items:
             result[language] = tuple(" ".join(item.split()) for item in items)
-    if {len(v) for v in result.values()} and len({len(v) for v in result.values()}) > 1:
+    if len({len(v) for v in result.values()}) > 1:
         problems.append(
             problem(
                 source,
