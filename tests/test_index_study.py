@@ -176,6 +176,9 @@ def test_cli_prints_tableau_1(study, capsys):
     assert len(lines) == 1 + 28
     assert lines[1].startswith("economic,1,") and lines[-1].startswith("composite,7,")
     assert "Synthetic data calibrated to published aggregates" in out.err
+    assert run(["index", str(project.root)]) == 0  # the table, piped: ids are not folded at 80 columns
+    table = capsys.readouterr().out
+    assert "│ bamako_commune_iv │" in table and all(len(line) > 80 for line in table.splitlines()[2:5])
 
 
 def test_cli_explain_prints_json_records(study, capsys):

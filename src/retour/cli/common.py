@@ -30,7 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-stdout = Console(soft_wrap=True)
+# Piped or redirected output (make demo | tee, CI logs) is not cut to 80 columns: tables keep ids whole.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, soft_wrap=True)
 _state = {"debug": False}
 
