@@ -101,6 +101,18 @@ def _index_area_types(project: Project) -> dict[str, str] | None:
     return found or None
 
 
+def _stored_estimates(project: Project, con: Any, round_name: str) -> Any:
+    """The round's stored estimates; an EstimationError saying what to run when there are none."""
+    from retour import store
+    from retour.errors import EstimationError
+
+    estimates = store.read_results(con, "estimates", round_name)
+    if estimates.height == 0:
+        raise EstimationError(f"No estimates for round '{round_name}'.",
+                              f"Run `retour estimate {project.root} --round {round_name}` first.")
+    return estimates
+
+
 # The stages import the helpers above from this module, so they are imported after them.
 from retour.study.dashboard import (  # noqa: E402
     add_dashboard_user,

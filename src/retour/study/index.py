@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from retour.config import Project
 from retour.errors import ConfigError
-from retour.study import _index_area_types, _index_catalogue, stamp
+from retour.study import _index_area_types, _index_catalogue, _stored_estimates, stamp
 
 if TYPE_CHECKING:
     import polars as pl
@@ -118,7 +118,6 @@ def build_index(project: Project, round_name: str | None = None,
     work is (share of 0..1).
     """
     from retour import store
-    from retour.errors import EstimationError
     from retour.index import build
     from retour.index.tables import index_tables
     from retour.index.uncertainty import method_uncertainty, sampling_uncertainty
@@ -130,10 +129,7 @@ def build_index(project: Project, round_name: str | None = None,
     catalogue = _index_catalogue(project)
     con = store.connect(project.store_path)
     try:
-        estimates = store.read_results(con, "estimates", round_name)
-        if estimates.height == 0:
-            raise EstimationError(f"No estimates for round '{round_name}'.",
-                                  f"Run `retour estimate {project.root} --round {round_name}` first.")
+        estimates = _stored_estimates(project, con, round_name)
         spec = _frozen_index_spec(con, load_index_spec(project, catalogue), round_name)
         result = build(estimates.drop("round"), spec)
         respondents = derive(store.read_submissions(con, round_name), catalogue, _index_area_types(project),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from retour.config import Project
 from retour.errors import ConfigError, RetourError
-from retour.study import _community_ids, stamp
+from retour.study import _community_ids, _stored_estimates, stamp
 
 if TYPE_CHECKING:
     import polars as pl
@@ -119,10 +119,7 @@ def compute_needs(project: Project, round_name: str) -> pl.DataFrame:
         else None
     con = store.connect(project.store_path)
     try:
-        estimates = store.read_results(con, "estimates", round_name)
-        if estimates.height == 0:
-            raise EstimationError(f"No estimates for round '{round_name}'.",
-                                  f"Run `retour estimate {project.root} --round {round_name}` first.")
+        estimates = _stored_estimates(project, con, round_name)
         scores = store.read_results(con, "index_scores", round_name)
         if spec.uses_pillars() and scores.height == 0:
             raise EstimationError(f"No index scores for round '{round_name}', and needs.toml has rules "
