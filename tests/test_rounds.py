@@ -603,7 +603,7 @@ def test_compare_rounds_stores_every_change_of_a_study(compared_study) -> None:
         con.close()
     assert stored.height == result.changes.height and set(stored["from_round"]) == {"baseline"}
     assert json.loads(run["details"]) == {"from_round": "baseline", "pairing": "panel", "linked": 500,
-                                          "did": True}
+                                          "did": True, "pairing_asked": "auto"}
 
 
 def test_retour_compare_prints_every_section(compared_study, capsys) -> None:
@@ -642,6 +642,94 @@ def test_retour_compare_says_what_is_wrong(compared_study, capsys) -> None:
         main(["compare", str(project.root), "--from", "baseline", "--to", "final"])
     assert done.value.code == 1
     assert "No submissions in round 'final'" in capsys.readouterr().err
+
+
+# --- every pair of rounds is kept -------------------------------------------------------------------------
+
+COMPARISON_TABLES = ("changes", "score_changes", "did_estimates", "need_changes", "indicator_comparability",
+                     "questionnaire_changes")
+
+
+def _stored_pairs(project, table: str, round_name: str) -> dict[str, pl.DataFrame]:
+    """The stored rows of a comparison table into `round_name`, per `from_round`."""
+    con = store.connect(project.store_path, read_only=True)
+    try:
+        stored = store.read_results(con, table, round_name)
+        return {name: store.read_results(con, table, round_name, key={"from_round": name})
+                for name in sorted(set(stored["from_round"].to_list()))}
+    finally:
+        con.close()
+
+
+def test_two_comparisons_into_the_same_round_are_both_kept(compared_study) -> None:
+    """baseline -> final, then midterm -> final: both stay stored and are read back by pair; comparing
+    baseline -> final again replaces its rows only."""
+    project, _ = compared_study
+    con = store.connect(project.store_path)
+    try:
+        midterm = store.read_submissions(con, "midterm").drop("round", "_submission_time")
+    finally:
+        con.close()
+    _store_round(project, "final", midterm.with_columns(_uuid=pl.format("f{}", pl.int_range(pl.len()))))
+    con = store.connect(project.store_path)
+    try:
+        store.write_results(con, "needs", pl.DataFrame({"community_id": ["kati", "kita"], "issue_id": "water",
+                                                        "level": ["none", "priority"]}), "final")
+    finally:
+        con.close()
+    from_baseline = compare_rounds(project, "baseline", "final", did=True)
+    from_midterm = compare_rounds(project, "midterm", "final", pairing="independent")
+    for table in COMPARISON_TABLES:
+        pairs = _stored_pairs(project, table, "final")
+        for name, result in (("baseline", from_baseline), ("midterm", from_midterm)):
+            kept = pairs[name].height if name in pairs else 0
+            assert kept == result.frames()[table].height, (table, name)
+    assert set(_stored_pairs(project, "changes", "final")) == {"baseline", "midterm"}
+    assert set(_stored_pairs(project, "need_changes", "final")) == {"baseline", "midterm"}
+    pairs = _stored_pairs(project, "changes", "final")
+    assert pairs["baseline"].height == from_baseline.changes.height
+    assert pairs["midterm"].height == from_midterm.changes.height
+    assert set(pairs["baseline"]["pairing"]) == {"panel"}
+    assert set(pairs["midterm"]["pairing"]) == {"independent"}
+    kati = (pl.col("community_id") == "kati") & (pl.col("group_dimension") == "all") & (
+        pl.col("indicator_id") == "paid_job_or_iga")
+    assert pairs["baseline"].filter(kati)["change"][0] == pytest.approx(
+        from_baseline.changes.filter(kati)["change"][0], rel=1e-12)
+    assert pairs["midterm"].filter(kati)["change"][0] == pytest.approx(
+        from_midterm.changes.filter(kati)["change"][0], rel=1e-12)
+    assert _stored_pairs(project, "did_estimates", "final")["baseline"].height == from_baseline.did.height > 0
+
+    again = compare_rounds(project, "baseline", "final", pairing="independent")
+    pairs = _stored_pairs(project, "changes", "final")
+    assert pairs["baseline"].height == again.changes.height  # replaced, not added to
+    assert set(pairs["baseline"]["pairing"]) == {"independent"}
+    assert pairs["midterm"].height == from_midterm.changes.height  # the other pair is untouched
+    assert set(_stored_pairs(project, "did_estimates", "final")) == set()  # this run asked for no --did
+    con = store.connect(project.store_path, read_only=True)
+    try:
+        runs = store.read_runs(con).filter(pl.col("stage") == "compare")
+        latest = store.latest_run(con, "compare", "final", details={"from_round": "midterm"})
+    finally:
+        con.close()
+    assert runs.height == 3 and json.loads(latest["details"])["from_round"] == "midterm"
+
+
+def test_results_keyed_by_pair_replace_only_their_own_rows() -> None:
+    con = store.connect()
+    one = pl.DataFrame({"indicator_id": ["a", "b"], "change": [0.1, 0.2]})
+    store.write_results(con, "changes", one, "final", key={"from_round": "baseline"})
+    store.write_results(con, "changes", one.head(1), "final", key={"from_round": "midterm"})
+    store.write_results(con, "changes", one, "midterm", key={"from_round": "baseline"})
+    store.write_results(con, "changes", one.with_columns(change=pl.lit(0.5)), "final",
+                        key={"from_round": "baseline"})
+    stored = store.read_results(con, "changes").sort("round", "from_round", "indicator_id")
+    assert stored.select("round", "from_round", "change").rows() == [
+        ("final", "baseline", 0.5), ("final", "baseline", 0.5), ("final", "midterm", 0.1),
+        ("midterm", "baseline", 0.1), ("midterm", "baseline", 0.2)]
+    assert store.read_results(con, "changes", "final", key={"from_round": "midterm"}).height == 1
+    assert store.read_results(con, "changes", "final", key={"from_round": "final"}).height == 0
+    assert store.read_results(con, "changes", "final").height == 3  # no key: the whole round
+    assert store.read_results(con, "estimates", "final", key={"from_round": "baseline"}).height == 0
 
 
 # --- the synthetic mid-term round: stated shifts are recovered ----------------------------------------------
@@ -773,6 +861,103 @@ def test_fact_sheets_and_synthesis_show_the_change_since_baseline() -> None:
     assert "Ne sont plus prioritaires :</strong> Eau (Kati)." in synthesis
     borrow = synthesis.split('data-indicator="can_borrow_money"')[1].split("</tr>")[0]
     assert "<td>−2 pts</td>" in borrow  # shown, not bold: its interval holds zero
+
+
+def _store_midterm_results(project) -> None:
+    """The report bundle's estimates, gaps, index scores and needs, stored as the mid-term's results."""
+    from report_bundle import bundle
+
+    data = bundle()
+    con = store.connect(project.store_path)
+    try:
+        for table in ("estimates", "gaps", "index_scores", "needs"):
+            store.write_results(con, table, getattr(data, table), "midterm")
+    finally:
+        con.close()
+
+
+def _compare_runs(project) -> pl.DataFrame:
+    con = store.connect(project.store_path, read_only=True)
+    try:
+        return store.read_runs(con).filter(pl.col("stage") == "compare")
+    finally:
+        con.close()
+
+
+def _report_html(project, lines: list[str]) -> tuple[str, str]:
+    """`write_report` of the mid-term in English HTML: Kati's fact sheet and the synthesis as text."""
+    from retour.study import write_report
+
+    write_report(project, "midterm", ("en",), ("html",), workers=1, notify=lines.append)
+    folder = project.output_dir / "midterm" / "en"
+    return ((folder / "factsheet-kati.html").read_text(encoding="utf-8"),
+            (folder / "synthesis.html").read_text(encoding="utf-8"))
+
+
+def test_a_later_round_s_report_compares_with_the_baseline_itself(compared_study) -> None:
+    """`retour compare` never ran: the mid-term report runs it, says so in one line, and shows the
+    change since baseline; a second report of the unchanged study does not compare again."""
+    from retour.study import comparison_inputs_hash
+
+    project, _ = compared_study
+    _store_midterm_results(project)
+    assert _compare_runs(project).height == 0
+    lines: list[str] = []
+    factsheet, synthesis = _report_html(project, lines)
+    assert lines == ["Comparaison baseline -> midterm recalculée (absente) / "
+                     "baseline -> midterm compared first (none stored)."]
+    assert "Change since Baseline" in factsheet and "Change since Baseline" in synthesis
+    assert "Change = Mid-term − Baseline" in factsheet
+    con = store.connect(project.store_path)
+    try:
+        run = store.latest_run(con, "compare", "midterm", details={"from_round": "baseline"})
+        stored = store.read_results(con, "changes", "midterm", key={"from_round": "baseline"})
+        assert run["data_hash"] == comparison_inputs_hash(project, con, "baseline", "midterm")
+    finally:
+        con.close()
+    assert stored.height > 0 and json.loads(run["details"])["did"] is False
+
+    lines.clear()
+    again, _ = _report_html(project, lines)
+    assert lines == [] and _compare_runs(project).height == 1  # nothing changed: not compared again
+    assert "Change since Baseline" in again
+
+
+def test_a_report_compares_again_when_the_data_changed(compared_study) -> None:
+    """New mid-term submissions after `retour compare ... --did` make the stored comparison stale: the
+    next report compares again, with --did as last time; a comparison that cannot be made leaves the
+    section out (never a stale one) and says why."""
+    project, _ = compared_study
+    _store_midterm_results(project)
+    compare_rounds(project, "baseline", "midterm", did=True)
+    lines: list[str] = []
+    _report_html(project, lines)
+    assert lines == [] and _compare_runs(project).height == 1
+
+    con = store.connect(project.store_path)
+    try:
+        more = store.read_submissions(con, "midterm").head(20).drop("round", "_submission_time")
+    finally:
+        con.close()
+    _store_round(project, "midterm", more.with_columns(_uuid=pl.format("m-late{}", pl.int_range(pl.len()))))
+    factsheet, _ = _report_html(project, lines)
+    assert lines == ["Comparaison baseline -> midterm recalculée (données ou réglages modifiés) / "
+                     "baseline -> midterm compared first (data or settings changed)."]
+    runs = _compare_runs(project)
+    assert runs.height == 2 and json.loads(runs["details"][-1])["did"] is True
+    assert "Change since Baseline" in factsheet
+
+    settings = project.root / "retour.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace('reference_round = "baseline"',
+                                                                     'reference_round = "final"'))
+    from retour.config import load_project
+
+    lines.clear()
+    factsheet, synthesis = _report_html(load_project(project.root), lines)
+    assert len(lines) == 1 and lines[0].startswith("Évolution depuis baseline omise / change since baseline "
+                                                   "left out: The index of the reference round 'final'")
+    assert "Change since" not in factsheet and "Change since" not in synthesis
+    assert _compare_runs(project).height == 2
 
 
 @pytest.mark.slow

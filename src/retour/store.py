@@ -2,14 +2,15 @@
 
 This is the only module that writes SQL. The schema is created and changed by small named migrations,
 each run once inside a transaction and recorded in `schema_migrations`. Results of each stage are kept
-per round in their own table and replaced whole when the stage runs again.
+per round in their own table and replaced whole when the stage runs again; a comparison's tables are
+kept per pair of rounds (the later round and `from_round`), each pair replaced on its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -127,16 +128,22 @@ def _columns(con: Connection, table: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def write_results(con: Connection, table: str, frame: pl.DataFrame, round_name: str) -> int:
+def write_results(con: Connection, table: str, frame: pl.DataFrame, round_name: str,
+                  key: Mapping[str, str] | None = None) -> int:
     """Replace the rows of `round_name` in result table `table` by `frame` (one transaction).
 
     The table is created from the frame's schema on first write, with a leading `round` column; columns
-    that appear later are added. Returns the number of rows written.
+    that appear later are added. `key` narrows what is replaced to the round's rows with those column
+    values (a comparison's `{"from_round": ...}`), and sets them on the rows written. Returns the number
+    of rows written.
     """
     table = _identifier(table)
-    data = frame.with_columns(pl.lit(round_name).alias("round")).select(
-        "round", *[c for c in frame.columns if c != "round"])
+    key = dict(key or {})
+    keys = [pl.lit(value, pl.Utf8).alias(_identifier(name)) for name, value in key.items()]
+    data = frame.with_columns(pl.lit(round_name).alias("round"), *keys)
+    data = data.select("round", *[c for c in data.columns if c != "round"])
     arrow = data.to_arrow()
+    where, params = _where(round_name, key)
     with transaction(con):
         con.register("_incoming", arrow)
         try:
@@ -149,21 +156,36 @@ def write_results(con: Connection, table: str, frame: pl.DataFrame, round_name: 
                         f"SELECT typeof({_identifier(column)}) FROM _incoming LIMIT 1").fetchall()
                     sql_type = column_type[0][0] if column_type else "VARCHAR"
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
-            con.execute(f"DELETE FROM {table} WHERE round = ?", [round_name])
+            con.execute(f"DELETE FROM {table} {where}", params)
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
         finally:
             con.unregister("_incoming")
     return data.height
 
 
-def read_results(con: Connection, table: str, round_name: str | None = None) -> pl.DataFrame:
-    """Rows of result table `table` (all rounds, or one); an empty frame if the stage never ran."""
+def _where(round_name: str, key: Mapping[str, str]) -> tuple[str, list[object]]:
+    """`WHERE round = ? AND column = ? ...` for a round's rows with the key's values."""
+    conditions = ["round = ?", *[f"{_identifier(name)} = ?" for name in key]]
+    return "WHERE " + " AND ".join(conditions), [round_name, *key.values()]
+
+
+def read_results(con: Connection, table: str, round_name: str | None = None,
+                 key: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Rows of result table `table` (all rounds, or one); an empty frame if the stage never ran.
+
+    `key` keeps the round's rows with those column values (a comparison's `{"from_round": ...}`); a
+    table without such a column has none.
+    """
     table = _identifier(table)
     if not table_exists(con, table):
         return pl.DataFrame()
     if round_name is None:
         return frame(con, f"SELECT * FROM {table}")
-    return frame(con, f"SELECT * FROM {table} WHERE round = ?", [round_name])
+    key = dict(key or {})
+    if not set(key) <= set(_columns(con, table)):
+        return frame(con, f"SELECT * FROM {table} LIMIT 0")
+    where, params = _where(round_name, key)
+    return frame(con, f"SELECT * FROM {table} {where}", params)
 
 
 def record_run(con: Connection, stage: str, round_name: str | None, stamp: dict[str, str],
@@ -177,13 +199,18 @@ def record_run(con: Connection, stage: str, round_name: str | None, stamp: dict[
     return int(row[0][0])
 
 
-def latest_run(con: Connection, stage: str, round_name: str | None = None) -> dict[str, object] | None:
-    """The most recent run of a stage (for a round), as a record; None if it never ran."""
+def latest_run(con: Connection, stage: str, round_name: str | None = None,
+               details: Mapping[str, str] | None = None) -> dict[str, object] | None:
+    """The most recent run of a stage (for a round, and with those text values in its `details`, such
+    as a comparison's `{"from_round": "baseline"}`), as a record; None if it never ran."""
     query = "SELECT * FROM runs WHERE stage = ?"
     params: list[object] = [stage]
     if round_name is not None:
         query += " AND round = ?"
         params.append(round_name)
+    for name, value in (details or {}).items():
+        query += " AND json_extract_string(details, ?) = ?"
+        params += [f"$.{_identifier(name)}", value]
     runs = frame(con, query + " ORDER BY run_id DESC LIMIT 1", params)
     return runs.row(0, named=True) if runs.height else None
 

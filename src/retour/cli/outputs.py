@@ -50,7 +50,10 @@ def report_command(
     intervals, needs matrix, main gaps with adjusted p-values, actors, communication for development)
     and every estimate as XLSX (one sheet per theme) and CSV, in French and English. Only stored
     results are read: run `retour estimate` (and `retour index`, `retour needs`) first. Values resting
-    on fewer than estimation.min_cell respondents are shown as "—".
+    on fewer than estimation.min_cell respondents are shown as "—". A later round's documents add the
+    change since the baseline (the first survey round of retour.toml): when that comparison is not stored, or
+    the data or settings changed since, it is run first (as `retour compare --from BASELINE --to
+    ROUND` would) and a line on stderr says so.
 
     Example:
         retour report my-study
@@ -67,7 +70,7 @@ def report_command(
     started = time.perf_counter()
     with stderr.status("Report") as status:
         written = write_report(project, round_name, languages, formats,
-                               progress=lambda message: status.update(f"Report: {message}"))
+                               progress=lambda message: status.update(f"Report: {message}"), notify=info)
     records = [{"kind": f.kind, "community": f.community_id, "language": f.language, "format": f.format,
                 "pages": f.pages, "path": str(f.path.relative_to(project.root))} for f in written]
     emit(records, OutputFormat.TABLE, title=f"Rapport / report ({round_name})",
@@ -170,8 +173,9 @@ def compare_command(
     Indicators whose questions were added or dropped between the rounds are listed with the reason and
     left out. With --did, the difference-in-differences between programme beneficiaries (field
     `beneficiary` = yes) and comparison respondents (no), with its standard error. Results are stored
-    for the reports. Run `retour index` for the reference round (and `retour needs` for both rounds)
-    first.
+    for the reports and the dashboard, one set per pair of rounds: comparing baseline -> final, then
+    midterm -> final keeps both, and comparing a pair again replaces only that pair. Run `retour
+    index` for the reference round (and `retour needs` for both rounds) first.
 
     Example:
         retour compare my-study --from baseline --to midterm

@@ -299,7 +299,8 @@ def rounds_comparison(
     community_id: str,
 ) -> dict[str, Any]:
     """Each round's estimate per indicator for one community (or the whole sample), and the change into
-    the latest round as stored by the comparison stage (`changes`: change, p_adjusted, from_round)."""
+    the latest round as stored by the comparison stage (`changes`: change, p_adjusted, from_round),
+    from the earliest round it was compared with."""
     estimates = _overall(access.results("estimates"))
     present = [
         r for r in round_names if estimates.height and r in set(estimates.get_column("round").to_list())
@@ -309,6 +310,10 @@ def rounds_comparison(
     mine = estimates.filter(pl.col("community_id") == community_id)
     by_key = {(row["round"], row["indicator_id"]): row for row in _rows(mine)}
     changes = access.results("changes", present[-1])
+    if changes.height and "from_round" in changes.columns:  # each pair is kept: the earliest round's
+        stored_from = set(changes.get_column("from_round").to_list())
+        earliest = next((r for r in round_names if r in stored_from), None)
+        changes = changes.filter(pl.col("from_round") == earliest)
     change_by_key: dict[str, dict[str, Any]] = {}
     from_round = None
     if changes.height:

@@ -1,7 +1,8 @@
 """The "change since baseline" section of the fact sheets and the synthesis, from a stored comparison.
 
-`change_context` turns the stored `changes`, `score_changes` and `need_changes` of a later round (made
-by `retour compare`, see `retour.comparison`) into plain text for the `_change.html` partial: scores
+`change_context` turns the stored `changes`, `score_changes` and `need_changes` of a later round
+compared with the baseline (made by `retour compare`, or by `retour report` when missing or stale; see
+`retour.comparison`) into plain text for the `_change.html` partial: scores
 and ranks at both times, the indicators whose change is clear (its confidence interval excludes zero),
 and the needs that became or stopped being priorities. A fact sheet gets it as a few lines (its two
 pages are full); the synthesis as tables of every community's composite score and the sample's

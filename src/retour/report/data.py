@@ -132,7 +132,7 @@ class ReportData:
     actors: tuple[Actor, ...] = ()
     recommendations: tuple[Recommendation, ...] = ()
     generated_on: dt.date = field(default_factory=dt.date.today)
-    # change since an earlier round (`retour compare`): stored changes, score_changes, need_changes
+    # change since the baseline (the stored comparison of that pair): changes, score_changes, need_changes
     changes: pl.DataFrame = field(default_factory=pl.DataFrame)
     score_changes: pl.DataFrame = field(default_factory=pl.DataFrame)
     need_changes: pl.DataFrame = field(default_factory=pl.DataFrame)

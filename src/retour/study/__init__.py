@@ -144,8 +144,14 @@ from retour.study.needs import (  # noqa: E402
     load_needs_spec,
     set_need_override,
 )
-from retour.study.reports import report_data, write_report  # noqa: E402
-from retour.study.rounds import compare_rounds  # noqa: E402
+from retour.study.reports import change_since_baseline, report_data, write_report  # noqa: E402
+from retour.study.rounds import (  # noqa: E402
+    baseline_round,
+    compare_rounds,
+    comparison_inputs_hash,
+    comparison_state,
+    refresh_comparison,
+)
 from retour.study.scores import (  # noqa: E402
     MONITORING_XFORM,
     ScoredRound,
@@ -169,9 +175,9 @@ __all__ = [
     "actor_gaps", "compute_needs", "list_actors", "list_value_chains", "load_actor_register",
     "load_needs_spec", "set_need_override",
     # reports
-    "report_data", "write_report",
+    "change_since_baseline", "report_data", "write_report",
     # rounds
-    "compare_rounds",
+    "baseline_round", "compare_rounds", "comparison_inputs_hash", "comparison_state", "refresh_comparison",
     # scores
     "MONITORING_XFORM", "ScoredRound", "case_history", "load_score_weights", "score_round",
     "write_monitoring_form",

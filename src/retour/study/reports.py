@@ -9,6 +9,7 @@ from retour.config import Project
 from retour.errors import RetourError
 from retour.study import INSTRUMENT_FILE, stamp
 from retour.study.needs import load_actor_register
+from retour.study.rounds import baseline_round, change_base, refresh_comparison
 
 
 def _report_indicators(project: Project) -> list[dict[str, Any]]:
@@ -30,12 +31,16 @@ def _report_indicators(project: Project) -> list[dict[str, Any]]:
         return list(catalogue_indicators(read_toml(path)).values())
 
 
-def report_data(project: Project, round_name: str, con: Any) -> Any:
+def report_data(project: Project, round_name: str, con: Any, with_changes: bool = True) -> Any:
     """The `ReportData` bundle of a round: stored results, catalogue and registers (nothing computed).
 
-    The actors carry the analysts' dashboard edits, read through `con`."""
+    The actors carry the analysts' dashboard edits, read through `con`. The change since baseline is
+    the stored comparison of the baseline (the first survey round) with this round, unless
+    `with_changes` is False."""
     import datetime as dt
     import json
+
+    import polars as pl
 
     from retour import store
     from retour.errors import EstimationError
@@ -47,6 +52,14 @@ def report_data(project: Project, round_name: str, con: Any) -> Any:
                               f"Run `retour estimate {project.root} --round {round_name}` first.")
     specs = store.read_results(con, "index_specs", round_name)
     register = load_actor_register(project, con=con) if project.path("actors.yaml").exists() else None
+    base = baseline_round(project) if with_changes else None
+
+    def comparison(table: str) -> pl.DataFrame:
+        if base is None or base == round_name:
+            return pl.DataFrame()
+        stored = store.read_results(con, table, round_name, key={"from_round": base})
+        return stored.drop("round", strict=False)
+
     return ReportData(
         settings=project.settings,
         round_name=round_name,
@@ -61,21 +74,25 @@ def report_data(project: Project, round_name: str, con: Any) -> Any:
         actors=register.actors if register else (),
         recommendations=register.recommendations if register else (),
         generated_on=dt.date.today(),
-        changes=store.read_results(con, "changes", round_name).drop("round", strict=False),
-        score_changes=store.read_results(con, "score_changes", round_name).drop("round", strict=False),
-        need_changes=store.read_results(con, "need_changes", round_name).drop("round", strict=False),
+        changes=comparison("changes"),
+        score_changes=comparison("score_changes"),
+        need_changes=comparison("need_changes"),
     )
 
 
 def write_report(project: Project, round_name: str | None = None, languages: tuple[str, ...] = ("fr", "en"),
                  formats: tuple[str, ...] = ("html", "pdf"),
-                 progress: Callable[[str], None] | None = None, workers: int | None = None) -> list[Any]:
+                 progress: Callable[[str], None] | None = None, workers: int | None = None,
+                 notify: Callable[[str], None] | None = None) -> list[Any]:
     """Write a round's fact sheets, synthesis and tables to `out/<round>/` and record a `report` run.
 
-    Reads stored results only (estimates, gaps, index scores, needs) and the study's registers; returns
-    the `OutputFile`s written. `progress(message)` is called as each document is finished. Documents
-    are made by `workers` processes (None: one per two CPUs, at most 4; 1: in this process); see
-    `retour.report.render_documents` for the `if __name__ == "__main__":` guard scripts then need.
+    Reads stored results (estimates, gaps, index scores, needs) and the study's registers; returns
+    the `OutputFile`s written. For a later survey round, the comparison with the baseline is run first
+    when it is missing or stale (see `change_since_baseline`), so the change section is always today's.
+    `progress(message)` is called as each document is finished; `notify(line)` is told what was done
+    besides (the comparison). Documents are made by `workers` processes (None: one per two CPUs, at
+    most 4; 1: in this process); see `retour.report.render_documents` for the
+    `if __name__ == "__main__":` guard scripts then need.
     """
     import json
 
@@ -84,12 +101,45 @@ def write_report(project: Project, round_name: str | None = None, languages: tup
 
     round_name = round_name or project.settings.index.reference_round
     project.settings.round(round_name)
+    with_changes = change_since_baseline(project, round_name, progress, notify)
     con = store.connect(project.store_path)
     try:
-        data = report_data(project, round_name, con)
+        data = report_data(project, round_name, con, with_changes=with_changes)
         written = write_outputs(data, project.output_dir, languages, formats, progress, workers)
         details = json.dumps({"files": len(written), "languages": list(languages), "formats": list(formats)})
         store.record_run(con, "report", round_name, dict(data.stamp), details)
     finally:
         con.close()
     return written
+
+
+def change_since_baseline(project: Project, round_name: str, progress: Callable[[str], None] | None = None,
+                          notify: Callable[[str], None] | None = None) -> bool:
+    """Make sure a later round's stored comparison with the baseline is today's; False when the report
+    must leave the change section out because the comparison failed (`notify` is told why).
+
+    Nothing is done for the baseline itself, a monitoring round, or rounds without stored submissions.
+    """
+    from retour import store
+
+    con = store.connect(project.store_path)
+    try:
+        base = change_base(project, con, round_name)
+    finally:
+        con.close()
+    if base is None:
+        return True
+    say = notify or (lambda _line: None)
+    if progress is not None:
+        progress(f"compare {base} -> {round_name}")
+    try:
+        state = refresh_comparison(project, base, round_name)
+    except RetourError as error:
+        say(f"Évolution depuis {base} omise / change since {base} left out: {error}")
+        return False
+    if state != "current":
+        why = {"missing": ("absente", "none stored"), "stale": ("données ou réglages modifiés",
+                                                                 "data or settings changed")}[state]
+        say(f"Comparaison {base} -> {round_name} recalculée ({why[0]}) / "
+            f"{base} -> {round_name} compared first ({why[1]}).")
+    return True

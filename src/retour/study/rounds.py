@@ -15,16 +15,20 @@ if TYPE_CHECKING:
     from retour.comparison import Comparison
 
 
+COMPARISON_TABLES = ("changes", "score_changes", "did_estimates", "need_changes", "indicator_comparability",
+                     "questionnaire_changes")
+
+
 def compare_rounds(project: Project, from_round: str, to_round: str, did: bool = False,
                    pairing: str = "auto") -> Comparison:
     """Compare two rounds and store the result: indicator, score and needs changes (and the
     difference-in-differences between beneficiaries and comparison respondents when `did`).
 
     Reads both rounds' submissions (re-derived with the catalogue) and stored needs; scores use the
-    reference round's stored goalposts. Writes `changes`, `score_changes`, `did_estimates`,
-    `need_changes`, `indicator_comparability` and `questionnaire_changes` under the later round (with a
-    `from_round` column; a new comparison into the same round replaces the previous one) and records a
-    `compare` run. `pairing`: auto, independent or panel (see `retour.rounds`).
+    reference round's stored goalposts. Writes the COMPARISON_TABLES under the later round with a
+    `from_round` column: each pair of rounds is kept, and comparing the same pair again replaces only
+    its rows. Records a `compare` run whose data hash covers what was read (`comparison_inputs_hash`).
+    `pairing`: auto, independent or panel (see `retour.rounds`).
     """
     import json
 
@@ -54,15 +58,77 @@ def compare_rounds(project: Project, from_round: str, to_round: str, did: bool =
             index=_comparison_index_spec(project, con, catalogue, from_round),
             pairing=pairing, case_id=settings.design.case_id, did=did, communities=_community_ids(project))
         result = compare(*data, spec)
-        for table, frame in result.frames().items():
-            store.write_results(con, table, frame, to_round)
+        frames = result.frames()
+        for table in COMPARISON_TABLES:
+            store.write_results(con, table, frames[table], to_round, key={"from_round": from_round})
         details = {"from_round": from_round, "pairing": result.linkage.pairing,
-                   "linked": result.linkage.linked, "did": did}
-        store.record_run(con, "compare", to_round, stamp(project, store.data_hash(con), to_round),
-                         json.dumps(details))
+                   "linked": result.linkage.linked, "did": did, "pairing_asked": pairing}
+        inputs = comparison_inputs_hash(project, con, from_round, to_round)
+        store.record_run(con, "compare", to_round, stamp(project, inputs, to_round), json.dumps(details))
     finally:
         con.close()
     return result
+
+
+def baseline_round(project: Project) -> str | None:
+    """The study's baseline: the first survey round of retour.toml (None when it has no survey round)."""
+    return next((r.name for r in project.settings.rounds if r.kind == "survey"), None)
+
+
+def comparison_inputs_hash(project: Project, con: Any, from_round: str, to_round: str) -> str:
+    """SHA-256 (first 12 hex) of what a comparison of two rounds reads: both rounds' submissions (their
+    data hashes), their stored needs levels and the reference round's stored goalposts."""
+    import hashlib
+
+    from retour import store
+
+    parts = [f"{name}:{store.data_hash(con, name)}" for name in (from_round, to_round)]
+    for name in (from_round, to_round):
+        needs = store.read_results(con, "needs", name)
+        if needs.height:
+            parts.append(needs.select("community_id", "issue_id", "level")
+                         .sort("community_id", "issue_id").write_csv())
+    goalposts = store.read_results(con, "index_goalposts", project.settings.index.reference_round)
+    if goalposts.height:
+        parts.append(goalposts.drop("round").sort("indicator_id").write_csv())
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:12]
+
+
+def comparison_state(project: Project, con: Any, from_round: str, to_round: str) -> str:
+    """`current`, `missing` or `stale`: whether the stored comparison of `from_round` -> `to_round`
+    still matches the study (its run's data hash and config hash are today's)."""
+    from retour import store
+
+    run = store.latest_run(con, "compare", to_round, details={"from_round": from_round})
+    stored = store.read_results(con, "changes", to_round, key={"from_round": from_round})
+    if run is None or stored.height == 0:
+        return "missing"
+    if (run["config_hash"] != project.config_hash()
+            or run["data_hash"] != comparison_inputs_hash(project, con, from_round, to_round)):
+        return "stale"
+    return "current"
+
+
+def refresh_comparison(project: Project, from_round: str, to_round: str) -> str:
+    """Compare two rounds again when the stored comparison is missing or stale; return the state found.
+
+    The new comparison asks for what the last one of the pair asked for (its pairing and `did`).
+    """
+    import json
+
+    from retour import store
+
+    con = store.connect(project.store_path)
+    try:
+        state = comparison_state(project, con, from_round, to_round)
+        run = store.latest_run(con, "compare", to_round, details={"from_round": from_round})
+    finally:
+        con.close()
+    if state != "current":
+        asked = json.loads(str(run["details"])) if run is not None and run.get("details") else {}
+        compare_rounds(project, from_round, to_round, did=bool(asked.get("did")),
+                       pairing=str(asked.get("pairing_asked", "auto")))
+    return state
 
 
 def _comparison_round(project: Project, con: Any, catalogue: Any, round_name: str, did: bool) -> Any:
@@ -125,3 +191,16 @@ def _comparison_index_spec(project: Project, con: Any, catalogue: Any, from_roun
                               "built, so the scores of the two rounds have no common goalposts.",
                               f"Run `retour index {project.root} --round {spec.reference_round}` first.")
     return spec
+
+
+def change_base(project: Project, con: Any, round_name: str) -> str | None:
+    """The round a report's "change since" section starts from: the baseline, when `round_name` is a
+    later survey round and both rounds have stored submissions; None otherwise."""
+    from retour import store
+
+    base = baseline_round(project)
+    if base is None or round_name == base or project.settings.round(round_name).kind != "survey":
+        return None
+    counted = store.count_submissions(con, project.settings.design.community)
+    stored = set(counted["round"].to_list()) if counted.height else set()
+    return base if {base, round_name} <= stored else None
