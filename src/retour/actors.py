@@ -143,7 +143,8 @@ def load_register(root: Path, community_ids: Collection[str], issue_ids: Collect
     if (root / RECOMMENDATIONS_FILE).exists():
         recommendations = parse_recommendations(read_yaml(root / RECOMMENDATIONS_FILE), community_ids,
                                                 issue_ids, actor_ids, problems)
-    raise_problems(problems, "The actor register is invalid")
+    files = sorted({p.source for p in problems}) or [ACTORS_FILE]
+    raise_problems(problems, f"The actor and programme registers are invalid ({', '.join(files)})")
     return ActorRegister(actors=actors, value_chains=chains, recommendations=recommendations)
 
 

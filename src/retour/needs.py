@@ -219,7 +219,7 @@ def _check_indicator(indicator: str, label: Any, where: str, source: str,
                      indicator_ids: Collection[str] | None, problems: list[SpecProblem]) -> None:
     if indicator_ids is not None and indicator not in indicator_ids:
         problems.append(problem(source, label, where, indicator, "is not an indicator of the catalogue.",
-                                "Use an id defined in indicators.toml (see `retour indicators`)."))
+                                "Use an id defined in the study's indicators.toml."))
 
 
 def _parse_rule(raw: Any, label: str, source: str, indicator_ids: Collection[str] | None,
