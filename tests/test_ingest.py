@@ -274,14 +274,24 @@ def test_missing_file_and_ragged_lines(mini, tmp_path):
         ingest(tmp_path / "ragged.csv", mini, secret=SECRET)
 
 
-def test_missing_required_and_design_columns_quarantine_every_row(mini, tmp_path):
+def test_missing_design_columns_quarantine_every_row(mini, tmp_path):
     frame = pl.read_csv(DATA / "mini_kobo.csv", infer_schema=False).drop("profile/sex", "design/weight")
     frame.write_csv(tmp_path / "partial.csv")
     batch = ingest(tmp_path / "partial.csv", mini, secret=SECRET)
-    codes = {(p.code, p.column) for p in batch.problems if p.row is None}
-    assert ("missing_column", "sex") in codes
-    assert ("missing_design_column", "weight") in codes
+    codes = {(p.code, p.column, p.severity) for p in batch.problems if p.row is None}
+    assert ("missing_column", "sex", Severity.WARNING) in codes
+    assert ("missing_design_column", "weight", Severity.BLOCKING) in codes
     assert batch.accepted.height == 0 and batch.quarantined.height == 8
+
+
+def test_a_required_question_dropped_from_a_rounds_export_is_left_empty_with_a_warning(mini, tmp_path):
+    frame = pl.read_csv(DATA / "mini_kobo.csv", infer_schema=False).drop("profile/sex")
+    frame.write_csv(tmp_path / "midterm.csv")
+    batch = ingest(tmp_path / "midterm.csv", mini, secret=SECRET)
+    assert [(p.code, p.column, p.severity) for p in batch.problems] == [
+        ("missing_column", "sex", Severity.WARNING)]
+    assert "comparison of rounds will say so" in batch.problems[0].hint
+    assert batch.accepted.height == 8 and batch.accepted.get_column("sex").null_count() == 8
 
 
 def test_required_answers_and_design_values_missing(mini, tmp_path):
@@ -473,3 +483,17 @@ def test_a_groups_relevance_applies_to_every_question_inside_it(tmp_path):
         ("answer_not_relevant", 3, "sent_money"),
         ("required_missing", 4, "months_abroad"),  # asked (u4 lived abroad) and left empty
     ]  # u2 skipped the whole group: its empty required answer is not a problem
+
+
+def test_a_file_mixing_utf8_and_windows_1252_is_refused_not_garbled(mini, tmp_path):
+    lines = (DATA / "mini_kobo.csv").read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b",KY-01,", ",Médine-Kati,".encode())  # UTF-8, as Kobo writes it
+    lines[2] = lines[2].replace(b",KY-01,", ",Sébénikoro,".encode("cp1252"))  # re-typed in Excel
+    (tmp_path / "mixed.csv").write_bytes(b"\n".join(lines))
+    with pytest.raises(IngestError, match="mixes two encodings: line 2 is UTF-8 and line 3 is not") as error:
+        ingest(tmp_path / "mixed.csv", mini, secret=SECRET)
+    assert "save it once as UTF-8" in error.value.hint
+    text = (DATA / "mini_kobo.csv").read_text(encoding="utf-8").replace(",KY-01,", ",Médine-Kati,", 1)
+    (tmp_path / "cp1252.csv").write_bytes(text.encode("cp1252"))  # all Windows-1252: read as such
+    batch = ingest(tmp_path / "cp1252.csv", mini, secret=SECRET)
+    assert batch.accepted.get_column("cluster")[0] == "Médine-Kati"

@@ -64,8 +64,8 @@ class Context:
 
     def shown(self, name: str) -> pl.Expr:
         """The text a problem shows for a field: protected for identifying fields, as exported otherwise."""
-        if name in self.identifying:
-            return pl.col(SHOWN + name)
+        if name in self.identifying:  # an unreadable one has no protected form: say it is hidden
+            return pl.col(SHOWN + name).fill_null(pl.lit(messages.hidden_value(self.language)))
         return pl.col(TEXT + name)
 
     def present(self, name: str) -> bool:
@@ -362,10 +362,11 @@ def check_identity(frame: pl.DataFrame, stored: pl.DataFrame | None, round_name:
         known = stored.select(pl.col(UUID), pl.col("round").alias("stored_round"),
                               pl.col("_content_hash").alias("stored_hash"))
         joined = frame.join(known, on=UUID, how="inner")
-        conflict = ((pl.col("stored_round") != pl.lit(round_name))
-                    | (pl.col("stored_hash") != pl.col("_content_hash")))
-        pieces.append(_identity_problems(joined.filter(conflict), "uuid_conflict", language, source,
-                                         {"stored_round": pl.col("stored_round")}))
+        elsewhere = pl.col("stored_round") != pl.lit(round_name)
+        changed = ~elsewhere & (pl.col("stored_hash") != pl.col("_content_hash"))
+        for code, rows in (("uuid_in_other_round", elsewhere), ("uuid_conflict", changed)):
+            pieces.append(_identity_problems(joined.filter(rows), code, language, source,
+                                             {"stored_round": pl.col("stored_round")}))
     return pl.concat(pieces).sort("row", maintain_order=True)
 
 

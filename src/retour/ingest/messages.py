@@ -38,12 +38,15 @@ MESSAGES: dict[str, tuple[Severity, Mapping[str, tuple[str, str]]]] = {
         "fr": ("L'en-tête « {column} » correspond au libellé de plusieurs questions ({fields}) ; la colonne "
                "est ignorée.", "Exportez avec les noms XML en en-tête (Kobo : « Valeurs et en-têtes XML »)."),
     }),
-    "missing_column": (BLOCKING, {
-        "en": ("The export has no column for the required question '{column}'.",
-               "Export all questions (no column selection), from the questionnaire's current version."),
-        "fr": ("L'export n'a pas de colonne pour la question obligatoire « {column} ».",
-               "Exportez toutes les questions (sans sélection de colonnes), depuis la version actuelle "
-               "du questionnaire."),
+    "missing_column": (WARNING, {
+        "en": ("The export has no column for the required question '{column}'; it is left empty in every "
+               "row.", "If this round's questionnaire dropped the question, nothing is to be done (the "
+               "comparison of rounds will say so); otherwise export all questions again (no column "
+               "selection)."),
+        "fr": ("L'export n'a pas de colonne pour la question obligatoire « {column} » ; elle reste vide "
+               "dans toutes les lignes.", "Si le questionnaire de ce passage a retiré la question, il n'y a "
+               "rien à faire (la comparaison des passages le signalera) ; sinon exportez à nouveau toutes "
+               "les questions (sans sélection de colonnes)."),
     }),
     "missing_optional_column": (WARNING, {
         "en": ("The export has no column for the question '{column}'; it is left empty.",
@@ -142,6 +145,14 @@ MESSAGES: dict[str, tuple[Severity, Mapping[str, tuple[str, str]]]] = {
         "fr": ("L'identifiant de soumission « {value} » apparaît sur {count} lignes de ce fichier.",
                "Gardez une ligne par soumission : supprimez les copies ou donnez à chacune son identifiant."),
     }),
+    "uuid_in_other_round": (BLOCKING, {
+        "en": ("Submission id '{value}' is already stored in round {stored_round}.",
+               "Ingest this file into the round it belongs to; a new visit of the same person needs its "
+               "own submission id."),
+        "fr": ("L'identifiant de soumission « {value} » est déjà enregistré dans le passage {stored_round}.",
+               "Chargez ce fichier dans le passage auquel il appartient ; une nouvelle visite de la même "
+               "personne a son propre identifiant de soumission."),
+    }),
     "uuid_conflict": (BLOCKING, {
         "en": ("Submission id '{value}' is already stored (round {stored_round}) with different answers.",
                "If this is a correction of a stored submission, give it a new id; otherwise check the "
@@ -163,6 +174,14 @@ MESSAGES: dict[str, tuple[Severity, Mapping[str, tuple[str, str]]]] = {
                "Écrivez-la sous la forme AAAA-MM-JJTHH:MM:SS."),
     }),
 }
+
+
+# What a problem shows in place of an identifying value that cannot be shown even protected.
+HIDDEN_VALUE = {"en": "(not shown: identifying field)", "fr": "(non affichée : champ identifiant)"}
+
+
+def hidden_value(language: str) -> str:
+    return HIDDEN_VALUE.get(language, HIDDEN_VALUE["en"])
 
 
 def severity(code: str) -> Severity:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,12 +212,36 @@ def _read_csv(data: bytes, path: Path) -> Table:
     try:
         cells = _parse(data, separator, path)
     except pl.exceptions.ComputeError:  # not UTF-8: Windows-1252 / Latin-1
+        _refuse_mixed_encodings(data, path)
         text, encoding = _decode(data)
         cells = _parse(text.encode("utf-8"), separator, path)
     if cells.height == 0:
         raise IngestError(f"{path} is empty.", _EXPORT_AGAIN)
     headers = ["" if value is None else str(value) for value in cells.row(0)]
     return _tidy(headers, cells.slice(1), encoding, separator)
+
+
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _refuse_mixed_encodings(data: bytes, path: Path) -> None:
+    """An IngestError when a file that is not valid UTF-8 also holds UTF-8 characters: decoding it as
+    Windows-1252 would garble the UTF-8 ones ('Médine' read as 'MÃ©dine') without anyone noticing.
+    (A byte pair of a UTF-8 character almost never occurs in French Windows-1252 text.)"""
+    try:
+        data.decode("utf-8")
+        return
+    except UnicodeDecodeError as error:
+        bad_line = data.count(b"\n", 0, error.start) + 1
+    found = _UTF8_SEQUENCE.search(data)
+    if found is None:
+        return
+    good_line = data.count(b"\n", 0, found.start()) + 1
+    raise IngestError(
+        f"{path}: the file mixes two encodings: line {good_line} is UTF-8 and line {bad_line} is not "
+        "(Windows-1252 or Latin-1), so accented letters would be garbled.",
+        "Open the file in a text editor, save it once as UTF-8, and ingest it again (or export it again "
+        "from KoboToolbox or ODK Central).")
 
 
 @reader("kobo_csv", suffixes=(".csv", ".txt", ".tsv"))

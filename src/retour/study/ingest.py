@@ -66,6 +66,18 @@ class IngestSummary:
                  for (code, severity), count in self.problems_by_kind().items()]
         return rows
 
+    def data_records(self) -> list[dict[str, object]]:
+        """The summary for scripts (CSV, JSON): stable snake_case items, problems with their own code
+        and severity columns."""
+        counts = {"rows_read": self.rows_read, "accepted": self.accepted, "new": self.new,
+                  "already_stored": self.already_stored, "quarantined": self.quarantined,
+                  "released": self.released, "blank_rows": self.blank_rows}
+        rows: list[dict[str, object]] = [{"item": item, "code": None, "severity": None, "count": count}
+                                         for item, count in counts.items()]
+        rows += [{"item": "problem", "code": code, "severity": severity, "count": count}
+                 for (code, severity), count in self.problems_by_kind().items()]
+        return rows
+
 
 def _design_fields(project: Project) -> tuple[str, ...]:
     design = project.settings.design
@@ -83,12 +95,25 @@ def _stored_problems(con: Any, batch_id: int) -> tuple[Problem, ...]:
                  for r in found.filter(found["batch_id"] == batch_id).iter_rows(named=True))
 
 
+def _checked_the_same_way(project: Project, con: Any, round_name: str, file_sha256: str) -> bool:
+    """True when the file's last ingest ran with today's questionnaire, settings and retour version:
+    only then is ingesting it again pointless. After a fix to retour.toml or instrument.xlsx the file is
+    checked again, so rows quarantined by the old rules can be released."""
+    from retour import __version__, store
+
+    last = store.latest_run(con, "ingest", round_name, details={"file_sha256": file_sha256})
+    return (last is not None and last["config_hash"] == project.config_hash()
+            and last["retour_version"] == __version__)
+
+
 def ingest_export(project: Project, path: Path | str, round_name: str,
                   progress: Callable[[str, float], None] | None = None,
                   reader: str | None = None) -> IngestSummary:
     """Ingest one Kobo or ODK export into the study store: check, quarantine, write in one transaction.
 
-    The same file ingested again into the same round changes nothing (and says so). Identifying fields
+    The same file ingested again into the same round changes nothing (and says so), unless the
+    questionnaire, the study's settings or retour changed since: then it is checked again, and rows the
+    old rules quarantined can be released. Identifying fields
     are hashed with the study secret (see `retour.ingest.privacy`). Records an `ingest` run.
     """
     import json
@@ -99,13 +124,16 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
 
     project.settings.round(round_name)
     path = Path(path)
-    file_sha256 = readers.file_digest(readers.read_bytes(path))
+    data = readers.read_bytes(path)
+    readers.choose_reader(path, data, reader)  # an unknown --reader is an error even for a known file
+    file_sha256 = readers.file_digest(data)
+    del data
     instrument = load_instrument(project.path(INSTRUMENT_FILE))
     needs_secret = any(question.identifying == "hash" for question in instrument.questions)
     con = store.connect(project.store_path)
     try:
         previous = store.find_batch(con, round_name, file_sha256)
-        if previous is not None:
+        if previous is not None and _checked_the_same_way(project, con, round_name, file_sha256):
             return IngestSummary(
                 round=round_name, file_name=path.name, reader=str(previous["reader"]),
                 rows_read=int(previous["rows_read"]), accepted=int(previous["rows_accepted"]), new=0,
