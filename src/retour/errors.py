@@ -7,7 +7,8 @@ first. This module defines no behaviour beyond the types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -59,6 +60,7 @@ class Problem:
     """One problem found in one cell (or one row, or the whole file) of an input.
 
     `row` is the 1-based data row in the source file (the header is row 0); None for whole-file problems.
+    `translations` holds (message, hint) in every language the problem was written in.
     """
 
     code: str
@@ -69,9 +71,15 @@ class Problem:
     hint: str = ""
     severity: Severity = Severity.BLOCKING
     source: str = ""
+    translations: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
-    def as_record(self) -> dict[str, object]:
-        """Flat record with stable keys, for tables, CSV and JSON."""
+    def in_language(self, language: str | None) -> tuple[str, str]:
+        """(message, hint) in `language` when the problem was written in it, else as recorded."""
+        return self.translations.get(language or "", (self.message, self.hint))
+
+    def as_record(self, language: str | None = None) -> dict[str, object]:
+        """Flat record with stable keys, for tables, CSV and JSON (message and hint in `language`)."""
+        message, hint = self.in_language(language)
         return {
             "code": self.code,
             "severity": self.severity.value,
@@ -79,6 +87,6 @@ class Problem:
             "row": self.row,
             "column": self.column,
             "value": self.value,
-            "message": self.message,
-            "hint": self.hint,
+            "message": message,
+            "hint": hint,
         }

@@ -308,6 +308,18 @@ def _content_hash_as_number(con: Connection) -> None:
                     "USING CAST(_content_hash AS UBIGINT)")
 
 
+PROBLEM_LANGUAGES = ("fr", "en")  # problems are stored with their message and hint in each
+
+
+@migration("0004_problem_languages")
+def _problem_languages(con: Connection) -> None:
+    """Each problem's message and hint in French and English, so each reader sees their language
+    (rows from before keep the one language they were written in, in `message` and `hint`)."""
+    for language in PROBLEM_LANGUAGES:
+        con.execute(f"ALTER TABLE problems ADD COLUMN message_{language} VARCHAR")
+        con.execute(f"ALTER TABLE problems ADD COLUMN hint_{language} VARCHAR")
+
+
 def digest(values: pl.Series, key: bytes | None = None) -> pl.Series:
     """SHA-256 of each text value (hex), or HMAC-SHA256 under `key` (RFC 2104); null stays null.
 
@@ -410,10 +422,13 @@ def write_batch(con: Connection, batch: IngestBatch, round_name: str, form_id: s
                 "INSERT INTO quarantine (round, _uuid, _row, _batch_id, _content_hash, raw, reasons) "
                 "SELECT ?, _uuid, _row, ?, _content_hash, raw, reasons FROM _quarantined",
                 [round_name, batch_id])
+            translated = [name for name in _translated_problem_columns() if name in problems.columns]
+            listed = "".join(f", {name}" for name in translated)
             con.execute(
                 'INSERT INTO problems (round, _batch_id, position, "row", _uuid, "column", value, code, '
-                'severity, message, hint, source) SELECT ?, ?, position, "row", _uuid, "column", value, '
-                "code, severity, message, hint, source FROM _problems", [round_name, batch_id])
+                f'severity, message, hint, source{listed}) SELECT ?, ?, position, "row", _uuid, "column", '
+                f"value, code, severity, message, hint, source{listed} FROM _problems",
+                [round_name, batch_id])
             con.execute(
                 "INSERT INTO batches (batch_id, round, file_name, file_sha256, reader, form_id, "
                 "form_version, rows_read, rows_accepted, rows_new, rows_quarantined, rows_released, "
@@ -477,8 +492,15 @@ def read_submission_ids(con: Connection) -> pl.DataFrame:
     return frame(con, "SELECT _uuid, round, _content_hash FROM submissions")
 
 
-def read_problems(con: Connection, round_name: str | None = None, open_only: bool = True) -> pl.DataFrame:
-    """Problems found by ingest with their file, newest batch last; only those still open by default."""
+def _translated_problem_columns() -> tuple[str, ...]:
+    return tuple(f"{kind}_{language}" for language in PROBLEM_LANGUAGES for kind in ("message", "hint"))
+
+
+def read_problems(con: Connection, round_name: str | None = None, open_only: bool = True,
+                  language: str | None = None) -> pl.DataFrame:
+    """Problems found by ingest with their file, newest batch last; only those still open by default.
+
+    `message` and `hint` are in `language` (fr, en) when given, else as first written."""
     conditions, params = [], []
     if round_name is not None:
         conditions.append("p.round = ?")
@@ -486,8 +508,13 @@ def read_problems(con: Connection, round_name: str | None = None, open_only: boo
     if open_only:
         conditions.append("p.status = 'open'")
     where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+    message, hint = "p.message", "p.hint"
+    if language in PROBLEM_LANGUAGES:
+        message = f"coalesce(p.message_{language}, p.message)"
+        hint = f"CASE WHEN p.message_{language} IS NULL THEN p.hint ELSE p.hint_{language} END"
     return frame(con, 'SELECT p.round, b.file_name AS file, p._batch_id AS batch_id, p."row", '
-                      'p._uuid AS uuid, p."column", p.value, p.code, p.severity, p.message, p.hint, p.status '
+                      f'p._uuid AS uuid, p."column", p.value, p.code, p.severity, {message} AS message, '
+                      f"{hint} AS hint, p.status "
                       f"FROM problems p JOIN batches b ON b.batch_id = p._batch_id {where}"
                       "ORDER BY p._batch_id, p.position", params)
 

@@ -128,12 +128,14 @@ def receive_upload(
     round_name: str,
     by: str,
     max_bytes: int,
+    language: str | None = None,
 ) -> UploadResult:
-    """Check, save and ingest an uploaded export, log it, and return the summary and problems."""
+    """Check, save and ingest an uploaded export, log it, and return the summary and problems (their
+    messages in `language`, the uploading user's)."""
     check_upload(file_name, len(content), max_bytes)
     path = save_upload(project, file_name, content)
     try:
-        result = _ingest(project, access, path, round_name)
+        result = _ingest(project, access, path, round_name, language)
         outcome = UploadResult(file_name=file_name, stored_as=path.name, status="ingested", **result)
     except RetourError as error:
         outcome = UploadResult(file_name=file_name, stored_as=path.name, status="failed", message=str(error))
@@ -158,7 +160,8 @@ def receive_upload(
     return outcome
 
 
-def _ingest(project: Project, access: StoreAccess, path: Path, round_name: str) -> dict[str, Any]:
+def _ingest(project: Project, access: StoreAccess, path: Path, round_name: str,
+            language: str | None = None) -> dict[str, Any]:
     """Run the study's ingest stage on a saved export under the writer lock; counts and problem records."""
     from retour import study
 
@@ -168,5 +171,5 @@ def _ingest(project: Project, access: StoreAccess, path: Path, round_name: str) 
         "rows_read": summary.rows_read,
         "accepted": summary.accepted,
         "quarantined": summary.quarantined,
-        "problems": tuple(problem.as_record() for problem in summary.problems),
+        "problems": tuple(problem.as_record(language) for problem in summary.problems),
     }

@@ -75,13 +75,19 @@ class Batch:
         """Every problem as a `Problem` record, file-level ones first, then by row."""
         return [Problem(code=r["code"], row=r["row"], column=r["column"], value=r["value"],
                         message=r["message"], hint=r["hint"] or "", severity=Severity(r["severity"]),
-                        source=r["source"] or "")
+                        source=r["source"] or "", translations=_translations(r))
                 for r in self.problem_frame.iter_rows(named=True)]
 
     def problems_by_kind(self) -> dict[str, int]:
         """Number of problems per code, most frequent first."""
         counts = self.problem_frame.group_by("code").len().sort(["len", "code"], descending=[True, False])
         return dict(counts.iter_rows())
+
+
+def _translations(record: dict[str, object]) -> dict[str, tuple[str, str]]:
+    """(message, hint) per language from a problem record's `message_<language>`, `hint_<language>`."""
+    return {language: (str(record[f"message_{language}"]), str(record.get(f"hint_{language}") or ""))
+            for language in messages.LANGUAGES if record.get(f"message_{language}") is not None}
 
 
 def read_export(path: Path | str, instrument: Instrument, reader: str | None = None) -> RawExport:
@@ -196,7 +202,8 @@ def _split(raw: RawExport, typed: pl.DataFrame, text: pl.DataFrame, ids: pl.Data
     problem_frame = (pl.concat([file_problems, row_problems])
                      .join(ids.select(pl.col(ROW).alias("row"), UUID), on="row", how="left",
                            maintain_order="left")
-                     .select("code", "severity", "row", UUID, "column", "value", "message", "hint", "source"))
+                     .select("code", "severity", "row", UUID, "column", "value", "message", "hint", "source",
+                             *messages.translated_columns()))
     with_ids = [ids.get_column(UUID), ids.get_column(CONTENT_HASH)]
     accepted = (typed.with_columns(with_ids).filter(~blocked)
                 .select(UUID, SUBMISSION_TIME, ROW, CONTENT_HASH, *typed.columns[2:]))
@@ -224,6 +231,7 @@ def _missing_uuid_problems(raw: RawExport, language: str) -> pl.DataFrame:
         pl.lit("missing_uuid").alias("code"), pl.lit(Severity.WARNING.value).alias("severity"),
         pl.col(ROW).alias("row"), pl.lit(UUID).alias("column"), pl.lit(None, pl.Utf8).alias("value"),
         pl.lit(message).alias("message"), pl.lit(hint).alias("hint"), pl.lit(raw.path.name).alias("source"),
+        *messages.per_row_all("missing_uuid", {}, column=UUID),
     ).cast(PROBLEM_SCHEMA)
 
 

@@ -23,7 +23,8 @@ from retour.schema import METADATA_TYPES, Instrument, Question
 TEXT = "text:"  # evaluation-frame prefix of a field's text as exported
 SHOWN = "shown:"  # evaluation-frame prefix of an identifying field's protected text (what problems show)
 PROBLEM_SCHEMA = {"code": pl.Utf8, "severity": pl.Utf8, "row": pl.Int64, "column": pl.Utf8, "value": pl.Utf8,
-                  "message": pl.Utf8, "hint": pl.Utf8, "source": pl.Utf8}
+                  "message": pl.Utf8, "hint": pl.Utf8, "source": pl.Utf8,
+                  **dict.fromkeys(messages.translated_columns(), pl.Utf8)}
 NO_ANSWER_TYPES = METADATA_TYPES | {"calculate"}
 
 
@@ -31,7 +32,8 @@ NO_ANSWER_TYPES = METADATA_TYPES | {"calculate"}
 class Finding:
     """A row-level check over whole columns: where `failed` is true, a problem `code` on `column`.
 
-    `parts` fill the message's named slots; `row_parts` are per-row slots (`value` is always one).
+    `parts` fill the message's named slots (`language_parts`: those whose text depends on the language);
+    `row_parts` are per-row slots (`value` is always one).
     """
 
     code: str
@@ -40,6 +42,7 @@ class Finding:
     value: pl.Expr
     parts: Mapping[str, object] = field(default_factory=dict)
     row_parts: Mapping[str, pl.Expr] = field(default_factory=dict)
+    language_parts: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,11 @@ def check(name: str) -> Callable[[Check], Check]:
 
 
 def _file_problem(context: Context, code: str, column: str | None, **parts: object) -> Problem:
-    message, hint = messages.render(code, context.language, column=column, **parts)
-    return Problem(code, None, column, None, message, hint, messages.severity(code), context.source)
+    translations = messages.render_all(code, column=column, **parts)
+    message, hint = translations[context.language] if context.language in translations else messages.render(
+        code, context.language, column=column, **parts)
+    return Problem(code, None, column, None, message, hint, messages.severity(code), context.source,
+                   translations)
 
 
 def compile_rules(instrument: Instrument, language: str, source: str = "",
@@ -123,10 +129,12 @@ def compile_rules(instrument: Instrument, language: str, source: str = "",
             else:
                 continue
             name = {"constraint": "constraint", "relevant": "relevance"}[rule]
-            message, hint = messages.render("rule_not_checked", language, rule=name, column=question.name,
-                                            expression=expression, reason=reason.rstrip("."))
+            parts = {"rule": name, "column": question.name, "expression": expression,
+                     "reason": reason.rstrip(".")}
+            message, hint = messages.render("rule_not_checked", language, **parts)
+            translations = messages.render_all("rule_not_checked", **parts)
             problems.append(Problem("rule_not_checked", None, question.name, None, message, hint,
-                                    Severity.WARNING, source))
+                                    Severity.WARNING, source, translations))
         rules[question.name] = Rules(**compiled)
     return rules, problems
 
@@ -222,11 +230,14 @@ def check_constraints(context: Context) -> Iterable[Finding | Problem]:
         rule = context.rules.get(question.name, Rules()).constraint
         if rule is None or not context.present(question.name):
             continue
-        note = (question.constraint_messages.get(context.language)
-                or question.constraint_messages.get("default") or "")
+        details = {}
+        for language in {context.language, *messages.LANGUAGES}:
+            note = (question.constraint_messages.get(language)
+                    or question.constraint_messages.get("default") or "")
+            details[language] = {"detail": f": {note}" if note else ""}
         yield Finding("constraint_failed", question.name, pl.col(question.name).is_not_null() & (rule.not_()),
-                      context.shown(question.name),
-                      {"expression": question.constraint, "detail": f": {note}" if note else ""})
+                      context.shown(question.name), {"expression": question.constraint},
+                      language_parts=details)
 
 
 @check("relevance")
@@ -327,25 +338,37 @@ def evaluate(frame: pl.DataFrame, found: list[Finding], context: Context,
 
 def _problems_of(rows: pl.DataFrame, finding: Finding, context: Context) -> pl.DataFrame:
     code = finding.code
-    message, hint = messages.render(code, context.language, column=finding.column, **finding.parts)
     value = finding.value.cast(pl.Utf8)
+    row_parts = {"value": value, **finding.row_parts}
+
+    def texts(language: str, suffix: str = "") -> list[pl.Expr]:
+        parts = {"column": finding.column, **finding.parts, **finding.language_parts.get(language, {})}
+        message, hint = messages.render(code, language, **parts)
+        return [messages.per_row(message, row_parts).alias(f"message{suffix}"),
+                messages.per_row(hint, row_parts).alias(f"hint{suffix}")]
+
     return rows.select(
         pl.lit(code).alias("code"),
         pl.lit(messages.severity(code).value).alias("severity"),
         pl.col(ROW).alias("row"),
         pl.lit(finding.column, pl.Utf8).alias("column"),
         value.alias("value"),
-        messages.per_row(message, {"value": value, **finding.row_parts}).alias("message"),
-        messages.per_row(hint, {"value": value, **finding.row_parts}).alias("hint"),
+        *texts(context.language),
         pl.lit(context.source).alias("source"),
+        *[text for language in messages.LANGUAGES for text in texts(language, f"_{language}")],
     )
 
 
 def file_problems_frame(problems: Iterable[Problem]) -> pl.DataFrame:
-    """File-level Problem records as rows of PROBLEM_SCHEMA."""
-    return pl.DataFrame([{"code": p.code, "severity": p.severity.value, "row": p.row, "column": p.column,
-                          "value": p.value, "message": p.message, "hint": p.hint, "source": p.source}
-                         for p in problems], schema=PROBLEM_SCHEMA)
+    """File-level Problem records as rows of PROBLEM_SCHEMA (a language it lacks shows its message)."""
+    records = []
+    for p in problems:
+        record = {"code": p.code, "severity": p.severity.value, "row": p.row, "column": p.column,
+                  "value": p.value, "message": p.message, "hint": p.hint, "source": p.source}
+        for language in messages.LANGUAGES:
+            record["message_" + language], record["hint_" + language] = p.in_language(language)
+        records.append(record)
+    return pl.DataFrame(records, schema=PROBLEM_SCHEMA)
 
 
 def check_identity(frame: pl.DataFrame, stored: pl.DataFrame | None, round_name: str | None,
@@ -378,5 +401,5 @@ def _identity_problems(rows: pl.DataFrame, code: str, language: str, source: str
         pl.lit(code).alias("code"), pl.lit(messages.severity(code).value).alias("severity"),
         pl.col(ROW).alias("row"), pl.lit(UUID).alias("column"), pl.col(UUID).alias("value"),
         messages.per_row(message, parts).alias("message"), messages.per_row(hint, parts).alias("hint"),
-        pl.lit(source).alias("source"),
+        pl.lit(source).alias("source"), *messages.per_row_all(code, parts, column=UUID),
     ).cast(PROBLEM_SCHEMA)

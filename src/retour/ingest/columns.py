@@ -96,10 +96,11 @@ class ColumnMap:
             first = next((other.header for other in self.columns
                           if other.kind in ("field", "choice", "geopart", "metadata")
                           and other.field == column.field and other.choice == column.choice), "")
-            message, hint = messages.render(code, language, column=column.header, field=column.field,
-                                            first=first, fields=", ".join(column.candidates))
+            parts = {"column": column.header, "field": column.field, "first": first,
+                     "fields": ", ".join(column.candidates)}
+            message, hint = messages.render(code, language, **parts)
             found.append(Problem(code, None, column.header, None, message, hint, messages.severity(code),
-                                 source))
+                                 source, messages.render_all(code, **parts)))
         return found
 
 

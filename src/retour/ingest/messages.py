@@ -16,6 +16,7 @@ from retour.errors import Severity
 
 BLOCKING = Severity.BLOCKING
 WARNING = Severity.WARNING
+LANGUAGES = ("fr", "en")  # every problem is written in each of them
 
 # code -> (severity, {language: (message, hint)})
 MESSAGES: dict[str, tuple[Severity, Mapping[str, tuple[str, str]]]] = {
@@ -194,6 +195,25 @@ def render(code: str, language: str, **parts: object) -> tuple[str, str]:
     message, hint = texts.get(language) or texts["en"]
     fill = {key: "" if value is None else str(value) for key, value in parts.items()}
     return message.format_map(_Keep(fill)), hint.format_map(_Keep(fill))
+
+
+def render_all(code: str, **parts: object) -> dict[str, tuple[str, str]]:
+    """`render` in every language of LANGUAGES."""
+    return {language: render(code, language, **parts) for language in LANGUAGES}
+
+
+def translated_columns() -> tuple[str, ...]:
+    """The problem-frame columns holding message and hint in each language: message_fr, hint_fr, ..."""
+    return tuple(f"{kind}_{language}" for language in LANGUAGES for kind in ("message", "hint"))
+
+
+def per_row_all(code: str, parts: Mapping[str, pl.Expr], **fixed: object) -> list[pl.Expr]:
+    """The message and hint of `code` in every language, filled row by row: `message_fr`, `hint_fr`, ..."""
+    columns = []
+    for language, (message, hint) in render_all(code, **fixed).items():
+        columns += [per_row(message, parts).alias(f"message_{language}"),
+                    per_row(hint, parts).alias(f"hint_{language}")]
+    return columns
 
 
 def per_row(template: str, parts: Mapping[str, pl.Expr]) -> pl.Expr:

@@ -88,11 +88,17 @@ def _stored_problems(con: Any, batch_id: int) -> tuple[Problem, ...]:
     from retour import store
     from retour.errors import Severity
 
-    found = store.read_problems(con, open_only=False)
+    def of_batch(language: str | None) -> list[dict[str, Any]]:
+        found = store.read_problems(con, open_only=False, language=language)
+        return list(found.filter(found["batch_id"] == batch_id).iter_rows(named=True))
+
+    written = {language: of_batch(language) for language in store.PROBLEM_LANGUAGES}
     return tuple(Problem(code=r["code"], row=r["row"], column=r["column"], value=r["value"],
                          message=r["message"], hint=r["hint"] or "", severity=Severity(r["severity"]),
-                         source=r["file"])
-                 for r in found.filter(found["batch_id"] == batch_id).iter_rows(named=True))
+                         source=r["file"], translations={language: (rows[index]["message"],
+                                                                    rows[index]["hint"] or "")
+                                                         for language, rows in written.items()})
+                 for index, r in enumerate(of_batch(None)))
 
 
 def _checked_the_same_way(project: Project, con: Any, round_name: str, file_sha256: str) -> bool:
@@ -169,20 +175,23 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
         data_hash=data_hash)
 
 
-def list_problems(project: Project, round_name: str | None = None) -> pl.DataFrame:
-    """Open problems of the study's ingested exports (all rounds, or one), oldest batch first."""
+def list_problems(project: Project, round_name: str | None = None,
+                  language: str | None = None) -> pl.DataFrame:
+    """Open problems of the study's ingested exports (all rounds, or one), oldest batch first, with
+    their message and hint in `language` (the study's first language by default)."""
     from retour import store
 
     if round_name is not None:
         project.settings.round(round_name)
     con = store.connect(project.store_path if project.store_path.exists() else ":memory:")
     try:
-        return store.read_problems(con, round_name)
+        return store.read_problems(con, round_name, language=language or project.settings.study.languages[0])
     finally:
         con.close()
 
 
-def write_cleaning_log(project: Project, target: Path | str, round_name: str | None = None) -> int:
+def write_cleaning_log(project: Project, target: Path | str, round_name: str | None = None,
+                       language: str | None = None) -> int:
     """Write the open problems as a CSV cleaning log for a field supervisor; return how many rows.
 
     Columns: round, file, row, uuid, column, value, code, severity, message, fix_hint and an empty
@@ -190,7 +199,7 @@ def write_cleaning_log(project: Project, target: Path | str, round_name: str | N
     """
     import polars as pl
 
-    problems = list_problems(project, round_name)
+    problems = list_problems(project, round_name, language)
     log = problems.select("round", "file", "row", "uuid", "column", "value", "code", "severity", "message",
                           pl.col("hint").alias("fix_hint"), pl.lit("").alias("correction"))
     target = Path(target)

@@ -52,6 +52,7 @@ def upload(
             round_name,
             viewer_of(request).name,
             dashboard.max_upload_bytes,
+            viewer_of(request).language,
         )
     except actions.FormError as problem:
         error, status = problem, (413 if problem.key == "error.too_large.body" else 422)
