@@ -135,8 +135,92 @@ def test_odk_validate_reports_a_calculation_cycle(tmp_path):
         [["list_name", "name", "label"]],
     )
     check, _ = check_form(path)
-    assert [(p.code, p.column) for p in check.errors] == [("odk_validate", "calculation")]
-    assert "Cycle" in check.errors[0].message and check.errors[0].row in (2, 3)
+    assert [(p.code, p.row, p.column, p.value) for p in check.errors] == [
+        ("odk_validate", 2, "calculation", "a"), ("odk_validate", 3, "calculation", "b")]
+    assert check.errors[0].message == (
+        "ODK Validate: cycle in the relevant and calculation logic: "
+        "a (row 2), b (row 3) depend on each other."
+    )
+
+
+CYCLE_AFTER_OTHER_FIELDS = [
+    ["type", "name", "label", "relevant", "calculation"],
+    ["integer", "education_level", "Education", None, None],  # row 2: named by ODK, not in the cycle
+    ["integer", "age", "Age", "${education_level} > 1", None],  # row 3: named by ODK, not in the cycle
+    ["calculate", "a", None, None, "${b} + ${education_level}"],  # row 4: in the cycle
+    ["calculate", "b", None, None, "${a} + 1"],  # row 5: in the cycle
+]
+
+
+@pytest.mark.slow
+def test_a_cycle_is_placed_on_its_own_fields_not_on_others_odk_names(tmp_path, capsys):
+    """ODK Validate lists every 'likely involved' node (here a, age, b): the error goes to a and b."""
+    write_form(tmp_path / "instrument.xlsx", CYCLE_AFTER_OTHER_FIELDS, [["list_name", "name", "label"]])
+    with pytest.raises(SystemExit):
+        main(["form", str(tmp_path), "--format", "csv"])
+    message = ("ODK Validate: cycle in the relevant and calculation logic: "
+               "a (row 4), b (row 5) depend on each other.")
+    hint = "Break the loop: a field cannot depend, directly or through others, on itself."
+    assert capsys.readouterr().out.splitlines() == [
+        "severity,sheet,row,column,message,hint",
+        f'blocking,survey,4,calculation,"{message}","{hint}"',
+        f'blocking,survey,5,calculation,"{message}","{hint}"',
+    ]
+
+
+def _odk_says(monkeypatch, message: str) -> None:
+    from pyxform.validators import odk_validate
+
+    def refuse(_path: str) -> None:
+        raise odk_validate.ODKValidateError(message)
+
+    monkeypatch.setattr("retour.form.odk_validate.check_xform", refuse)
+
+
+def test_an_odk_error_goes_to_the_field_it_is_about_not_to_one_its_expression_names(tmp_path, monkeypatch):
+    path = write_form(tmp_path / "form.xlsx", CYCLE_AFTER_OTHER_FIELDS, [["list_name", "name", "label"]])
+    _odk_says(monkeypatch, "ODK Validate Errors:\n>> XForm is invalid.\n: Invalid calculate for the bind "
+                           'attached to "${a}" : in expression  ${education_level} + + 1\n\nResult: Invalid')
+    check, _ = check_form(path)
+    assert [(p.row, p.column, p.value) for p in check.errors] == [(4, "calculation", "a")]
+
+
+def test_an_odk_error_about_no_known_field_is_on_no_row(tmp_path, monkeypatch):
+    path = write_form(tmp_path / "form.xlsx", CYCLE_AFTER_OTHER_FIELDS, [["list_name", "name", "label"]])
+    _odk_says(monkeypatch, "ODK Validate Errors:\n>> XForm is invalid.\n: type mismatch comparing "
+                           "${education_level} with a date\n\nResult: Invalid")
+    check, _ = check_form(path)
+    assert [(p.row, p.value) for p in check.errors] == [(None, None)]
+    assert check.errors[0].message.startswith("ODK Validate: type mismatch comparing ${education_level}")
+
+
+def test_a_cycle_retour_cannot_find_is_on_no_row(tmp_path, monkeypatch):
+    path = write_form(tmp_path / "form.xlsx", CYCLE_AFTER_OTHER_FIELDS[:3], [["list_name", "name", "label"]])
+    _odk_says(monkeypatch, "ODK Validate Errors:\n>> XForm is invalid.\n: Cycle detected in form's relevant "
+                           "and calculation logic!\nThe following nodes are likely involved in the loop:\n"
+                           "${age}\n${education_level}\n\nResult: Invalid")
+    check, _ = check_form(path)
+    assert [(p.row, p.value) for p in check.errors] == [(None, None)]
+
+
+def _valid_form(folder: Path) -> Path:
+    survey = [["type", "name", "label"], ["integer", "age", "Age"]]
+    return write_form(folder / "instrument.xlsx", survey, [["list_name", "name", "label"]])
+
+
+def test_form_json_prints_an_empty_list_for_a_valid_form(tmp_path, capsys):
+    _valid_form(tmp_path)
+    main(["form", str(tmp_path), "--format", "json", "--no-validate"])
+    assert capsys.readouterr().out == "[]\n"
+
+
+def test_form_csv_prints_the_header_for_a_valid_form(tmp_path, capsys):
+    _valid_form(tmp_path)
+    main(["form", str(tmp_path), "--format", "csv", "--no-validate"])
+    captured = capsys.readouterr()
+    assert captured.out == "severity,sheet,row,column,message,hint\n"
+    xform = tmp_path / "out" / "instrument.xml"
+    assert f"The questionnaire is valid. XForm written to {xform}" in captured.err
 
 
 def test_cli_lists_the_errors_and_exits_1(tmp_path, capsys):
@@ -171,3 +255,52 @@ def test_init_refuses_a_folder_that_is_not_empty(tmp_path, capsys):
         main(["init", str(tmp_path)])
     assert exited.value.code == 1
     assert "exists and is not empty" in capsys.readouterr().err
+
+
+def test_init_force_adds_missing_files_and_keeps_edited_ones(study_dir, capsys):
+    from retour.study import example_study_path
+
+    settings = study_dir / "retour.toml"
+    edited = settings.read_text(encoding="utf-8") + "# my edit\n"
+    settings.write_text(edited, encoding="utf-8")
+    (study_dir / "index.toml").unlink()
+    (study_dir / "retour.duckdb").write_bytes(b"store")
+    main(["init", str(study_dir), "--force"])
+    assert settings.read_text(encoding="utf-8") == edited
+    assert (study_dir / "index.toml").read_bytes() == (example_study_path() / "index.toml").read_bytes()
+    kept = sorted(p.name for p in example_study_path().iterdir() if p.name != "index.toml")
+    assert capsys.readouterr().err.splitlines() == [
+        f"Added 1 file(s) of the example to {study_dir}: index.toml.",
+        f"Left alone {len(kept)} existing file(s): {', '.join(kept)}. "
+        "Pass --overwrite to replace them with the example's.",
+        f"Next: retour form {study_dir}",
+    ]
+    assert (study_dir / "retour.duckdb").read_bytes() == b"store"
+
+
+def test_init_overwrite_replaces_edited_files_but_not_the_store_or_the_secret(study_dir, capsys):
+    from retour.study import example_study_path
+
+    settings = study_dir / "retour.toml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "# my edit\n", encoding="utf-8")
+    (study_dir / "retour.duckdb").write_bytes(b"store")
+    (study_dir / ".retour-secret").write_text("secret", encoding="utf-8")
+    (study_dir / "data").mkdir()
+    (study_dir / "data" / "export.csv").write_text("a\n1\n", encoding="utf-8")
+    main(["init", str(study_dir), "--overwrite"])
+    assert settings.read_bytes() == (example_study_path() / "retour.toml").read_bytes()
+    assert (study_dir / "retour.duckdb").read_bytes() == b"store"
+    assert (study_dir / ".retour-secret").read_text(encoding="utf-8") == "secret"
+    assert (study_dir / "data" / "export.csv").read_text(encoding="utf-8") == "a\n1\n"
+    assert capsys.readouterr().err.splitlines()[0] == f"Created study 'mali-2018' in {study_dir}."
+
+
+def test_init_help_says_overwrite_replaces_edited_files():
+    from typer.testing import CliRunner
+
+    from retour.cli import app
+
+    help_text = " ".join(CliRunner().invoke(app, ["init", "--help"]).output.split())
+    assert "add the example's files that are missing and leave every existing file as it is" in help_text
+    assert "files you edited (retour.toml, indicators.toml, ...) are replaced and your edits lost" in (
+        help_text)

@@ -57,17 +57,36 @@ def test_ingesting_the_same_file_again_says_nothing_changed(study, capsys):
     main(["ingest", str(study), str(DATA / "mini_messy.csv"), "--round", "baseline", "--format", "json"])
     out, err = capsys.readouterr()
     assert err == "mini_messy.csv was already ingested into round 'baseline' (batch 1): nothing changed.\n"
-    records = {record["item"]: record["count"] for record in json.loads(out)}
-    assert records["rows read"] == 8 and records["accepted"] == 3 and records["quarantined"] == 5
-    assert records["  new"] == 0 and records["  already stored"] == 3
+    records = {record["item"]: record["count"] for record in json.loads(out) if record["item"] != "problem"}
+    assert records["rows_read"] == 8 and records["accepted"] == 3 and records["quarantined"] == 5
+    assert records["new"] == 0 and records["already_stored"] == 3
+    problems = [record for record in json.loads(out) if record["item"] == "problem"]
+    assert {"item": "problem", "code": "duplicate_uuid", "severity": "blocking", "count": 2} in problems
+
+
+def test_after_a_settings_fix_the_same_file_is_checked_again(study, capsys):
+    settings = study / "retour.toml"
+    good = settings.read_text(encoding="utf-8")
+    settings.write_text(good.replace('psu = "cluster"', 'psu = "grappe"'), encoding="utf-8")
+    main(["ingest", str(study), str(DATA / "mini_kobo.csv"), "--round", "baseline", "--format", "json"])
+    first = {r["item"]: r["count"] for r in json.loads(capsys.readouterr().out) if r["item"] != "problem"}
+    assert first["accepted"] == 0 and first["quarantined"] == 8  # the design names a field the form lacks
+    settings.write_text(good, encoding="utf-8")
+    main(["ingest", str(study), str(DATA / "mini_kobo.csv"), "--round", "baseline", "--format", "json"])
+    out, err = capsys.readouterr()
+    again = {r["item"]: r["count"] for r in json.loads(out) if r["item"] != "problem"}
+    assert "already ingested" not in err
+    assert again["accepted"] == 8 and again["new"] == 8 and again["released"] == 8
+    main(["ingest", str(study), str(DATA / "mini_kobo.csv"), "--round", "baseline"])
+    assert "was already ingested into round 'baseline' (batch 2): nothing changed." in capsys.readouterr().err
 
 
 def test_a_clean_export_in_csv_format(study, capsys):
     main(["ingest", str(study), str(DATA / "mini_odk.csv"), "-r", "midterm", "--format", "csv"])
     out, err = capsys.readouterr()
     assert out == (
-        "item,count\nrows read,8\naccepted,8\n  new,8\n  already stored,0\nquarantined,0\n"
-        "released from quarantine,0\nblank rows skipped,0\n"
+        "item,code,severity,count\nrows_read,,,8\naccepted,,,8\nnew,,,8\nalready_stored,,,0\n"
+        "quarantined,,,0\nreleased,,,0\nblank_rows,,,0\n"
     )
     assert err == ""
 
@@ -98,8 +117,11 @@ def test_problems_lists_open_problems_as_csv(study, capsys):
 def test_problems_writes_a_cleaning_log(study, capsys, tmp_path):
     main(["ingest", str(study), str(DATA / "mini_messy.csv"), "--round", "baseline"])
     capsys.readouterr()
-    main(["problems", str(study), "--csv", str(tmp_path / "log.csv")])
+    main(["problems", str(study), "--csv"])  # as the issue writes it: into the study's output folder
+    assert capsys.readouterr().err == f"Wrote 8 problem(s) to {study / 'out' / 'cleaning-log.csv'}.\n"
+    main(["problems", str(study), "--csv", "--output", str(tmp_path / "log.csv")])
     assert capsys.readouterr().err == f"Wrote 8 problem(s) to {tmp_path / 'log.csv'}.\n"
+    assert (tmp_path / "log.csv").read_bytes() == (study / "out" / "cleaning-log.csv").read_bytes()
     content = (tmp_path / "log.csv").read_bytes()
     assert content.startswith(b"\xef\xbb\xbf")  # Excel opens UTF-8 with a BOM with its accents
     rows = list(csv.DictReader(content.decode("utf-8-sig").splitlines()))
@@ -127,7 +149,7 @@ def test_fixing_a_row_and_ingesting_again_releases_it(study, capsys, tmp_path):
     capsys.readouterr()
     main(["ingest", str(study), str(tmp_path / "mini_messy.csv"), "--round", "baseline", "--format", "json"])
     records = {record["item"]: record["count"] for record in json.loads(capsys.readouterr().out)}
-    assert records["released from quarantine"] == 1 and records["accepted"] == 4 and records["  new"] == 1
+    assert records["released"] == 1 and records["accepted"] == 4 and records["new"] == 1
     main(["problems", str(study), "--format", "json"])
     assert "m-0004" not in {problem["uuid"] for problem in json.loads(capsys.readouterr().out)}
 
@@ -154,3 +176,23 @@ def test_bad_input_is_a_one_line_error_and_nothing_is_written(arguments, message
     assert err.startswith(message) and err.count("\n") == 1
     main(["problems", str(study), "--format", "json"])
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_problems_are_written_in_both_languages(study, capsys, tmp_path):
+    main(["ingest", str(study), str(DATA / "mini_messy.csv"), "--round", "baseline"])
+    capsys.readouterr()
+    main(["problems", str(study), "--format", "json"])  # the study's first language: French
+    french = {p["code"]: p for p in json.loads(capsys.readouterr().out)}
+    main(["problems", str(study), "--format", "json", "--language", "en"])
+    english = {p["code"]: p for p in json.loads(capsys.readouterr().out)}
+    assert french.keys() == english.keys()
+    assert french["constraint_failed"]["message"] == (
+        "« 12 » ne respecte pas la règle de « age » (. >= 15 and . <= 34): "
+        "L'âge doit être compris entre 15 et 34 ans.")
+    assert english["constraint_failed"]["message"].startswith("'12' breaks the rule of 'age' (. >= 15 and")
+    assert english["constraint_failed"]["message"].endswith("Age must be between 15 and 34.")
+    assert "Exportez" not in english["unknown_column"]["hint"]
+    main(["problems", str(study), "--csv", "--output", str(tmp_path / "log.csv"), "--language", "en"])
+    assert "breaks the rule" in (tmp_path / "log.csv").read_text(encoding="utf-8-sig")
+    main(["ingest", str(study), str(DATA / "mini_messy.csv"), "--round", "baseline"])  # already ingested
+    assert "problem: constraint_failed" in capsys.readouterr().out

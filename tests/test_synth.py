@@ -4,7 +4,6 @@ determinism, later rounds (fresh and panel) and the `retour synth` command."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import tomllib
 from pathlib import Path
 
@@ -206,10 +205,6 @@ def test_replica_reproduces_tableau_1(baseline, catalogue, targets):
     assert all(row.ok for row in rows)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("retour.index") is None,
-    reason="retour.index (the real index module) is not written yet",
-)
 def test_reproduces_tableau_1(derived, catalogue, targets):
     """The real index (min-max across communities, catalogue weights, composite = mean of pillars) on
     the synthetic data gives the study's Tableau 1: same ranks, every score within 0.03."""
@@ -324,14 +319,40 @@ def test_a_programme_effect_on_a_mean_is_refused(targets, catalogue, tmp_path):
 # --- the command --------------------------------------------------------------------------------------
 
 
-def test_synth_command_writes_the_export_and_checks_it(study_dir):
+def test_synth_check_writes_nothing_and_says_whether_the_exports_are_this_seeds(study_dir):
+    """A user who generated with --seed 3 and ingested it keeps their files when checking another seed."""
+    data = study_dir / "data"
+    xlsx, csv = data / "mali-2018-baseline-synthetic.xlsx", data / "mali-2018-baseline-synthetic.csv"
+    result = CliRunner().invoke(app, ["synth", str(study_dir), "--seed", "3", "--check"])
+    assert result.exit_code == 0, result.output
+    assert not data.exists()
+    assert result.stderr.splitlines()[1:3] == [
+        "Checked in memory, no file written / vérifié en mémoire, aucun fichier écrit.",
+        "No export of this round in data/ yet: run without --check to write it / pas encore d'export de ce "
+        "tour dans data/ : relancez sans --check pour l'écrire.",
+    ]
+    assert CliRunner().invoke(app, ["synth", str(study_dir), "--seed", "3"]).exit_code == 0
+    written = {path: path.read_bytes() for path in data.iterdir()}
+
     result = CliRunner().invoke(app, ["synth", str(study_dir), "--seed", "3", "--check", "--format", "csv"])
     assert result.exit_code == 0, result.output
-    assert (study_dir / "data" / "mali-2018-baseline-synthetic.xlsx").exists()
     lines = result.stdout.splitlines()
     assert lines[0] == "target,scope,source,expected,achieved,gap,tolerance,ok"
     assert any(line.startswith("paid_job_or_iga,kita,fiche,0.39,") for line in lines)
     assert all(line.endswith(",True") for line in lines[1:])
+    assert result.stderr.splitlines()[2:4] == [
+        f"{xlsx}: what seed 3 gives / ce que donne la graine 3.",
+        f"{csv}: what seed 3 gives / ce que donne la graine 3.",
+    ]
+
+    result = CliRunner().invoke(app, ["synth", str(study_dir), "--check", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert {path: path.read_bytes() for path in data.iterdir()} == written
+    assert result.stderr.splitlines()[2:4] == [
+        f"Warning: {path} is not what seed 20180305 gives (another seed, or edited) / n'est pas ce que donne "
+        "la graine 20180305 (autre graine, ou fichier modifié)."
+        for path in (xlsx, csv)
+    ]
 
 
 def test_synth_check_exits_1_when_a_target_is_missed(study_dir):
@@ -356,6 +377,59 @@ def test_midterm_needs_stated_changes(study_dir):
     midterm_date = next(r["date"] for r in rounds if r["name"] == "midterm")
     first = openpyxl.load_workbook(run.paths[0], read_only=True).active.cell(2, 1).value
     assert first == midterm_date.isoformat() or first > midterm_date.isoformat()
+
+
+def _shifts_file(study_dir, text: str):
+    path = study_dir / "my_shifts.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _synth_error(capsys, study_dir, *args: str) -> str:
+    """What `retour synth` prints on stderr when it stops with an error (exit code 1)."""
+    from retour.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["synth", str(study_dir), *args])
+    assert exited.value.code == 1
+    return capsys.readouterr().err
+
+
+def test_a_misspelt_indicator_in_a_shifts_file_is_refused_with_the_closest_id(study_dir, capsys):
+    path = _shifts_file(study_dir, 'round = "midterm"\n[default]\npaid_jobb_or_iga = 3\nseeking_job = 2\n'
+                                   "[communities.kita]\nownes_business = 4\n[programme.effects]\nzzz = 5\n")
+    assert _synth_error(capsys, study_dir, "--round", "midterm", "--shift", str(path)) == (
+        f"Error: {path}: 3 indicator id(s) the synthetic data do not calibrate: "
+        "default.paid_jobb_or_iga (did you mean paid_job_or_iga?), "
+        "communities.kita.ownes_business (did you mean owns_business?), "
+        "programme.effects.zzz. Name a fact-sheet indicator or a [[free]] indicator of synth_targets.toml; a "
+        "change on any other id would be lost.\n"
+    )
+    assert not (study_dir / "data").exists()
+
+
+def test_a_shifts_file_for_another_round_is_refused(study_dir, capsys):
+    path = _shifts_file(study_dir, 'round = "final"\n[default]\npaid_job_or_iga = 3\n')
+    assert _synth_error(capsys, study_dir, "--round", "midterm", "--shift", str(path)) == (
+        f"Error: {path} is for round 'final' (round = \"final\"), not 'midterm'. Give the shifts file of "
+        "round 'midterm', or pass --round final.\n"
+    )
+
+
+def test_a_shifts_file_with_an_unknown_key_is_refused(study_dir, capsys):
+    path = _shifts_file(study_dir, 'round = "midterm"\n[defaults]\npaid_job_or_iga = 3\n')
+    assert _synth_error(capsys, study_dir, "--round", "midterm", "--shift", str(path)) == (
+        f"Error: {path}: unknown key(s) defaults. Keys allowed: round, years_after_baseline, fieldwork, "
+        "default, communities, programme, programme.effects.\n"
+    )
+
+
+def test_a_missing_shifts_file_names_the_right_file(study_dir, capsys):
+    path = study_dir / "shifts_final.toml"
+    assert _synth_error(capsys, study_dir, "--round", "midterm", "--shift", str(path)) == (
+        f"Error: Shifts file {path} not found. Give the path of the round's shifts file, e.g. "
+        "DIR/shifts_midterm.toml.\n"
+    )
 
 
 def test_a_study_without_targets_cannot_be_synthesised(study_dir):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from retour.errors import ConfigError
+from retour.textfiles import read_toml_file
 
 SETTINGS_FILE = "retour.toml"
 STORE_FILE = "retour.duckdb"
@@ -199,12 +199,7 @@ class Project:
 
 def load_settings(path: Path) -> Settings:
     """Read and validate a `retour.toml` file."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path} not found.", "Create a study with: retour init DIR") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML ({error}).") from None
+    raw = read_toml_file(path, "Settings file", ConfigError, "Create a study with: retour init DIR")
     try:
         return Settings.model_validate(raw)
     except ValidationError as error:

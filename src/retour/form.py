@@ -45,10 +45,10 @@ _PYXFORM_SHEET = re.compile(r"(?:On|on|in|In) the '(\w+)' sheet")
 _PYXFORM_COLUMN = re.compile(r"the '([\w:]+)' (?:value|column)")
 _QUOTED = re.compile(r"'([^']+)'")
 _ODK_COLUMN_WORDS = {
-    "cycle": "calculation",
     "constraint": "constraint",
     "relevant": "relevant",
     "relevancy": "relevant",
+    "display condition": "relevant",
     "calculate": "calculation",
     "calculation": "calculation",
     "required": "required",
@@ -56,6 +56,11 @@ _ODK_COLUMN_WORDS = {
     "itemset": "choice_filter",
 }
 _JAVA_NOISE = re.compile(r"\s*Bad node: \S+")
+# How ODK Validate names the field a message is about ("bind for ${x}", "node [${x}]", ...)
+_ODK_SUBJECT = re.compile(
+    r"(?:bind for|node \[|attached to \"|expression for|field '[^']*' \()\s*\$\{([^}]+)\}"
+)
+_DEPENDENCY_COLUMNS = ("calculation", "relevant", "required", "read_only", "readonly", "trigger")
 
 
 @dataclass(frozen=True)
@@ -454,8 +459,55 @@ def _pyxform_problem(
     return _problem("pyxform", sheet, row, column, None, text, severity=severity)
 
 
+def _cycles(sheets: dict[str, list[dict[str, Cell]]]) -> list[list[tuple[str, Cell]]]:
+    """Groups of survey fields whose relevant/calculation logic depends on itself: each field (in sheet
+    order) with the cell of its reference that closes the loop (a -> ${b} -> ... -> ${a})."""
+    depends: dict[str, dict[str, Cell]] = {}  # field -> referenced field -> the cell that references it
+    for record in sheets.get("survey", []):
+        if "name" in record:
+            found = depends.setdefault(record["name"].value, {})
+            for column in _DEPENDENCY_COLUMNS:
+                for name in _REFERENCE.findall(_text(record, column)):
+                    found.setdefault(name, record[column])
+    reach: dict[str, set[str]] = {}
+    for start in depends:
+        seen: set[str] = set()
+        stack = list(depends[start])
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen.add(name)
+                stack.extend(depends.get(name, {}))
+        reach[start] = seen
+    groups: dict[frozenset[str], list[tuple[str, Cell]]] = {}
+    for name, targets in depends.items():
+        if name in reach[name]:
+            members = frozenset(other for other in reach[name] if name in reach.get(other, ()))
+            cell = next(cell for target, cell in targets.items() if target in members)
+            groups.setdefault(members, []).append((name, cell))
+    return [sorted(fields, key=lambda field: field[1].row) for fields in groups.values()]
+
+
+def _cycle_problems(text: str, sheets: dict[str, list[dict[str, Cell]]]) -> list[Problem]:
+    """ODK's 'Cycle detected' on the rows of the fields in the cycle (ODK's list of 'likely involved'
+    nodes can name unrelated fields); on no row when retour finds no cycle itself."""
+    named = set(_REFERENCE.findall(text))
+    cycles = [fields for fields in _cycles(sheets) if not named or named & {name for name, _ in fields}]
+    hint = "Break the loop: a field cannot depend, directly or through others, on itself."
+    if not cycles:
+        return [_problem("odk_validate", "survey", None, None, None, f"ODK Validate: {text}", hint)]
+    problems = []
+    for fields in cycles:
+        loop = ", ".join(f"{name} (row {cell.row})" for name, cell in fields)
+        message = f"ODK Validate: cycle in the relevant and calculation logic: {loop} depend on each other."
+        problems += [_problem("odk_validate", "survey", cell.row, cell.column, name, message, hint)
+                     for name, cell in fields]
+    return problems
+
+
 def _odk_problems(message: str, sheets: dict[str, list[dict[str, Cell]]]) -> list[Problem]:
-    """ODK Validate's report, one problem per message, placed on the row of the field it names."""
+    """ODK Validate's report, one problem per message, placed on the row of the field it is about
+    (never on a field its expression merely mentions); a cycle on the rows of the fields in it."""
     body = message.split("The following files failed validation", 1)[0]
     lines = [line.strip() for line in body.splitlines()]
     lines = [
@@ -467,16 +519,18 @@ def _odk_problems(message: str, sheets: dict[str, list[dict[str, Cell]]]) -> lis
         return [_problem("odk_validate", "survey", None, None, None, message.strip())]
     rows = _name_rows(sheets)
     text = _JAVA_NOISE.sub("", " ".join(lines))
-    names = [name for name in _REFERENCE.findall(text) if name in rows]
+    if "cycle detected" in text.lower():
+        return _cycle_problems(text, sheets)
+    subject = _ODK_SUBJECT.search(text)
+    name = subject.group(1) if subject and subject.group(1) in rows else None
     column = next((target for word, target in _ODK_COLUMN_WORDS.items() if word in text.lower()), None)
-    row = rows[names[0]] if names else None
     return [
         _problem(
             "odk_validate",
             "survey",
-            row,
+            rows[name] if name else None,
             column,
-            ", ".join(dict.fromkeys(names)) or None,
+            name,
             f"ODK Validate: {text}",
             "Fix the expression; ODK Collect and Kobo would refuse the form.",
         )

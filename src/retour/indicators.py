@@ -11,7 +11,6 @@ stored submissions into one row per respondent and one column per indicator. `de
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -23,6 +22,7 @@ from retour.config import DesignSettings
 from retour.errors import EstimationError, Problem, SpecError
 from retour.expressions import referenced_choices, referenced_fields, translate
 from retour.schema import Instrument
+from retour.textfiles import read_toml_file
 
 PILLARS = ("economic", "social", "psychosocial")
 KINDS = ("proportion", "mean")
@@ -395,12 +395,7 @@ def check_catalogue(
 def load_catalogue(path: Path, instrument: Instrument) -> Catalogue:
     """Read indicators.toml and check it against the questionnaire; one SpecError lists every problem."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"Indicator catalogue {path} not found.", "Copy one from `retour init`.") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError(f"{path}: not valid TOML ({error}).") from None
+    raw = read_toml_file(path, "Indicator catalogue", SpecError, "Copy one from `retour init`.")
     catalogue, problems = check_catalogue(raw, instrument, str(path))
     if problems:
         lines = "\n".join(

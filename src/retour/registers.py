@@ -7,7 +7,6 @@ problems; what a register means is parsed and checked by the module that owns it
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,17 +15,14 @@ from typing import Any
 import yaml
 
 from retour.errors import SpecError
+from retour.textfiles import read_text_file, read_toml_file
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads large registers 5x faster
 
 
 def read_yaml(path: Path) -> Any:
     """Parsed content of a YAML file; a SpecError naming the file and line when it cannot be read."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path} not found.",
-                        "Create it, or copy it from the example study (retour init DIR).") from None
+    text = read_text_file(path, "Register")
     try:
         return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as error:
@@ -39,15 +35,7 @@ def read_yaml(path: Path) -> Any:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parsed content of a TOML file; a SpecError naming the file when it cannot be read."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path} not found.",
-                        "Create it, or copy it from the example study (retour init DIR).") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError(f"{path}: not valid TOML ({error}).") from None
+    return read_toml_file(path, "File")
 
 
 def entries(raw: Any, key: str) -> list[Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from retour.errors import Problem, SpecError
 from retour.expressions import referenced_fields
 from retour.indicators import Catalogue, Indicator
 from retour.schema import Instrument
+from retour.textfiles import read_toml_file
 
 DIMENSIONS = ("economic", "social", "psychosocial")
 SELECT_ONE = "select_one"
@@ -118,17 +118,10 @@ def _number(value: object) -> float | None:
 
 
 def _read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SpecError(
-            f"Weights file {path} not found.",
-            "Give an existing TOML file, or copy score_weights.toml of the study.",
-        ) from None
-    try:
-        return tomllib.loads(data.decode("utf-8")), data
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise SpecError(f"{path}: not valid TOML ({error}).") from None
+    """The weights file's content and its bytes (hashed into `weights_hash`)."""
+    parsed = read_toml_file(path, "Weights file", missing_hint="Give an existing TOML file, or copy "
+                            "score_weights.toml of the study.")
+    return parsed, Path(path).read_bytes()
 
 
 def merge_weights(base: Mapping[str, Any], other: Mapping[str, Any], default_name: str) -> dict[str, Any]:

@@ -32,9 +32,10 @@ def synth_command(
                         "effect on beneficiaries (e.g. shifts_midterm.toml).", show_default=False)] = None,
     panel: Annotated[bool, typer.Option("--panel", help="Re-interview the baseline respondents (same "
                                                         "case_id) instead of a fresh sample.")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Print every calibration target with the value "
-                                                        "achieved and the gap; exit 1 if one is missed.")
-                     ] = False,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Write nothing: print every calibration target with the value this seed achieves and "
+                        "the gap, say whether the exports in data/ are what this seed gives; exit 1 if a "
+                        "target is missed.")] = False,
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Generate synthetic survey data calibrated to the study's published figures (synth_targets.toml)
@@ -44,6 +45,7 @@ def synth_command(
     The baseline reproduces every fact-sheet figure per community to within one respondent, the
     sample-wide findings to within two points, and the ranking of Tableau 1. A later round moves every
     community value by the changes stated in --shift and gives programme beneficiaries the stated effect.
+    With --check the data are generated in memory only: the files in data/ are left as they are.
 
     Example:
         retour synth my-study --round baseline --seed 1
@@ -54,7 +56,7 @@ def synth_command(
     from retour.study import synthesise
 
     project = load_project(study)
-    run = synthesise(project, round_name, seed, shift=shift, panel=panel, check=check)
+    run = synthesise(project, round_name, seed, shift=shift, panel=panel, check=check, write=not check)
     for path in run.paths:
         info(f"Wrote / écrit : {path}")
     info(f"{run.respondents} respondents / répondants, round {run.round_name}, seed {run.seed}. "
@@ -62,6 +64,7 @@ def synth_command(
          "Synthetic data calibrated to published aggregates.")
     if not check:
         return
+    _say_existing(run.existing, seed)
     emit([row.as_record() for row in run.checks], output,
          title="Calibration targets / cibles de calibrage",
          columns=["target", "scope", "source", "expected", "achieved", "gap", "tolerance", "ok"])
@@ -69,6 +72,20 @@ def synth_command(
         warn(f"{run.missed} target(s) missed / cible(s) manquée(s).")
         raise typer.Exit(1)
     info(f"All {len(run.checks)} targets met / toutes les cibles sont atteintes.")
+
+
+def _say_existing(existing: tuple[tuple[Path, bool], ...], seed: int) -> None:
+    """Whether the exports already in data/ are what the seed gives (a run that wrote nothing)."""
+    info("Checked in memory, no file written / vérifié en mémoire, aucun fichier écrit.")
+    for path, same in existing:
+        if same:
+            info(f"{path}: what seed {seed} gives / ce que donne la graine {seed}.")
+        else:
+            warn(f"{path} is not what seed {seed} gives (another seed, or edited) / n'est pas ce que donne "
+                 f"la graine {seed} (autre graine, ou fichier modifié).")
+    if not existing:
+        info("No export of this round in data/ yet: run without --check to write it / pas encore d'export de "
+             "ce tour dans data/ : relancez sans --check pour l'écrire.")
 
 
 _PROBLEM_COLUMNS = ["round", "file", "row", "uuid", "column", "value", "code", "severity", "message", "hint"]
@@ -97,7 +114,7 @@ def ingest_command(
 
     Example:
         retour ingest my-study kobo-export.csv --round baseline
-        retour problems my-study --csv cleaning-log.csv
+        retour problems my-study --csv
     """
     from rich.progress import Progress
 
@@ -114,9 +131,16 @@ def ingest_command(
     if summary.already_ingested:
         info(f"{summary.file_name} was already ingested into round '{round_name}' "
              f"(batch {summary.batch_id}): nothing changed.")
-    emit(summary.records(), output, title=f"{summary.file_name} -> {round_name}", columns=["item", "count"])
+    if output is OutputFormat.TABLE:
+        emit(summary.records(), output, title=f"{summary.file_name} -> {round_name}",
+             columns=["item", "count"])
+    else:
+        emit(summary.data_records(), output, columns=["item", "code", "severity", "count"])
     if summary.quarantined and not summary.already_ingested:
         info(f"{summary.quarantined} row(s) in quarantine: see `retour problems {study}`.")
+
+
+_CLEANING_LOG = "cleaning-log.csv"
 
 
 @app.command("problems")
@@ -124,9 +148,15 @@ def problems_command(
     study: StudyDir,
     round_name: Annotated[str | None, typer.Option("--round", "-r", help="Only this round.")] = None,
     output: FormatOption = OutputFormat.TABLE,
-    csv_file: Annotated[Path | None, typer.Option(
-        "--csv", metavar="FILE", help="Write a cleaning log (with an empty 'correction' column) to FILE.")
+    cleaning_log: Annotated[bool, typer.Option(
+        "--csv", help=f"Write a cleaning log (with an empty 'correction' column) to {_CLEANING_LOG} in "
+                      "the study's output folder, or to the file given with --output.")] = False,
+    log_file: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE", help="With --csv: the file to write the cleaning log to.")
     ] = None,
+    language: Annotated[str | None, typer.Option(
+        "--language", "-l", metavar="fr|en", show_default=False,
+        help="Language of the messages and hints (default: the study's first language).")] = None,
 ) -> None:
     """List the open problems found by `retour ingest`: file, row, submission id, column, value,
     what is wrong and how to fix it.
@@ -137,15 +167,22 @@ def problems_command(
     Example:
         retour problems my-study
         retour problems my-study --round baseline --format csv
-        retour problems my-study --csv cleaning-log.csv
+        retour problems my-study --csv
+        retour problems my-study --csv --output supervisor-kayes.csv --language en
     """
     from retour.config import load_project
     from retour.study import list_problems, write_cleaning_log
 
     project = load_project(study)
-    if csv_file is not None:
-        count = write_cleaning_log(project, csv_file, round_name)
+    if language is not None and language not in ("fr", "en"):
+        raise typer.BadParameter("use fr or en.", param_hint="--language")
+    if log_file is not None and not cleaning_log:
+        raise typer.BadParameter("--output goes with --csv (the cleaning log).", param_hint="--output")
+    if cleaning_log:
+        csv_file = log_file or project.output_dir / _CLEANING_LOG
+        csv_file.parent.mkdir(parents=True, exist_ok=True)
+        count = write_cleaning_log(project, csv_file, round_name, language)
         info(f"Wrote {count} problem(s) to {csv_file}.")
         return
-    problems = list_problems(project, round_name)
+    problems = list_problems(project, round_name, language)
     emit(records_of(problems), output, title=f"Open problems ({problems.height})", columns=_PROBLEM_COLUMNS)

@@ -15,18 +15,33 @@ def init_command(
     directory: Annotated[Path, typer.Argument(help="Folder to create the study in.", show_default=False)],
     template: Annotated[str, typer.Option("--template", "-t",
                                           help="Shipped example study to copy.")] = "mali-2018",
-    force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty: add the "
+                                                        "example's files that are missing and leave every "
+                                                        "existing file as it is.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Like --force, but replace existing files with the example's: files you edited "
+                            "(retour.toml, indicators.toml, ...) are replaced and your edits lost.")] = False,
 ) -> None:
     """Create a study folder (settings, questionnaire, indicator catalogue, registers) from an example.
+
+    The store, data/ and out/ of a folder that is already a study are never touched.
 
     Example:
         retour init my-study
         retour form my-study
+        retour init my-study --force
     """
-    from retour.study import init_study
+    from retour.study import create_study
 
-    project = init_study(directory, template=template, force=force)
-    info(f"Created study '{project.settings.study.id}' in {project.root}.")
+    made = create_study(directory, template=template, force=force, overwrite=overwrite)
+    root = made.project.root
+    if not made.kept:
+        info(f"Created study '{made.project.settings.study.id}' in {root}.")
+    else:
+        names = ", ".join(path.name for path in made.written) or "none"
+        info(f"Added {len(made.written)} file(s) of the example to {root}: {names}.")
+        info(f"Left alone {len(made.kept)} existing file(s): {', '.join(path.name for path in made.kept)}. "
+             "Pass --overwrite to replace them with the example's.")
     info(f"Next: retour form {directory}")
 
 
@@ -63,7 +78,7 @@ def form_command(
         check = write_monitoring_form(load_project(directory), validate=validate)
     else:
         check = build_form(directory, validate=validate)
-    if check.problems:
+    if check.problems or output is not OutputFormat.TABLE:  # CSV and JSON: a header or [] when none
         records = [{"severity": p.severity.value, "sheet": p.source, "row": p.row, "column": p.column,
                     "message": p.message, "hint": p.hint} for p in check.problems]
         emit(records, output, title=f"Questionnaire problems: {check.xlsform}",

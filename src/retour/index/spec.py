@@ -48,6 +48,7 @@ import numpy as np
 from retour.errors import SpecError
 from retour.index.aggregate import DEFAULT_FLOOR, check_weights, get_aggregator
 from retour.index.normalise import get_normaliser
+from retour.textfiles import read_toml_file
 
 PILLARS = ("economic", "social", "psychosocial")
 COMPOSITE = "composite"
@@ -207,15 +208,13 @@ class IndexSpec:
 def _read_toml(index_toml: Path | str | Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     if isinstance(index_toml, Mapping):
         return "index.toml", index_toml
-    path = index_toml if isinstance(index_toml, Path) else None
+    if isinstance(index_toml, Path):
+        return str(index_toml), read_toml_file(index_toml, "Index spec", SpecError,
+                                               "Every study needs an index.toml; see `retour init`.")
     try:
-        if path is not None:
-            return str(path), tomllib.loads(path.read_text(encoding="utf-8"))
         return "index.toml", tomllib.loads(str(index_toml))
-    except FileNotFoundError:
-        raise SpecError(f"{path} not found.", "Every study needs an index.toml; see `retour init`.") from None
     except tomllib.TOMLDecodeError as error:
-        raise SpecError(f"{path or 'index.toml'}: not valid TOML ({error}).") from None
+        raise SpecError(f"index.toml: not valid TOML ({error}).") from None
 
 
 def _field(item: Any, *names: str, default: Any = None) -> Any:

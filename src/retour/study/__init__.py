@@ -12,6 +12,8 @@ import from `retour.study` only. It must not compute statistics itself.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
+from fnmatch import fnmatch
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -37,15 +39,52 @@ def example_study_path(name: str = "mali-2018") -> Path:
     return path
 
 
-def init_study(target: Path, template: str = "mali-2018", force: bool = False) -> Project:
-    """Create a study folder from a shipped example study; refuse to overwrite unless `force`."""
+_NOT_COPIED = ("__pycache__", "*.duckdb", "out", "data")  # never written by `retour init`
+
+
+@dataclass(frozen=True)
+class NewStudy:
+    """What `create_study` did: the study, the files it wrote, and the existing files it left alone."""
+
+    project: Project
+    written: tuple[Path, ...]
+    kept: tuple[Path, ...]
+
+
+def create_study(target: Path, template: str = "mali-2018", force: bool = False,
+                 overwrite: bool = False) -> NewStudy:
+    """Copy a shipped example study into `target`.
+
+    A folder that is not empty needs `force`, which only adds the example's files that are missing and
+    keeps every existing file as it is; `overwrite` also replaces existing files with the example's (the
+    user's edits are lost). The store, the secret, data/ and out/ are never written.
+    """
     target = Path(target)
-    if target.exists() and any(target.iterdir()) and not force:
-        raise ConfigError(f"{target} exists and is not empty.", "Choose a new folder, or pass --force.")
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{target} is a file, not a folder.", "Give a folder for the study.")
+    if target.exists() and any(target.iterdir()) and not (force or overwrite):
+        raise ConfigError(f"{target} exists and is not empty.",
+                          "Choose a new folder, or pass --force to add only the files that are missing.")
     source = example_study_path(template)
-    shutil.copytree(source, target, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.duckdb", "out", "data"))
-    return load_project(target)
+    written: list[Path] = []
+    kept: list[Path] = []
+    for file in sorted(source.rglob("*")):
+        relative = file.relative_to(source)
+        if file.is_dir() or any(fnmatch(part, pattern) for part in relative.parts for pattern in _NOT_COPIED):
+            continue
+        destination = target / relative
+        if destination.exists() and (destination.is_dir() or not overwrite):
+            kept.append(destination)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file, destination)
+        written.append(destination)
+    return NewStudy(project=load_project(target), written=tuple(written), kept=tuple(kept))
+
+
+def init_study(target: Path, template: str = "mali-2018", force: bool = False) -> Project:
+    """Create a study folder from a shipped example study (see `create_study`); existing files are kept."""
+    return create_study(target, template, force=force).project
 
 
 def stamp(project: Project, data_hash: str, round_name: str | None = None) -> dict[str, str]:
@@ -127,6 +166,7 @@ from retour.study.index import (  # noqa: E402
     estimate_round,
     explain_index,
     load_index_spec,
+    rank_probabilities,
 )
 from retour.study.ingest import (  # noqa: E402
     CLEANING_LOG_COLUMNS,
@@ -144,7 +184,13 @@ from retour.study.needs import (  # noqa: E402
     load_needs_spec,
     set_need_override,
 )
-from retour.study.reports import change_since_baseline, report_data, write_report  # noqa: E402
+from retour.study.reports import (  # noqa: E402
+    ResultsRecord,
+    change_since_baseline,
+    report_data,
+    results_record,
+    write_report,
+)
 from retour.study.rounds import (  # noqa: E402
     baseline_round,
     compare_rounds,
@@ -163,19 +209,21 @@ from retour.study.scores import (  # noqa: E402
 from retour.study.synth import SYNTH_SEED, SynthRun, synthesise  # noqa: E402
 
 __all__ = [
-    "INSTRUMENT_FILE", "SYNTHETIC_NOTE", "example_study_path", "init_study", "stamp",
+    "INSTRUMENT_FILE", "SYNTHETIC_NOTE", "NewStudy", "create_study", "example_study_path", "init_study",
+    "stamp",
     # dashboard
     "add_dashboard_user", "change_dashboard_password", "list_dashboard_users", "remove_dashboard_user",
     "serve_dashboard",
     # index
     "RoundEstimates", "build_index", "estimate_round", "explain_index", "load_index_spec",
+    "rank_probabilities",
     # ingest
     "CLEANING_LOG_COLUMNS", "IngestSummary", "ingest_export", "list_problems", "write_cleaning_log",
     # needs
     "actor_gaps", "compute_needs", "list_actors", "list_value_chains", "load_actor_register",
     "load_needs_spec", "set_need_override",
     # reports
-    "change_since_baseline", "report_data", "write_report",
+    "ResultsRecord", "change_since_baseline", "report_data", "results_record", "write_report",
     # rounds
     "baseline_round", "compare_rounds", "comparison_inputs_hash", "comparison_state", "refresh_comparison",
     # scores

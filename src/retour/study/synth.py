@@ -15,13 +15,15 @@ SYNTH_SEED = 20180305  # default seed of `retour synth`: the first day of the 20
 
 @dataclass(frozen=True)
 class SynthRun:
-    """What `synthesise` made: the files written (if any), the calibration rows, the respondents."""
+    """What `synthesise` made: the files written (if any), the calibration rows, the respondents, and
+    for a run that writes nothing, each export already in `data/` with whether this seed gives it."""
 
     round_name: str
     seed: int
     respondents: int
     paths: tuple[Path, ...]
     checks: tuple[Any, ...]
+    existing: tuple[tuple[Path, bool], ...] = ()
 
     @property
     def missed(self) -> int:
@@ -36,7 +38,9 @@ def synthesise(project: Project, round_name: str = "baseline", seed: int = SYNTH
 
     A later round needs `shift` (stated changes per community and the programme's effect); its fieldwork
     starts on the round's date in retour.toml unless the shifts file gives one. `panel` re-interviews the
-    baseline respondents. With `check`, every calibration target is compared with the data.
+    baseline respondents. With `check`, every calibration target is compared with the data. Without
+    `write`, nothing is written: the data stay in memory and the exports already in `data/` are compared,
+    byte for byte, with what this seed gives.
     """
     import dataclasses
     import datetime as dt
@@ -55,7 +59,7 @@ def synthesise(project: Project, round_name: str = "baseline", seed: int = SYNTH
     targets = synth.load_targets(targets_path)
     shifts = None
     if shift is not None:
-        shifts = synth.load_shifts(Path(shift))
+        shifts = synth.load_shifts(Path(shift), round_name)
         date = project.settings.round(round_name).date
         if shifts.fieldwork is None and date is not None:
             shifts = dataclasses.replace(shifts, fieldwork=(date, date + dt.timedelta(days=14)))
@@ -63,11 +67,18 @@ def synthesise(project: Project, round_name: str = "baseline", seed: int = SYNTH
         raise ConfigError(f"Round '{round_name}' needs stated changes.",
                           f"Pass --shift FILE, e.g. --shift {project.path('shifts_midterm.toml')}.")
     data = synth.generate(targets, catalogue, seed, round_name=round_name, shifts=shifts, panel=panel)
+    note = f"{SYNTHETIC_NOTE['fr']} / {SYNTHETIC_NOTE['en']} (seed {seed})"
+    stem = f"{project.settings.study.id}-{round_name}" + ("-panel" if panel else "")
     paths: tuple[Path, ...] = ()
+    existing: tuple[tuple[Path, bool], ...] = ()
     if write:
-        note = f"{SYNTHETIC_NOTE['fr']} / {SYNTHETIC_NOTE['en']} (seed {seed})"
-        stem = f"{project.settings.study.id}-{round_name}" + ("-panel" if panel else "")
         paths = tuple(synth.write_export(data.frame, instrument, project.root / "data", stem, note))
+    else:
+        existing = tuple(
+            (path, path.read_bytes() == content)
+            for name, content in synth.export_files(data.frame, instrument, stem, note).items()
+            if (path := project.root / "data" / name).is_file()
+        )
     checks = tuple(synth.check(data, catalogue, targets)) if check else ()
     return SynthRun(round_name=round_name, seed=seed, respondents=data.frame.height, paths=paths,
-                    checks=checks)
+                    checks=checks, existing=existing)

@@ -2,7 +2,8 @@
 
 `generate` draws one round of respondents for a questionnaire and returns them as stored submissions
 would look (one typed column per field); `check_calibration` compares the data with every target;
-`write_export` writes the data the way KoboToolbox exports them, so they go through the real ingest.
+`write_export` writes the data the way KoboToolbox exports them, so they go through the real ingest
+(`export_files` gives the same bytes in memory).
 The targets come from `synth_targets.toml` (`load_targets`), later rounds' stated changes from a shifts
 file (`load_shifts`). Reading and writing study folders is `retour.study.synthesise`.
 """
@@ -21,17 +22,19 @@ from retour.indicators import Catalogue
 from retour.schema import Instrument
 from retour.synth.answers import Answers, design_fields
 from retour.synth.check import CheckRow, check_calibration
-from retour.synth.export import write_export
+from retour.synth.export import export_files, write_export
 from retour.synth.livelihood import education, finance, profile, work
 from retour.synth.population import Assigner, People, Plan, age_people, draw_people, make_plan, shift_plan
 from retour.synth.society import communication, health, migration, services, wellbeing
-from retour.synth.targets import Shifts, SynthTargets, load_shifts, load_targets
+from retour.synth.targets import Shifts, SynthTargets, check_shift_ids, load_shifts, load_targets
 
 __all__ = [
     "CheckRow",
     "Synthetic",
     "check",
     "check_calibration",
+    "check_shift_ids",
+    "export_files",
     "generate",
     "load_shifts",
     "load_targets",
@@ -156,6 +159,7 @@ def generate(
                 f"Round '{round_name}' needs stated changes.", "Pass --shift FILE (e.g. shifts_midterm.toml)."
             )
         return baseline
+    check_shift_ids(shifts, plan.values)
     for indicator in shifts.effects:
         if indicator in plan.continuous or indicator not in baseline.flags:
             raise SpecError(

@@ -10,6 +10,7 @@ Output is byte-for-byte the same for the same frame.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 
 import polars as pl
@@ -51,8 +52,10 @@ def kobo_table(frame: pl.DataFrame, instrument: Instrument) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
 
-def _write_xlsx(table: pl.DataFrame, path: Path, sheet: str, note: str) -> None:
-    workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_urls": False})
+def _xlsx_bytes(table: pl.DataFrame, sheet: str, note: str) -> bytes:
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"strings_to_numbers": False, "strings_to_urls": False,
+                                            "in_memory": True})
     workbook.set_properties(
         {
             "title": f"{sheet} (synthetic)",
@@ -73,6 +76,7 @@ def _write_xlsx(table: pl.DataFrame, path: Path, sheet: str, note: str) -> None:
         for row in values.is_not_null().arg_true().to_list():
             write(row + 1, index, items[row])
     workbook.close()
+    return buffer.getvalue()
 
 
 def _update_readme(directory: Path, stem: str, note: str) -> Path:
@@ -87,17 +91,25 @@ def _update_readme(directory: Path, stem: str, note: str) -> Path:
     return path
 
 
+def export_files(frame: pl.DataFrame, instrument: Instrument, stem: str, note: str) -> dict[str, bytes]:
+    """File name -> content of what `write_export` writes (`stem`-synthetic.xlsx and .csv), in memory."""
+    stem = stem if stem.endswith("-synthetic") else f"{stem}-synthetic"
+    table = kobo_table(frame, instrument)
+    return {
+        f"{stem}.xlsx": _xlsx_bytes(table, instrument.form_id or "data", note),
+        f"{stem}.csv": table.write_csv().encode("utf-8"),
+    }
+
+
 def write_export(
     frame: pl.DataFrame, instrument: Instrument, directory: Path, stem: str, note: str
 ) -> list[Path]:
     """Write `stem`-synthetic.xlsx and .csv (Kobo layout) into `directory`; return the files written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    stem = stem if stem.endswith("-synthetic") else f"{stem}-synthetic"
-    table = kobo_table(frame, instrument)
-    xlsx = directory / f"{stem}.xlsx"
-    csv = directory / f"{stem}.csv"
-    _write_xlsx(table, xlsx, instrument.form_id or "data", note)
-    table.write_csv(csv)
-    readme = _update_readme(directory, stem, note)
-    return [xlsx, csv, readme]
+    paths = []
+    for name, content in export_files(frame, instrument, stem, note).items():
+        (directory / name).write_bytes(content)
+        paths.append(directory / name)
+    readme = _update_readme(directory, paths[0].name.removesuffix(".xlsx"), note)
+    return [*paths, readme]

@@ -7,13 +7,14 @@ shares. This module only reads and checks the files; solving and drawing respond
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from retour.errors import SpecError
+from retour.textfiles import read_toml_file
 
 COMMUNITIES = ("bafoulabe", "bamako_commune_iv", "kati", "kayes", "kita", "sikasso", "kirane")
 SERVICES = ("education", "id_papers", "housing", "healthcare", "drinking_water", "justice_police")
@@ -114,15 +115,6 @@ def _shares(table: Any, where: str) -> dict[str, float]:
     return {str(key): _share(value, f"{where}.{key}") for key, value in table.items()}
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(
-            f"{path} not found.", "Copy synth_targets.toml from the example study (`retour init`)."
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError(f"{path} is not valid TOML ({error}).") from None
 
 
 def _findings(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,7 +133,8 @@ def _findings(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_targets(path: Path) -> SynthTargets:
     """Read synth_targets.toml; SpecError naming the key when something is missing or malformed."""
-    raw = _read(path)
+    raw = read_toml_file(path, "Calibration targets", SpecError,
+                         "Copy synth_targets.toml from the example study (`retour init`).")
     try:
         sample = raw["sample"]
         communities = tuple(raw["communities"])
@@ -248,9 +241,31 @@ class Shifts:
         return value if continuous else value / 100.0
 
 
-def load_shifts(path: Path) -> Shifts:
-    """Read a shifts file (e.g. shifts_midterm.toml); SpecError when malformed."""
-    raw = _read(path)
+SHIFT_KEYS = ("round", "years_after_baseline", "fieldwork", "default", "communities", "programme")
+
+
+def _closest(name: str, known: Iterable[str]) -> str:
+    """' (did you mean x?)' for the closest known name, or '' when none is close."""
+    found = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {found[0]}?)" if found else ""
+
+
+def load_shifts(path: Path, round_name: str | None = None) -> Shifts:
+    """Read a shifts file (e.g. shifts_midterm.toml) for `round_name`; SpecError when malformed, or
+    when the file says it is for another round (`round = ...`)."""
+    raw = read_toml_file(path, "Shifts file", SpecError,
+                         "Give the path of the round's shifts file, e.g. DIR/shifts_midterm.toml.")
+    programme = raw.get("programme", {})
+    unknown_keys = sorted(set(raw) - set(SHIFT_KEYS))
+    if isinstance(programme, Mapping):
+        unknown_keys += [f"programme.{key}" for key in sorted(set(programme) - {"effects"})]
+    if unknown_keys:
+        raise SpecError(f"{path}: unknown key(s) {', '.join(unknown_keys)}.",
+                        f"Keys allowed: {', '.join(SHIFT_KEYS)}, programme.effects.")
+    stated = str(raw.get("round", round_name or "midterm"))
+    if round_name is not None and stated != round_name:
+        raise SpecError(f"{path} is for round '{stated}' (round = \"{stated}\"), not '{round_name}'.",
+                        f"Give the shifts file of round '{round_name}', or pass --round {stated}.")
     try:
         by_community = {
             str(c): {str(k): float(v) for k, v in table.items()}
@@ -258,9 +273,12 @@ def load_shifts(path: Path) -> Shifts:
         }
         unknown = sorted(set(by_community) - set(COMMUNITIES))
         if unknown:
-            raise SpecError(f"{path}: unknown communit(ies) {', '.join(unknown)}.")
+            raise SpecError(
+                f"{path}: unknown communit(ies) {', '.join(c + _closest(c, COMMUNITIES) for c in unknown)}.",
+                f"Use the community ids {', '.join(COMMUNITIES)}.",
+            )
         return Shifts(
-            round_name=str(raw.get("round", "midterm")),
+            round_name=stated,
             default={str(k): float(v) for k, v in raw.get("default", {}).items()},
             by_community=by_community,
             effects={str(k): float(v) for k, v in raw.get("programme", {}).get("effects", {}).items()},
@@ -268,7 +286,24 @@ def load_shifts(path: Path) -> Shifts:
             fieldwork=(raw["fieldwork"][0], raw["fieldwork"][1]) if "fieldwork" in raw else None,
             path=Path(path),
         )
-    except (TypeError, ValueError) as error:
+    except (AttributeError, TypeError, ValueError) as error:
         raise SpecError(
             f"{path}: {error}.", "Changes are numbers of points, e.g. paid_job_or_iga = 5."
         ) from None
+
+
+def check_shift_ids(shifts: Shifts, known: Iterable[str]) -> None:
+    """SpecError listing every indicator id of the shifts file that is not among `known` (the ids the
+    synthetic data calibrate), each with the closest known id: a misspelt id would change nothing."""
+    known = sorted(known)
+    named = [f"default.{name}" for name in shifts.default]
+    named += [f"communities.{c}.{name}" for c, table in shifts.by_community.items() for name in table]
+    named += [f"programme.effects.{name}" for name in shifts.effects]
+    unknown = [where for where in named if where.rsplit(".", 1)[1] not in known]
+    if unknown:
+        listed = ", ".join(where + _closest(where.rsplit(".", 1)[1], known) for where in unknown)
+        raise SpecError(
+            f"{shifts.path}: {len(unknown)} indicator id(s) the synthetic data do not calibrate: {listed}.",
+            "Name a fact-sheet indicator or a [[free]] indicator of synth_targets.toml; "
+            "a change on any other id would be lost.",
+        )
