@@ -188,6 +188,14 @@ def changes_frame(rng: np.random.Generator, from_round: str) -> pl.DataFrame:
     })
 
 
+def _config_hash(store_path: Path) -> str:
+    """The config hash of the study whose store this is; a made-up one for a store outside a study."""
+    from retour.config import load_project
+
+    root = Path(store_path).parent
+    return load_project(root).config_hash() if (root / "retour.toml").exists() else "abc123def456"
+
+
 def write_results(store_path: Path, rounds: tuple[str, ...] = ("baseline",), seed: int = 11) -> None:
     """Fill the store with every result table the dashboard reads, for each round."""
     rng = np.random.default_rng(seed)
@@ -200,9 +208,9 @@ def write_results(store_path: Path, rounds: tuple[str, ...] = ("baseline",), see
             store.write_results(con, "needs", needs_frame(rng), round_name)
             if round_name != rounds[0]:
                 store.write_results(con, "changes", changes_frame(rng, rounds[0]), round_name)
-            stamp = {
+            stamp = {  # the study's own config hash, as a stage would record (else its results are stale)
                 "retour_version": "0.1.0",
-                "config_hash": "abc123def456",
+                "config_hash": _config_hash(store_path),
                 "data_hash": f"data{round_name}",
             }
             for stage in ("estimate", "index", "needs"):

@@ -7,7 +7,9 @@ differences with `retour.did` when asked, and sets each community's needs side b
 
 A field is asked in a round when at least one respondent of the round answered it. An indicator whose
 formula or universe reads a field asked in one round only, or that has no value at all in a round, is
-not comparable. This module is pure: no files, no store.
+not comparable. A change is clear when its p-value, adjusted by Benjamini-Hochberg over the indicators
+of its community and group, is below 1 - confidence (`clear_change`). This module is pure: no files,
+no store.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from retour.did import DID_COLUMNS, difference_in_differences
 from retour.errors import EstimationError
 from retour.estimate import GROUP_DIMENSIONS, Design, EstimationSpec
+from retour.gaps import benjamini_hochberg
 from retour.index import IndexSpec
 from retour.rounds import (
     SCORE_CHANGE_COLUMNS,
@@ -110,37 +114,99 @@ def comparability(indicator_fields: Mapping[str, Sequence[str]], answered_from: 
 
 
 # --------------------------------------------------------------------------------------------------
+# Which changes are clear
+
+FAMILY = ("community_id", "group_dimension", "group")  # a family of tests: one domain's indicators
+
+
+def adjust_within_domains(changes: pl.DataFrame) -> pl.DataFrame:
+    """`p_adjusted` by Benjamini-Hochberg within each community x group, over the indicators compared
+    there (the list read together on a fact sheet or the dashboard's rounds page); suppressed changes
+    are not tested (null). A table-wide adjustment over every community, group and indicator (thousands
+    of tests) would leave no change of one community clear however large it is.
+    """
+    if changes.height == 0:
+        return changes
+    family = changes.select(pl.struct(FAMILY).rank("dense")).to_series().to_numpy()
+    tested = changes["p_value"].fill_nan(None).fill_null(np.nan).to_numpy().copy()
+    tested[changes["suppressed"].fill_null(False).to_numpy()] = np.nan
+    adjusted = np.full(tested.shape, np.nan)
+    for member in np.unique(family):  # one pass per domain (a few dozen), not per respondent
+        rows = family == member
+        adjusted[rows] = benjamini_hochberg(tested[rows])
+    return changes.with_columns(pl.Series("p_adjusted", adjusted).fill_nan(None))
+
+
+def clear_change(p_adjusted: float | None, suppressed: bool | None, confidence: float) -> bool:
+    """Whether a change is clear: its Benjamini-Hochberg adjusted p-value (`adjust_within_domains`) is
+    below 1 - confidence, and it is not suppressed. The rule of the reports and the dashboard alike."""
+    return p_adjusted is not None and not suppressed and p_adjusted < 1 - confidence
+
+
+# --------------------------------------------------------------------------------------------------
 # Needs
 
 
-NEED_CHANGES = ("became_priority", "no_longer_priority", "level_changed", "unchanged", "only_from",
-                "only_to")
+NEED_CHANGES = ("became_priority", "no_longer_priority", "level_changed", "unchanged", "not_comparable",
+                "only_from", "only_to")
+NEED_CHANGE_SCHEMA = {"community_id": pl.Utf8, "issue_id": pl.Utf8, "level_from": pl.Utf8,
+                      "level_to": pl.Utf8, "change": pl.Utf8, "reason": pl.Utf8, "reason_fr": pl.Utf8}
 
 
-def needs_change(needs_from: pl.DataFrame, needs_to: pl.DataFrame) -> pl.DataFrame:
-    """Each community x issue's level in both rounds and what changed (NEED_CHANGES).
+def _assessed(frame: pl.DataFrame) -> pl.Expr:
+    """Whether a needs cell holds a judgement: not `basis == "not_measured"` (neither a survey rule nor an
+    analyst's assessment for that round), unless an analyst overrode it. Without a `basis`: assessed."""
+    if "basis" not in frame.columns:
+        return pl.lit(True)
+    overridden = pl.col("overridden").fill_null(False) if "overridden" in frame.columns else pl.lit(False)
+    return (pl.col("basis") != "not_measured").fill_null(True) | overridden
+
+
+def needs_change(needs_from: pl.DataFrame, needs_to: pl.DataFrame, from_round: str,
+                 to_round: str) -> pl.DataFrame:
+    """Each community x issue's level in both rounds and what changed (NEED_CHANGES), with the reason
+    (English and French) when the two levels cannot be compared.
 
     `became_priority`: priority now and not before; `no_longer_priority`: priority before and not now.
-    Empty when either round has no needs (they were not computed for it).
+    `not_comparable`: the issue was not assessed in one of the rounds (`basis` "not_measured": no survey
+    rule and no analyst assessment for that round), so its `none` level there is no finding and no change
+    is reported. Empty when either round has no needs (they were not computed for it).
     """
     keys = ["community_id", "issue_id"]
-    schema = {"community_id": pl.Utf8, "issue_id": pl.Utf8, "level": pl.Utf8}
+    schema = {"community_id": pl.Utf8, "issue_id": pl.Utf8, "level": pl.Utf8, "assessed": pl.Boolean}
+    if needs_from.height == 0 or needs_to.height == 0:
+        return pl.DataFrame(schema=NEED_CHANGE_SCHEMA)
 
-    def levels(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-        if needs_from.height == 0 or needs_to.height == 0:
-            return pl.DataFrame(schema=schema).rename({"level": name})
-        return frame.select(*keys, "level").cast(schema).rename({"level": name})
+    def levels(frame: pl.DataFrame, side: str) -> pl.DataFrame:
+        return (frame.select(*keys, "level", _assessed(frame).alias("assessed")).cast(schema)
+                .rename({"level": f"level_{side}", "assessed": f"assessed_{side}"}))
 
-    both = levels(needs_from, "level_from").join(levels(needs_to, "level_to"), on=keys, how="full",
-                                                 coalesce=True, maintain_order="left_right")
+    both = levels(needs_from, "from").join(levels(needs_to, "to"), on=keys, how="full", coalesce=True,
+                                           maintain_order="left_right")
     before, after = pl.col("level_from"), pl.col("level_to")
+    missing_from, missing_to = pl.col("assessed_from").not_(), pl.col("assessed_to").not_()
     change = (pl.when(before.is_null()).then(pl.lit("only_to"))
               .when(after.is_null()).then(pl.lit("only_from"))
+              .when(missing_from | missing_to).then(pl.lit("not_comparable"))
               .when((after == "priority") & (before != "priority")).then(pl.lit("became_priority"))
               .when((before == "priority") & (after != "priority")).then(pl.lit("no_longer_priority"))
               .when(before != after).then(pl.lit("level_changed"))
               .otherwise(pl.lit("unchanged")))
-    return both.with_columns(change.alias("change"))
+    said = {"from": from_round, "to": to_round, "both": f"{from_round} and {to_round}"}
+    said_fr = {"from": from_round, "to": to_round, "both": f"{from_round} ni en {to_round}"}
+
+    def reason(english: bool) -> pl.Expr:
+        text = ("not assessed in {}: neither a survey measure nor an analyst's assessment" if english else
+                "non apprécié en {} : ni mesure de l'enquête ni appréciation d'analyste")
+        names = said if english else said_fr
+        which = (pl.when(missing_from & missing_to).then(pl.lit(text.format(names["both"])))
+                 .when(missing_from).then(pl.lit(text.format(names["from"])))
+                 .otherwise(pl.lit(text.format(names["to"]))))
+        return pl.when(pl.col("change") == "not_comparable").then(which).otherwise(pl.lit(""))
+
+    found = both.with_columns(change.alias("change"))
+    return found.with_columns(reason(True).alias("reason"), reason(False).alias("reason_fr")).select(
+        list(NEED_CHANGE_SCHEMA))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -221,7 +287,7 @@ def compare(before: RoundData, after: RoundData, spec: CompareSpec) -> Compariso
     kinds = {i: k for i, k in (spec.kinds or {}).items() if i in ids}
     stacked = linearise_rounds(before.respondents, after.respondents, ids, spec.design, spec.estimation,
                                spec.groups, kinds, spec.pairing, spec.case_id, treatment)
-    changes = indicator_change(stacked)
+    changes = adjust_within_domains(indicator_change(stacked))
     if spec.communities:
         changes = report_order(changes, spec.communities)
     scores = (score_change(stacked, spec.index, comparable.excluded) if spec.index is not None
@@ -229,7 +295,8 @@ def compare(before: RoundData, after: RoundData, spec: CompareSpec) -> Compariso
     did = (difference_in_differences(stacked) if spec.did
            else pl.DataFrame(schema=_empty_schema(DID_COLUMNS, ("community_id", "indicator_id"))))
     return Comparison(from_round=before.name, to_round=after.name, linkage=stacked.linkage, changes=changes,
-                      score_changes=scores, did=did, need_changes=needs_change(before.needs, after.needs),
+                      score_changes=scores, did=did,
+                      need_changes=needs_change(before.needs, after.needs, before.name, after.name),
                       comparability=comparable.table,
                       questionnaire_changes=questionnaire_changes(before.answered, after.answered))
 

@@ -56,13 +56,31 @@ def factsheet_html(dashboard: Any, round_name: str, community_id: str, language:
     )
 
 
+def current_results(dashboard: Any, round_name: str) -> None:
+    """Refuse (409, saying which stages to run again) a round whose stored results were computed before
+    its submissions or the study's settings last changed: a document made from them would be stamped
+    and read as today's. Not kept between requests: a settings file can change without the store."""
+    from retour import study
+    from retour.dashboard.web import PageError
+    from retour.errors import RetourError
+
+    record = dashboard.access.read(lambda con: study.results_record(dashboard.project, con, round_name))
+    try:
+        record.check(dashboard.project, round_name)
+    except RetourError as error:
+        raise PageError(409, "community.no_factsheet", detail=str(error)) from None
+
+
 def factsheet_pdf(
     dashboard: Any, round_name: str, community_id: str, language: str, print_html: Any
 ) -> bytes:
     """The community's fact sheet as PDF, kept while the store is unchanged: the report's two-page fiche,
-    or, when the report cannot be made (its registers are missing), the dashboard's print page."""
+    or, when the report cannot be made (its registers are missing), the dashboard's print page. Results
+    out of date with the data or settings are refused (`current_results`), never printed."""
     from retour.errors import RetourError
     from retour.report import render_factsheet
+
+    current_results(dashboard, round_name)
 
     def build() -> bytes:
         try:

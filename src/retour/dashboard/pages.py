@@ -300,7 +300,8 @@ def rounds_comparison(
 ) -> dict[str, Any]:
     """Each round's estimate per indicator for one community (or the whole sample), and the change into
     the latest round as stored by the comparison stage (`changes`: change, p_adjusted, from_round),
-    from the earliest round it was compared with."""
+    from the earliest round it was compared with. `p_adjusted` is adjusted over the community's
+    indicators; the page marks a change clear by `retour.comparison.clear_change`'s rule."""
     estimates = _overall(access.results("estimates"))
     present = [
         r for r in round_names if estimates.height and r in set(estimates.get_column("round").to_list())

@@ -3,11 +3,13 @@
 `change_context` turns the stored `changes`, `score_changes` and `need_changes` of a later round
 compared with the baseline (made by `retour compare`, or by `retour report` when missing or stale; see
 `retour.comparison`) into plain text for the `_change.html` partial: scores
-and ranks at both times, the indicators whose change is clear (its confidence interval excludes zero),
-and the needs that became or stopped being priorities. A fact sheet gets it as a few lines (its two
-pages are full); the synthesis as tables of every community's composite score and the sample's
-fact-sheet indicators. It formats stored values only; it computes no
-statistic. Without a stored comparison the section is left out (`change` is None).
+and ranks at both times, the indicators whose change is clear (`retour.comparison.clear_change`: its
+p-value, adjusted by Benjamini-Hochberg over the indicators of its community, is below 1 - confidence,
+the rule of the dashboard's rounds page too), and the needs that became or stopped being priorities
+(needs not assessed in one of the rounds are named as not compared, never as a change). A fact sheet
+gets it as a few lines (its two pages are full); the synthesis as tables of every community's composite
+score and the sample's fact-sheet indicators. It formats stored values only; it computes no statistic.
+Without a stored comparison the section is left out (`change` is None).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from retour.comparison import clear_change
 from retour.report.data import ALL, ReportData
 from retour.report.i18n import N_, Formatter
 
@@ -76,12 +79,14 @@ def _interval(fmt: Formatter, kind: str, low: float | None, high: float | None, 
     return f"[{fmt.decimal(low * 100, 0)} ; {fmt.decimal(high * 100, 0)}]"
 
 
-def _clear(row: dict[str, Any]) -> bool:
+def _excludes_zero(row: dict[str, Any]) -> bool:
+    """A score change in bold: its interval excludes zero (four scores per community, not adjusted)."""
     low, high = row.get("ci_low"), row.get("ci_high")
     return low is not None and high is not None and (low > 0 or high < 0) and not row.get("suppressed")
 
 
 def _indicator_rows(data: ReportData, fmt: Formatter, rows: pl.DataFrame) -> list[dict[str, Any]]:
+    confidence = data.settings.estimation.confidence
     shown = []
     for row in rows.iter_rows(named=True):
         info = data.indicator(row["indicator_id"])
@@ -93,7 +98,7 @@ def _indicator_rows(data: ReportData, fmt: Formatter, rows: pl.DataFrame) -> lis
                       "change": _difference(fmt, info.kind, row["change"]),
                       "interval": _interval(fmt, info.kind, row["ci_low"], row["ci_high"]),
                       "tone": "neutral" if better is None else ("better" if better else "worse"),
-                      "is_clear": _clear(row)})
+                      "is_clear": clear_change(row.get("p_adjusted"), row.get("suppressed"), confidence)})
     return shown
 
 
@@ -115,18 +120,19 @@ def _score_rows(fmt: Formatter, scores: pl.DataFrame) -> list[dict[str, Any]]:
                       "after": fmt.decimal(row["score_to"], 2), "change": _signed(fmt, row["change"]),
                       "interval": _interval(fmt, "", row["ci_low"], row["ci_high"], "score"),
                       "rank": f"{row['rank_from']} → {row['rank_to']}" if ranked else "",
-                      "is_clear": _clear(row), "composite": row["pillar"] == "composite"})
+                      "is_clear": _excludes_zero(row), "composite": row["pillar"] == "composite"})
     return shown
 
 
 def _needs(data: ReportData, fmt: Formatter, needs: pl.DataFrame, by_community: bool) -> dict[str, list[str]]:
-    """Issues that became (or stopped being) priorities; "Water (Kati)" when listing every community."""
+    """Issues that became (or stopped being) priorities, and those not compared (`not_comparable`: not
+    assessed in one of the rounds); "Water (Kati)" when listing every community."""
     labels = {}
     if not data.needs.is_empty() and "issue_label_fr" in data.needs.columns:
         column = "issue_label_fr" if fmt.language == "fr" else "issue_label_en"
         labels = dict(zip(data.needs["issue_id"].to_list(), data.needs[column].to_list(), strict=True))
     found = {}
-    for change in ("became_priority", "no_longer_priority"):
+    for change in ("became_priority", "no_longer_priority", "not_comparable"):
         rows = needs.filter(pl.col("change") == change).iter_rows(named=True) if needs.height else []
         names = [(labels.get(r["issue_id"]) or r["issue_id"])
                  + (f" ({data.community_name(r['community_id'])})" if by_community else "") for r in rows]
@@ -164,6 +170,9 @@ def change_context(data: ReportData, fmt: Formatter, community_id: str | None = 
     needs = data.need_changes
     if community_id is not None and needs.height:
         needs = needs.filter(pl.col("community_id") == community_id)
+    found = _needs(data, fmt, needs, by_community=community_id is None)
+    family = whole.filter((pl.col("community_id") == target) & pl.col("p_adjusted").is_not_null()).height \
+        if "p_adjusted" in whole.columns else 0
     before, after = _round_label(data, fmt, base), _round_label(data, fmt, data.round_name)
     composite = next((row for row in score_rows if row["composite"]), None) if community_id else None
     return {"change": {
@@ -175,13 +184,26 @@ def change_context(data: ReportData, fmt: Formatter, community_id: str | None = 
         "count": fmt._("{clear} of {total} indicators changed clearly.", clear=len(clear), total=len(rows))
         if rows else "",
         "none_clear": fmt._("No indicator changed clearly.") if rows and not clear else "",
-        "needs": _needs(data, fmt, needs, by_community=community_id is None),
+        "needs": {change: names for change, names in found.items() if change != "not_comparable"},
         "labels": {key: fmt._(message, context=LABEL_CONTEXTS.get(key), level=level)
                    for key, message in LABELS.items()},
-        "note": fmt._("Change = {to} − {base}. A change is clear when its {level} confidence interval "
-                      "excludes zero; the test accounts for both rounds' designs ({pairing}).",
-                      to=after, base=before, level=level, pairing=fmt._(PAIRINGS[pairing])),
+        "note": _note(data, fmt, before, after, pairing, family, found["not_comparable"]),
     }}
+
+
+def _note(data: ReportData, fmt: Formatter, before: str, after: str, pairing: str, family: int,
+          not_compared: list[str]) -> str:
+    """How changes are tested and picked, and the needs left out of the comparison."""
+    confidence = data.settings.estimation.confidence
+    note = fmt._("Change = {to} − {base}; the test accounts for both rounds' designs ({pairing}). A "
+                 "change is clear when its p-value, adjusted for the {count} indicators compared "
+                 "(Benjamini–Hochberg), is below {alpha}; the {level} intervals shown are not adjusted.",
+                 to=after, base=before, pairing=fmt._(PAIRINGS[pairing]), count=family,
+                 alpha=fmt.percent(1 - confidence), level=fmt.percent(confidence))
+    if not_compared:
+        note += " " + fmt._("Needs not assessed in one of the rounds, so not compared: {needs}.",
+                            needs=", ".join(not_compared))
+    return note
 
 
 def _magnitude(indicators: pl.DataFrame, indicator_id: str) -> float:

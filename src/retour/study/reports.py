@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from retour.config import Project
-from retour.errors import RetourError
+from retour.errors import EstimationError, RetourError
 from retour.study import INSTRUMENT_FILE, stamp
 from retour.study.needs import load_actor_register
 from retour.study.rounds import baseline_round, change_base, refresh_comparison
@@ -31,25 +32,93 @@ def _report_indicators(project: Project) -> list[dict[str, Any]]:
         return list(catalogue_indicators(read_toml(path)).values())
 
 
+RESULT_STAGES = (("estimate", "estimates"), ("index", "index_scores"), ("needs", "needs"))  # in run order
+
+
+@dataclass(frozen=True)
+class ResultsRecord:
+    """What a round's stored results were computed from, and whether they are still the study's.
+
+    `stamp`: the stamp of the round's latest `estimate` run (its data and config hashes; today's when
+    no run was recorded, as for results stored by hand). `rerun`: the stages to run again, in order,
+    when the data or the settings changed after them (empty when current); `why`: what changed.
+    """
+
+    stamp: dict[str, str]
+    rerun: tuple[str, ...] = ()
+    why: str = ""
+
+    def check(self, project: Project, round_name: str) -> None:
+        """Refuse out-of-date results: an EstimationError naming the stages to run again."""
+        if not self.rerun:
+            return
+        commands = ", then ".join(f"retour {name} {project.root} --round {round_name}" for name in self.rerun)
+        raise EstimationError(f"The results of round '{round_name}' are out of date: {self.why}.",
+                              f"Run again: {commands}.")
+
+
+def results_record(project: Project, con: Any, round_name: str) -> ResultsRecord:
+    """The round's `ResultsRecord`, from the runs the estimate, index and needs stages recorded.
+
+    A stage is out of date when its run's config hash is not today's, when its data hash is not the
+    round's submissions' today (checked when the round has stored submissions), or when a stage it
+    rests on ran after it; it and every later stage with stored results must run again.
+    """
+    from retour import store
+
+    config_now = project.config_hash()
+    counted = store.count_submissions(con, project.settings.design.community)
+    held = int(counted.filter(counted["round"] == round_name)["respondents"].sum()) if counted.height else 0
+    data_now = store.data_hash(con, round_name)
+    runs = {stage: store.latest_run(con, stage, round_name) for stage, _ in RESULT_STAGES}
+    stored = {stage: store.read_results(con, table, round_name).height > 0 for stage, table in RESULT_STAGES}
+    estimate = runs["estimate"]
+    run_stamp = stamp(project, data_now, round_name)
+    if estimate is not None:
+        run_stamp |= {"data_hash": str(estimate["data_hash"]), "config_hash": str(estimate["config_hash"])}
+    latest_before, rested_on = 0, ""
+    for position, (stage, _) in enumerate(RESULT_STAGES):
+        run = runs[stage]
+        if run is None or not stored[stage]:
+            continue
+        why = ""
+        if run["config_hash"] != config_now:
+            why = (f"the study's settings files changed after `retour {stage}` ran (config "
+                   f"{run['config_hash']}, now {config_now})")
+        elif held and run["data_hash"] != data_now:
+            why = (f"its submissions changed after `retour {stage}` ran (data {run['data_hash']}; the store "
+                   f"now holds {held} submissions, data {data_now})")
+        elif int(run["run_id"]) < latest_before:
+            why = f"`retour {stage}` ran before the latest `retour {rested_on}`"
+        if int(run["run_id"]) > latest_before:
+            latest_before, rested_on = int(run["run_id"]), stage
+        if why:
+            later = [name for name, _ in RESULT_STAGES[position + 1:] if stored[name]]
+            return ResultsRecord(run_stamp, (stage, *later), why)
+    return ResultsRecord(run_stamp)
+
+
 def report_data(project: Project, round_name: str, con: Any, with_changes: bool = True) -> Any:
     """The `ReportData` bundle of a round: stored results, catalogue and registers (nothing computed).
 
     The actors carry the analysts' dashboard edits, read through `con`. The change since baseline is
     the stored comparison of the baseline (the first survey round) with this round, unless
-    `with_changes` is False."""
+    `with_changes` is False. The stamp is that of the estimates (see `results_record`); results the
+    data or settings have changed since are refused with the stages to run again."""
     import datetime as dt
     import json
 
     import polars as pl
 
     from retour import store
-    from retour.errors import EstimationError
     from retour.report import ReportData, indicator_frame, load_communities
 
     estimates = store.read_results(con, "estimates", round_name)
     if estimates.height == 0:
         raise EstimationError(f"No estimates for round '{round_name}': there is nothing to report yet.",
                               f"Run `retour estimate {project.root} --round {round_name}` first.")
+    record = results_record(project, con, round_name)
+    record.check(project, round_name)
     specs = store.read_results(con, "index_specs", round_name)
     register = load_actor_register(project, con=con) if project.path("actors.yaml").exists() else None
     base = baseline_round(project) if with_changes else None
@@ -63,7 +132,7 @@ def report_data(project: Project, round_name: str, con: Any, with_changes: bool 
     return ReportData(
         settings=project.settings,
         round_name=round_name,
-        stamp=stamp(project, store.data_hash(con, round_name), round_name),
+        stamp=record.stamp,
         communities=load_communities(project.root),
         indicators=indicator_frame(_report_indicators(project)),
         estimates=estimates.drop("round"),
@@ -87,8 +156,12 @@ def write_report(project: Project, round_name: str | None = None, languages: tup
     """Write a round's fact sheets, synthesis and tables to `out/<round>/` and record a `report` run.
 
     Reads stored results (estimates, gaps, index scores, needs) and the study's registers; returns
-    the `OutputFile`s written. For a later survey round, the comparison with the baseline is run first
-    when it is missing or stale (see `change_since_baseline`), so the change section is always today's.
+    the `OutputFile`s written. Results whose data or settings changed since the estimate, index or
+    needs stage ran are refused first, with the stages to run again (see `results_record`). For a
+    later survey round, the comparison with the baseline is run first when it is missing or stale (see
+    `change_since_baseline`), so the change section is always today's. The store is only read while
+    the documents are made (a read-only connection, closed before rendering) and written once at the
+    end to record the run, so the dashboard stays usable meanwhile.
     `progress(message)` is called as each document is finished; `notify(line)` is told what was done
     besides (the comparison). Documents are made by `workers` processes (None: one per two CPUs, at
     most 4; 1: in this process); see `retour.report.render_documents` for the
@@ -101,16 +174,30 @@ def write_report(project: Project, round_name: str | None = None, languages: tup
 
     round_name = round_name or project.settings.index.reference_round
     project.settings.round(round_name)
+    _read_store(project, lambda con: results_record(project, con, round_name)).check(project, round_name)
     with_changes = change_since_baseline(project, round_name, progress, notify)
+    data = _read_store(project, lambda con: report_data(project, round_name, con, with_changes=with_changes))
+    written = write_outputs(data, project.output_dir, languages, formats, progress, workers)
+    details = json.dumps({"files": len(written), "languages": list(languages), "formats": list(formats)})
     con = store.connect(project.store_path)
     try:
-        data = report_data(project, round_name, con, with_changes=with_changes)
-        written = write_outputs(data, project.output_dir, languages, formats, progress, workers)
-        details = json.dumps({"files": len(written), "languages": list(languages), "formats": list(formats)})
         store.record_run(con, "report", round_name, dict(data.stamp), details)
     finally:
         con.close()
     return written
+
+
+def _read_store(project: Project, read: Callable[[Any], Any]) -> Any:
+    """`read(con)` on a read-only connection to the study's store (created first if it does not exist)."""
+    from retour import store
+
+    if not project.store_path.exists():
+        store.connect(project.store_path).close()
+    con = store.open_read_only(project.store_path)
+    try:
+        return read(con)
+    finally:
+        con.close()
 
 
 def change_since_baseline(project: Project, round_name: str, progress: Callable[[str], None] | None = None,
