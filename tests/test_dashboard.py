@@ -477,6 +477,24 @@ def test_the_users_command_adds_lists_changes_and_removes(tmp_path):
     )
 
 
+def test_retour_serve_on_a_port_in_use_says_so_and_nothing_else(study, capsys):
+    import socket
+
+    from retour.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as done:
+            main(["serve", str(study), "--port", str(port)])
+    assert done.value.code == 1
+    output = capsys.readouterr()
+    assert output.out == ""
+    assert output.err == (f"Error: Port {port} on 127.0.0.1 is in use (another retour serve?). Stop that "
+                          f"server, or choose another port: retour serve {study} --port {port + 1}\n")
+
+
 @pytest.mark.slow
 def test_retour_serve_answers_on_loopback(study):
     import socket
@@ -491,23 +509,20 @@ def test_retour_serve_answers_on_loopback(study):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                import httpx
+        import httpx
 
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.3)
+        # The address is printed once the dashboard listens: the first request after it is answered.
+        announced = ""
+        while f"on http://127.0.0.1:{port}/" not in announced:
+            announced = server.stderr.readline()
+            assert announced, "retour serve stopped before printing its address"
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
         assert health.json()["status"] == "ok"
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 303
     finally:
         server.terminate()
-        _, errors = server.communicate(timeout=30)
-    assert f"on http://127.0.0.1:{port}/" in errors
+        server.communicate(timeout=30)
+    assert announced.startswith("Dashboard of 'Mali 2018")
 
 
 def test_the_rounds_page_shows_each_round_and_the_stored_change(client, study):
@@ -617,3 +632,19 @@ def test_an_unexpected_failure_gives_a_polite_500_page(study, monkeypatch):
     response = client.get("/ranking")
     assert response.status_code == 500
     assert "Erreur interne" in page(response) and "a bug" not in response.text
+
+
+def test_an_upload_shows_its_problems_in_the_users_language(tmp_path):
+    project = init_study(tmp_path / "study")  # its own study: the upload changes the store
+    write_results(project.store_path, ("baseline",))
+    add_users(project.store_path)
+    client = client_for(project)
+    sign_in(client, "ana")
+    token = csrf_of(client, "/")
+    client.post("/language", data={"language": "en", "next": "/"}, headers={"X-CSRF-Token": token})
+    messy = (Path(__file__).parent / "data" / "mali_messy.csv").read_bytes()  # French label headers
+    response = client.post("/uploads", files={"export": ("mali_messy.csv", messy, "text/csv")},
+                           data={"round": "baseline"}, headers={"X-CSRF-Token": csrf_of(client, "/")})
+    assert response.status_code == 200
+    assert "matches no field of the questionnaire" in page(response)
+    assert "ne correspond à aucun champ" not in page(response)

@@ -52,6 +52,32 @@ def test_every_setting_has_help_text():
     assert not undocumented
 
 
+def test_each_field_of_a_round_is_documented_with_its_help():
+    from retour.config import RoundSettings
+
+    settings = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert "One `[[rounds]]` table per entry" in settings
+    for name, field in RoundSettings.model_fields.items():
+        assert f"| `rounds` | `rounds[].{name}` |" in settings, f"rounds[].{name} is not in docs/settings.md"
+        assert field.description.replace("|", "\\|") in settings
+
+
+def test_the_monitoring_how_to_is_linked_and_its_settings_and_commands_are_real():
+    import re
+    import tomllib
+
+    from retour.config import Settings
+
+    assert "(docs/monitoring.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    howto = (ROOT / "docs" / "monitoring.md").read_text(encoding="utf-8")
+    (settings_text,) = re.findall(r"```toml\n(.*?)```", howto, re.S)
+    settings = Settings.model_validate(tomllib.loads(settings_text))
+    assert {r.kind for r in settings.rounds} == {"monitoring"} and settings.design.weight == ""
+    commands = [line.split()[1] for block in re.findall(r"```sh\n(.*?)```", howto, re.S)
+                for line in block.splitlines() if line.startswith("retour ")]
+    assert commands[0] == "form" and set(commands) <= set(COMMANDS)
+
+
 def test_every_registry_entry_is_documented():
     methodology = (ROOT / "docs" / "methodology.md").read_text(encoding="utf-8")
     from retour.index import aggregate, normalise

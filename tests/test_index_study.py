@@ -19,7 +19,7 @@ from retour.config import load_project
 from retour.errors import EstimationError
 from retour.estimate import Design, EstimationSpec, estimate
 from retour.index import IndexSpec, build
-from retour.study import build_index, explain_index, load_index_spec
+from retour.study import build_index, explain_index, load_index_spec, rank_probabilities
 
 COMMUNITIES = ["bafoulabe", "bamako_commune_iv", "kati", "kayes", "kita", "sikasso", "kirane"]
 
@@ -195,6 +195,78 @@ def test_cli_explain_before_building_says_what_to_run(study, capsys):
     project, _ = study
     assert run(["index", str(project.root), "--explain", "kayes"]) == 1
     assert "Error: No index stored for round 'baseline'." in capsys.readouterr().err
+
+
+def _store_ranks(project) -> None:
+    """A stored index of three communities whose rank probabilities are known exactly."""
+    communities = ["kati", "kayes", "kita"]
+    scores = pl.DataFrame({
+        "community_id": communities * 2, "pillar": ["economic"] * 3 + ["composite"] * 3,
+        "score": [0.4, 0.7, 0.1, 0.5, 0.6, 0.2], "rank": [2, 1, 3, 2, 1, 3],
+        "score_low": [0.3, 0.6, 0.0, 0.4, 0.5, 0.1], "score_high": [0.5, 0.8, 0.2, 0.6, 0.7, 0.3],
+        "rank_low": [1, 1, 3, 1, 1, 2], "rank_high": [2, 2, 3, 2, 2, 3]})
+    chances = {("kati", "economic"): [0.25, 0.75, 0.0], ("kayes", "economic"): [0.75, 0.25, 0.0],
+               ("kita", "economic"): [0.0, 0.0, 1.0], ("kati", "composite"): [0.4, 0.598, 0.002],
+               ("kayes", "composite"): [0.6, 0.4, 0.0], ("kita", "composite"): [0.0, 0.002, 0.998]}
+    probabilities = pl.DataFrame(
+        [{"community_id": c, "pillar": p, "rank": r, "probability": share}
+         for (c, p), shares in chances.items() for r, share in enumerate(shares, start=1)])
+    con = store.connect(project.store_path)
+    try:
+        store.write_results(con, "index_scores", scores, "baseline")
+        store.write_results(con, "index_rank_probabilities", probabilities, "baseline")
+    finally:
+        con.close()
+
+
+def test_cli_probabilities_prints_the_chance_of_each_rank(study, capsys):
+    project, _ = study
+    _store_ranks(project)
+    assert run(["index", str(project.root), "--probabilities", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == (
+        "pillar,rank,community_id,p_rank_1,p_rank_2,p_rank_3\n"
+        "economic,1,kayes,0.75,0.25,0.0\n"
+        "economic,2,kati,0.25,0.75,0.0\n"
+        "economic,3,kita,0.0,0.0,1.0\n"
+        "composite,1,kayes,0.6,0.4,0.0\n"
+        "composite,2,kati,0.4,0.598,0.002\n"
+        "composite,3,kita,0.0,0.002,0.998\n")
+    assert run(["index", str(project.root), "--probabilities"]) == 0
+    assert capsys.readouterr().out == (
+        "Probabilités de rang / rank probabilities (baseline, bootstrap)\n"
+        "┏━━━━━━━━━━━┳━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━┓\n"
+        "┃ pillar    ┃ rank ┃ community_id ┃ p_rank_1 ┃ p_rank_2 ┃ p_rank_3 ┃\n"
+        "┡━━━━━━━━━━━╇━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━┩\n"
+        "│ economic  │ 1    │ kayes        │ 75%      │ 25%      │          │\n"
+        "│ economic  │ 2    │ kati         │ 25%      │ 75%      │          │\n"
+        "│ economic  │ 3    │ kita         │          │          │ 100%     │\n"
+        "│ composite │ 1    │ kayes        │ 60%      │ 40%      │          │\n"
+        "│ composite │ 2    │ kati         │ 40%      │ 60%      │ <1%      │\n"
+        "│ composite │ 3    │ kita         │          │ <1%      │ 100%     │\n"
+        "└───────────┴──────┴──────────────┴──────────┴──────────┴──────────┘\n")
+
+
+def test_rank_probabilities_are_those_of_the_bootstrap_for_every_rank(study, capsys):
+    project, _ = study
+    build_index(project, "baseline")
+    table = rank_probabilities(project, "baseline")
+    assert table.columns == ["pillar", "rank", "community_id", *[f"p_rank_{r}" for r in range(1, 8)]]
+    assert table.height == 28 and table["pillar"].unique(maintain_order=True).to_list()[-1] == "composite"
+    shares = table.select(pl.sum_horizontal(pl.col("^p_rank_.*$"))).to_series().to_list()
+    assert shares == pytest.approx([1.0] * 28)
+    stored_kirane = stored(project, "index_rank_probabilities", "baseline").filter(
+        (pl.col("community_id") == "kirane") & (pl.col("pillar") == "composite")).sort("rank")
+    row = table.filter((pl.col("community_id") == "kirane") & (pl.col("pillar") == "composite"))
+    assert row.select(pl.col("^p_rank_.*$")).row(0) == tuple(stored_kirane["probability"].to_list())
+    assert run(["index", str(project.root), "--probabilities", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 28
+
+
+def test_cli_probabilities_before_building_says_what_to_run(study, capsys):
+    project, _ = study
+    assert run(["index", str(project.root), "--probabilities"]) == 1
+    assert capsys.readouterr().err == (f"Error: No index stored for round 'baseline'. Run `retour index "
+                                       f"{project.root} --round baseline` first.\n")
 
 
 @pytest.mark.slow

@@ -254,7 +254,7 @@ def test_unknown_community_or_language_is_a_clear_error(data):
 def _normalise(html: str) -> str:
     html = re.sub(r"(configuration|config) [0-9a-f]{12}", r"\1 <hash>", html)
     html = re.sub(r"(données|data) [0-9a-f]{12}", r"\1 <hash>", html)
-    return re.sub(r"passage baseline · [^<]+<", "passage baseline · <date><", html)
+    return re.sub(r"(passage [^·<]+) · [^<]+<", r"\1 · <date><", html)
 
 
 def test_factsheet_html_matches_the_golden_snapshot(data):
@@ -266,6 +266,25 @@ def test_factsheet_html_matches_the_golden_snapshot(data):
         "The Kayes fact sheet changed. If the change is intended, delete "
         "tests/golden/factsheet_kayes_fr.html and run the test again to rewrite it, then review the diff."
     )
+
+
+def test_reports_name_a_round_by_its_label_in_the_readers_language(data):
+    from retour.report.context import round_label, stamp_text
+
+    fr, en = Formatter("fr"), Formatter("en")
+    assert stamp_text(data, fr) == ("retour 0.1.0 · configuration abcdef123456 · données 0123456789ab · "
+                                    "passage Situation de référence · 2 avril 2018")
+    assert stamp_text(data, en) == ("retour 0.1.0 · config abcdef123456 · data 0123456789ab · "
+                                    "round Baseline · April 2, 2018")
+    assert round_label(data, fr, "final") == "Évaluation finale"
+    unlabelled = dataclasses.replace(data, round_name="pilot", stamp={**data.stamp, "round": "pilot"})
+    assert stamp_text(unlabelled, en).endswith(" · round pilot · April 2, 2018")  # no label: the id
+    factsheet = render_factsheet("kayes", data, "fr").html
+    assert "passage Situation de référence" in factsheet and "passage baseline" not in factsheet
+    synthesis = render_synthesis(data, "fr").html
+    assert "bornes tirées du passage « Situation de référence »" in synthesis
+    assert "goalposts taken from the Baseline round" in render_synthesis(data, "en").html
+    assert "passage baseline" not in synthesis
 
 
 # --- synthesis ------------------------------------------------------------------------------------------

@@ -88,6 +88,54 @@ def test_suppressed_cells_are_hidden_in_every_table(data, tmp_path):
     assert found and found[0][5] == "—" and found[0][9] == 7
 
 
+def test_sheet_names_fit_excel_in_whole_words_with_the_full_title_above(data, tmp_path):
+    from retour.report.tables import sheet_name
+
+    write_tables(data, tmp_path, ("fr", "en"))
+    french = openpyxl.load_workbook(tmp_path / "tables-fr.xlsx")
+    assert all(len(name) <= 31 for name in french.sheetnames)
+    c4d = french["Comm. pour le développement"]
+    assert c4d["A1"].value == "Communication pour le développement" and c4d["A2"].value == "Communauté"
+    assert c4d.freeze_panes == "A3" and c4d.auto_filter.ref.startswith("A2:")
+    views = french["Image des migrants de retour"]
+    assert views["A1"].value == "Regard sur les migrants de retour" and views["A2"].value == "Communauté"
+    assert french["Services de base"]["A1"].value == "Communauté"  # a name that fits: no title row
+    english = openpyxl.load_workbook(tmp_path / "tables-en.xlsx")
+    assert english["Communication for development"]["A1"].value == "Community"
+    assert sheet_name("reasons_for_not_going_back_to_school_abroad") == "reasons_for_not_going_back_to…"
+    assert sheet_name("Raisons de rester", " 2") == "Raisons de rester 2"
+    assert sheet_name("Communication pour le développement", " 2") == "Communication pour le… 2"
+
+
+def test_rank_probabilities_have_a_sheet_per_language_and_a_csv(data, tmp_path):
+    probabilities = (data.index_scores.select("community_id", "pillar", "rank")
+                     .join(pl.DataFrame({"rank": list(range(1, 8))}), how="cross", suffix="_possible")
+                     .select("community_id", "pillar", pl.col("rank_possible").alias("rank"),
+                             (pl.col("rank") == pl.col("rank_possible")).cast(pl.Float64)
+                             .alias("probability")))
+    kayes = (pl.col("community_id") == "kayes") & (pl.col("pillar") == "composite")
+    probabilities = probabilities.with_columns(
+        pl.when(kayes & (pl.col("rank") == 5)).then(0.7).when(kayes & (pl.col("rank") == 4)).then(0.3)
+        .otherwise(pl.col("probability")).alias("probability"))
+    written = write_tables(data, tmp_path, ("fr", "en"), rank_probabilities=probabilities)
+    assert "rank_probabilities.csv" in {p.name for p in written}
+    sheet = openpyxl.load_workbook(tmp_path / "tables-fr.xlsx")["Probabilités de rang"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("Pilier", "Rang", "Communauté", *[f"Rang {r}" for r in range(1, 8)])
+    composite = [row for row in rows if row[0] == "Composite"]
+    assert [row[2] for row in composite][:2] == ["Bamako Commune IV", "Sikasso"]
+    assert next(row for row in composite if row[2] == "Kayes")[1:] == (5, "Kayes", 0, 0, 0, 0.3, 0.7, 0, 0)
+    assert sheet["D2"].number_format == "0.0%"
+    english = openpyxl.load_workbook(tmp_path / "tables-en.xlsx")
+    headers = [c.value for c in english["Rank probabilities"][1]]
+    assert headers[:4] == ["Pillar", "Rank", "Community", "Rank 1"]
+    notes = [str(row[0].value) for row in english["Notes"].iter_rows()]
+    assert any(n.startswith("Rank probabilities: the share of the survey-bootstrap draws") for n in notes)
+    lines = (tmp_path / "rank_probabilities.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "community_id,pillar,rank,probability,stamp,data_note"
+    assert len(lines) == 1 + 7 * 4 * 7 and lines[1].startswith("bafoulabe,composite,1,")
+
+
 def test_write_outputs_lays_out_the_round_folder(data, tmp_path):
     messages: list[str] = []
     written = write_outputs(data, tmp_path, ("en",), ("html",), messages.append)

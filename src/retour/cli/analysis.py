@@ -109,6 +109,10 @@ def index_command(
         "--explain", metavar="COMMUNITY",
         help="Print what makes up one community's scores (from the stored index) instead of building.")
     ] = None,
+    probabilities: Annotated[bool, typer.Option(
+        "--probabilities",
+        help="Print how sure the ranking is (from the stored index) instead of building: per pillar and "
+             "community, the probability of each rank.")] = False,
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Pillar indices (economic, social, psychosocial) and the composite reintegration score per
@@ -119,20 +123,29 @@ def index_command(
     index.toml and indicators.toml say. Score and rank intervals come from a survey bootstrap
     (index.bootstrap_replicates, index.interval_level in retour.toml). Run `retour estimate` first.
     --explain shows each indicator's contribution (weight x normalised / sum of weights) to its pillar
-    and each pillar's to the composite.
+    and each pillar's to the composite. --probabilities shows, per pillar and community, the share of
+    bootstrap draws in which it took each rank (p_rank_1 = probability of ranking first).
 
     Example:
         retour index my-study
         retour index my-study --round midterm --format csv
         retour index my-study --explain kati
+        retour index my-study --probabilities
     """
     from rich.progress import Progress
 
     from retour.config import load_project
     from retour.index.tables import tableau_1
-    from retour.study import build_index, explain_index
+    from retour.study import build_index, explain_index, rank_probabilities
 
     project = load_project(study)
+    if probabilities:
+        table = rank_probabilities(project, round_name)
+        if output is OutputFormat.TABLE:  # percentages read best on screen; CSV and JSON keep 0..1
+            table = table.with_columns(_as_percent(c) for c in table.columns if c.startswith("p_rank_"))
+        emit(records_of(table), output,
+             title=f"Probabilités de rang / rank probabilities ({round_name}, bootstrap)")
+        return
     if explain is not None:
         contributions = explain_index(project, explain, round_name)
         emit(records_of(contributions), output, columns=_EXPLAIN_COLUMNS,
@@ -151,6 +164,16 @@ def index_command(
     if project.settings.study.synthetic:
         info("Données synthétiques calibrées sur des agrégats publiés / "
              "Synthetic data calibrated to published aggregates.")
+
+
+def _as_percent(column: str) -> Any:
+    """A 0..1 column as whole percentages ("62%"), "<1%" for a rank that occurred but rarely, blank for 0."""
+    import polars as pl
+
+    share = pl.col(column)
+    text = (share * 100).round(0).cast(pl.Int64).cast(pl.Utf8) + "%"
+    return (pl.when(share.is_null() | (share == 0)).then(pl.lit(""))
+            .when(share < 0.005).then(pl.lit("<1%")).otherwise(text).alias(column))
 
 
 _NEEDS_COLUMNS = ["community_id", "issue_id", "level", "basis", "computed_level", "overridden", "rule",

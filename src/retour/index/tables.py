@@ -70,3 +70,17 @@ def tableau_1(scores: pl.DataFrame, pillars: tuple[str, ...]) -> pl.DataFrame:
     columns = ["pillar", "rank", "community_id", "score", "score_low", "score_high", "rank_low", "rank_high"]
     return scores.sort(position, "rank", "community_id").select(
         [c for c in columns if c in scores.columns])
+
+
+def rank_probability_table(probabilities: pl.DataFrame, scores: pl.DataFrame,
+                           pillars: tuple[str, ...]) -> pl.DataFrame:
+    """Rank probabilities ordered as Tableau 1, one row per pillar and community: its rank and the share
+    of draws in which it took each rank r = 1..C (columns `p_rank_<r>`, adding up to 1 across a row).
+    """
+    keys = ["community_id", "pillar"]
+    possible = sorted(set(probabilities["rank"].to_list()))
+    wide = probabilities.select(*keys, pl.col("rank").cast(pl.Utf8), "probability").pivot(
+        on="rank", index=keys, values="probability")
+    columns = [pl.col(str(r)).alias(f"p_rank_{r}") for r in possible]
+    ranked = tableau_1(scores, pillars).select("pillar", "rank", "community_id")
+    return ranked.join(wide.select(*keys, *columns), on=keys, how="left", maintain_order="left")

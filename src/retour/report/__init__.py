@@ -124,6 +124,6 @@ def write_outputs(
             )
     if progress:
         progress("tables")
-    for path in write_tables(data, root / "tables", languages):
+    for path in write_tables(data, root / "tables", languages, data.rank_probabilities):
         written.append(OutputFile("tables", "", "", path.suffix.lstrip("."), path))
     return written

@@ -13,13 +13,16 @@ from retour.report.data import ReportData
 from retour.report.i18n import Formatter
 
 
-def round_label(data: ReportData, fmt: Formatter) -> str:
-    """The round's name in the language (`label_fr` / `label_en` of retour.toml), else its id."""
+def round_label(data: ReportData, fmt: Formatter, name: str | None = None) -> str:
+    """A round's name in the reader's language (`label_fr` / `label_en` of retour.toml), else its id.
+
+    `name` is the round's id (default: the round reported on)."""
+    name = name or data.round_name
     for round_settings in data.settings.rounds:
-        if round_settings.name == data.round_name:
+        if round_settings.name == name:
             label = round_settings.label_fr if fmt.language == "fr" else round_settings.label_en
             return label or round_settings.name
-    return data.round_name
+    return name
 
 
 def synthetic_note(data: ReportData, fmt: Formatter) -> str:
@@ -31,13 +34,13 @@ def synthetic_note(data: ReportData, fmt: Formatter) -> str:
 
 
 def stamp_text(data: ReportData, fmt: Formatter) -> str:
-    """One line: retour version, config hash, data hash, round and date."""
+    """One line: retour version, config hash, data hash, round (its label in the language) and date."""
     return fmt._(
         "retour {version} · config {config} · data {data} · round {round} · {date}",
         version=data.stamp.get("retour_version", ""),
         config=data.stamp.get("config_hash", ""),
         data=data.stamp.get("data_hash", ""),
-        round=data.stamp.get("round") or data.round_name,
+        round=round_label(data, fmt, data.stamp.get("round") or data.round_name),
         date=fmt.date(data.generated_on),
     )
 

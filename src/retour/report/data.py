@@ -127,6 +127,7 @@ class ReportData:
     estimates: pl.DataFrame
     gaps: pl.DataFrame = field(default_factory=pl.DataFrame)
     index_scores: pl.DataFrame = field(default_factory=pl.DataFrame)
+    rank_probabilities: pl.DataFrame = field(default_factory=pl.DataFrame)
     index_spec: Mapping[str, Any] = field(default_factory=dict)
     needs: pl.DataFrame = field(default_factory=pl.DataFrame)
     actors: tuple[Actor, ...] = ()

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from retour.report import charts
+from retour.report.context import round_label
 from retour.report.data import ALL, PILLARS, ReportData
 from retour.report.i18n import N_, Formatter
 
@@ -134,7 +135,7 @@ def method(data: ReportData, fmt: Formatter) -> dict[str, Any]:
             aggregation=fmt._(
                 METHOD_NAMES.get(str(spec.get("aggregation", "arithmetic")), "weighted arithmetic mean")
             ),
-            reference=settings.index.reference_round,
+            reference=round_label(data, fmt, settings.index.reference_round),
             level=fmt.percent(settings.index.interval_level),
             replicates=fmt.integer(settings.index.bootstrap_replicates),
         ),

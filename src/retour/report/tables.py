@@ -1,10 +1,12 @@
 """Write every stored result of a round as tables: one XLSX workbook per language and CSV files.
 
 The workbook has one sheet of estimates per theme of the indicator catalogue, then the gaps, the index
-scores and the needs, and a sheet of notes with the stamp; headers are frozen and filterable,
-proportions formatted as percentages. CSV files keep stable snake_case columns and both languages'
-labels. A value resting on fewer than `min_cell` respondents (`suppressed`) is never written: its
-estimate, standard error, interval and design effect are blank in CSV and "—" in the workbook.
+scores, the rank probabilities, the needs, and a sheet of notes with the stamp; headers are frozen and
+filterable, proportions formatted as percentages. Sheet names fit Excel's 31 characters: a title too
+long in some language has a short name (`SHEET_TITLES`) and its full title in the sheet's first row.
+CSV files keep stable snake_case columns and both languages' labels. A value resting on fewer than
+`min_cell` respondents (`suppressed`) is never written: its estimate, standard error, interval and
+design effect are blank in CSV and "—" in the workbook.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
+from retour.index.tables import rank_probability_table
 from retour.report.context import stamp_text, synthetic_note
 from retour.report.data import ReportData
 from retour.report.i18n import N_, SUPPRESSED, Formatter
@@ -60,12 +63,40 @@ LEVEL_LABELS = {
     "outside_reach": N_("Outside direct reach"),
     "none": N_("Not a priority"),
 }
+SHEET_NAME_LIMIT = 31  # Excel refuses longer sheet names
+# Short sheet names for titles longer than SHEET_NAME_LIMIT in some language (full title -> short one).
+SHEET_TITLES = {
+    THEME_LABELS["c4d"]: N_("Comm. for development"),
+    THEME_LABELS["perception_returnees"]: N_("Views of returnees"),
+}
 PILLAR_LABELS = {
     "economic": N_("Economic"),
     "social": N_("Social"),
     "psychosocial": N_("Psychosocial"),
     "composite": N_("Composite"),
 }
+
+
+_NOT_IN_SHEET_NAMES = str.maketrans({"/": "-", "\\": "-", ":": " ", "?": "", "*": "", "[": "(", "]": ")"})
+
+
+def sheet_name(title: str, suffix: str = "") -> str:
+    """`title` + `suffix` within SHEET_NAME_LIMIT characters; a title too long is cut after its last
+    whole word that fits (mid-word only when one word is longer than the limit) and ends with "…"."""
+    room = SHEET_NAME_LIMIT - len(suffix)
+    if len(title) <= room:
+        return title + suffix
+    cut = title[: room - 1]
+    boundary = max(cut.rfind(" "), cut.rfind("_"), cut.rfind("-"))
+    return (cut[:boundary] if boundary > 0 else cut).rstrip(" _-") + "…" + suffix
+
+
+def _probabilities(frame: pl.DataFrame | None) -> pl.DataFrame:
+    """Stored rank probabilities (community_id, pillar, rank, probability) without the round column."""
+    if frame is None or frame.is_empty():
+        return pl.DataFrame(schema={"community_id": pl.Utf8, "pillar": pl.Utf8, "rank": pl.Int64,
+                                    "probability": pl.Float64})
+    return frame.drop("round", strict=False)
 
 
 def blank_suppressed(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
@@ -97,13 +128,15 @@ def labelled_estimates(data: ReportData) -> pl.DataFrame:
     )
 
 
-def write_csv(data: ReportData, folder: Path) -> list[Path]:
-    """estimates.csv, gaps.csv, index_scores.csv and needs.csv (those with rows), each with the stamp."""
+def write_csv(data: ReportData, folder: Path, rank_probabilities: pl.DataFrame | None = None) -> list[Path]:
+    """estimates.csv, gaps.csv, index_scores.csv, rank_probabilities.csv (the stored
+    `index_rank_probabilities`) and needs.csv, those with rows, each with the stamp."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = {
         "estimates": labelled_estimates(data),
         "gaps": blank_suppressed(data.gaps.drop("round", strict=False), GAP_VALUE_COLUMNS),
         "index_scores": data.index_scores.drop("round", strict=False),
+        "rank_probabilities": _probabilities(rank_probabilities).sort("pillar", "community_id", "rank"),
         "needs": data.needs.drop("round", strict=False),
     }
     # Every output carries the stamp: in a CSV file, as trailing columns repeated on each row.
@@ -142,16 +175,24 @@ class _Workbook:
         self.integer = self.book.add_format({"num_format": "0"})
         self.text = self.book.add_format({"text_wrap": False})
         self.suppressed = self.book.add_format({"align": "center", "font_color": "#5F6B78"})
+        self.title = self.book.add_format({"bold": True, "font_size": 12})
         self.names: set[str] = set()
 
-    def sheet(self, title: str) -> Any:
-        name = title.replace("/", "-").replace(":", " ")[:31]
-        base, number = name, 2
+    def sheet(self, title: str, short: str | None = None) -> tuple[Any, int]:
+        """A new sheet named `title`, or `short` when the title is too long for a sheet name, and its
+        first free row: 1 when the name is not the whole title, which is then written in that row."""
+        fits = len(title) <= SHEET_NAME_LIMIT
+        wanted = (title if fits or not short else short).translate(_NOT_IN_SHEET_NAMES)
+        name, number = sheet_name(wanted), 2
         while name.lower() in self.names:
-            name = f"{base[:28]} {number}"
+            name = sheet_name(wanted, f" {number}")
             number += 1
         self.names.add(name.lower())
-        return self.book.add_worksheet(name)
+        sheet = self.book.add_worksheet(name)
+        if name == title:
+            return sheet, 0
+        sheet.write(0, 0, title, self.title)
+        return sheet, 1
 
     def table(
         self,
@@ -159,19 +200,21 @@ class _Workbook:
         headers: Sequence[str],
         rows: Sequence[Sequence[tuple[Any, Any]]],
         widths: Sequence[int],
+        short: str | None = None,
     ) -> None:
-        """A sheet: frozen header row, autofilter, each cell written with its own format."""
-        sheet = self.sheet(title)
+        """A sheet: frozen header row, autofilter, each cell written with its own format (the full
+        title above the headers when the sheet's name is shorter)."""
+        sheet, top = self.sheet(title, short)
         for column, (header, width) in enumerate(zip(headers, widths, strict=True)):
-            sheet.write(0, column, header, self.header)
+            sheet.write(top, column, header, self.header)
             sheet.set_column(column, column, width)
-        for row_number, row in enumerate(rows, start=1):
+        for row_number, row in enumerate(rows, start=top + 1):
             for column, (value, cell_format) in enumerate(row):
                 if value is None:
                     continue
                 sheet.write(row_number, column, value, cell_format)
-        sheet.freeze_panes(1, 0)
-        sheet.autofilter(0, 0, max(len(rows), 1), len(headers) - 1)
+        sheet.freeze_panes(top + 1, 0)
+        sheet.autofilter(top, 0, top + max(len(rows), 1), len(headers) - 1)
 
     def close(self) -> None:
         self.book.close()
@@ -210,7 +253,7 @@ def _estimate_rows(book: _Workbook, data: ReportData, frame: pl.DataFrame) -> li
     return rows
 
 
-def _write_workbook(data: ReportData, path: Path, fmt: Formatter) -> Path:
+def _write_workbook(data: ReportData, path: Path, fmt: Formatter, rank_probabilities: pl.DataFrame) -> Path:
     book = _Workbook(path, fmt)
     estimates = labelled_estimates(data)
     headers = [
@@ -231,14 +274,12 @@ def _write_workbook(data: ReportData, path: Path, fmt: Formatter) -> Path:
     if not estimates.is_empty():
         for theme in estimates["theme"].unique(maintain_order=True).to_list():
             rows = _estimate_rows(book, data, estimates.filter(pl.col("theme") == theme))
-            book.table(
-                fmt._(THEME_LABELS.get(theme, "Other indicators")) if theme in THEME_LABELS else theme,
-                headers,
-                rows,
-                widths,
-            )
+            label = THEME_LABELS.get(theme)
+            short = SHEET_TITLES.get(label) if label else None
+            book.table(fmt._(label) if label else theme, headers, rows, widths, short and fmt._(short))
     _gap_sheet(book, data)
     _index_sheet(book, data)
+    _rank_sheet(book, data, rank_probabilities)
     _needs_sheet(book, data)
     _notes_sheet(book, data)
     book.close()
@@ -331,6 +372,28 @@ def _index_sheet(book: _Workbook, data: ReportData) -> None:
     )
 
 
+def _rank_sheet(book: _Workbook, data: ReportData, probabilities: pl.DataFrame) -> None:
+    """Per pillar and community (ordered as Tableau 1), its rank and the probability of each rank."""
+    if probabilities.is_empty() or data.index_scores.is_empty():
+        return
+    fmt = book.fmt
+    pillars = tuple(data.index_scores["pillar"].unique(maintain_order=True).to_list())
+    table = rank_probability_table(probabilities, data.index_scores.drop("round", strict=False), pillars)
+    shares = [c for c in table.columns if c.startswith("p_rank_")]
+    rows = [
+        [
+            (fmt._(PILLAR_LABELS.get(r["pillar"], r["pillar"])), book.text),
+            (r["rank"], book.integer),
+            (data.community_name(r["community_id"]), book.text),
+            *[(r[c], book.percent) for c in shares],
+        ]
+        for r in table.iter_rows(named=True)
+    ]
+    headers = [fmt._("Pillar"), fmt._("Rank"), fmt._("Community")]
+    headers += [fmt._("Rank {rank}", rank=c.removeprefix("p_rank_")) for c in shares]
+    book.table(fmt._("Rank probabilities"), headers, rows, [14, 8, 20, *[9] * len(shares)])
+
+
 def _needs_sheet(book: _Workbook, data: ReportData) -> None:
     if data.needs.is_empty():
         return
@@ -378,19 +441,27 @@ def _notes_sheet(book: _Workbook, data: ReportData) -> None:
             "Proportions are shares of respondents (0 to 100 %); intervals are {level} confidence intervals.",
             level=fmt.percent(data.settings.estimation.confidence),
         ),
+        fmt._(
+            "Rank probabilities: the share of the survey-bootstrap draws in which a community took each "
+            "rank; the further they spread, the less sure its place in the ranking."
+        ),
     ]
-    sheet = book.sheet(fmt._("Notes"))
+    sheet, top = book.sheet(fmt._("Notes"))
     sheet.set_column(0, 0, 120)
-    for row, line in enumerate(line for line in lines if line):
+    for row, line in enumerate((line for line in lines if line), start=top):
         sheet.write(row, 0, line)
 
 
-def write_tables(data: ReportData, folder: Path, languages: Sequence[str] = ("fr", "en")) -> list[Path]:
-    """Write the round's tables under `folder`: `tables-<lang>.xlsx` per language and the CSV files."""
+def write_tables(data: ReportData, folder: Path, languages: Sequence[str] = ("fr", "en"),
+                 rank_probabilities: pl.DataFrame | None = None) -> list[Path]:
+    """Write the round's tables under `folder`: `tables-<lang>.xlsx` per language and the CSV files.
+
+    `rank_probabilities` is the round's stored `index_rank_probabilities` (none: no such sheet or file)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    probabilities = _probabilities(rank_probabilities)
     written = [
-        _write_workbook(data, folder / f"tables-{language}.xlsx", Formatter(language))
+        _write_workbook(data, folder / f"tables-{language}.xlsx", Formatter(language), probabilities)
         for language in languages
     ]
-    return written + write_csv(data, folder)
+    return written + write_csv(data, folder, probabilities)

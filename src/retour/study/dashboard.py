@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from retour.config import Project
+from retour.errors import RetourError
+
+
+def listening_socket(host: str, port: int, study: Path | str = "DIR") -> socket.socket:
+    """A TCP socket bound to host:port and listening; a RetourError saying why when it cannot be
+    (the port is taken, needs administrator rights, or the address is not this machine's)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if os.name != "nt":  # as uvicorn does: a port just freed (TIME_WAIT) can be taken again at once
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise RetourError(f"Port {port} on {host} is in use (another retour serve?).",
+                              f"Stop that server, or choose another port: retour serve {study} "
+                              f"--port {port + 1 if port < 65535 else 8000}") from error
+        if error.errno == errno.EACCES:
+            raise RetourError(f"Listening on port {port} needs administrator rights.",
+                              f"Use a port above 1023: retour serve {study} --port 8000") from error
+        raise RetourError(f"Cannot listen on {host}:{port}: {error.strerror or error}.",
+                          f"Use --host 127.0.0.1, or an address of this machine: retour serve {study} "
+                          f"--host 127.0.0.1") from error
+    return sock
 
 
 def serve_dashboard(project: Project, host: str = "127.0.0.1", port: int = 8000,
                     notify: Callable[[str], None] | None = None) -> None:
-    """Run the dashboard of a study with uvicorn until interrupted (Ctrl+C)."""
+    """Run the dashboard of a study with uvicorn until interrupted (Ctrl+C).
+
+    The port is taken first, so a port in use is a RetourError before anything starts, and `notify`
+    hears the dashboard's address only once it listens."""
     import uvicorn
 
     from retour.dashboard import create_app
@@ -18,12 +51,20 @@ def serve_dashboard(project: Project, host: str = "127.0.0.1", port: int = 8000,
     from retour.dashboard.users import list_users
 
     access = StoreAccess(project.store_path)
-    if notify is not None:
-        if not list_users(access):
-            notify(f"No dashboard user yet: add one with "
-                   f"`retour users {project.root} add NAME --role admin`.")
-        notify(f"Dashboard of '{project.settings.study.name}' on http://{host}:{port}/ (Ctrl+C to stop).")
-    uvicorn.run(create_app(project, access), host=host, port=port, log_level="warning")
+    sock = listening_socket(host, port, project.root)
+    try:
+        server = uvicorn.Server(uvicorn.Config(create_app(project, access), host=host, port=port,
+                                               log_level="warning"))
+        if notify is not None:
+            if not list_users(access):
+                notify(f"No dashboard user yet: add one with "
+                       f"`retour users {project.root} add NAME --role admin`.")
+            shown = f"[{host}]" if ":" in host else host
+            notify(f"Dashboard of '{project.settings.study.name}' on http://{shown}:{port}/ "
+                   f"(Ctrl+C to stop).")
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 def add_dashboard_user(project: Project, name: str, password: str, role: str,

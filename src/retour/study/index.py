@@ -151,6 +151,28 @@ def build_index(project: Project, round_name: str | None = None,
     return tables
 
 
+def rank_probabilities(project: Project, round_name: str | None = None) -> pl.DataFrame:
+    """How sure the ranking is: per pillar and community (as Tableau 1), its rank and the probability of
+    each rank, P(rank = r) = share of the stored survey-bootstrap draws in which it ranked r."""
+    from retour import store
+    from retour.errors import EstimationError
+    from retour.index.tables import rank_probability_table
+
+    round_name = round_name or project.settings.index.reference_round
+    project.settings.round(round_name)
+    con = store.connect(project.store_path)
+    try:
+        probabilities = store.read_results(con, "index_rank_probabilities", round_name)
+        scores = store.read_results(con, "index_scores", round_name)
+    finally:
+        con.close()
+    if probabilities.height == 0 or scores.height == 0:
+        raise EstimationError(f"No index stored for round '{round_name}'.",
+                              f"Run `retour index {project.root} --round {round_name}` first.")
+    pillars = tuple(scores["pillar"].unique(maintain_order=True).to_list())
+    return rank_probability_table(probabilities.drop("round"), scores.drop("round"), pillars)
+
+
 def explain_index(project: Project, community_id: str, round_name: str | None = None) -> pl.DataFrame:
     """A community's stored contributions: each indicator to its pillar and each pillar to the composite.
 

@@ -138,6 +138,8 @@ def report_data(project: Project, round_name: str, con: Any, with_changes: bool 
         estimates=estimates.drop("round"),
         gaps=store.read_results(con, "gaps", round_name).drop("round", strict=False),
         index_scores=store.read_results(con, "index_scores", round_name).drop("round", strict=False),
+        rank_probabilities=store.read_results(con, "index_rank_probabilities", round_name)
+        .drop("round", strict=False),
         index_spec=json.loads(specs["spec"][0]) if specs.height and "spec" in specs.columns else {},
         needs=store.read_results(con, "needs", round_name).drop("round", strict=False),
         actors=register.actors if register else (),
