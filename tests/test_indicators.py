@@ -341,8 +341,13 @@ def test_derive_refuses_submissions_missing_fields(instrument, catalogue):
 
 def test_derive_refuses_a_missing_design_column(instrument, catalogue):
     frame = _submissions(instrument, {"community": ["kati"] * 4}).drop("cluster")
-    with pytest.raises(EstimationError, match="needs: cluster"):
+    with pytest.raises(EstimationError, match=r"\[design\] section of retour.toml names field\(s\) the "
+                                              "submissions do not have: cluster"):
         derive(frame, catalogue)
+    frame = _submissions(instrument, {"community": ["kati"] * 4})
+    with pytest.raises(EstimationError, match="do not have: population_size") as error:
+        derive(frame, catalogue, design=DesignSettings(fpc="population_size"))
+    assert "leave fpc empty" in error.value.hint
 
 
 def test_derive_passes_the_fpc_through(instrument, catalogue):

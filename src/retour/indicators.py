@@ -492,6 +492,14 @@ def derive(
     for group in catalogue.groups:
         if group.expression:
             needed |= referenced_fields(group.expression)
+    design_missing = sorted({name for name in (design.community, *design_fields) if name} - columns)
+    if design_missing:
+        raise EstimationError(
+            f"The [design] section of retour.toml names field(s) the submissions do not have: "
+            f"{', '.join(design_missing)}.",
+            "Correct the field names in [design] (community, stratum, psu, weight, fpc), or leave fpc "
+            "empty when there is no population size.",
+        )
     missing = sorted(needed - columns)
     if missing:
         raise EstimationError(

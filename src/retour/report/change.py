@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from retour.comparison import clear_change
+from retour.report.context import round_label
 from retour.report.data import ALL, ReportData
 from retour.report.i18n import N_, Formatter
 
@@ -49,14 +50,6 @@ PAIRINGS = {
     "panel": N_("panel: respondents linked by id"),
     "independent": N_("independent samples"),
 }
-
-
-def _round_label(data: ReportData, fmt: Formatter, name: str) -> str:
-    for round_settings in data.settings.rounds:
-        if round_settings.name == name:
-            label = round_settings.label_fr if fmt.language == "fr" else round_settings.label_en
-            return label or name
-    return name
 
 
 def _value(fmt: Formatter, kind: str, value: float | None) -> str:
@@ -173,7 +166,7 @@ def change_context(data: ReportData, fmt: Formatter, community_id: str | None = 
     found = _needs(data, fmt, needs, by_community=community_id is None)
     family = whole.filter((pl.col("community_id") == target) & pl.col("p_adjusted").is_not_null()).height \
         if "p_adjusted" in whole.columns else 0
-    before, after = _round_label(data, fmt, base), _round_label(data, fmt, data.round_name)
+    before, after = round_label(data, fmt, base), round_label(data, fmt, data.round_name)
     composite = next((row for row in score_rows if row["composite"]), None) if community_id else None
     return {"change": {
         "title": fmt._("Change since {round}", round=before),
