@@ -1115,9 +1115,13 @@ def test_a_report_is_stamped_with_its_estimates_and_refuses_results_older_than_t
     factsheet, _ = _report_html(project, [])
     assert f"data {_latest(project, 'estimate', 'midterm')['data_hash']} · round" in factsheet
 
+    actors = project.root / "actors.yaml"  # read by no stored result: the results stay current
+    actors.write_text(actors.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    current_results(SimpleNamespace(project=load_project(project.root), access=dashboard.access), "midterm")
     settings = project.root / "retour.toml"
     settings.write_text(settings.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
-    with pytest.raises(EstimationError, match="the study's settings files changed after `retour estimate`"):
+    with pytest.raises(EstimationError, match="the study's retour.toml, instrument.xlsx, indicators.toml, "
+                                              "communities.yaml changed after `retour estimate`"):
         write_report(load_project(project.root), "midterm", ("en",), ("html",), workers=1)
 
 

@@ -186,10 +186,11 @@ class Project:
         """Path of a file in the study folder."""
         return self.root / name
 
-    def config_hash(self) -> str:
-        """SHA-256 (first 12 hex digits) over the study's config files that exist, in a fixed order."""
+    def config_hash(self, names: tuple[str, ...] = CONFIG_FILES) -> str:
+        """SHA-256 (first 12 hex digits) over the study's config files that exist, in a fixed order
+        (`names`: only these of CONFIG_FILES)."""
         digest = hashlib.sha256()
-        for name in CONFIG_FILES:
+        for name in (name for name in CONFIG_FILES if name in names):
             file = self.root / name
             if file.exists():
                 digest.update(name.encode())

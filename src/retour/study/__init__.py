@@ -140,6 +140,28 @@ def _index_area_types(project: Project) -> dict[str, str] | None:
     return found or None
 
 
+# The settings files each stored result is computed from: editing another one (an actor's description,
+# the score weights) leaves the stage's results current.
+_ESTIMATE_INPUTS = ("retour.toml", "instrument.xlsx", "indicators.toml", "communities.yaml")
+STAGE_INPUTS: dict[str, tuple[str, ...]] = {
+    "estimate": _ESTIMATE_INPUTS,
+    "index": (*_ESTIMATE_INPUTS, "index.toml"),
+    "needs": (*_ESTIMATE_INPUTS, "index.toml", "needs.toml"),
+}
+
+
+def stage_inputs_hash(project: Project, stage: str) -> str:
+    """`config_hash` over the settings files the stage reads (STAGE_INPUTS)."""
+    return project.config_hash(STAGE_INPUTS[stage])
+
+
+def _stage_details(project: Project, stage: str) -> str:
+    """The `details` a stage's run records: the hash of the settings files it read."""
+    import json
+
+    return json.dumps({"inputs_hash": stage_inputs_hash(project, stage)})
+
+
 def _stored_estimates(project: Project, con: Any, round_name: str) -> Any:
     """The round's stored estimates; an EstimationError saying what to run when there are none."""
     from retour import store

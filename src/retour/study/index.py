@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from retour.config import Project
 from retour.errors import ConfigError
-from retour.study import _index_area_types, _index_catalogue, _stored_estimates, stamp
+from retour.study import _index_area_types, _index_catalogue, _stage_details, _stored_estimates, stamp
 
 if TYPE_CHECKING:
     import polars as pl
@@ -100,7 +100,7 @@ def estimate_round(project: Project, round_name: str | None = None,
         store.write_results(con, "estimates", estimates, round_name)
         store.write_results(con, "gaps", gaps, round_name)
         run_stamp = stamp(project, store.data_hash(con, round_name), round_name)
-        store.record_run(con, "estimate", round_name, run_stamp)
+        store.record_run(con, "estimate", round_name, run_stamp, _stage_details(project, "estimate"))
     finally:
         con.close()
     step("done", 1.0)
@@ -144,7 +144,7 @@ def build_index(project: Project, round_name: str | None = None,
         for table, frame in tables.frames().items():
             store.write_results(con, table, frame, round_name)
         run_stamp = stamp(project, store.data_hash(con, round_name), round_name)
-        store.record_run(con, "index", round_name, run_stamp)
+        store.record_run(con, "index", round_name, run_stamp, _stage_details(project, "index"))
     finally:
         con.close()
     step("done", 1.0)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from retour.config import Project
 from retour.errors import ConfigError, RetourError
-from retour.study import _community_ids, _stored_estimates, stamp
+from retour.study import _community_ids, _stage_details, _stored_estimates, stamp
 
 if TYPE_CHECKING:
     import polars as pl
@@ -134,7 +134,7 @@ def compute_needs(project: Project, round_name: str) -> pl.DataFrame:
             gaps = match_needs(matrix, register, levels=("priority", "important"))
             store.write_results(con, "actor_gaps", gaps, round_name)
         run_stamp = stamp(project, _needs_data_hash(con, round_name), round_name)
-        store.record_run(con, "needs", round_name, run_stamp)
+        store.record_run(con, "needs", round_name, run_stamp, _stage_details(project, "needs"))
     finally:
         con.close()
     return matrix

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from retour.config import Project
 from retour.errors import EstimationError, RetourError
-from retour.study import INSTRUMENT_FILE, stamp
+from retour.study import INSTRUMENT_FILE, STAGE_INPUTS, stage_inputs_hash, stamp
 from retour.study.needs import load_actor_register
 from retour.study.rounds import baseline_round, change_base, refresh_comparison
 
@@ -60,7 +61,8 @@ class ResultsRecord:
 def results_record(project: Project, con: Any, round_name: str) -> ResultsRecord:
     """The round's `ResultsRecord`, from the runs the estimate, index and needs stages recorded.
 
-    A stage is out of date when its run's config hash is not today's, when its data hash is not the
+    A stage is out of date when the settings files it reads (`STAGE_INPUTS`; all of them for a run
+    recorded before) changed since its run, when its data hash is not the
     round's submissions' today (checked when the round has stored submissions), or when a stage it
     rests on ran after it; it and every later stage with stored results must run again.
     """
@@ -82,9 +84,13 @@ def results_record(project: Project, con: Any, round_name: str) -> ResultsRecord
         if run is None or not stored[stage]:
             continue
         why = ""
-        if run["config_hash"] != config_now:
-            why = (f"the study's settings files changed after `retour {stage}` ran (config "
-                   f"{run['config_hash']}, now {config_now})")
+        recorded = json.loads(str(run["details"] or "{}")).get("inputs_hash")
+        inputs_then, inputs_now = ((recorded, stage_inputs_hash(project, stage)) if recorded
+                                   else (run["config_hash"], config_now))
+        if inputs_then != inputs_now:
+            files = ", ".join(STAGE_INPUTS[stage]) if recorded else "settings files"
+            why = (f"the study's {files} changed after `retour {stage}` ran (config "
+                   f"{inputs_then}, now {inputs_now})")
         elif held and run["data_hash"] != data_now:
             why = (f"its submissions changed after `retour {stage}` ran (data {run['data_hash']}; the store "
                    f"now holds {held} submissions, data {data_now})")
