@@ -316,6 +316,8 @@ def indicator_change(stacked: StackedRounds) -> pl.DataFrame:
     """Change of every indicator for every community (and all) x group: the CHANGE_COLUMNS table.
 
     change = ybar_to - ybar_from; `suppressed` when either round has fewer than min_cell answers.
+    `p_adjusted` here is Benjamini-Hochberg over the whole table; the stored comparison re-adjusts it
+    within each community and group (`comparison.adjust_within_domains`), the family reports use.
     """
     keys = ["community_id", "group_dimension", "group"]
     domains = stacked.domains.filter(pl.col("group_dimension") != TREATMENT)
