@@ -1170,6 +1170,30 @@ def test_the_store_can_be_read_while_a_report_renders(compared_study, monkeypatc
     assert _latest(project, "report", "midterm") is not None
 
 
+def test_the_store_can_be_read_while_two_rounds_are_compared(compared_study, monkeypatch):
+    """compare_rounds reads, closes the store while it computes, then writes: the dashboard's read-only
+    connection opens in between."""
+    import retour.comparison
+    from retour.study import compare_rounds
+
+    project, _ = compared_study
+    computing = retour.comparison.compare
+    read_while_computing = []
+
+    def compare(*arguments, **keywords):
+        con = store.open_read_only(project.store_path)
+        try:
+            read_while_computing.append(store.read_submissions(con, "midterm").height)
+        finally:
+            con.close()
+        return computing(*arguments, **keywords)
+
+    monkeypatch.setattr(retour.comparison, "compare", compare)
+    compare_rounds(project, "baseline", "midterm")
+    assert read_while_computing and read_while_computing[0] > 0
+    assert _latest(project, "compare", "midterm") is not None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [5, 6])
 def test_demo_midterm_round_recovers_its_stated_shifts_through_the_pipeline(study_dir, seed: int) -> None:

@@ -46,7 +46,9 @@ def compare_rounds(project: Project, from_round: str, to_round: str, did: bool =
     catalogue = _index_catalogue(project)
     fields = {i.id: tuple(sorted(referenced_fields(i.formula) | referenced_fields(i.universe)))
               for i in catalogue.indicators}
-    con = store.connect(project.store_path)
+    # Read, then compute with the store closed (the dashboard keeps reading it), then write.
+    con = (store.open_read_only(project.store_path) if project.store_path.exists()
+           else store.connect(project.store_path))
     try:
         data = [_comparison_round(project, con, catalogue, name, did) for name in (from_round, to_round)]
         spec = CompareSpec(
@@ -57,13 +59,17 @@ def compare_rounds(project: Project, from_round: str, to_round: str, did: bool =
             kinds={i.id: i.kind for i in catalogue.indicators},
             index=_comparison_index_spec(project, con, catalogue, from_round),
             pairing=pairing, case_id=settings.design.case_id, did=did, communities=_community_ids(project))
-        result = compare(*data, spec)
+        inputs = comparison_inputs_hash(project, con, from_round, to_round)
+    finally:
+        con.close()
+    result = compare(*data, spec)
+    con = store.connect(project.store_path)
+    try:
         frames = result.frames()
         for table in COMPARISON_TABLES:
             store.write_results(con, table, frames[table], to_round, key={"from_round": from_round})
         details = {"from_round": from_round, "pairing": result.linkage.pairing,
                    "linked": result.linkage.linked, "did": did, "pairing_asked": pairing}
-        inputs = comparison_inputs_hash(project, con, from_round, to_round)
         store.record_run(con, "compare", to_round, stamp(project, inputs, to_round), json.dumps(details))
     finally:
         con.close()
