@@ -248,8 +248,8 @@ def test_validation_lists_every_problem_across_the_three_files(tmp_path):
     ]
     for line in expected:
         assert line in message
-    assert message.startswith("The actor and programme registers are invalid (actors.yaml, recommendations.yaml, "
-                              f"value_chains.yaml): {len(expected)} problems:")
+    assert message.startswith("The actor and programme registers are invalid (actors.yaml, "
+                              f"recommendations.yaml, value_chains.yaml): {len(expected)} problems:")
     assert len(caught.value.problems) == len(expected)
 
 

@@ -92,7 +92,8 @@ def test_quarantine_and_problem_values_are_protected_too(mini_study, tmp_path):
     assert summary.quarantined == 1
     problem = next(p for p in summary.problems if p.code == "not_geopoint")
     assert problem.value == "(non affichée : champ identifiant)"  # the study's first language is French
-    assert "« (non affichée : champ identifiant) »" in problem.message and "not a point" not in problem.message
+    assert "« (non affichée : champ identifiant) »" in problem.message
+    assert "not a point" not in problem.message
     con = store.connect(mini_study.store_path, read_only=True)
     raw = json.loads(store.read_quarantine(con).row(0, named=True)["raw"])
     con.close()

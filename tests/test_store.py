@@ -125,7 +125,8 @@ def test_same_uuid_with_other_answers_is_a_conflict(mini, tmp_path):
     assert batch.already_stored == 7
     other_round = _batch(DATA / "mini_kobo.csv", mini, con, round_name="midterm")
     assert {p.code for p in other_round.problems} == {"uuid_in_other_round"}
-    assert other_round.problems[0].message == "Submission id 'a1b2c3d4-0001' is already stored in round baseline."
+    assert other_round.problems[0].message == (
+        "Submission id 'a1b2c3d4-0001' is already stored in round baseline.")
 
 
 def test_a_corrected_row_is_released_from_quarantine(mini, tmp_path):

@@ -113,9 +113,9 @@ class ScoringSettings(_Section):
     weights_file: str = Field(default="score_weights.toml", description="Weights of the individual score.")
     threshold: float = Field(default=0.5, ge=0, le=1, description="A dimension below this is flagged.")
     min_answered_share: float = Field(default=0.6, gt=0, le=1,
-                                      description="Share of a dimension's weight that its answered sub-indicators must "
-                                      "carry for the dimension to be scored (with equal weights: the "
-                                      "share of sub-indicators answered).")
+                                      description="Share of a dimension's weight that its answered "
+                                      "sub-indicators must carry for the dimension to be scored (with "
+                                      "equal weights: the share of sub-indicators answered).")
 
 
 class ReportSettings(_Section):

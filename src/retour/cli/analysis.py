@@ -299,7 +299,8 @@ def actors_command(
     emit(records_of(result), output, title="Actors", columns=columns)
 
 
-_SCORE_TABLE_COLUMNS = ["case", "round", "visit", "community_id", "economic", "social", "psychosocial", "overall",
+_SCORE_TABLE_COLUMNS = ["case", "round", "visit", "community_id", "economic", "social", "psychosocial",
+                        "overall",
                         "flagged", "below_threshold", "dropped", "reason"]
 _SCORE_SUMMARY_COLUMNS = ["community_id", "dimension", "estimate", "ci_low", "ci_high", "n", "n_missing",
                           "suppressed", "weights", "weights_hash", "threshold"]
