@@ -162,6 +162,17 @@ def _stage_details(project: Project, stage: str) -> str:
     return json.dumps({"inputs_hash": stage_inputs_hash(project, stage)})
 
 
+def _stored_results(project: Project, round_name: str, *tables: str) -> list[Any]:
+    """The round's rows of each stored results table (empty frames when none), the store opened briefly."""
+    from retour import store
+
+    con = store.connect(project.store_path)
+    try:
+        return [store.read_results(con, table, round_name) for table in tables]
+    finally:
+        con.close()
+
+
 def _stored_estimates(project: Project, con: Any, round_name: str) -> Any:
     """The round's stored estimates; an EstimationError saying what to run when there are none."""
     from retour import store

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from retour.config import Project
 from retour.errors import ConfigError
-from retour.study import _index_area_types, _index_catalogue, _stage_details, _stored_estimates, stamp
+from retour.study import (
+    _index_area_types,
+    _index_catalogue,
+    _stage_details,
+    _stored_estimates,
+    _stored_results,
+    stamp,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -154,18 +161,12 @@ def build_index(project: Project, round_name: str | None = None,
 def rank_probabilities(project: Project, round_name: str | None = None) -> pl.DataFrame:
     """How sure the ranking is: per pillar and community (as Tableau 1), its rank and the probability of
     each rank, P(rank = r) = share of the stored survey-bootstrap draws in which it ranked r."""
-    from retour import store
     from retour.errors import EstimationError
     from retour.index.tables import rank_probability_table
 
     round_name = round_name or project.settings.index.reference_round
     project.settings.round(round_name)
-    con = store.connect(project.store_path)
-    try:
-        probabilities = store.read_results(con, "index_rank_probabilities", round_name)
-        scores = store.read_results(con, "index_scores", round_name)
-    finally:
-        con.close()
+    probabilities, scores = _stored_results(project, round_name, "index_rank_probabilities", "index_scores")
     if probabilities.height == 0 or scores.height == 0:
         raise EstimationError(f"No index stored for round '{round_name}'.",
                               f"Run `retour index {project.root} --round {round_name}` first.")
@@ -181,16 +182,11 @@ def explain_index(project: Project, community_id: str, round_name: str | None = 
     """
     import polars as pl
 
-    from retour import store
     from retour.errors import EstimationError
 
     round_name = round_name or project.settings.index.reference_round
     project.settings.round(round_name)
-    con = store.connect(project.store_path)
-    try:
-        stored = store.read_results(con, "index_contributions", round_name)
-    finally:
-        con.close()
+    (stored,) = _stored_results(project, round_name, "index_contributions")
     if stored.height == 0:
         raise EstimationError(f"No index stored for round '{round_name}'.",
                               f"Run `retour index {project.root} --round {round_name}` first.")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from retour.config import Project
 from retour.errors import ConfigError, RetourError
-from retour.study import _community_ids, _stage_details, _stored_estimates, stamp
+from retour.study import _community_ids, _stage_details, _stored_estimates, _stored_results, stamp
 
 if TYPE_CHECKING:
     import polars as pl
@@ -205,15 +205,10 @@ def list_actors(project: Project, community_id: str | None = None, dimension: st
 def actor_gaps(project: Project, round_name: str, include_important: bool = False) -> pl.DataFrame:
     """Per community, each priority need (and important ones if asked) with the actors who can address
     it; `covered` is false where no actor of the community does. Computes the needs if not yet stored."""
-    from retour import store
     from retour.actors import match_needs
 
     project.settings.round(round_name)
-    con = store.connect(project.store_path)
-    try:
-        stored = store.read_results(con, "needs", round_name)
-    finally:
-        con.close()
+    (stored,) = _stored_results(project, round_name, "needs")
     matrix = stored if stored.height else compute_needs(project, round_name)
     levels = ("priority", "important") if include_important else ("priority",)
     return match_needs(matrix, load_actor_register(project), levels=levels)
