@@ -648,3 +648,5 @@ def test_an_upload_shows_its_problems_in_the_users_language(tmp_path):
     assert response.status_code == 200
     assert "matches no field of the questionnaire" in page(response)
     assert "ne correspond à aucun champ" not in page(response)
+    assert "new submission(s) stored: the estimates, index and needs of round baseline are now older" in (
+        page(response))  # and where the fact sheets went: they wait for the stages to run again

@@ -92,6 +92,7 @@ class UploadResult:
     status: str
     rows_read: int | None = None
     accepted: int | None = None
+    new: int | None = None
     quarantined: int | None = None
     problems: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     message: str = ""
@@ -170,6 +171,7 @@ def _ingest(project: Project, access: StoreAccess, path: Path, round_name: str,
     return {
         "rows_read": summary.rows_read,
         "accepted": summary.accepted,
+        "new": summary.new,
         "quarantined": summary.quarantined,
         "problems": tuple(problem.as_record(language) for problem in summary.problems),
     }
