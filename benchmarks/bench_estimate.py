@@ -45,9 +45,10 @@ N_MEANS = 5
 SVY_INDICATORS = {604: 30, 100_000: 3}  # indicators svy is timed on; skipped where absent
 
 
-def make_survey(n: int, n_communities: int, n_indicators: int = N_INDICATORS, seed: int = 5) -> pl.DataFrame:
-    """A synthetic respondent frame: one stratum per community and area type, 10 clusters per stratum."""
-    rng = np.random.default_rng(seed)
+def design_columns(n: int, n_communities: int,
+                   rng: np.random.Generator) -> tuple[dict[str, object], np.ndarray]:
+    """Respondents' community, stratum (community x area type), PSU (10 clusters per stratum), weight and
+    the four group columns; and each one's cluster number (0-9)."""
     community = rng.integers(0, n_communities, n)
     urban = rng.random(n) < 0.4
     cluster = rng.integers(0, 10, n)
@@ -63,6 +64,13 @@ def make_survey(n: int, n_communities: int, n_indicators: int = N_INDICATORS, se
         "age_band": pl.Series(["15_24", "25_34"]).gather(rng.random(n) < 0.5),
         "area_type": pl.Series(["rural", "urban"]).gather(urban),
     }
+    return columns, cluster
+
+
+def make_survey(n: int, n_communities: int, n_indicators: int = N_INDICATORS, seed: int = 5) -> pl.DataFrame:
+    """A synthetic respondent frame: one stratum per community and area type, 10 clusters per stratum."""
+    rng = np.random.default_rng(seed)
+    columns, _ = design_columns(n, n_communities, rng)
     for k in range(n_indicators):
         mean = k >= n_indicators - N_MEANS
         values = rng.gamma(2.0, 3.0, n) if mean else (rng.random(n) < rng.uniform(0.1, 0.9)).astype(float)

@@ -26,6 +26,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from bench_estimate import design_columns  # noqa: E402  (the same design; run from benchmarks/)
+
 from retour.did import difference_in_differences  # noqa: E402
 from retour.estimate import Design, EstimationSpec  # noqa: E402
 from retour.index import IndexIndicator, IndexSpec  # noqa: E402
@@ -37,23 +39,10 @@ N_MEANS = 5
 
 
 def make_round(n: int, n_communities: int, rng: np.random.Generator, shift: float = 0.0) -> pl.DataFrame:
-    """One round's respondent frame with case ids and programme groups."""
-    community = rng.integers(0, n_communities, n)
-    urban = rng.random(n) < 0.4
-    cluster = rng.integers(0, 10, n)
-    columns: dict[str, object] = {
-        "community_id": pl.Series([f"c{i:04d}" for i in range(n_communities)]).gather(community),
-        "stratum": pl.Series([f"s{i}" for i in range(2 * n_communities)]).gather(2 * community + urban),
-        "psu": pl.Series([f"p{i}" for i in range(20 * n_communities)]).gather(20 * community + 10 * urban
-                                                                           + cluster),
-        "weight": rng.uniform(0.5, 3.0, n) * np.where(urban, 1.0, 2.0),
-        "migration_status": pl.Series(["returnee", "non_migrant"]).gather(rng.random(n) < 0.6),
-        "sex": pl.Series(["women", "men"]).gather(rng.random(n) < 0.5),
-        "age_band": pl.Series(["15_24", "25_34"]).gather(rng.random(n) < 0.5),
-        "area_type": pl.Series(["rural", "urban"]).gather(urban),
-        "case_id": pl.Series([f"case{i}" for i in range(n)]),
-        TREATMENT: pl.Series(["comparison", "beneficiary"]).gather(cluster % 2),
-    }
+    """One round's respondent frame (the design of bench_estimate) with case ids and programme groups."""
+    columns, cluster = design_columns(n, n_communities, rng)
+    columns["case_id"] = pl.Series([f"case{i}" for i in range(n)])
+    columns[TREATMENT] = pl.Series(["comparison", "beneficiary"]).gather(cluster % 2)
     for k in range(N_INDICATORS):
         if k < N_INDICATORS - N_MEANS:
             values = (rng.random(n) < 0.2 + 0.02 * (k % 20) + shift).astype(float)
