@@ -38,22 +38,81 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Texts = dict[str, str]
+"""A text the study writes in each of its languages: `{fr = "...", en = "..."}` (language code -> text)."""
+
+
+def pick_text(texts: Texts, language: str, fallback: str = "") -> str:
+    """`texts` in `language`; else the first language given; else `fallback`."""
+    if texts.get(language):
+        return texts[language]
+    return next((text for text in texts.values() if text), fallback)
+
+
 class StudySettings(_Section):
     id: str = Field(description="Short identifier of the study, used in file names.", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str = Field(description="Full name of the study, shown on every output (in a language without "
                       "its own `name_<language>`).")
     name_fr: str = Field(default="", description="Full name of the study in French (French outputs).")
     name_en: str = Field(default="", description="Full name of the study in English (English outputs).")
-    country: str = Field(default="", description="ISO 3166 alpha-2 code of the country (for maps).")
+    country: str = Field(default="", pattern=r"^([A-Z]{2})?$",
+                         description="ISO 3166 alpha-2 code of the country (upper case, e.g. ML, SN): the "
+                         "locator maps draw its outline and its neighbours'. Empty: no country outline.")
+    boundaries: str = Field(default="",
+                            description="GeoJSON file in the study folder (e.g. a national admin-1 layer) "
+                            "drawn on the locator maps instead of the country outlines.")
     languages: tuple[str, ...] = Field(default=("fr", "en"), description="Languages of labels and outputs.")
     synthetic: bool = Field(
         default=False,
         description="True when the data are synthetic; every output then says so.",
     )
+    synthetic_note: Texts = Field(
+        default_factory=dict,
+        description="Words of the synthetic-data notice per language (e.g. `{en = \"synthetic data "
+        "calibrated to published aggregates\"}`); empty: \"synthetic data\" in the reader's language.")
 
     def title(self, language: str) -> str:
         """The study's name in `language` (`name_fr`, `name_en`), else `name`."""
         return getattr(self, f"name_{language}", "") or self.name
+
+
+class PopulationSettings(_Section):
+    description: Texts = Field(
+        default_factory=dict,
+        description="Who was surveyed, per language, as reports print it after a number "
+        "(e.g. `{en = \"young people aged 15 to 34\"}`). Empty: \"respondents\".")
+    age_min: int | None = Field(default=None, ge=0, le=120, description="Youngest age surveyed (years).")
+    age_max: int | None = Field(default=None, ge=0, le=120, description="Oldest age surveyed (years).")
+    returnee_rule: str = Field(
+        default="",
+        description="XLSForm condition true for a return migrant (e.g. `${lived_abroad} = 'yes'`); "
+        "individual scores of survey rounds are computed for these respondents.")
+    returnee_definition: Texts = Field(
+        default_factory=dict,
+        description="The returnee rule in words, per language, as reports print it "
+        "(e.g. `{en = \"lived abroad for more than six months\"}`).")
+
+    @model_validator(mode="after")
+    def _ages_ordered(self) -> PopulationSettings:
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValueError(f"age_min ({self.age_min}) is above age_max ({self.age_max})")
+        return self
+
+
+class AdminLevel(_Section):
+    id: str = Field(description="Field name of the level in communities.yaml (e.g. region, departement).",
+                    pattern=r"^[a-z][a-z0-9_]*$")
+    label: Texts = Field(default_factory=dict, description="Name of the level per language.")
+
+
+class PlacesSettings(_Section):
+    unit: Texts = Field(default_factory=dict,
+                        description="What one community of the study is, per language (e.g. `{fr = \"commune\", "
+                        "en = \"municipality\"}`). Empty: \"community\".")
+    admin_levels: tuple[AdminLevel, ...] = Field(
+        default=(), description="Administrative levels a community lies in, smallest first; each "
+        "community in communities.yaml may give a value for each (`[[places.admin_levels]] id = "
+        "\"region\"`, `label = {...}`).")
 
 
 class RoundSettings(_Section):
@@ -64,8 +123,8 @@ class RoundSettings(_Section):
     label_en: str = Field(default="", description="Round name in English.")
     kind: Literal["survey", "monitoring"] = Field(
         default="survey",
-        description="survey: the full questionnaire, whose return migrants (lived_abroad_3m = yes) get an "
-        "individual score; monitoring: case managers' follow-up visits with the short form "
+        description="survey: the full questionnaire, whose return migrants (`population.returnee_rule`) "
+        "get an individual score; monitoring: case managers' follow-up visits with the short form "
         "(`retour form --monitoring`), where everyone is scored.")
 
 
@@ -116,10 +175,24 @@ class ScoringSettings(_Section):
                                       description="Share of a dimension's weight that its answered "
                                       "sub-indicators must carry for the dimension to be scored (with "
                                       "equal weights: the share of sub-indicators answered).")
+    interview_date_field: str = Field(default="",
+                                      description="Questionnaire field holding the interview date (shown "
+                                      "with scores; empty: the submission time).")
+    consent_field: str = Field(default="",
+                               description="yes/no field of the monitoring form recording consent; rows "
+                               "without consent are not scored (empty: no consent check).")
 
 
 class ReportSettings(_Section):
-    organisation: str = Field(default="", description="Organisation named on the cover of reports.")
+    organisation: str | Texts = Field(default="",
+                                      description="Organisation named on the cover of reports: one name, "
+                                      "or one per language (`{fr = \"OIM\", en = \"IOM\"}`).")
+
+    def organisation_in(self, language: str) -> str:
+        """The organisation's name in `language`."""
+        if isinstance(self.organisation, str):
+            return self.organisation
+        return pick_text(self.organisation, language)
 
 
 class DashboardSettings(_Section):
@@ -139,6 +212,8 @@ class Settings(_Section):
     study: StudySettings
     rounds: tuple[RoundSettings, ...] = Field(default=(RoundSettings(name="baseline"),),
                                               description="Rounds of the survey, in order.")
+    population: PopulationSettings = PopulationSettings()
+    places: PlacesSettings = PlacesSettings()
     design: DesignSettings = DesignSettings()
     estimation: EstimationSettings = EstimationSettings()
     index: IndexSettings = IndexSettings()
@@ -153,10 +228,25 @@ class Settings(_Section):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise ValueError(f"round names must be unique; repeated: {', '.join(duplicated)}")
+        for name, texts in self._text_settings():
+            missing = [language for language in self.study.languages if texts and not texts.get(language)]
+            if missing:
+                raise ValueError(f"{name} has no text in {', '.join(missing)} (the study's languages are "
+                                 f"{', '.join(self.study.languages)})")
         if self.index.reference_round not in names:
             raise ValueError(f"index.reference_round '{self.index.reference_round}' is not a round "
                              f"(rounds: {', '.join(names)})")
         return self
+
+    def _text_settings(self) -> list[tuple[str, Texts]]:
+        found = [("study.synthetic_note", self.study.synthetic_note),
+                 ("population.description", self.population.description),
+                 ("population.returnee_definition", self.population.returnee_definition),
+                 ("places.unit", self.places.unit)]
+        found += [(f"places.admin_levels.{level.id}.label", level.label) for level in self.places.admin_levels]
+        if not isinstance(self.report.organisation, str):
+            found.append(("report.organisation", self.report.organisation))
+        return found
 
     def round(self, name: str) -> RoundSettings:
         """The round called `name`, or a ConfigError listing the known rounds."""

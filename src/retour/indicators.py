@@ -71,6 +71,16 @@ class Group:
     levels: tuple[str, ...]
     expression: str = ""
     source: str = ""
+    compare: tuple[str, str] | None = None  # (a, b): gaps a - b are estimated and tested; None: no gaps
+    level_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # level -> language -> text
+
+    def label(self, language: str) -> str:
+        return self.label_fr if language == "fr" else self.label_en
+
+    def level_label(self, level: str, language: str) -> str:
+        """The level's name in `language` (`level_labels`), else the level id."""
+        texts = self.level_labels.get(level, {})
+        return texts.get(language) or next(iter(texts.values()), "") or level
 
 
 @dataclass(frozen=True)
@@ -334,7 +344,44 @@ def _group_from(
         levels=levels,
         expression=expression,
         source=source,
+        compare=_compared_levels(entry.get("compare"), identifier, levels, where, problems),
+        level_labels=_level_labels(entry.get("level_labels"), identifier, levels, where, problems),
     )
+
+
+def _compared_levels(value: Any, identifier: str, levels: tuple[str, ...], where: str,
+                     problems: list[Problem]) -> tuple[str, str] | None:
+    """The (a, b) of a group's `compare = ["a", "b"]`, checked against its levels; None when absent."""
+    if value is None:
+        return None
+    pair = tuple(str(level) for level in value) if isinstance(value, list) else ()
+    if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(levels):
+        problems.append(_problem("bad_compare", f"{where}.compare",
+                                 f"group '{identifier}' must compare two different levels of its own.", value,
+                                 f'Write compare = ["a", "b"] with a and b among {", ".join(levels)}.'))
+        return None
+    return (pair[0], pair[1])
+
+
+def _level_labels(value: Any, identifier: str, levels: tuple[str, ...], where: str,
+                  problems: list[Problem]) -> dict[str, dict[str, str]]:
+    """A group's `level_labels = {level = {fr = "...", en = "..."}}`, checked against its levels."""
+    if value is None:
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    if not isinstance(value, Mapping):
+        value = {"": value}
+    for level, texts in value.items():
+        if level not in levels or not isinstance(texts, Mapping) or not all(
+                isinstance(text, str) for text in texts.values()):
+            problems.append(_problem("bad_level_labels", f"{where}.level_labels",
+                                     f"group '{identifier}': level_labels must map each of its levels to "
+                                     "texts by language.", level or value,
+                                     f'Write level_labels.{levels[0] if levels else "level"} = '
+                                     '{fr = "...", en = "..."}.'))
+            continue
+        found[str(level)] = {str(language): str(text) for language, text in texts.items()}
+    return found
 
 
 def check_catalogue(

@@ -50,7 +50,7 @@ def page_context(data: ReportData, fmt: Formatter) -> dict[str, Any]:
     round_settings = next((r for r in data.settings.rounds if r.name == data.round_name), None)
     return {
         "study_name": data.settings.study.title(fmt.language),
-        "organisation": data.settings.report.organisation,
+        "organisation": data.settings.report.organisation_in(fmt.language),
         "round_label": round_label(data, fmt),
         "round_date": fmt.date(round_settings.date) if round_settings and round_settings.date else "",
         "stamp": stamp_text(data, fmt),
