@@ -26,7 +26,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from bench_estimate import design_columns  # noqa: E402  (the same design; run from benchmarks/)
+from bench_estimate import GROUP_DIMENSIONS, design_columns  # noqa: E402  (the same design; run from benchmarks/)
 
 from retour.did import difference_in_differences  # noqa: E402
 from retour.estimate import Design, EstimationSpec  # noqa: E402
@@ -75,8 +75,8 @@ def run(n: int, n_communities: int) -> None:
     for pairing in ("independent", "panel"):
         times = {}
         start = time.perf_counter()
-        stacked = linearise_rounds(first, second, indicators, Design(), EstimationSpec(), kinds=kinds,
-                                   pairing=pairing, treatment=TREATMENT)
+        stacked = linearise_rounds(first, second, indicators, Design(), EstimationSpec(), GROUP_DIMENSIONS,
+                                   kinds=kinds, pairing=pairing, treatment=TREATMENT)
         times["link+stack+linearise"] = time.perf_counter() - start
         steps = {"indicator changes": (indicator_change, ()), "score changes": (score_change, (spec,)),
                  "difference-in-differences": (difference_in_differences, ())}

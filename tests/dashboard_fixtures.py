@@ -1,16 +1,21 @@
 """Stored results in the contract shapes, for dashboard tests and its benchmark (no pipeline needed).
 
 `write_results(store_path)` fills `estimates`, `gaps`, `index_scores`, `needs` and `runs` for the given
-rounds with seeded values; `add_users` creates one user per role with the password PASSWORD.
+rounds with seeded values, for the communities, indicators, groups and issues of a `Shape` (by default
+those of the example study mali-2018; `shape_of(folder)` reads another study's); `add_users` creates one
+user per role with the password PASSWORD.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import yaml
 
 from retour import store
 
@@ -66,15 +71,47 @@ ISSUES = (
     "documentation",
     "justice_police",
 )
+PAIRS = (("migration_status", "returnee", "non_migrant"), ("sex", "women", "men"))
 PILLARS = ("economic", "social", "psychosocial", "composite")
 LEVELS = ("priority", "important", "outside_reach", "none")
 PASSWORD = "correct horse battery"
 USERS = {"vera": "viewer", "ana": "analyst", "adam": "admin"}
 
 
-def estimates_frame(rng: np.random.Generator) -> pl.DataFrame:
-    places = (*COMMUNITIES, "all")
-    keys = [(c, d, g, i) for c in places for d, g in GROUPS for i in INDICATORS]
+@dataclass(frozen=True)
+class Shape:
+    """What the stored results cover: communities, indicators, (group, level) breakdowns, the levels
+    compared by gap tests, and needs issues."""
+
+    communities: tuple[str, ...] = COMMUNITIES
+    indicators: tuple[str, ...] = INDICATORS
+    groups: tuple[tuple[str, str], ...] = GROUPS
+    pairs: tuple[tuple[str, str, str], ...] = PAIRS
+    issues: tuple[str, ...] = ISSUES
+
+
+MALI = Shape()
+
+
+def shape_of(root: Path) -> Shape:
+    """The shape of a study folder's own files: its communities, its fact-sheet indicators, every level
+    of its groups, the levels each group compares, and its needs issues."""
+    catalogue = tomllib.loads((root / "indicators.toml").read_text(encoding="utf-8"))
+    register = yaml.safe_load((root / "communities.yaml").read_text(encoding="utf-8"))
+    needs = tomllib.loads((root / "needs.toml").read_text(encoding="utf-8"))
+    groups = catalogue.get("groups", [])
+    return Shape(
+        communities=tuple(str(entry["id"]) for entry in register["communities"]),
+        indicators=tuple(e["id"] for e in catalogue["indicators"] if e.get("fiche_block")),
+        groups=(("all", "all"), *((g["id"], level) for g in groups for level in g["levels"])),
+        pairs=tuple((g["id"], *g["compare"]) for g in groups if g.get("compare")),
+        issues=tuple(issue["id"] for issue in needs["issues"]),
+    )
+
+
+def estimates_frame(rng: np.random.Generator, shape: Shape = MALI) -> pl.DataFrame:
+    places = (*shape.communities, "all")
+    keys = [(c, d, g, i) for c in places for d, g in shape.groups for i in shape.indicators]
     size = len(keys)
     estimate = rng.uniform(0.05, 0.95, size)
     se = rng.uniform(0.02, 0.06, size)
@@ -99,9 +136,9 @@ def estimates_frame(rng: np.random.Generator) -> pl.DataFrame:
     )
 
 
-def gaps_frame(rng: np.random.Generator) -> pl.DataFrame:
-    pairs = (("migration_status", "returnee", "non_migrant"), ("sex", "women", "men"))
-    keys = [(c, d, a, b, i) for c in (*COMMUNITIES, "all") for d, a, b in pairs for i in INDICATORS]
+def gaps_frame(rng: np.random.Generator, shape: Shape = MALI) -> pl.DataFrame:
+    places = (*shape.communities, "all")
+    keys = [(c, d, a, b, i) for c in places for d, a, b in shape.pairs for i in shape.indicators]
     size = len(keys)
     difference = rng.normal(0, 0.1, size)
     se = rng.uniform(0.03, 0.08, size)
@@ -127,12 +164,12 @@ def gaps_frame(rng: np.random.Generator) -> pl.DataFrame:
     )
 
 
-def index_frame(rng: np.random.Generator) -> pl.DataFrame:
+def index_frame(rng: np.random.Generator, shape: Shape = MALI) -> pl.DataFrame:
     rows = []
     for pillar in PILLARS:
-        scores = rng.uniform(0.05, 0.95, len(COMMUNITIES))
+        scores = rng.uniform(0.05, 0.95, len(shape.communities))
         ranks = (-scores).argsort().argsort() + 1
-        for community_id, score, rank in zip(COMMUNITIES, scores, ranks, strict=True):
+        for community_id, score, rank in zip(shape.communities, scores, ranks, strict=True):
             rows.append(
                 {
                     "community_id": community_id,
@@ -142,14 +179,14 @@ def index_frame(rng: np.random.Generator) -> pl.DataFrame:
                     "score_low": float(score) - 0.08,
                     "score_high": float(score) + 0.07,
                     "rank_low": max(1, int(rank) - 1),
-                    "rank_high": min(7, int(rank) + 1),
+                    "rank_high": min(len(shape.communities), int(rank) + 1),
                 }
             )
     return pl.DataFrame(rows)
 
 
-def needs_frame(rng: np.random.Generator) -> pl.DataFrame:
-    keys = [(c, i) for c in COMMUNITIES for i in ISSUES]
+def needs_frame(rng: np.random.Generator, shape: Shape = MALI) -> pl.DataFrame:
+    keys = [(c, i) for c in shape.communities for i in shape.issues]
     levels = rng.choice(["priority", "important", "none", "none"], len(keys))
     levels = [
         ("outside_reach" if issue in ("documentation", "justice_police") else str(level))
@@ -174,9 +211,9 @@ def needs_frame(rng: np.random.Generator) -> pl.DataFrame:
     )
 
 
-def changes_frame(rng: np.random.Generator, from_round: str) -> pl.DataFrame:
+def changes_frame(rng: np.random.Generator, from_round: str, shape: Shape = MALI) -> pl.DataFrame:
     """The comparison stage's `changes` (overall rows) from `from_round` into the round written."""
-    keys = [(c, i) for c in (*COMMUNITIES, "all") for i in INDICATORS]
+    keys = [(c, i) for c in (*shape.communities, "all") for i in shape.indicators]
     size = len(keys)
     change = rng.normal(0, 0.08, size)
     p_value = rng.uniform(0, 1, size)
@@ -196,18 +233,20 @@ def _config_hash(store_path: Path) -> str:
     return load_project(root).config_hash() if (root / "retour.toml").exists() else "abc123def456"
 
 
-def write_results(store_path: Path, rounds: tuple[str, ...] = ("baseline",), seed: int = 11) -> None:
+def write_results(
+    store_path: Path, rounds: tuple[str, ...] = ("baseline",), seed: int = 11, shape: Shape = MALI
+) -> None:
     """Fill the store with every result table the dashboard reads, for each round."""
     rng = np.random.default_rng(seed)
     con = store.connect(store_path)
     try:
         for round_name in rounds:
-            store.write_results(con, "estimates", estimates_frame(rng), round_name)
-            store.write_results(con, "gaps", gaps_frame(rng), round_name)
-            store.write_results(con, "index_scores", index_frame(rng), round_name)
-            store.write_results(con, "needs", needs_frame(rng), round_name)
+            store.write_results(con, "estimates", estimates_frame(rng, shape), round_name)
+            store.write_results(con, "gaps", gaps_frame(rng, shape), round_name)
+            store.write_results(con, "index_scores", index_frame(rng, shape), round_name)
+            store.write_results(con, "needs", needs_frame(rng, shape), round_name)
             if round_name != rounds[0]:
-                store.write_results(con, "changes", changes_frame(rng, rounds[0]), round_name)
+                store.write_results(con, "changes", changes_frame(rng, rounds[0], shape), round_name)
             stamp = {  # the study's own config hash, as a stage would record (else its results are stale)
                 "retour_version": "0.1.0",
                 "config_hash": _config_hash(store_path),

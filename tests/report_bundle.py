@@ -2,7 +2,8 @@
 
 Community values and sample means are the 2018 Mali fact-sheet figures (percentages) and Tableau 1
 scores; standard errors, intervals, group splits and answer shares are made up (seeded), plausible but
-not estimates. Actors and recommendations are the example study's registers (the longest narrative a
+not estimates. Themes, fact-sheet blocks, short labels and groups are the example study's catalogue.
+Actors and recommendations are the example study's registers (the longest narrative a
 fact sheet must fit), plus one actor with contacts that must never be printed. Two cells are
 deliberately small and suppressed: Kirané's access to psychosocial services and Kirané's reasons for
 having left, so suppression is exercised everywhere.
@@ -12,14 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import tomllib
+from functools import cache
 
 import numpy as np
 import polars as pl
 
 from conftest import EXAMPLE
 from retour.actors import Actor, Recommendation
-from retour.config import load_settings
-from retour.report import ReportData, indicator_frame, load_communities
+from retour.config import Settings, load_settings
+from retour.errors import Problem
+from retour.indicators import Catalogue, FicheBlock, Group, Indicator, load_catalogue, parse_fiche_blocks
+from retour.report import ReportData, indicator_frame, load_communities, parse_communities
+from retour.schema import load_instrument
 
 COMMUNITIES = ("bafoulabe", "bamako_commune_iv", "kati", "kayes", "kita", "sikasso", "kirane")
 FICHE = {  # indicator: (sample mean, values in COMMUNITIES order), percent
@@ -101,6 +107,11 @@ FAMILIES = {  # theme: (id prefix, {choice: (label_fr, label_en)}, higher_is_bet
         },
     ),
 }
+C4D_TITLES = {  # prefix: (question in French, in English), as the labels of choice shares start
+    "consults_": ("Consultent avant de décider", "Consult before deciding"),
+    "info_source_": ("S'informent par", "Get information from"),
+    "platform_": ("Réseau social utilisé", "Social media platform used"),
+}
 C4D = {
     "consults_": {
         "family": ("La famille", "Family", 0.91),
@@ -143,6 +154,26 @@ def _row(
     }
 
 
+@cache
+def example_catalogue() -> Catalogue:
+    """The example study's indicator catalogue, checked against its questionnaire."""
+    return load_catalogue(EXAMPLE / "indicators.toml", load_instrument(EXAMPLE / "instrument.xlsx"))
+
+
+def _as_in_the_example(record: dict[str, object]) -> dict[str, object]:
+    """The record with the example catalogue's theme, fiche block and short labels (an answer share the
+    catalogue lacks takes the block of its theme)."""
+    catalogue = example_catalogue()
+    known = {i.id: i for i in catalogue.indicators}
+    found = known.get(str(record["id"]))
+    if found is not None:
+        return record | {"theme": found.theme, "fiche_block": found.fiche_block,
+                         "short_label_fr": found.short_label_fr, "short_label_en": found.short_label_en}
+    block = next((i.fiche_block for i in catalogue.indicators
+                  if i.theme == record["theme"] and i.fiche_block), "")
+    return record | {"fiche_block": block}
+
+
 def _catalogue() -> list[dict[str, object]]:
     directions = {
         "paid_job_or_iga": True,
@@ -183,8 +214,10 @@ def _catalogue() -> list[dict[str, object]]:
             for c, (fr, en) in choices.items()
         ]
     for prefix, choices in C4D.items():
+        title_fr, title_en = C4D_TITLES[prefix]
         records += [
-            {"id": prefix + c, "label_fr": f"C4D : {fr}", "label_en": f"C4D: {en}", "theme": "c4d"}
+            {"id": prefix + c, "label_fr": f"{title_fr} : {fr}", "label_en": f"{title_en}: {en}",
+             "theme": "c4d"}
             for c, (fr, en, _) in choices.items()
         ]
     records.append(
@@ -195,7 +228,7 @@ def _catalogue() -> list[dict[str, object]]:
             "theme": "c4d",
         }
     )
-    return records
+    return [_as_in_the_example(record) for record in records]
 
 
 def estimates(rng: np.random.Generator) -> pl.DataFrame:
@@ -405,8 +438,6 @@ def bundle(seed: int = 20180305) -> ReportData:
             "config_hash": "abcdef123456",
             "data_hash": "0123456789ab",
             "round": "baseline",
-            "synthetic_note_fr": "Données synthétiques calibrées sur des agrégats publiés",
-            "synthetic_note_en": "Synthetic data calibrated to published aggregates",
         },
         communities=load_communities(EXAMPLE),
         indicators=indicator_frame(_catalogue()),
@@ -418,4 +449,156 @@ def bundle(seed: int = 20180305) -> ReportData:
         actors=actors,
         recommendations=recommendations,
         generated_on=dt.date(2018, 4, 2),
+        folder=EXAMPLE,
+        groups=example_catalogue().groups,
+        fiche_blocks=example_catalogue().fiche_blocks,
+        themes=example_catalogue().themes,
+    )
+
+
+# --- a study retour was not written for -------------------------------------------------------------------
+# Another country (Benin), other administrative levels (departement, region), other indicator ids, fact-sheet
+# blocks and groups (gender female/male, household_head), adults aged 18-45, returnees after six months
+# abroad, synthetic data without a note of its own. Values are made up (seeded).
+
+OTHER_SETTINGS = {
+    "study": {"id": "other", "name": "Other study", "name_fr": "Autre étude", "name_en": "Other study",
+              "country": "BJ", "languages": ["fr", "en"], "synthetic": True},
+    "population": {"description": {"fr": "adultes de 18 à 45 ans", "en": "adults aged 18 to 45"},
+                   "age_min": 18, "age_max": 45, "returnee_rule": "${abroad_6m} = 'yes'",
+                   "returnee_definition": {"fr": "ont vécu plus de six mois à l'étranger",
+                                           "en": "lived abroad for more than six months"}},
+    "places": {"unit": {"fr": "commune", "en": "municipality"},
+               "admin_levels": [{"id": "departement", "label": {"fr": "Département", "en": "Department"}},
+                                {"id": "region", "label": {"fr": "Région", "en": "Region"}}]},
+    "rounds": [{"name": "baseline", "date": "2024-02-05", "label_fr": "Référence", "label_en": "Baseline"}],
+}
+OTHER_COMMUNITIES = {
+    "types": {"urban": {"fr": "Commune à statut particulier", "en": "Special-status municipality"},
+              "rural": {"fr": "Commune rurale", "en": "Rural municipality"}},
+    "communities": [
+        {"id": "djougou", "name": "Djougou", "departement": "Donga", "region": "Nord", "type": "urban",
+         "coordinates": {"lat": 9.71, "lon": 1.67}},
+        {"id": "parakou", "name": "Parakou", "departement": "Borgou", "region": "Nord", "type": "urban",
+         "coordinates": {"lat": 9.34, "lon": 2.63}},
+        {"id": "lokossa", "name": "Lokossa", "departement": "Mono", "region": "Sud", "type": "rural",
+         "coordinates": {"lat": 6.64, "lon": 1.72}},
+    ],
+}
+OTHER_INDICATORS = (  # id, label_fr, label_en, theme, fiche_block, higher_is_better
+    ("earns_income", "Tirent un revenu de leur travail", "Earn an income from their work", "livelihood",
+     "livelihoods", True),
+    ("holds_land", "Disposent d'une terre", "Hold land", "livelihood", "livelihoods", True),
+    ("in_cooperative", "Membres d'une coopérative", "Members of a cooperative", "livelihood", "livelihoods",
+     True),
+    ("access_clinic", "Accès : centre de santé", "Access: health centre", "access", "livelihoods", True),
+    ("access_market", "Accès : marché", "Access: market", "access", "livelihoods", True),
+    ("support_cash", "Appui reçu : argent", "Support received: cash", "support", "livelihoods", None),
+    ("support_training", "Appui reçu : formation", "Support received: training", "support", "livelihoods",
+     None),
+    ("support_tools", "Appui reçu : outils", "Support received: tools", "support", "livelihoods", None),
+    ("feels_welcome", "Se sentent bienvenus", "Feel welcome", "belonging", "belonging", True),
+    ("plans_stay", "Projet : rester", "Plans: stay", "plans", "belonging", None),
+    ("plans_move", "Projet : partir", "Plans: move on", "plans", "belonging", None),
+    ("channel_radio", "Canal préféré : radio", "Preferred channel: radio", "c4d", "", None),
+    ("channel_phone", "Canal préféré : téléphone", "Preferred channel: phone", "c4d", "", None),
+)
+OTHER_FICHE_BLOCKS = """
+[[fiche_blocks]]
+id = "livelihoods"
+title = { fr = "Moyens d'existence", en = "Livelihoods" }
+note = { fr = "Adultes de la commune.", en = "Adults of the municipality." }
+
+[[fiche_blocks.panels]]
+kind = "tiles"
+
+[[fiche_blocks.panels]]
+kind = "gap_bars"
+theme = "access"
+title = { fr = "Accès aux services de base", en = "Access to basic services" }
+
+[[fiche_blocks.panels]]
+kind = "top_shares"
+theme = "support"
+title = { fr = "Appuis les plus reçus", en = "Support most received" }
+
+[[fiche_blocks]]
+id = "belonging"
+title = { fr = "Appartenance", en = "Belonging" }
+panels = [
+  { kind = "share_bars", theme = "plans", title = { fr = "Projets", en = "Plans" } },
+  { kind = "tiles" },
+]
+"""
+OTHER_GROUPS = (
+    Group(id="gender", label_fr="Genre", label_en="Gender", levels=("female", "male"), expression="${gender}",
+          compare=("female", "male"),
+          level_labels={"female": {"fr": "Femmes", "en": "Female respondents"},
+                        "male": {"fr": "Hommes", "en": "Male respondents"}}),
+    Group(id="household_head", label_fr="Chef de ménage", label_en="Household head",
+          levels=("head", "member"), expression="${head}", compare=("head", "member"),
+          level_labels={"head": {"fr": "Chefs de ménage", "en": "Household heads"},
+                        "member": {"fr": "Autres membres", "en": "Other members"}}),
+)
+
+
+def other_catalogue() -> tuple[list[dict[str, object]], tuple[FicheBlock, ...]]:
+    """The other study's indicator records and its fact-sheet blocks, read by the catalogue's parser."""
+    records = [{"id": i, "label_fr": fr, "label_en": en, "theme": theme, "fiche_block": block,
+                "higher_is_better": better, "kind": "proportion"}
+               for i, fr, en, theme, block, better in OTHER_INDICATORS]
+    indicators = tuple(Indicator(id=str(r["id"]), label_fr=str(r["label_fr"]), label_en=str(r["label_en"]),
+                                 formula="true()", theme=str(r["theme"]), fiche_block=str(r["fiche_block"]))
+                       for r in records)
+    problems: list[Problem] = []
+    blocks = parse_fiche_blocks(tomllib.loads(OTHER_FICHE_BLOCKS)["fiche_blocks"], indicators, problems)
+    assert problems == []
+    return records, blocks
+
+
+def other_bundle(seed: int = 7) -> ReportData:
+    """A round of the other study: estimates for every community and group, gaps for both groups, scores."""
+    rng = np.random.default_rng(seed)
+    records, blocks = other_catalogue()
+    ids = [str(r["id"]) for r in records]
+    rows = []
+    for community_id in ("all", "djougou", "parakou", "lokossa"):
+        n = 300 if community_id == "all" else 100
+        stay = float(rng.uniform(0.4, 0.8))
+        for indicator_id in ids:
+            shares = {"plans_stay": stay, "plans_move": 1 - stay}
+            value = shares.get(indicator_id, float(rng.uniform(0.1, 0.9)))
+            rows.append(_row(community_id, indicator_id, value, n))
+            for group in OTHER_GROUPS:
+                rows += [_row(community_id, indicator_id, float(rng.uniform(0.1, 0.9)), n // 2, group.id,
+                              level) for level in group.levels]
+    gap_rows = []
+    for group in OTHER_GROUPS:
+        a, b = group.compare
+        for indicator_id in ids:
+            difference = float(rng.normal(0, 0.1))
+            gap_rows.append({"community_id": "all", "group_dimension": group.id, "group_a": a, "group_b": b,
+                             "indicator_id": indicator_id, "difference": difference, "se": 0.04,
+                             "ci_low": difference - 0.08, "ci_high": difference + 0.08,
+                             "statistic": difference / 0.04,
+                             "p_value": 0.2, "p_adjusted": 0.3, "n_a": 150, "n_b": 150, "suppressed": False})
+    scores = [{"community_id": c, "pillar": pillar, "score": score, "rank": rank, "score_low": score - 0.1,
+               "score_high": score + 0.1, "rank_low": max(rank - 1, 1), "rank_high": min(rank + 1, 3)}
+              for c, score, rank in (("djougou", 0.7, 1), ("parakou", 0.5, 2), ("lokossa", 0.3, 3))
+              for pillar in ("economic", "social", "psychosocial", "composite")]
+    settings = Settings.model_validate(OTHER_SETTINGS)
+    return ReportData(
+        settings=settings,
+        round_name="baseline",
+        stamp={"retour_version": "0.1.0", "config_hash": "fedcba654321", "data_hash": "ba9876543210",
+               "round": "baseline"},
+        communities=parse_communities(OTHER_COMMUNITIES, levels=[x.id for x in settings.places.admin_levels]),
+        indicators=indicator_frame(records),
+        estimates=pl.DataFrame(rows),
+        gaps=pl.DataFrame(gap_rows),
+        index_scores=pl.DataFrame(scores),
+        index_spec={"normalisation": "minmax", "aggregation": "arithmetic", "composite": "arithmetic"},
+        generated_on=dt.date(2024, 3, 4),
+        groups=OTHER_GROUPS,
+        fiche_blocks=blocks,
     )

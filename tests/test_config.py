@@ -87,15 +87,16 @@ def _communities(project):
 
 
 def _targets(project):
-    from retour.synth import load_targets
+    from retour.synth import load_generator
 
-    return load_targets(project.path("synth_targets.toml"))
+    return load_generator(project.path("generator")).load_targets(project.path("synth_targets.toml"))
 
 
 def _shifts(project):
-    from retour.synth import load_shifts
+    from retour.synth import load_generator
 
-    return load_shifts(project.path("shifts_midterm.toml"), "midterm")
+    generator = load_generator(project.path("generator"))
+    return generator.load_shifts(project.path("shifts_midterm.toml"), "midterm")
 
 
 @pytest.mark.parametrize(("name", "what", "read"), [

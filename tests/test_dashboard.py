@@ -14,15 +14,16 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
-from dashboard_fixtures import PASSWORD, add_users, write_results
+from dashboard_fixtures import PASSWORD, add_users, shape_of, write_results
 from retour import store
 from retour.config import DashboardSettings, Project, load_project
 from retour.dashboard import create_app
 from retour.dashboard.auth import LoginLimiter, SessionSigner
 from retour.dashboard.i18n import format_percent
-from retour.study import init_study
+from retour.study import example_study_path, init_study
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -276,7 +277,64 @@ def test_pages_show_the_stored_numbers_in_the_reader_language(client, study):
     sheet = page(client.get("/communities/kita?round=midterm"))
     expected = "moins de 10 rép." if cell["suppressed"] else format_percent(cell["estimate"], "fr")
     assert expected in sheet
-    assert "Kita" in sheet and "Profil de la communauté" in sheet
+    assert "Kita" in sheet and "Cercle : Kita · Région : Kayes" in sheet  # places from communities.yaml
+    # blocks, panels and groups as the catalogue names them, in its order
+    blocks = ("<h2>Profil socio-économique</h2>", "<h3>Satisfaction quant à l’accès aux services</h3>",
+              "<h2>Profil migratoire</h2>", "<h2>Réintégration durable</h2>")
+    assert all(block in sheet for block in blocks)
+    assert [sheet.index(block) for block in blocks] == sorted(sheet.index(block) for block in blocks)
+    assert "Par groupe · Statut migratoire" in sheet and ">Migrants de retour</th>" in sheet
+    assert "Par groupe · Sexe" in sheet and ">Femmes</th>" in sheet
+
+
+def community_names(folder: Path) -> list[str]:
+    register = yaml.safe_load((folder / "communities.yaml").read_text(encoding="utf-8"))
+    return [entry["name"] for entry in register["communities"]]
+
+
+@pytest.fixture(scope="module")
+def other_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The second shipped example (other country, communes, indicators, blocks, groups and levels), with
+    stored results for its own communities, indicators, groups and issues."""
+    root = tmp_path_factory.mktemp("dashboard") / "other"
+    project = init_study(root, "senegal-2025")
+    write_results(project.store_path, ("baseline",), shape=shape_of(root))
+    add_users(project.store_path)
+    return root
+
+
+def test_another_study_shows_its_own_names_and_no_name_of_mali(other_study):
+    client = sign_in(client_for(load_project(other_study)), "vera")
+    names = community_names(other_study)
+    mali = community_names(example_study_path("mali-2018"))
+    assert names and not set(names) & set(mali)
+    pages = {}
+    for path in ("/", "/ranking", "/communities/bakel", "/needs", "/actors", "/rounds"):
+        response = client.get(f"{path}?round=baseline")
+        assert response.status_code == 200, path
+        pages[path] = page(response)
+        assert [name for name in names if name not in pages[path]] == [], path
+        assert [name for name in mali if name in pages[path]] == [], path
+    sheet = pages["/communities/bakel"]
+    assert "Département : Bakel · Région : Tambacounda" in sheet
+    assert "<h2>Emploi et revenus</h2>" in sheet and "<h3>Papiers d'identité</h3>" in sheet
+    assert "Par groupe · Position dans le ménage" in sheet and ">Chefs de ménage</th>" in sheet
+    assert "Écart : Chefs de ménage moins Autres membres du ménage" in sheet
+    assert "Par groupe · Classe d'âge" in sheet and "sans test d'écart" in sheet  # a group not compared
+    assert "Emploi" in pages["/needs"] and "Sécurité alimentaire" in pages["/needs"]  # needs.toml labels
+    assert 'aria-current="page">Échantillon</a>' in pages["/rounds"]  # the whole sample: a dashboard word
+
+
+def test_the_print_page_map_marks_the_study_communes_on_its_country(other_study):
+    from retour.dashboard.labels import load_labels
+    from retour.dashboard.pages import locator_svg
+
+    project = load_project(other_study)
+    labels = load_labels(project)
+    svg = locator_svg(labels, "bakel", "fr", project.settings.study.country, None)
+    assert svg is not None and 'aria-label="Bakel"' in svg and ">Bakel</text>" in svg
+    assert ">Sénégal</text>" in svg  # the outline of the study's country (`study.country`), named in French
+    assert locator_svg(labels, "nowhere", "fr", "SN", None) is None  # no coordinates: no map, no error
 
 
 def test_switching_language_is_kept_for_the_user(client, study):

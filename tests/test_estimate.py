@@ -12,13 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retour.errors import EstimationError
-from retour.estimate import (
-    GROUP_DIMENSIONS,
-    Design,
-    EstimationSpec,
-    estimate,
-    proportion_interval,
-)
+from retour.estimate import Design, EstimationSpec, estimate, proportion_interval
 from svy_golden import CASES, GOLDEN, TOLERANCE, golden
 
 KEYS = ["community_id", "group_dimension", "group", "indicator_id"]
@@ -26,7 +20,8 @@ KEYS = ["community_id", "group_dimension", "group", "indicator_id"]
 
 def _ours(case) -> pl.DataFrame:
     frame = golden.read(GOLDEN / f"svy_data_{case.survey}.csv")
-    return estimate(frame, golden.INDICATORS, case.design, case.spec, groups=golden.GROUPS, kinds=case.kinds)
+    return estimate(frame, golden.INDICATORS, case.design, case.spec, groups=golden.GROUPS, kinds=case.kinds,
+                    levels=golden.LEVELS)
 
 
 def _compare_with_svy(ours: pl.DataFrame, svy: pl.DataFrame) -> None:
@@ -169,6 +164,9 @@ def test_lonely_psu_rules() -> None:
 
 # --- output shape, counts and flags
 
+LEVELS = {"migration_status": ("returnee", "non_migrant"), "sex": ("women", "men"),
+          "age_band": ("15_24", "25_34"), "area_type": ("urban", "rural")}
+
 
 def _survey(n: int = 400, seed: int = 7) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
@@ -188,8 +186,8 @@ def _survey(n: int = 400, seed: int = 7) -> pl.DataFrame:
 
 def test_output_follows_the_estimates_contract() -> None:
     frame = _survey()
-    result = estimate(frame, ["paid_job", "household_size"], Design(), EstimationSpec(),
-                      kinds={"household_size": "mean"})
+    result = estimate(frame, ["paid_job", "household_size"], Design(), EstimationSpec(), groups=tuple(LEVELS),
+                      kinds={"household_size": "mean"}, levels=LEVELS)
     assert result.columns == ["community_id", "group_dimension", "group", "indicator_id", "estimate", "se",
                               "ci_low", "ci_high", "n", "weighted_n", "deff", "n_missing", "suppressed"]
     assert result.schema["n"] == pl.Int64 and result.schema["suppressed"] == pl.Boolean
@@ -219,7 +217,8 @@ def test_counts_missing_answers_and_weights() -> None:
 
 def test_small_and_empty_domains_are_flagged() -> None:
     frame = golden.read(GOLDEN / "svy_data_stratified.csv")
-    result = estimate(frame, ["paid_job"], Design("stratum", "psu", "weight"), EstimationSpec(min_cell=10))
+    result = estimate(frame, ["paid_job"], Design("stratum", "psu", "weight"), EstimationSpec(min_cell=10),
+                      groups=golden.GROUPS, levels=golden.LEVELS)
     kati = result.filter(pl.col("community_id") == "kati")
     empty = kati.filter(pl.col("group") == "25_34").row(0, named=True)
     assert (empty["n"], empty["estimate"], empty["se"], empty["suppressed"]) == (0, None, None, True)
@@ -255,9 +254,10 @@ def test_groups_are_optional() -> None:
 def test_scaling_all_weights_changes_nothing(scale: float, seed: int) -> None:
     frame = _survey(120, seed)
     kinds = {"household_size": "mean"}
-    base = estimate(frame, ["paid_job", "household_size"], Design(), EstimationSpec(), kinds=kinds)
+    base = estimate(frame, ["paid_job", "household_size"], Design(), EstimationSpec(), groups=tuple(LEVELS),
+                    kinds=kinds)
     scaled = estimate(frame.with_columns(pl.col("weight") * scale), ["paid_job", "household_size"], Design(),
-                      EstimationSpec(), kinds=kinds)
+                      EstimationSpec(), groups=tuple(LEVELS), kinds=kinds)
     for column in ("estimate", "se", "ci_low", "ci_high", "deff"):
         np.testing.assert_allclose(scaled[column].to_numpy().astype(float),
                                    base[column].to_numpy().astype(float), rtol=1e-9, atol=1e-12)
@@ -322,10 +322,6 @@ def test_spec_from_study_settings(study_dir: Path) -> None:
     assert (spec.confidence, spec.ci_method, spec.lonely_psu, spec.min_cell) == (0.95, "logit", "adjust", 10)
 
 
-def test_group_dimensions_default() -> None:
-    assert GROUP_DIMENSIONS == ("migration_status", "sex", "age_band", "area_type")
-
-
 @pytest.mark.parametrize("indicators", [["household_size"], ["paid_job", "household_size"]])
 def test_the_frame_is_not_modified(indicators: list[str]) -> None:
     frame = _survey()
@@ -340,18 +336,12 @@ def test_the_frame_is_not_modified(indicators: list[str]) -> None:
 @pytest.fixture(scope="module")
 def ingested_study(tmp_path_factory):
     """The example study with its synthetic baseline generated and ingested (as `retour demo` does)."""
-    from retour.study import _index_catalogue, ingest_export, init_study
-    from retour.synth import generate
-    from retour.synth.export import write_export
-    from retour.synth.targets import load_targets
+    from retour.study import _index_catalogue, ingest_export, init_study, synthesise
 
     project = init_study(tmp_path_factory.mktemp("estimate") / "study")
-    catalogue = _index_catalogue(project)
-    synthetic = generate(load_targets(project.path("synth_targets.toml")), catalogue, seed=20180305)
-    files = write_export(synthetic.frame, catalogue.instrument, project.root / "data", "baseline",
-                         "synthetic")
-    ingest_export(project, next(f for f in files if f.suffix == ".csv"), "baseline")
-    return project, catalogue
+    made = synthesise(project, "baseline", seed=20180305)
+    ingest_export(project, next(f for f in made.paths if f.suffix == ".csv"), "baseline")
+    return project, _index_catalogue(project)
 
 
 def _run(arguments: list[str]) -> int:
@@ -374,6 +364,7 @@ def test_estimate_round_stores_estimates_gaps_and_a_run(ingested_study):
     n_communities = 7 + 1
     assert result.estimates.height == n_communities * 9 * len(catalogue.ids)
     assert result.gaps.height == n_communities * 4 * len(catalogue.ids)
+    assert result.groups_without_comparison == ()
     con = store.connect(project.store_path, read_only=True)
     try:
         estimates = store.read_results(con, "estimates", "baseline")
@@ -419,6 +410,84 @@ def test_cli_names_the_known_values_of_a_bad_filter(ingested_study, capsys):
     assert "bafoulabe" in err
 
 
+_OTHER_GROUPS = """
+[[groups]]
+id = "gender"
+levels = ["female", "male"]
+compare = ["female", "male"]
+expression = "if(${sex} = 'female', 'female', if(${sex} = 'male', 'male', ''))"
+
+[[groups]]
+id = "birthplace"
+levels = ["native", "newcomer"]
+compare = ["native", "newcomer"]
+expression = "if(${born_in_community} = 'yes', 'native', if(${born_in_community} = 'no', 'newcomer', ''))"
+
+[[groups]]
+id = "marital"
+levels = ["single", "married"]
+expression = "if(${marital_status} = 'single', 'single', if(${marital_status} = 'married', 'married', ''))"
+
+[[groups]]
+id = "return_status"
+levels = ["stayed", "returned"]
+compare = ["returned", "stayed"]
+expression = "if(${lived_abroad_3m} = 'yes', 'returned', if(${lived_abroad_3m} = 'no', 'stayed', ''))"
+"""
+
+
+@pytest.fixture
+def other_groups_study(ingested_study, tmp_path):
+    """A copy of the ingested study whose indicators.toml has other groups: ids, levels and comparisons
+    that no shipped study has, and one group (marital) that compares nothing."""
+    import shutil
+
+    from retour.config import load_project
+
+    project, _ = ingested_study
+    root = shutil.copytree(project.root, tmp_path / "study")
+    path = root / "indicators.toml"
+    kept, in_group = [], False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("["):
+            in_group = line.strip() == "[[groups]]"
+        if not in_group:
+            kept.append(line)
+    path.write_text("\n".join(kept) + "\n" + _OTHER_GROUPS, encoding="utf-8")
+    return load_project(root)
+
+
+@pytest.mark.slow
+def test_cli_estimates_the_groups_of_any_catalogue(other_groups_study, capsys):
+    """Groups are data (issue 15): gaps for exactly the compared groups, a - b as `compare` says, and
+    one line naming the group that compares nothing and the setting to add."""
+    root = str(other_groups_study.root)
+    assert _run(["estimate", root, "--gaps", "--community", "all", "--indicator", "paid_job_or_iga",
+                 "--format", "json"]) == 0
+    out = capsys.readouterr()
+    records = json.loads(out.out)
+    assert [(r["group_dimension"], r["group_a"], r["group_b"]) for r in records] == [
+        ("gender", "female", "male"), ("birthplace", "native", "newcomer"),
+        ("return_status", "returned", "stayed")]
+    notice = [line for line in out.err.splitlines() if "without a comparison" in line]
+    assert notice == ["Pas d'écarts pour les groupes sans comparaison : marital / No gaps for groups without "
+                      'a comparison: marital; add compare = ["a", "b"] (two of its levels) to the group in '
+                      "indicators.toml."]
+
+    assert _run(["estimate", root, "--community", "all", "--indicator", "paid_job_or_iga",
+                 "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[1:]
+    assert [line.split(",")[2] for line in lines] == [
+        "all", "female", "male", "native", "newcomer", "single", "married", "stayed", "returned"]
+
+    assert _run(["estimate", root, "--gaps", "--group-dimension", "marital"]) == 1
+    assert "Error: Group 'marital' compares no levels, so it has no gaps. Add compare = " in (
+        capsys.readouterr().err)
+    assert _run(["estimate", root, "--group-dimension", "sex"]) == 1
+    assert ("Error: No group 'sex' in indicators.toml. Use all, or a group of the study: gender, birthplace, "
+            "marital, return_status.") in capsys.readouterr().err
+
+
 def test_cli_needs_submissions_first(study_dir, capsys):
     assert _run(["estimate", str(study_dir)]) == 1
     err = capsys.readouterr().err
@@ -426,10 +495,12 @@ def test_cli_needs_submissions_first(study_dir, capsys):
 
 
 def test_without_domains_only_the_whole_sample_is_estimated() -> None:
-    result = estimate(_survey(), ["paid_job"], Design(), EstimationSpec(), domains=(), groups=("sex",))
+    result = estimate(_survey(), ["paid_job"], Design(), EstimationSpec(), domains=(), groups=("sex",),
+                      levels={"sex": ("women", "men")})
     assert result.columns[:3] == ["group_dimension", "group", "indicator_id"]
     assert result["group"].to_list() == ["all", "women", "men"]
-    with_domains = estimate(_survey(), ["paid_job"], Design(), EstimationSpec(), groups=("sex",))
+    with_domains = estimate(_survey(), ["paid_job"], Design(), EstimationSpec(), groups=("sex",),
+                            levels={"sex": ("women", "men")})
     whole = with_domains.filter(pl.col("community_id") == "all").drop("community_id")
     assert whole.select("group", "n", "n_missing", "suppressed").equals(
         result.select("group", "n", "n_missing", "suppressed"))

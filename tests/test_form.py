@@ -268,7 +268,9 @@ def test_init_force_adds_missing_files_and_keeps_edited_ones(study_dir, capsys):
     main(["init", str(study_dir), "--force"])
     assert settings.read_text(encoding="utf-8") == edited
     assert (study_dir / "index.toml").read_bytes() == (example_study_path() / "index.toml").read_bytes()
-    kept = sorted(p.name for p in example_study_path().iterdir() if p.name != "index.toml")
+    example = example_study_path()
+    kept = sorted(p.relative_to(example).as_posix() for p in example.rglob("*")
+                  if p.is_file() and p.name != "index.toml" and "__pycache__" not in p.parts)
     assert capsys.readouterr().err.splitlines() == [
         f"Added 1 file(s) of the example to {study_dir}: index.toml.",
         f"Left alone {len(kept)} existing file(s): {', '.join(kept)}. "

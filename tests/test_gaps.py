@@ -11,7 +11,7 @@ from scipy.stats import false_discovery_control
 
 from retour.errors import EstimationError
 from retour.estimate import Design, EstimationSpec, estimate
-from retour.gaps import GAP_PAIRS, benjamini_hochberg, gaps
+from retour.gaps import benjamini_hochberg, gaps
 from svy_golden import CASES, GOLDEN, TOLERANCE, golden
 
 KEYS = ["community_id", "group_dimension", "indicator_id"]
@@ -19,7 +19,8 @@ KEYS = ["community_id", "group_dimension", "indicator_id"]
 
 def _ours(case) -> pl.DataFrame:
     frame = golden.read(GOLDEN / f"svy_data_{case.survey}.csv")
-    return gaps(frame, golden.INDICATORS, case.design, case.spec, groups=golden.GROUPS, kinds=case.kinds)
+    return gaps(frame, golden.INDICATORS, case.design, case.spec, golden.PAIRS, groups=golden.GROUPS,
+                kinds=case.kinds, levels=golden.LEVELS)
 
 
 def _compare_with_svy(ours: pl.DataFrame, svy: pl.DataFrame) -> None:
@@ -57,7 +58,7 @@ def test_gap_is_the_difference_of_the_estimates_with_their_covariance() -> None:
     case = CASES["stratified_logit"]
     frame = golden.read(GOLDEN / "svy_data_stratified.csv")
     estimates = estimate(frame, ["paid_job"], case.design, case.spec, groups=("sex",))
-    result = gaps(frame, ["paid_job"], case.design, case.spec, groups=("sex",))
+    result = gaps(frame, ["paid_job"], case.design, case.spec, {"sex": ("women", "men")})
     for community in ("kita", "all"):
         rows = estimates.filter(pl.col("community_id") == community)
         women = rows.filter(pl.col("group") == "women").row(0, named=True)
@@ -83,7 +84,7 @@ def test_groups_in_disjoint_strata_are_independent() -> None:
     })
     spec = EstimationSpec()
     estimates = estimate(frame, ["has_job"], Design(), spec, groups=("area_type",))
-    gap = gaps(frame, ["has_job"], Design(), spec, groups=("area_type",)).filter(
+    gap = gaps(frame, ["has_job"], Design(), spec, {"area_type": ("urban", "rural")}).filter(
         pl.col("community_id") == "kita").row(0, named=True)
     se = dict(estimates.filter(pl.col("community_id") == "kita").select("group", "se").iter_rows())
     assert gap["se"] == pytest.approx(np.sqrt(se["urban"] ** 2 + se["rural"] ** 2), rel=1e-10)
@@ -93,7 +94,7 @@ def test_groups_in_disjoint_strata_are_independent() -> None:
 def test_output_follows_the_gaps_contract() -> None:
     frame = golden.read(GOLDEN / "svy_data_stratified.csv")
     result = gaps(frame, ["paid_job", "household_size"], Design("stratum", "psu", "weight"),
-                  EstimationSpec(min_cell=10), groups=golden.GROUPS, kinds={"household_size": "mean"})
+                  EstimationSpec(min_cell=10), golden.PAIRS, kinds={"household_size": "mean"})
     assert result.columns == ["community_id", "group_dimension", "group_a", "group_b", "indicator_id",
                               "difference", "se", "ci_low", "ci_high", "statistic", "p_value", "p_adjusted",
                               "n_a", "n_b", "suppressed"]
@@ -101,7 +102,7 @@ def test_output_follows_the_gaps_contract() -> None:
     communities = result["community_id"].unique(maintain_order=True).to_list()
     assert communities == ["bafoulabe", "kati", "kita", "all"]
     pairs = set(result.select("group_dimension", "group_a", "group_b").unique().iter_rows())
-    assert pairs == {(d, a, b) for d, (a, b) in GAP_PAIRS.items()}
+    assert pairs == {(d, a, b) for d, (a, b) in golden.PAIRS.items()}
     assert (result["suppressed"] == ((result["n_a"] < 10) | (result["n_b"] < 10))).all()
     kati_age = result.filter(pl.col("community_id") == "kati", pl.col("group_dimension") == "age_band")
     assert kati_age["difference"].null_count() == kati_age.height  # nobody aged 25-34 in kati
@@ -111,7 +112,7 @@ def test_output_follows_the_gaps_contract() -> None:
 def test_p_values_are_adjusted_across_the_whole_table() -> None:
     frame = golden.read(GOLDEN / "svy_data_stratified.csv")
     result = gaps(frame, list(golden.INDICATORS), Design("stratum", "psu", "weight"), EstimationSpec(),
-                  groups=golden.GROUPS, kinds=golden.KINDS)
+                  golden.PAIRS, kinds=golden.KINDS)
     tested = result.filter(pl.col("p_value").is_not_null())
     assert tested.height > 50
     np.testing.assert_allclose(tested["p_adjusted"], false_discovery_control(tested["p_value"].to_numpy()),
@@ -137,5 +138,51 @@ def test_gaps_need_their_dimension_among_the_groups() -> None:
     frame = golden.read(GOLDEN / "svy_data_stratified.csv")
     with pytest.raises(EstimationError, match="dimensions that are not groups: sex") as error:
         gaps(frame, ["paid_job"], Design("stratum", "psu", "weight"), EstimationSpec(),
-             groups=("migration_status",), pairs={"sex": ("women", "men")})
+             {"sex": ("women", "men")}, groups=("migration_status",))
     assert error.value.hint
+
+
+def test_any_catalogue_gets_the_gaps_of_the_groups_that_compare() -> None:
+    """Groups are data (issue 15): other ids and levels than any shipped study, gaps for exactly the groups
+    with `compare`, a - b in the order `compare` gives, rows in catalogue order of groups and levels."""
+    from types import SimpleNamespace
+
+    from retour.indicators import Group
+    from retour.study.index import compared_levels, group_levels
+
+    catalogue = SimpleNamespace(groups=(
+        Group("gender", "Genre", "Gender", ("female", "male"), "e", compare=("female", "male")),
+        Group("household_head", "Chef", "Head", ("head", "not_head"), "e", compare=("head", "not_head")),
+        Group("marital", "Union", "Marital", ("single", "married"), "e"),
+        Group("return_status", "Retour", "Return", ("stayed", "returned"), "e",
+              compare=("returned", "stayed")),
+    ))
+    levels, pairs = group_levels(catalogue), compared_levels(catalogue)
+    rng = np.random.default_rng(15)
+    n = 600
+    community = rng.choice(["c1", "c2"], n)
+    returned = rng.random(n) < 0.4
+    frame = pl.DataFrame({
+        "community_id": community, "stratum": community,
+        "psu": [f"{c}-{k}" for c, k in zip(community, rng.integers(0, 6, n), strict=True)],
+        "weight": rng.uniform(1, 3, n), "gender": rng.choice(["female", "male"], n),
+        "household_head": rng.choice(["head", "not_head"], n),
+        "marital": rng.choice(["single", "married"], n),
+        "return_status": np.where(returned, "returned", "stayed"),
+        "has_job": (rng.random(n) < np.where(returned, 0.6, 0.3)).astype(float),
+    })
+    groups = tuple(levels)
+    estimates = estimate(frame, ["has_job"], Design(), EstimationSpec(), groups=groups, levels=levels)
+    result = gaps(frame, ["has_job"], Design(), EstimationSpec(), pairs, groups=groups, levels=levels)
+
+    assert estimates.filter(pl.col("community_id") == "c1")["group"].to_list() == [
+        "all", "female", "male", "head", "not_head", "single", "married", "stayed", "returned"]
+    compared = result.filter(pl.col("community_id") == "c1").select("group_dimension", "group_a", "group_b")
+    assert compared.rows() == [("gender", "female", "male"), ("household_head", "head", "not_head"),
+                               ("return_status", "returned", "stayed")]
+    assert result["community_id"].unique(maintain_order=True).to_list() == ["c1", "c2", "all"]
+    whole = estimates.filter(pl.col("community_id") == "all", pl.col("group_dimension") == "return_status")
+    mean = dict(whole.select("group", "estimate").iter_rows())
+    gap = result.filter(pl.col("community_id") == "all", pl.col("group_dimension") == "return_status")
+    assert gap["difference"][0] == pytest.approx(mean["returned"] - mean["stayed"], rel=1e-12)
+    assert gap["difference"][0] > 0 and gap["p_value"][0] < 0.05

@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 from retour.dashboard import i18n as dashboard_i18n
 from retour.dashboard.auth import Role
 from retour.dashboard.i18n import messages, translate
-from retour.dashboard.pages import ACTOR_DIMENSIONS, LEVELS, PILLARS, PROFILE_BLOCKS
+from retour.dashboard.pages import ACTOR_DIMENSIONS, LEVELS, PILLARS
 from retour.errors import Severity
 from retour.i18n import load_translations, po_path
 from retour.report import i18n as report_i18n
@@ -26,7 +26,6 @@ REPO = Path(__file__).resolve().parents[1]
 DASHBOARD = REPO / "src" / "retour" / "dashboard"
 DOMAINS = {"retour": report_i18n.LOCALE_DIR, "dashboard": dashboard_i18n.LOCALE_DIR}
 FIELDS = re.compile(r"{(\w+)}")
-GROUPS = ("all", "returnee", "non_migrant", "women", "men", "15_24", "25_34", "urban", "rural")
 
 
 def _catalogue(domain: str, language: str):
@@ -125,12 +124,11 @@ def test_every_key_the_dashboard_names_is_in_the_catalogue():
     ("pillar.", PILLARS),
     ("level.", LEVELS),
     ("level.short.", LEVELS),
-    ("block.", (*PROFILE_BLOCKS, "other")),
+    ("block.", ("other",)),
     ("dimension.", ACTOR_DIMENSIONS),
     ("dimension.short.", ACTOR_DIMENSIONS),
     ("role.", tuple(Role)),
     ("severity.", tuple(Severity)),
-    ("group.", GROUPS),
     ("uploads.status.", ("ingested", "failed")),
 ])
 def test_keys_built_from_data_exist_for_every_value(prefix, names):

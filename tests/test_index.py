@@ -422,3 +422,34 @@ def test_invalid_specs_say_what_is_wrong(changes, message):
 def test_a_pillar_without_indicators_is_an_error():
     with pytest.raises(SpecError, match="no indicator feeds pillar"):
         IndexSpec(indicators=(IndexIndicator("job", "economic"),))
+
+
+def _three_per_pillar(extra_social: int = 0) -> tuple[IndexIndicator, ...]:
+    return tuple(IndexIndicator(f"{pillar}_{number}", pillar)
+                 for pillar in ("economic", "social", "psychosocial")
+                 for number in range(3 + (extra_social if pillar == "social" else 0)))
+
+
+def test_a_pillar_below_the_minimum_is_built_and_named_in_a_warning():
+    from retour.index.spec import small_pillar_warnings
+
+    three = IndexSpec(indicators=_three_per_pillar())
+    assert three.min_indicators_per_pillar == 3 and small_pillar_warnings(three) == []  # the default
+    four = IndexSpec(indicators=_three_per_pillar(extra_social=1), min_indicators_per_pillar=4)
+    assert small_pillar_warnings(four) == [
+        f"pillar '{pillar}' has 3 indicator(s) ({pillar}_0, {pillar}_1, {pillar}_2), fewer than "
+        "min_indicators_per_pillar = 4 in index.toml: its score rests on few estimates. Set pillar = "
+        f'"{pillar}" on more indicators in indicators.toml, or lower min_indicators_per_pillar.'
+        for pillar in ("economic", "psychosocial")
+    ]
+    values = {c: {i: v for i, v in zip(four.indicator_ids, np.linspace(0, 1, 13)[k:], strict=False)}
+              for k, c in enumerate("abc")}
+    assert build(estimates_frame(values), four).scores().height == 3 * 4  # still built
+    assert IndexSpec.from_json(four.to_json()) == four
+
+
+def test_the_pillar_minimum_is_read_from_index_toml_and_checked():
+    spec = IndexSpec.from_toml("min_indicators_per_pillar = 2", CATALOGUE)
+    assert spec.small_pillars() == {"social": ("water",), "psychosocial": ("calm",)}
+    with pytest.raises(SpecError, match="min_indicators_per_pillar must be a whole number of 1 or more"):
+        IndexSpec.from_toml("min_indicators_per_pillar = 0", CATALOGUE)

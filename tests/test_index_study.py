@@ -181,6 +181,25 @@ def test_cli_prints_tableau_1(study, capsys):
     assert "│ bamako_commune_iv │" in table and all(len(line) > 80 for line in table.splitlines()[2:5])
 
 
+def test_cli_warns_about_a_pillar_below_the_minimum_and_still_builds(study, capsys):
+    project, _ = study
+    spec = load_index_spec(project)
+    assert spec.small_pillars() == {}  # the example's pillars all reach the default minimum
+    sizes = {pillar: len(spec.pillar_members(pillar)) for pillar in spec.pillars}
+    minimum = sizes["social"] + 1
+    index_toml = project.root / "index.toml"
+    index_toml.write_text(f"min_indicators_per_pillar = {minimum}\n" + index_toml.read_text(encoding="utf-8"),
+                          encoding="utf-8")
+    assert run(["index", str(project.root), "--format", "csv"]) == 0
+    out = capsys.readouterr()
+    assert len(out.out.strip().splitlines()) == 1 + 28  # the index is still built
+    warned = [line for line in out.err.splitlines() if line.startswith("Warning: pillar ")]
+    assert [line.split("'")[1] for line in warned] == [p for p in spec.pillars if sizes[p] < minimum]
+    social = ", ".join(i.indicator_id for i in spec.indicators if i.pillar == "social")
+    assert (f"Warning: pillar 'social' has {sizes['social']} indicator(s) ({social}), fewer than "
+            f"min_indicators_per_pillar = {minimum} in index.toml") in out.err
+
+
 def test_cli_explain_prints_json_records(study, capsys):
     project, _ = study
     build_index(project, "baseline")

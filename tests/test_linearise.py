@@ -12,6 +12,8 @@ from retour.linearise import design_df, design_variance, design_variance_and_df
 
 KINDS = {"p1": "proportion", "p2": "proportion", "m1": "mean"}
 DESIGN = Design("stratum", "psu", "weight")
+LEVELS = {"migration_status": ("returnee", "non_migrant"), "sex": ("women", "men"),
+          "age_band": ("15_24", "25_34"), "area_type": ("urban", "rural")}
 
 
 def _survey(n: int = 3_000, seed: int = 4) -> pl.DataFrame:
@@ -39,7 +41,8 @@ def _survey(n: int = 3_000, seed: int = 4) -> pl.DataFrame:
 
 
 def _estimate(frame: pl.DataFrame) -> pl.DataFrame:
-    return estimate(frame, list(KINDS), DESIGN, EstimationSpec(), kinds=KINDS)
+    return estimate(frame, list(KINDS), DESIGN, EstimationSpec(), groups=tuple(LEVELS), kinds=KINDS,
+                    levels=LEVELS)
 
 
 def test_blocks_and_threads_change_no_number(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,8 +67,8 @@ def test_sliced_and_chunked_frames_are_read_in_place() -> None:
 
 
 def test_variance_and_df_together_equal_each_alone() -> None:
-    lin = linearise.linearise(_survey(), list(KINDS), DESIGN, ("community_id",), linearise.GROUP_DIMENSIONS,
-                              KINDS)
+    lin = linearise.linearise(_survey(), list(KINDS), DESIGN, ("community_id",), tuple(LEVELS), KINDS,
+                              levels=LEVELS)
     args = (lin.layout, lin.pair_psu, lin.pair_domain)
     variance, df = design_variance_and_df(*args, lin.scores, lin.answered, lin.domains.height)
     np.testing.assert_array_equal(variance, design_variance(*args, lin.scores, lin.domains.height))

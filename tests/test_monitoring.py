@@ -11,17 +11,20 @@ import openpyxl
 import pytest
 
 from retour.cli import main
-from retour.config import DesignSettings
-from retour.errors import SchemaError
+from retour.config import DesignSettings, load_settings
+from retour.errors import ConfigError, SchemaError
 from retour.form import describe
 from retour.indicators import load_catalogue
 from retour.monitoring import derive_form, write_form
 from retour.schema import load_instrument
+from retour.score import ScoreRules
 from retour.score_spec import load_score_spec
 from score_exports import RETURNEE_SCORES, visit, write_export
 
 EXAMPLE = Path(__file__).parent.parent / "src" / "retour" / "examples" / "mali-2018"
 IDENTITY = ("community", "visit", "case_id", "interview_date", "consent")
+# the example study names its date and consent fields: scoring.interview_date_field, scoring.consent_field
+RULES = ScoreRules.from_settings(load_settings(EXAMPLE / "retour.toml"))
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,7 @@ def catalogue():
 @pytest.fixture(scope="module")
 def form(catalogue):
     spec = load_score_spec(EXAMPLE / "score_weights.toml", catalogue)
-    return spec, derive_form(EXAMPLE / "instrument.xlsx", spec)
+    return spec, derive_form(EXAMPLE / "instrument.xlsx", spec, rules=RULES)
 
 
 def _row(form, name: str) -> dict:
@@ -119,7 +122,7 @@ def test_another_weight_set_gives_another_form(catalogue, tmp_path):
         encoding="utf-8",
     )
     spec = load_score_spec(EXAMPLE / "score_weights.toml", catalogue, weights)
-    short = derive_form(EXAMPLE / "instrument.xlsx", spec)
+    short = derive_form(EXAMPLE / "instrument.xlsx", spec, rules=RULES)
     assert set(short.fields) == {
         "paid_job",
         "income_activity",
@@ -147,6 +150,30 @@ def test_a_follow_up_brings_the_question_it_depends_on(catalogue, tmp_path):
     )
     spec = load_score_spec(EXAMPLE / "score_weights.toml", catalogue, weights)
     assert "reduced_food" in derive_form(EXAMPLE / "instrument.xlsx", spec).fields  # its relevance names it
+
+
+def test_without_date_and_consent_fields_the_form_asks_neither(form):
+    spec, with_both = form
+    assert {"interview_date", "consent"} <= set(with_both.fields)
+    short = derive_form(EXAMPLE / "instrument.xlsx", spec)  # no scoring.*_field: none named
+    assert "consent" not in short.fields and "interview_date" not in short.fields
+    assert set(short.fields) == set(with_both.fields) - {"consent", "interview_date"}
+    only_date = derive_form(EXAMPLE / "instrument.xlsx", spec,
+                            rules=ScoreRules(interview_date_field="interview_date"))
+    assert "interview_date" in only_date.fields and "consent" not in only_date.fields
+
+
+def test_a_date_or_consent_field_the_questionnaire_lacks_is_named(form):
+    spec, _ = form
+    with pytest.raises(ConfigError) as raised:
+        derive_form(EXAMPLE / "instrument.xlsx", spec,
+                    rules=ScoreRules(interview_date_field="visit_day", consent_field="agrees"))
+    message = str(raised.value)
+    assert message.startswith(
+        "retour.toml: scoring.interview_date_field names 'visit_day', a field instrument.xlsx lacks; "
+        "scoring.consent_field names 'agrees', a field instrument.xlsx lacks."
+    )
+    assert "\n" not in message
 
 
 def test_a_questionnaire_without_community_cannot_give_a_monitoring_form(form, tmp_path):
@@ -209,6 +236,10 @@ reference_round = "followup-2019"
 stratum = ""
 psu = ""
 weight = ""
+
+[scoring]
+interview_date_field = "interview_date"
+consent_field = "consent"
 """
 
 
@@ -240,6 +271,7 @@ def test_an_export_of_the_form_is_ingested_and_scored(study_dir, tmp_path, capsy
                 has_id_document="no",
                 could_turn_to_justice="no",
             ),
+            visit("m5", case_id="ML-0005", visit="3m", consent="no"),  # without consent: not scored
         ],
     )
     write_export(tmp_path / "2020.csv", instrument, [visit("m4", visit="12m", interview_date="2020-01-10")])
@@ -249,7 +281,8 @@ def test_an_export_of_the_form_is_ingested_and_scored(study_dir, tmp_path, capsy
 
     main(["score", str(follow_up), "--round", "followup-2019", "--format", "json"])
     rows = {row["_uuid"]: row for row in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"m1", "m2", "m3"}  # a monitoring round scores every visit
+    assert set(rows) == {"m1", "m2", "m3"}  # a monitoring round scores every visit with consent
+    assert rows["m2"]["interview_date"] == "2019-04-10"  # scoring.interview_date_field
     assert rows["m1"]["overall"] == pytest.approx(RETURNEE_SCORES["overall"])
     assert rows["m2"]["previous_visit"] == "3m" and rows["m2"]["dropped"] == "psychosocial overall"
     assert rows["m2"]["psychosocial"] == pytest.approx((8.834 - 1.0) / 12)
@@ -274,4 +307,8 @@ def test_an_export_of_the_form_is_ingested_and_scored(study_dir, tmp_path, capsy
     (follow_up / "retour.toml").write_text(survey, encoding="utf-8")
     with pytest.raises(SystemExit):
         main(["score", str(follow_up), "--round", "followup-2020"])
-    assert 'set kind = "monitoring" for it in retour.toml' in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.startswith("Error: Round 'followup-2020' is a survey round, whose return migrants are "
+                            "scored, and population.returnee_rule is empty in ")
+    assert "returnee_rule = \"${lived_abroad} = 'yes'\"" in error and 'set kind = "monitoring"' in error
+    assert error.count("\n") == 1

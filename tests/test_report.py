@@ -19,7 +19,6 @@ from retour.report import render_factsheet, render_synthesis
 from retour.report.data import Cell
 from retour.report.factsheet import tone
 from retour.report.i18n import LOCALE_DIR, NARROW_NBSP, Formatter, compile_catalogue
-from retour.report.maps import load_boundaries
 from retour.report.narrative import load_communities, parse_communities
 from retour.report.render import TEMPLATES, layout
 
@@ -107,28 +106,13 @@ def test_example_register_has_the_seven_communities():
                 assert len(texts.get("fr", ())) == len(texts.get("en", ()))
 
 
-def _inside(lon: float, lat: float, ring: list[list[float]]) -> bool:
-    inside = False
-    for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
-        if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
-            inside = not inside
-    return inside
-
-
-def test_every_community_lies_inside_mali_on_the_shipped_map():
-    mali = next(f for f in load_boundaries()["features"] if f["properties"]["iso_a2"] == "ML")
-    ring = mali["geometry"]["coordinates"][0]
-    for community in load_communities(EXAMPLE):
-        assert _inside(community.longitude, community.latitude, ring), community.id
-
-
 def test_register_problems_are_listed_together():
     raw = {
         "communities": [
             {
                 "id": "a",
                 "name": "A",
-                "cercle": "C",
+                "district": "C",
                 "region": "R",
                 "type": "town",
                 "coordinates": {"lat": 120},
@@ -136,20 +120,22 @@ def test_register_problems_are_listed_together():
             {
                 "id": "a",
                 "name": "B",
-                "cercle": "C",
+                "district": "C",
                 "region": "R",
                 "type": "rural",
                 "opportunities": {"economic": {"fr": ["x", "y"], "en": ["x"]}},
             },
-            {"id": "c", "name": "C", "cercle": "C", "region": "R", "type": "rural",
+            {"id": "c", "name": "C", "district": "C", "region": "R", "type": "rural",
              "description": "only one language", "type_note": {"de": "Dorf", "en": 3}},
             {"name": "no id"},
         ]
     }
     with pytest.raises(SpecError) as error:
-        parse_communities(raw, "communities.yaml")
+        parse_communities(raw, "communities.yaml", levels=("district",))
     text = str(error.value)
-    assert "value 'town'" in text and "must be urban or rural" in text
+    assert "value 'town'" in text and "must be one of: urban, rural" in text
+    assert "entry 'a', field 'region'" in text and "places.admin_levels" in text  # an undeclared level
+    assert "entry '#4', field 'district': is required" in text  # a declared level without a value
     assert "coordinates.lat" in text and "different number of items per language" in text
     assert "is used by two entries" in text and "field 'id'" in text
     assert "description" in text and "must map languages to text" in text
@@ -165,8 +151,9 @@ def test_factsheet_html_shows_the_community_beside_the_sample(data):
     assert f"45{pct}" in html and f"Moyenne 48{pct}" in html  # paid job: Kayes 45 %, sample 48 %
     assert "+30 pts" in html  # drinking water, 30 points above the sample mean
     assert "127\u202f368 (recensement de 2009)" in html
-    assert "Commune urbaine" in html and "Cercle de Kayes" in html
-    assert "Données synthétiques calibrées sur des agrégats publiés" in html
+    assert "Cercle : Kayes · Région : Kayes · Commune urbaine" in html  # [places] and the register's types
+    assert "86 répondants (jeunes de 15 à 34 ans)" in html  # population.description
+    assert "Données synthétiques calibrées sur les agrégats publiés" in html  # study.synthetic_note
     assert "configuration abcdef123456" in html and "données 0123456789ab" in html
     assert (
         "<svg" in html
@@ -300,7 +287,13 @@ def test_synthesis_html_has_tableau_1_needs_gaps_and_c4d(data):
     assert "604" in html and "Benjamini–Hochberg" in html
     assert "Ce qu’ils ne permettent pas de dire" in html
     english = render_synthesis(data, "en").html
-    assert "Women compared with men" in english and "0.81" in english
+    assert "Women compared with Men" in english and "0.81" in english  # the groups' level labels
+    assert "Return migrants compared with Non-migrants" in english
+    # the method names the catalogue's groups and the study's returnee definition
+    assert "Sex: Women, Men" in english and "lived abroad for more than three months" in english
+    # C4D: one table per question of the c4d theme, columns all + both levels of each compared group
+    assert "<h3 class=\"figure\">Get information from</h3>" in english
+    assert "<th>Return migrants</th><th>Non-migrants</th><th>Women</th><th>Men</th>" in english
 
 
 # --- PDF: pages, layout, text ----------------------------------------------------------------------------
@@ -356,7 +349,7 @@ def test_factsheet_pdf_text_has_the_key_numbers_and_pages_convert(data, tmp_path
         "0,39",  # composite score
         "retour 0.1.0",
         "abcdef123456",
-        "Données synthétiques calibrées sur des agrégats publiés",
+        "Données synthétiques calibrées sur les agrégats publiés",
         "CARTOGRAPHIE DES ACTEURS",  # headings are set in capitals
         "Informer sur les risques de la migration irrégulière",
     ):
@@ -405,3 +398,88 @@ def test_chart_ids_do_not_depend_on_what_was_drawn_before():
     later = '<svg><clipPath id="clip1"/><g clip-path="url(#clip1)"/><use href="#clip2"/><p id="clip2"/>'
     assert stable_ids(first, "c1") == stable_ids(later, "c1")
     assert 'clip-path="url(#c1-1)"' in stable_ids(first, "c1") and 'href="#c1-2"' in stable_ids(first, "c1")
+
+
+# --- a study retour was not written for ------------------------------------------------------------------
+
+MALI_WORDS = ("Mali", "Bamako", "Kayes", "Sikasso", "cercle", "Cercle", "15–34", "15-34", "three months",
+              "trois mois", "2018", "calibrated", "calibrées")
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_another_study_shows_its_own_indicators_blocks_groups_and_places(language):
+    from report_bundle import OTHER_INDICATORS, other_bundle
+
+    other = other_bundle()
+    factsheet = render_factsheet("djougou", other, language).html
+    synthesis = render_synthesis(other, language).html
+    fr = language == "fr"
+    for text in (("Moyens d'existence", "Appartenance", "Accès aux services de base", "Appuis les plus reçus",
+                  "Projets", "Adultes de la commune.") if fr else
+                 ("Livelihoods", "Belonging", "Access to basic services", "Support most received", "Plans",
+                  "Adults of the municipality.")):
+        assert text.replace("'", "&#39;") in factsheet
+    tiles = [label_fr if fr else label_en for _i, label_fr, label_en, _t, block, _b in OTHER_INDICATORS
+             if block and not label_en.startswith(("Access", "Support", "Plans"))]
+    for label in tiles:
+        assert label.replace("'", "&#39;") in factsheet
+    assert re.findall(r'data-block="(\w+)"', factsheet) == ["livelihoods", "belonging"]
+    assert (("Département : Donga · Région : Nord · Commune à statut particulier" if fr else
+             "Department: Donga · Region: Nord · Special-status municipality") in factsheet)
+    assert ("100 répondants (adultes de 18 à 45 ans)" if fr else
+            "100 respondents (adults aged 18 to 45)") in factsheet
+    assert ("Données synthétiques" if fr else "Synthetic data") in factsheet  # no note of its own
+    assert ((">Femmes par rapport à Hommes<" if fr else ">Female respondents compared with Male respondents<")
+            in synthesis)
+    assert ("Chefs de ménage par rapport à Autres membres" if fr else
+            "Household heads compared with Other members") in synthesis
+    assert ("plus de six mois" if fr else "more than six months") in synthesis
+    assert ("Genre : Femmes, Hommes ; Chef de ménage" if fr else
+            "Gender: Female respondents, Male respondents; Household head") in synthesis
+    assert ("Canal préféré" if fr else "Preferred channel") in synthesis  # the c4d theme's question
+    assert ("hors des âges enquêtés (18 à 45 ans)" if fr else
+            "outside the ages surveyed (18 to 45)") in synthesis
+    for document in (factsheet, synthesis):
+        found = [word for word in MALI_WORDS if word in document]
+        assert found == [], f"the other study's {language} documents say {found}"
+
+
+def test_fiche_block_problems_are_listed_together():
+    from retour.indicators import Indicator, parse_fiche_blocks
+
+    indicators = (Indicator("a", "A", "A", "true()", theme="x", fiche_block="one"),
+                  Indicator("b", "B", "B", "true()", theme="y", fiche_block="two"),
+                  Indicator("c", "C", "C", "true()", theme="z", fiche_block="undeclared"))
+    raw = [{"id": "one", "title": {"en": "One"},
+            "panels": [{"kind": "pie"}, {"kind": "gap_bars", "theme": "y"}]},
+           {"id": "two", "panels": [{"kind": "share_bars", "theme": "y", "colour": "red"}], "page": 2},
+           {"id": "one"}]
+    problems = []
+    blocks = parse_fiche_blocks(raw, indicators, problems)
+    found = {(problem.code, problem.column) for problem in problems}
+    assert found == {
+        ("bad_panel_kind", "fiche_blocks[1].panels[1].kind"),
+        ("unknown_theme", "fiche_blocks[1].panels[2].theme"),  # theme y has no indicator in block one
+        ("unknown_key", "fiche_blocks[2].panels[1].colour"),
+        ("unknown_key", "fiche_blocks[2].page"),
+        ("bad_block_id", "fiche_blocks[3].id"),  # one is declared twice
+        ("unknown_fiche_block", "indicators"),
+    }
+    undeclared = next(p.message for p in problems if p.code == "unknown_fiche_block")
+    assert "fiche_block 'undeclared' (c)" in undeclared
+    assert blocks[0].title_in("fr") == "One" and blocks[1].title_in("en") == "two"
+    # without [[fiche_blocks]]: one block of tiles per fiche_block, in the order indicators first name them
+    problems = []
+    assert [b.id for b in parse_fiche_blocks(None, indicators, problems)] == ["one", "two", "undeclared"]
+    assert problems == []
+
+
+def test_example_catalogue_lays_out_the_three_blocks_of_the_study():
+    from report_bundle import example_catalogue
+
+    blocks = example_catalogue().fiche_blocks
+    assert [b.id for b in blocks] == ["profil_socio_economique", "profil_migratoire", "reintegration_durable"]
+    assert [(p.kind, p.theme) for p in blocks[0].panels] == [
+        ("tiles", ""), ("gap_bars", "services"), ("top_shares", "activity_domains"),
+        ("top_shares", "business_obstacles")]
+    assert blocks[2].title_in("en") == "Sustainable reintegration"

@@ -94,10 +94,10 @@ def test_sheet_names_fit_excel_in_whole_words_with_the_full_title_above(data, tm
     write_tables(data, tmp_path, ("fr", "en"))
     french = openpyxl.load_workbook(tmp_path / "tables-fr.xlsx")
     assert all(len(name) <= 31 for name in french.sheetnames)
-    c4d = french["Comm. pour le développement"]
+    c4d = french["Communication pour le…"]  # the catalogue's theme name, cut after a whole word
     assert c4d["A1"].value == "Communication pour le développement" and c4d["A2"].value == "Communauté"
     assert c4d.freeze_panes == "A3" and c4d.auto_filter.ref.startswith("A2:")
-    views = french["Image des migrants de retour"]
+    views = french["Regard sur les migrants de…"]
     assert views["A1"].value == "Regard sur les migrants de retour" and views["A2"].value == "Communauté"
     assert french["Services de base"]["A1"].value == "Communauté"  # a name that fits: no title row
     english = openpyxl.load_workbook(tmp_path / "tables-en.xlsx")
@@ -180,7 +180,7 @@ def test_retour_report_writes_pdf_and_html_from_the_store(study_dir, data, capsy
     assert "factsheet" in output.out and "21 file(s) written" in output.err  # 8 HTML, 8 PDF, 5 tables
     html = (out / "fr" / "factsheet-kayes.html").read_text(encoding="utf-8")
     assert "Ont un emploi rémunéré ou une activité génératrice de revenus" in html  # the study's catalogue
-    assert "Données synthétiques calibrées sur des agrégats publiés" in html
+    assert "Données synthétiques calibrées sur les agrégats publiés" in html
     con = store.connect(load_project(study_dir).store_path)
     try:
         run = store.latest_run(con, "report", "baseline")

@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retour.cli import main
-from retour.config import DesignSettings
-from retour.errors import SpecError
+from retour.config import DesignSettings, load_settings
+from retour.errors import ConfigError, SpecError
 from retour.estimate import EstimationSpec
 from retour.indicators import load_catalogue
-from retour.schema import load_instrument
-from retour.score import SCORES, recode, score, score_visits, summarise
+from retour.schema import Question, load_instrument
+from retour.score import SCORES, ScoreRules, recode, score, score_visits, summarise
 from retour.score_spec import DIMENSIONS, check_score_spec, load_score_spec
 from score_exports import RETURNEE, RETURNEE_SCORES, visit, write_export
 
@@ -51,8 +51,12 @@ def submissions(*visits: dict[str, str], round_name: str = "baseline") -> pl.Dat
     )
 
 
-def scores_of(frame: pl.DataFrame, spec, **kwargs) -> pl.DataFrame:
-    return score_visits(frame, spec, DesignSettings(), ROUNDS, **kwargs)
+# the example study's rules: returnees are `${lived_abroad_3m} = 'yes'`, dated by interview_date, with consent
+RULES = ScoreRules.from_settings(load_settings(EXAMPLE / "retour.toml"))
+
+
+def scores_of(frame: pl.DataFrame, spec, rules: ScoreRules = RULES, **kwargs) -> pl.DataFrame:
+    return score_visits(frame, spec, DesignSettings(), ROUNDS, rules=rules, **kwargs)
 
 
 # --- recodes ---------------------------------------------------------------------------------------
@@ -200,6 +204,68 @@ def test_a_survey_round_scores_return_migrants_and_a_monitoring_round_everyone(s
         submissions(visit("a"), not_returnee, round_name="midterm"), spec, monitoring_rounds=["midterm"]
     )
     assert monitoring["_uuid"].to_list() == ["a", "b"]
+
+
+@pytest.fixture(scope="module")
+def months_spec():
+    """The example weight set read against the questionnaire with one more question, `months_abroad`."""
+    from dataclasses import replace
+
+    instrument = load_instrument(EXAMPLE / "instrument.xlsx")
+    months = Question(name="months_abroad", type="integer", labels={"en": "Months abroad"})
+    longer = replace(instrument, questions=(*instrument.questions, months))
+    catalogue = load_catalogue(EXAMPLE / "indicators.toml", longer)
+    return load_score_spec(EXAMPLE / "score_weights.toml", catalogue)
+
+
+def test_a_survey_round_scores_whom_the_returnee_rule_of_the_settings_names(months_spec):
+    frame = submissions(
+        visit("a", months_abroad="12", lived_abroad_3m="no"),
+        visit("b", case_id="ML-0002", months_abroad="2", lived_abroad_3m="yes"),
+        visit("c", case_id="ML-0003", months_abroad=None),
+    ).with_columns(pl.col("months_abroad").cast(pl.Int64))
+    rules = ScoreRules(returnee_rule="${months_abroad} > 6")
+    assert scores_of(frame, months_spec, rules)["_uuid"].to_list() == ["a"]
+    assert scores_of(frame, months_spec, ScoreRules())["_uuid"].to_list() == []  # no rule: no returnee
+    assert scores_of(frame, months_spec, ScoreRules(), monitoring_rounds=["baseline"]).height == 3
+
+
+def test_visits_without_consent_are_not_scored(spec):
+    frame = submissions(visit("a"), visit("b", case_id="ML-0002", consent="no"),
+                        visit("c", case_id="ML-0003", consent=None))
+    assert scores_of(frame, spec)["_uuid"].to_list() == ["a"]
+    unchecked = ScoreRules(returnee_rule=RULES.returnee_rule)  # no consent field: no consent check
+    assert scores_of(frame, spec, unchecked)["_uuid"].to_list() == ["a", "b", "c"]
+
+
+def test_without_a_date_field_a_visit_is_dated_by_its_submission_time(spec):
+    import datetime as dt
+
+    frame = submissions(visit("a", interview_date="2018-03-05")).with_columns(
+        pl.lit(dt.datetime(2018, 3, 9, 17, 45)).alias("_submission_time"))
+    assert scores_of(frame, spec)["interview_date"].to_list() == [dt.date(2018, 3, 5)]
+    undated = ScoreRules(returnee_rule=RULES.returnee_rule)
+    assert scores_of(frame, spec, undated)["interview_date"].to_list() == [dt.date(2018, 3, 9)]
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (ScoreRules(returnee_rule="${months_away} > 6"),
+         "retour.toml: population.returnee_rule names ${months_away}, field(s) instrument.xlsx lacks."),
+        (ScoreRules(returnee_rule="${age} + 1"),
+         "retour.toml: population.returnee_rule '${age} + 1' gives a number, not a condition."),
+        (ScoreRules(interview_date_field="visit_day"),
+         "retour.toml: scoring.interview_date_field names 'visit_day', a field instrument.xlsx lacks."),
+        (ScoreRules(consent_field="agrees"),
+         "retour.toml: scoring.consent_field names 'agrees', a field instrument.xlsx lacks."),
+    ],
+)
+def test_a_setting_naming_a_field_the_questionnaire_lacks_is_named(spec, rules, message):
+    with pytest.raises(ConfigError) as raised:
+        scores_of(submissions(visit("a")), spec, rules)
+    assert raised.value.message == message
+    assert "\n" not in str(raised.value)
 
 
 def test_visits_below_the_threshold_are_flagged(spec):
@@ -483,6 +549,47 @@ def test_retour_score_summary_and_table(scored_study, capsys):
     main(["score", str(scored_study), "--round", "baseline", "--flagged"])
     captured = capsys.readouterr()
     assert "equal (" in captured.out and "2 visit(s) scored, 1 flagged" in captured.err
+
+
+def _set(study, old: str, new: str) -> None:
+    settings = study / "retour.toml"
+    text = settings.read_text(encoding="utf-8")
+    assert old in text
+    settings.write_text(text.replace(old, new), encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_retour_score_takes_the_returnee_rule_from_the_settings(scored_study, capsys):
+    _set(scored_study, "returnee_rule = \"${lived_abroad_3m} = 'yes'\"",
+         "returnee_rule = \"${lived_abroad_3m} = 'yes' and ${community} = 'kati'\"")
+    main(["score", str(scored_study), "--round", "baseline", "--format", "json"])
+    assert [row["_uuid"] for row in _json(capsys)] == ["u3"]
+
+
+@pytest.mark.slow
+def test_retour_score_on_a_survey_round_without_a_returnee_rule_names_the_setting(scored_study, capsys):
+    _set(scored_study, "returnee_rule = \"${lived_abroad_3m} = 'yes'\"", 'returnee_rule = ""')
+    with pytest.raises(SystemExit) as exited:
+        main(["score", str(scored_study), "--round", "baseline"])
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert error == (
+        "Error: Round 'baseline' is a survey round, whose return migrants are scored, and "
+        f"population.returnee_rule is empty in {scored_study.resolve() / 'retour.toml'}. Set it to the "
+        "condition true for a return migrant, e.g. [population] returnee_rule = \"${lived_abroad} = 'yes'\"; "
+        'if the round holds follow-up visits, set kind = "monitoring" for it instead.\n'
+    )
+
+
+@pytest.mark.slow
+def test_retour_score_with_a_setting_naming_an_absent_field_names_it(scored_study, capsys):
+    _set(scored_study, 'consent_field = "consent"', 'consent_field = "agreed"')
+    with pytest.raises(SystemExit):
+        main(["score", str(scored_study), "--round", "baseline"])
+    error = capsys.readouterr().err
+    assert error.startswith("Error: retour.toml: scoring.consent_field names 'agreed', a field "
+                            "instrument.xlsx lacks. Set scoring.consent_field to a field of the survey sheet")
+    assert error.count("\n") == 1
 
 
 @pytest.mark.slow

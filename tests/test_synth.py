@@ -1,5 +1,6 @@
-"""Synthetic example data: exact calibration, Tableau 1, Kobo-shaped export through the real ingest,
-determinism, later rounds (fresh and panel) and the `retour synth` command."""
+"""The example study's calibrated synthetic data (its generator package, loaded as `retour synth` does):
+exact calibration, Tableau 1, Kobo-shaped export through the real ingest, determinism, later rounds
+(fresh and panel) and the `retour synth` command on the example."""
 
 from __future__ import annotations
 
@@ -17,17 +18,13 @@ from retour.cli import app
 from retour.errors import ConfigError, SpecError
 from retour.indicators import PILLARS, derive, load_catalogue
 from retour.schema import load_instrument
-from retour.synth import (
-    calibrate,
-    check,
-    check_calibration,
-    generate,
-    load_shifts,
-    load_targets,
-    write_export,
-)
+from retour.synth import load_generator, write_export
 
 EXAMPLE = Path(__file__).parent.parent / "src" / "retour" / "examples" / "mali-2018"
+GENERATOR = load_generator(EXAMPLE / "generator")  # the example's own package, as `retour synth` loads it
+calibrate = GENERATOR.calibrate
+check, check_calibration, generate = GENERATOR.check, GENERATOR.check_calibration, GENERATOR.generate
+load_shifts, load_targets = GENERATOR.load_shifts, GENERATOR.load_targets
 SEED = 20180305
 
 

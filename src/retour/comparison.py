@@ -15,14 +15,14 @@ no store.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from retour.did import DID_COLUMNS, difference_in_differences
 from retour.errors import EstimationError
-from retour.estimate import GROUP_DIMENSIONS, Design, EstimationSpec
+from retour.estimate import Design, EstimationSpec
 from retour.gaps import benjamini_hochberg
 from retour.index import IndexSpec
 from retour.rounds import (
@@ -230,7 +230,11 @@ class RoundData:
 
 @dataclass(frozen=True)
 class CompareSpec:
-    """What to compare and how: indicators (with the fields they read and their kinds), design, index."""
+    """What to compare and how: indicators (with the fields they read and their kinds), design, index.
+
+    `groups`: the groups changes are also broken down by, each with its levels in report order (a
+    study passes its catalogue's: `{group.id: group.levels}`); empty: no breakdown.
+    """
 
     indicators: tuple[str, ...]
     indicator_fields: Mapping[str, tuple[str, ...]]
@@ -238,7 +242,7 @@ class CompareSpec:
     estimation: EstimationSpec
     kinds: Mapping[str, str] | None = None
     index: IndexSpec | None = None
-    groups: tuple[str, ...] = GROUP_DIMENSIONS
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     pairing: str = "auto"
     case_id: str | None = "case_id"
     did: bool = False
@@ -286,10 +290,10 @@ def compare(before: RoundData, after: RoundData, spec: CompareSpec) -> Compariso
     ids = comparable.comparable
     kinds = {i: k for i, k in (spec.kinds or {}).items() if i in ids}
     stacked = linearise_rounds(before.respondents, after.respondents, ids, spec.design, spec.estimation,
-                               spec.groups, kinds, spec.pairing, spec.case_id, treatment)
+                               tuple(spec.groups), kinds, spec.pairing, spec.case_id, treatment, spec.groups)
     changes = adjust_within_domains(indicator_change(stacked))
     if spec.communities:
-        changes = report_order(changes, spec.communities)
+        changes = report_order(changes, spec.communities, stacked.levels)
     scores = (score_change(stacked, spec.index, comparable.excluded) if spec.index is not None
               else pl.DataFrame(schema=_empty_schema(SCORE_CHANGE_COLUMNS, ("community_id", "pillar"))))
     did = (difference_in_differences(stacked) if spec.did

@@ -60,7 +60,8 @@ class StudySettings(_Section):
                          "locator maps draw its outline and its neighbours'. Empty: no country outline.")
     boundaries: str = Field(default="",
                             description="GeoJSON file in the study folder (e.g. a national admin-1 layer) "
-                            "drawn on the locator maps instead of the country outlines.")
+                            "drawn on the locator maps instead of the country outlines; its polygons are "
+                            "labelled by their `name_<language>` property, else `name`.")
     languages: tuple[str, ...] = Field(default=("fr", "en"), description="Languages of labels and outputs.")
     synthetic: bool = Field(
         default=False,
@@ -160,12 +161,44 @@ class IndexSettings(_Section):
     seed: int = Field(default=20180305, description="Seed of the survey bootstrap.")
 
 
+class IngestSettings(_Section):
+    """Limits a survey export must stay within, checked before it is parsed (issue 22): a small hostile
+    file (100,000 columns, a zip bomb, one huge cell) is refused in one line instead of taking the
+    machine's memory. The defaults accept a national survey of 1,000,000 rows x 300 columns."""
+
+    max_columns: int = Field(default=5000, ge=1,
+                             description="Most columns an export may have, counted on its header line "
+                             "before parsing (Kobo exports of a long questionnaire, with one column per "
+                             "choice of select_multiple questions, stay well under 5,000).")
+    max_cells: int = Field(default=400_000_000, ge=1,
+                           description="Most cells (rows x columns) an export may have, counted before "
+                           "parsing from its lines (CSV) or its sheet's cell references (XLSX); 400 million "
+                           "takes 1,000,000 rows x 300 columns with room to spare.")
+    max_cell_bytes: int = Field(default=100_000, ge=1,
+                                description="Longest text a cell may hold, in bytes of UTF-8 (Excel itself "
+                                "stops at 32,767 characters; a survey answer never comes close).")
+    max_xlsx_uncompressed_mb: int = Field(default=1000, ge=1,
+                                          description="Most MB an XLSX workbook may hold once unzipped "
+                                          "(sum of its members' sizes, read from the zip directory).")
+    max_xlsx_compression_ratio: int = Field(default=100, ge=1,
+                                            description="Largest ratio of unzipped to zipped size of a "
+                                            "workbook member over 1 MB: exports compress about 10 to 30 "
+                                            "times, a zip bomb a thousand times.")
+
+
 class PrivacySettings(_Section):
     secret_env: str = Field(default="RETOUR_SECRET",
                             description="Environment variable holding the secret used to hash identifiers; "
                             "when unset, a secret is generated once and kept in the study folder.")
     gps_precision_decimals: int = Field(default=2, ge=0, le=4,
                                         description="Decimals kept in GPS coordinates (2 = about 1 km).")
+
+
+class SynthSettings(_Section):
+    generator: str = Field(default="",
+                           description="Folder in the study holding a Python generator package with "
+                           "`synthesise(request) -> Generated` (see retour.synth.plugin), used by `retour "
+                           "synth`; empty: synthetic data from the questionnaire alone.")
 
 
 class ScoringSettings(_Section):
@@ -179,8 +212,9 @@ class ScoringSettings(_Section):
                                       description="Questionnaire field holding the interview date (shown "
                                       "with scores; empty: the submission time).")
     consent_field: str = Field(default="",
-                               description="yes/no field of the monitoring form recording consent; rows "
-                               "without consent are not scored (empty: no consent check).")
+                               description="yes/no field recording consent (kept on the monitoring "
+                               "form); rows whose answer is not yes are not scored (empty: no consent "
+                               "check and no consent question).")
 
 
 class ReportSettings(_Section):
@@ -218,6 +252,8 @@ class Settings(_Section):
     estimation: EstimationSettings = EstimationSettings()
     index: IndexSettings = IndexSettings()
     privacy: PrivacySettings = PrivacySettings()
+    ingest: IngestSettings = IngestSettings()
+    synth: SynthSettings = SynthSettings()
     scoring: ScoringSettings = ScoringSettings()
     report: ReportSettings = ReportSettings()
     dashboard: DashboardSettings = DashboardSettings()

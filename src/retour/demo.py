@@ -1,4 +1,4 @@
-"""Run the whole pipeline on the shipped example study `mali-2018`: the one function behind `retour demo`.
+"""Run the whole pipeline on the shipped example study: the one function behind `retour demo`.
 
 It creates the study folder if needed, generates the synthetic baseline, then runs ingest, estimate,
 index, needs and report exactly as a user would with the separate commands. It computes nothing itself.
@@ -49,8 +49,8 @@ def _open_or_create(target: Path) -> Project:
     return study.init_study(target)
 
 
-def run_demo(target: Path, languages: tuple[str, ...] = ("fr", "en"), formats: tuple[str, ...] = ("html", "pdf"),
-             progress: Progress | None = None) -> DemoRun:
+def run_demo(target: Path, languages: tuple[str, ...] = ("fr", "en"),
+             formats: tuple[str, ...] = ("html", "pdf"), progress: Progress | None = None) -> DemoRun:
     """Create (or reuse) the example study in `target` and run every stage on its synthetic baseline."""
     report_progress = progress or (lambda _stage, _share: None)
     done = 0.0

@@ -32,19 +32,11 @@ import polars as pl
 from scipy.special import stdtrit
 
 from retour.errors import EstimationError
-from retour.linearise import (
-    ALL,
-    GROUP_DIMENSIONS,
-    GROUP_LEVELS,
-    Design,
-    Linearised,
-    design_variance_and_df,
-    linearise,
-)
+from retour.linearise import ALL, Design, Linearised, design_variance_and_df, linearise
 
-__all__ = ["ALL", "CI_METHODS", "GROUP_DIMENSIONS", "GROUP_LEVELS", "KINDS", "LONELY_PSU_RULES", "Design",
-           "EstimationSpec", "estimate", "estimates_of", "mean_interval", "proportion_interval",
-           "resolve_kinds", "standard_error", "t_quantile", "design_effect"]
+__all__ = ["ALL", "CI_METHODS", "KINDS", "LONELY_PSU_RULES", "Design", "EstimationSpec", "estimate",
+           "estimates_of", "mean_interval", "proportion_interval", "resolve_kinds", "standard_error",
+           "t_quantile", "design_effect"]
 
 KINDS = ("proportion", "mean")
 CI_METHODS = ("wilson", "logit")
@@ -92,7 +84,7 @@ def estimate(
     design: Design,
     spec: EstimationSpec,
     domains: Sequence[str] = ("community_id",),
-    groups: Sequence[str] = GROUP_DIMENSIONS,
+    groups: Sequence[str] = (),
     kinds: Mapping[str, str] | None = None,
     levels: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.DataFrame:
@@ -101,8 +93,10 @@ def estimate(
     One row per domain value (then `all`) x group (`all` first) x indicator, with the columns of the
     `estimates` table: estimate, se, ci_low, ci_high, n (respondents with an answer), weighted_n, deff,
     n_missing (respondents of the domain without an answer) and suppressed (n < min_cell). `kinds` maps
-    an indicator to `proportion` (0/1 values; the default) or `mean`. `levels` gives each group's levels
-    in report order (default `GROUP_LEVELS`); other values found follow, sorted.
+    an indicator to `proportion` (0/1 values; the default) or `mean`. `groups` are the group columns
+    to break down by (none: the whole sample and the domains only); `levels` gives a group's levels in
+    report order (a study passes its catalogue's: `{group.id: group.levels}`); values it does not list
+    follow, sorted.
     """
     kinds = resolve_kinds(indicators, kinds)
     return estimates_of(linearise(frame, indicators, design, domains, groups, kinds, spec.lonely_psu, levels),

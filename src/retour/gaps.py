@@ -1,8 +1,9 @@
 """Gaps between groups ("+13 points for returnees"): design-based differences of domain means and tests.
 
-For each indicator, community (and the whole sample) and group dimension, the gap is the difference of
-the two group means a - b (returnee minus non_migrant, women minus men, 25_34 minus 15_24, urban minus
-rural). Both means come from the same design, so their covariance is kept: the linearised score of the
+For each indicator, community (and the whole sample) and group dimension that compares two of its
+levels, the gap is the difference of the two group means a - b. Which levels a group compares is a
+setting of the study (`compare = ["a", "b"]` of the group in indicators.toml); a group without one has
+no gaps. Both means come from the same design, so their covariance is kept: the linearised score of the
 difference is z_a - z_b, summed per PSU, and its variance is the stratified between-PSU variance of
 `retour.linearise` (Binder 1983; Lumley 2010, sec. 2.3):
 
@@ -32,21 +33,8 @@ from scipy.special import stdtr
 
 from retour.errors import EstimationError
 from retour.estimate import EstimationSpec, resolve_kinds, standard_error, t_quantile
-from retour.linearise import (
-    GROUP_DIMENSIONS,
-    Design,
-    Linearised,
-    design_variance_and_df,
-    linearise,
-    pair_sums,
-)
+from retour.linearise import Design, Linearised, design_variance_and_df, linearise, pair_sums
 
-GAP_PAIRS: dict[str, tuple[str, str]] = {
-    "migration_status": ("returnee", "non_migrant"),
-    "sex": ("women", "men"),
-    "age_band": ("25_34", "15_24"),
-    "area_type": ("urban", "rural"),
-}
 GAP_COLUMNS = ("group_dimension", "group_a", "group_b", "indicator_id", "difference", "se", "ci_low",
                "ci_high", "statistic", "p_value", "p_adjusted", "n_a", "n_b", "suppressed")
 
@@ -56,32 +44,32 @@ def gaps(
     indicators: Sequence[str],
     design: Design,
     spec: EstimationSpec,
+    pairs: Mapping[str, tuple[str, str]],
     domains: Sequence[str] = ("community_id",),
-    groups: Sequence[str] = GROUP_DIMENSIONS,
+    groups: Sequence[str] | None = None,
     kinds: Mapping[str, str] | None = None,
-    pairs: Mapping[str, tuple[str, str]] | None = None,
     levels: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.DataFrame:
     """The gap a - b of every indicator for every domain value (and all) and every dimension in `pairs`.
 
     One row per domain x dimension x indicator with the columns of the `gaps` table: difference, se,
     ci_low, ci_high, statistic (t), p_value, p_adjusted (Benjamini-Hochberg over the table), n_a, n_b
-    and suppressed (n_a or n_b below min_cell). `pairs` maps a group dimension to its (a, b); by
-    default `GAP_PAIRS` for the dimensions among `groups`. `levels` as in `retour.estimate.estimate`.
+    and suppressed (n_a or n_b below min_cell). `pairs` maps a group dimension to the levels (a, b) it
+    compares (a study passes its catalogue's: `{group.id: group.compare}` of the groups that compare);
+    `groups` defaults to the dimensions of `pairs`. `levels` as in `retour.estimate.estimate`.
     """
-    if pairs is None:
-        pairs = {dim: pair for dim, pair in GAP_PAIRS.items() if dim in groups}
-    unknown = sorted(set(pairs) - set(groups))
-    if unknown:
-        raise EstimationError(f"Gaps asked for dimensions that are not groups: {', '.join(unknown)}.",
-                              "Add them to the groups, or drop them from the gap pairs.")
+    groups = tuple(pairs) if groups is None else tuple(groups)
+    _check_pairs(pairs, groups)
+    if levels is None:  # the compared levels are reported even where nobody holds them
+        levels = {dim: tuple(pair) for dim, pair in pairs.items()}
     kinds = resolve_kinds(indicators, kinds)
     lin = linearise(frame, indicators, design, domains, groups, kinds, spec.lonely_psu, levels)
     return gaps_of(lin, spec, pairs)
 
 
 def gaps_of(lin: Linearised, spec: EstimationSpec, pairs: Mapping[str, tuple[str, str]]) -> pl.DataFrame:
-    """The gaps table of a linearisation (see `gaps`)."""
+    """The gaps table of a linearisation (see `gaps`): rows in the order of its groups and domains."""
+    _check_pairs(pairs, lin.domains["group_dimension"].unique().to_list())
     table = _gap_table(lin.domains, pairs, lin.domain_columns)
     row_a, row_b = table["_row_a"].to_numpy(), table["_row_b"].to_numpy()
     n_gaps = table.height
@@ -130,6 +118,18 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
         scaled = flat[order] * (m / np.arange(1, m + 1))  # factors >= 1: never below p
         adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
     return adjusted.reshape(p.shape)
+
+
+def _check_pairs(pairs: Mapping[str, tuple[str, str]], groups: Sequence[str]) -> None:
+    """An EstimationError when a pair's dimension is not a group, or does not compare two levels."""
+    unknown = sorted(set(pairs) - set(groups))
+    if unknown:
+        raise EstimationError(f"Gaps asked for dimensions that are not groups: {', '.join(unknown)}.",
+                              "Add them to the groups, or drop them from the gap pairs.")
+    bad = sorted(dim for dim, pair in pairs.items() if len(pair) != 2 or pair[0] == pair[1])
+    if bad:
+        raise EstimationError(f"Gaps must compare two different levels: {', '.join(bad)}.",
+                              'Give each group compare = ["a", "b"] with two of its levels.')
 
 
 def _gap_table(domains: pl.DataFrame, pairs: Mapping[str, tuple[str, str]],

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from retour.config import DesignSettings
+from retour.config import DesignSettings, pick_text
 from retour.errors import EstimationError, Problem, SpecError
 from retour.expressions import referenced_choices, referenced_fields, translate
 from retour.schema import Instrument
@@ -26,7 +26,6 @@ from retour.textfiles import read_toml_file
 
 PILLARS = ("economic", "social", "psychosocial")
 KINDS = ("proportion", "mean")
-MIN_PER_PILLAR = 4
 SELECT_TYPES = frozenset({"select_one", "select_multiple"})
 GROUP_SOURCE_REGISTER = "community_register"
 EVERYONE = "true()"
@@ -53,6 +52,8 @@ class Indicator:
     theme: str = "other"
     weight: float = 1.0
     fiche_block: str = ""
+    short_label_fr: str = ""  # a few words for chart bars (e.g. "Logement"); empty: derived from the label
+    short_label_en: str = ""
 
     def label(self, language: str) -> str:
         return self.label_fr if language == "fr" else self.label_en
@@ -83,6 +84,151 @@ class Group:
         return texts.get(language) or next(iter(texts.values()), "") or level
 
 
+PANEL_KINDS = ("tiles", "gap_bars", "top_shares", "share_bars")
+
+
+@dataclass(frozen=True)
+class FichePanel:
+    """One panel of a fact-sheet block: `kind` is one of PANEL_KINDS.
+
+    tiles: the block's indicators as tiles (community value beside the sample mean); gap_bars: diverging
+    bars against the sample mean; top_shares: the three largest shares; share_bars: shares as 100 % bars
+    (community above the sample). Those three draw the block's indicators whose theme is `theme`.
+    `title` and `note` are texts by language.
+    """
+
+    kind: str
+    theme: str = ""
+    title: Mapping[str, str] = field(default_factory=dict)
+    note: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FicheBlock:
+    """A block of the community fact sheet (`[[fiche_blocks]]`), in fact-sheet order.
+
+    Its tiles are the catalogue's indicators whose `fiche_block` is the block's id, in catalogue order,
+    except those of the themes its other panels draw; without a `tiles` panel they come first.
+    """
+
+    id: str
+    title: Mapping[str, str] = field(default_factory=dict)
+    note: Mapping[str, str] = field(default_factory=dict)
+    panels: tuple[FichePanel, ...] = ()
+
+    def title_in(self, language: str) -> str:
+        """The block's title in `language` (else another language's, else its id)."""
+        return pick_text(dict(self.title), language, self.id)
+
+    @property
+    def panel_themes(self) -> frozenset[str]:
+        """Themes drawn by the block's panels other than tiles."""
+        return frozenset(panel.theme for panel in self.panels if panel.kind != "tiles")
+
+
+def _texts_of(value: Any, where: str, problems: list[Problem]) -> dict[str, str]:
+    """A `{fr = "...", en = "..."}` table of texts; another shape is a problem."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(text, str) for text in value.values()):
+        problems.append(_problem("bad_texts", where, "must map languages to texts.", value,
+                                 'Write {fr = "...", en = "..."}.'))
+        return {}
+    return {str(language): text for language, text in value.items()}
+
+
+def _fiche_panel(entry: Any, where: str, themes: set[str], problems: list[Problem]) -> FichePanel | None:
+    if not isinstance(entry, Mapping):
+        problems.append(_problem("bad_panel", where, "a panel must be a table.", entry,
+                                 'Write {kind = "tiles"} or {kind = "gap_bars", theme = "...", '
+                                 'title = {...}}.'))
+        return None
+    kind, theme = str(entry.get("kind", "")), str(entry.get("theme", ""))
+    for key in sorted(set(entry) - {"kind", "theme", "title", "note"}):
+        problems.append(_problem("unknown_key", f"{where}.{key}", f"unknown key '{key}'.", None,
+                                 "Keys of a panel: kind, theme, title, note."))
+    if kind not in PANEL_KINDS:
+        problems.append(_problem("bad_panel_kind", f"{where}.kind", f"panel kind '{kind}' is unknown.", kind,
+                                 f"Use one of {', '.join(PANEL_KINDS)}."))
+        return None
+    if kind != "tiles" and theme not in themes:
+        problems.append(_problem("unknown_theme", f"{where}.theme",
+                                 f"a {kind} panel draws the block's indicators of a theme, and none of them "
+                                 f"has theme '{theme}'.", theme,
+                                 f"Themes of the block's indicators: {', '.join(sorted(themes)) or 'none'}; "
+                                 "give the theme's indicators this block's id as fiche_block."))
+    return FichePanel(kind=kind, theme=theme if kind != "tiles" else "",
+                      title=_texts_of(entry.get("title"), f"{where}.title", problems),
+                      note=_texts_of(entry.get("note"), f"{where}.note", problems))
+
+
+def parse_fiche_blocks(raw: Any, indicators: tuple[Indicator, ...], problems: list[Problem]
+                       ) -> tuple[FicheBlock, ...]:
+    """The fact-sheet layout of a catalogue (`[[fiche_blocks]]`), checked against its indicators.
+
+    A catalogue without `[[fiche_blocks]]` gets one block per `fiche_block` its indicators name, in
+    the order they are first named, titled by the id, with tiles only. Problems: an entry that is not
+    a table, a missing or repeated id, an unknown panel kind or theme, and a `fiche_block` named by an
+    indicator but not declared.
+    """
+    used = list(dict.fromkeys(indicator.fiche_block for indicator in indicators if indicator.fiche_block))
+    if not raw:
+        return tuple(FicheBlock(id=block_id) for block_id in used)
+    blocks: list[FicheBlock] = []
+    for number, entry in enumerate(raw if isinstance(raw, list) else [raw], start=1):
+        where = f"fiche_blocks[{number}]"
+        if not isinstance(entry, Mapping):
+            problems.append(_problem("bad_block", where, "a fiche block must be a table.", entry))
+            continue
+        identifier = str(entry.get("id", ""))
+        if not _ID.match(identifier) or identifier in {block.id for block in blocks}:
+            problems.append(_problem("bad_block_id", f"{where}.id",
+                                     f"'{identifier}' is not a new valid block id.", identifier,
+                                     "Give each block its own id: lower-case letters, digits and _."))
+        for key in sorted(set(entry) - {"id", "title", "note", "panels"}):
+            problems.append(_problem("unknown_key", f"{where}.{key}", f"unknown key '{key}'.", None,
+                                     "Keys of a fiche block: id, title, note, panels."))
+        panels = entry.get("panels", [])
+        themes = {indicator.theme for indicator in indicators if indicator.fiche_block == identifier}
+        found = [_fiche_panel(panel, f"{where}.panels[{position}]", themes, problems)
+                 for position, panel in enumerate(panels if isinstance(panels, list) else [panels], start=1)]
+        blocks.append(FicheBlock(id=identifier,
+                                 title=_texts_of(entry.get("title"), f"{where}.title", problems),
+                                 note=_texts_of(entry.get("note"), f"{where}.note", problems),
+                                 panels=tuple(panel for panel in found if panel is not None)))
+    declared = {block.id for block in blocks}
+    for block_id in used:
+        if block_id not in declared:
+            names = [indicator.id for indicator in indicators if indicator.fiche_block == block_id]
+            problems.append(_problem("unknown_fiche_block", "indicators",
+                                     f"fiche_block '{block_id}' ({', '.join(names[:3])}"
+                                     f"{', ...' if len(names) > 3 else ''}) is not a declared block.",
+                                     block_id,
+                                     f"Add [[fiche_blocks]] id = \"{block_id}\", or use one of: "
+                                     f"{', '.join(sorted(declared))}."))
+    return tuple(blocks)
+
+
+def parse_themes(raw: Any, problems: list[Problem]) -> dict[str, dict[str, str]]:
+    """Names of the catalogue's themes per language (`[themes] id = {fr = "...", en = "..."}`); a theme
+    without a name is shown by its id."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        problems.append(_problem("bad_themes", "themes", "[themes] must map theme ids to names by language.",
+                                 raw, 'Write [themes] then my_theme = {fr = "...", en = "..."}.'))
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for theme, texts in raw.items():
+        if not isinstance(texts, Mapping) or not all(isinstance(text, str) for text in texts.values()):
+            problems.append(_problem("bad_themes", f"themes.{theme}",
+                                     f"theme '{theme}' must map languages to its name.", texts,
+                                     f'Write {theme} = {{fr = "...", en = "..."}}.'))
+            continue
+        found[str(theme)] = {str(language): str(text) for language, text in texts.items()}
+    return found
+
+
 @dataclass(frozen=True)
 class Catalogue:
     """Indicators in catalogue order, the groups, the area type of each community (if given), and the
@@ -93,6 +239,13 @@ class Catalogue:
     instrument: Instrument
     area_types: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
+    fiche_blocks: tuple[FicheBlock, ...] = ()  # the fact sheet's blocks, in order (see parse_fiche_blocks)
+    themes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # theme -> language -> text
+
+    def theme_label(self, theme: str, language: str) -> str:
+        """The theme's name in `language` (`[themes]`), else the theme id."""
+        texts = self.themes.get(theme, {})
+        return texts.get(language) or next(iter(texts.values()), "") or theme
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -302,6 +455,8 @@ def _indicator_from(
         theme=str(entry.get("theme", "other")),
         weight=1.0 if "bad_weight" in bad else float(weight),
         fiche_block=str(entry.get("fiche_block", "")),
+        short_label_fr=str(entry.get("short_label_fr", "")),
+        short_label_en=str(entry.get("short_label_en", "")),
     )
 
 
@@ -410,24 +565,15 @@ def check_catalogue(
                 "Give every indicator its own id.",
             )
         )
-    for pillar in PILLARS:
-        members = [indicator.id for indicator in indicators if indicator.pillar == pillar]
-        if len(members) < MIN_PER_PILLAR:
-            problems.append(
-                _problem(
-                    "small_pillar",
-                    "indicators",
-                    f"the {pillar} pillar has {len(members)} indicator(s) "
-                    f"({', '.join(members) or 'none'}); it needs at least {MIN_PER_PILLAR}.",
-                    pillar,
-                    f'Set pillar = "{pillar}" on more indicators.',
-                )
-            )
+    # how many indicators a pillar needs is the index's rule (index.toml min_indicators_per_pillar,
+    # a warning; a pillar with none is an error of the index spec), not the catalogue's
     groups = [
         _group_from(entry, instrument, f"groups[{number}]", problems)
         for number, entry in enumerate(raw.get("groups", []), start=1)
     ]
     area_types = {str(key): str(value) for key, value in raw.get("area_types", {}).items()}
+    fiche_blocks = parse_fiche_blocks(raw.get("fiche_blocks"), tuple(indicators), problems)
+    themes = parse_themes(raw.get("themes"), problems)
     problems = [Problem(**{**problem.__dict__, "source": source}) for problem in problems]
     catalogue = Catalogue(
         indicators=tuple(indicators),
@@ -435,6 +581,8 @@ def check_catalogue(
         instrument=instrument,
         area_types=area_types,
         path=Path(source) if source else None,
+        fiche_blocks=fiche_blocks,
+        themes=themes,
     )
     return catalogue, problems
 

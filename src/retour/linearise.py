@@ -58,13 +58,6 @@ from retour.errors import EstimationError
 ALL = "all"
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
-GROUP_LEVELS: dict[str, tuple[str, ...]] = {
-    "migration_status": ("returnee", "non_migrant"),
-    "sex": ("women", "men"),
-    "age_band": ("15_24", "25_34"),
-    "area_type": ("urban", "rural"),
-}
-GROUP_DIMENSIONS: tuple[str, ...] = tuple(GROUP_LEVELS)
 
 
 @dataclass(frozen=True)
@@ -135,12 +128,14 @@ def linearise(
 ) -> Linearised:
     """Domain means of every indicator and the PSU totals of their linearised scores.
 
+    `groups` are the group columns (a study's catalogue groups); `levels` gives a group's levels in
+    report order, other values found follow, sorted (a group absent from `levels`: all sorted).
     z_i = w_i (y_i - ybar_d) / sum_d(w) for an answer in domain d, 0 otherwise; a (PSU, domain) pair
     holds the sum of z over the PSU, computed from the PSU's sums as (sum(w y) - ybar_d sum(w)) / sum_d(w).
     """
     indicators, domains, groups = tuple(indicators), tuple(domains), tuple(groups)
     _check_frame(frame, indicators, design, domains, groups, kinds)
-    enc = _encode(frame, design, domains, groups, GROUP_LEVELS if levels is None else levels)
+    enc = _encode(frame, design, domains, groups, levels or {})
     cells, layout = _cells(frame, design, enc, lonely_psu)
     table, systems, whole_of = _domain_table(enc, domains, groups)
     pairs = _pairs(cells, systems, whole_of, table.height)

@@ -4,9 +4,11 @@ Case managers see returnees again 3, 6 and 12 months after their return. The for
 what the individual score reads (the fields of the sub-indicators in the weight set, and through them
 of the catalogue indicators they name), the questions those depend on (a follow-up's relevance, a
 constraint or a label naming another field), and the fields that tell who, where and when: case id
-(hashed at ingest), visit (3m, 6m, 12m), interview date, community, and consent. Every kept row is
-copied from the questionnaire as it is (labels and hints in every language, constraints, relevance),
-inside its groups, so answers collected with either form mean the same thing.
+(hashed at ingest), visit (3m, 6m, 12m), community, and the interview date and consent when the study's
+settings name their fields (`scoring.interview_date_field`, `scoring.consent_field`; without a date
+field a visit is dated by its submission time, without a consent field there is no consent question).
+Every kept row is copied from the questionnaire as it is (labels and hints in every language,
+constraints, relevance), inside its groups, so answers collected with either form mean the same thing.
 
 This module builds the form's three sheets from a workbook and writes them with openpyxl; checking the
 result with pyxform and ODK Validate is `retour.form`.
@@ -22,13 +24,12 @@ from typing import Any
 
 import openpyxl
 
-from retour.config import DesignSettings
-from retour.errors import SchemaError
-from retour.score import DATE_FIELD, VISIT_FIELD, VISITS
+from retour.config import SETTINGS_FILE, DesignSettings
+from retour.errors import ConfigError, SchemaError
+from retour.score import VISIT_FIELD, VISITS, ScoreRules
 from retour.score_spec import ScoreSpec
 
 FORM_FILE = "monitoring.xlsx"
-CONSENT_FIELD = "consent"
 FORM_ID_SUFFIX = "_monitoring"
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _LANGUAGE = re.compile(r"\((?P<code>[a-z]{2,3})\)\s*$")
@@ -42,7 +43,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "6m": {"fr": "6 mois après le retour", "en": "6 months after return"},
     "12m": {"fr": "12 mois après le retour", "en": "12 months after return"},
     "case_id_label": {"fr": "Numéro de dossier du répondant", "en": "Respondent case number"},
-    "date_label": {"fr": "Date de l'entretien", "en": "Interview date"},
     "title": {"fr": "suivi individuel", "en": "individual follow-up"},
 }
 
@@ -169,7 +169,7 @@ def _localised(header: Sequence[str], column: str, key: str) -> dict[str, str]:
 
 
 def _new_rows(header: Sequence[str], present: set[str], design: DesignSettings) -> list[dict[str, Any]]:
-    """Identity rows the questionnaire lacks: case id, visit, interview date."""
+    """Identity rows the questionnaire lacks: case id, visit."""
     rows: list[dict[str, Any]] = []
     if design.case_id not in present:
         rows.append(
@@ -191,8 +191,6 @@ def _new_rows(header: Sequence[str], present: set[str], design: DesignSettings) 
                 **_localised(header, "hint", "visit_hint"),
             }
         )
-    if DATE_FIELD not in present:
-        rows.append({"type": "today", "name": DATE_FIELD, **_localised(header, "label", "date_label")})
     return rows
 
 
@@ -268,11 +266,21 @@ def _settings(source: Sheet, languages: Iterable[str]) -> Sheet:
     return Sheet(header=tuple(header), rows=(settings,))
 
 
-def derive_form(xlsform: Path, spec: ScoreSpec, design: DesignSettings | None = None) -> MonitoringForm:
-    """The short form for `spec` from the questionnaire `xlsform` (see the module docstring)."""
+def derive_form(xlsform: Path, spec: ScoreSpec, design: DesignSettings | None = None,
+                rules: ScoreRules | None = None) -> MonitoringForm:
+    """The short form for `spec` from the questionnaire `xlsform` (see the module docstring); `rules`
+    names the interview-date and consent fields it keeps (default: neither)."""
     design = design or DesignSettings()
+    rules = rules or ScoreRules()
     survey, choices, settings = read_xlsform(Path(xlsform))
     names = {str(row.get("name")) for row in survey.rows if _kind(row) == "question" and row.get("name")}
+    absent = [f"{setting} names '{name}', a field {Path(xlsform).name} lacks"
+              for setting, name in rules.named_fields if name not in names]
+    if absent:
+        named = "; ".join(absent)
+        raise ConfigError(f"{SETTINGS_FILE}: {named}.",
+                          "Set each to a field of the survey sheet, or leave it empty (no date: the "
+                          "submission time dates a visit; no consent field: no consent question).")
     if design.community not in names:
         raise SchemaError(
             f"{xlsform}: no '{design.community}' question, so the monitoring form could not say "
@@ -285,7 +293,7 @@ def derive_form(xlsform: Path, spec: ScoreSpec, design: DesignSettings | None = 
             f"{xlsform} lacks question(s) the individual score reads: {', '.join(missing)}.",
             "Add them to the questionnaire, or remove their sub-indicators from the weights file.",
         )
-    identity = [design.community, design.case_id, VISIT_FIELD, DATE_FIELD, CONSENT_FIELD]
+    identity = [design.community, design.case_id, VISIT_FIELD, *rules.fields]
     keep = needed_fields(survey, [*identity, *spec.questions])
     short = _survey(survey, keep, design)
     languages = [code for code in _language_columns(short.header, "label").values() if code != "default"]

@@ -36,7 +36,7 @@ Research, ch. 6 (overlapping samples). Lumley, T. (2010) Complex Surveys.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -49,8 +49,6 @@ from retour.gaps import benjamini_hochberg
 from retour.index import COMPOSITE, IndexSpec, build_arrays, rank_scores, resolve_goalposts
 from retour.linearise import (
     ALL,
-    GROUP_DIMENSIONS,
-    GROUP_LEVELS,
     Design,
     Linearised,
     design_df,
@@ -71,6 +69,7 @@ SCORE_CHANGE_COLUMNS = ("community_id", "pillar", "score_from", "score_to", "cha
 _ROUND_CODES = ("0", "1")  # from, to: stacked rows are tagged with these, never with round names
 _SEP = "|"
 _BY = "_by_"
+_KEY_SEP = "\x1f"  # between a dimension and a level in a sort key (never in an id)
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,8 @@ class StackedRounds:
     """Both rounds linearised together: every domain of every round, and how rows were paired.
 
     `domains` has one row per reported domain of `lin`: `_row` (its row in `lin`), community_id,
-    group_dimension (a real dimension, or `all`), group, and `_round` (0 = from, 1 = to).
+    group_dimension (a real dimension, or `all`), group, and `_round` (0 = from, 1 = to). `levels`: each
+    group's levels in report order (see `report_order`).
     """
 
     lin: Linearised
@@ -97,6 +97,7 @@ class StackedRounds:
     linkage: Linkage
     min_cell: int
     confidence: float
+    levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -192,15 +193,18 @@ def linearise_rounds(
     indicators: Sequence[str],
     design: Design,
     spec: EstimationSpec,
-    groups: Sequence[str] = GROUP_DIMENSIONS,
+    groups: Sequence[str] = (),
     kinds: Mapping[str, str] | None = None,
     pairing: str = "auto",
     case_id: str | None = "case_id",
     treatment: str | None = None,
+    levels: Mapping[str, Sequence[str]] | None = None,
 ) -> StackedRounds:
     """Link, stack and linearise two rounds' respondent frames (from `indicators.derive`) in one pass.
 
-    `treatment` names a column with `beneficiary` / `comparison` (null: neither), for `retour.did`.
+    `groups`: the group columns changes are also broken down by (a study's catalogue groups); `levels`
+    their levels in report order, as in `retour.estimate.estimate`. `treatment` names a column with
+    `beneficiary` / `comparison` (null: neither), for `retour.did`.
     """
     for name, frame in (("first", frame_from), ("second", frame_to)):
         if frame.height == 0:
@@ -217,8 +221,9 @@ def linearise_rounds(
     linkage = Linkage(pairing=chosen, linked=len(rows_from) if chosen == "panel" else 0,
                       respondents_from=frame_from.height, respondents_to=frame_to.height,
                       duplicated=duplicated)
+    ordered = {g: tuple((levels or {}).get(g, ())) for g in groups}
     return StackedRounds(lin=lin, domains=_round_domains(lin), linkage=linkage, min_cell=spec.min_cell,
-                         confidence=spec.confidence)
+                         confidence=spec.confidence, levels=ordered)
 
 
 def _round_domains(lin: Linearised) -> pl.DataFrame:
@@ -294,18 +299,30 @@ def long_table(labels: pl.DataFrame, indicators: Sequence[str],
     return labels[np.repeat(np.arange(labels.height), k)].with_columns(columns)
 
 
-def report_order(table: pl.DataFrame, communities: Sequence[str] | None = None) -> pl.DataFrame:
-    """Rows in report order: communities (then all), dimensions (all first), levels as in GROUP_LEVELS."""
+def report_order(table: pl.DataFrame, communities: Sequence[str] | None = None,
+                 levels: Mapping[str, Sequence[str]] | None = None) -> pl.DataFrame:
+    """Rows in report order: communities (then all), dimensions (all first, then the groups of `levels`
+    in their order, then the programme group), and each group's levels in the order `levels` gives
+    (others after them, sorted)."""
+    levels = levels or {}
     seen = table["community_id"].unique(maintain_order=True).to_list()
     order = [c for c in (communities or sorted(seen)) if c in seen and c != ALL] + [ALL]
-    dimensions = [ALL, *GROUP_DIMENSIONS, TREATMENT]
-    levels = [ALL, *(lv for d in GROUP_DIMENSIONS for lv in GROUP_LEVELS[d]), *TREATMENT_LEVELS]
+    dimensions = list(dict.fromkeys([ALL, *levels, TREATMENT]))
+    ranked = list(dict.fromkeys([_level_key(ALL, ALL),
+                                 *(_level_key(d, lv) for d, names in levels.items() for lv in names),
+                                 *(_level_key(TREATMENT, lv) for lv in TREATMENT_LEVELS)]))
+    level = pl.concat_str("group_dimension", "group", separator=_KEY_SEP)
     return table.with_columns(
         pl.col("community_id").replace_strict(order, range(len(order)), default=len(order)).alias("_c"),
         pl.col("group_dimension").replace_strict(dimensions, range(len(dimensions)), default=len(dimensions))
         .alias("_d"),
-        pl.col("group").replace_strict(levels, range(len(levels)), default=len(levels)).alias("_l"),
+        level.replace_strict(ranked, range(len(ranked)), default=len(ranked)).alias("_l"),
     ).sort("_c", "_d", "_l", "group", maintain_order=True).drop("_c", "_d", "_l")
+
+
+def _level_key(dimension: str, level: str) -> str:
+    """A (dimension, level) as one string: two groups may share a level's name."""
+    return f"{dimension}{_KEY_SEP}{level}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -335,7 +352,7 @@ def indicator_change(stacked: StackedRounds) -> pl.DataFrame:
                "p_value": tested["p_value"], "p_adjusted": benjamini_hochberg(tested["p_value"]),
                "df": found.df, "n_from": n_from, "n_to": n_to,
                "suppressed": (n_from < stacked.min_cell) | (n_to < stacked.min_cell)}
-    return report_order(long_table(table.select(keys), lin.indicators, values))
+    return report_order(long_table(table.select(keys), lin.indicators, values), levels=stacked.levels)
 
 
 # --------------------------------------------------------------------------------------------------

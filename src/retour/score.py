@@ -17,6 +17,11 @@ rescaled to sum to one, provided enough of the dimension was answered. A visit i
 is below `scoring.threshold`, or when a score (a dimension or the overall) is lower than at the case's
 previous visit, both scored with the same weights.
 
+Who is scored and when a visit happened are the study's settings (`ScoreRules`): a survey round scores
+the respondents for whom `population.returnee_rule` holds (an XLSForm condition), a monitoring round
+every visit; `scoring.consent_field` leaves out the visits without consent; `scoring.interview_date_field`
+dates each visit (else its submission time).
+
 The recodes, the sub-indicators and the weights come from a weight set (`retour.score_spec`: the
 study's `score_weights.toml`, or another one given on the command line); `weights` and `weights_hash`
 name it in every output. This module is pure: frames in, frames out, no files, no store, no printing,
@@ -26,13 +31,15 @@ and no Python loop over respondents.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from retour.config import DesignSettings
-from retour.errors import EstimationError
+from retour.config import SETTINGS_FILE, DesignSettings, Settings
+from retour.errors import ConfigError, EstimationError, SpecError
+from retour.expressions import referenced_fields, translate
 from retour.indicators import indicator_expression
 from retour.schema import Instrument
 from retour.score_spec import DIMENSIONS, ScoreSpec, SubIndicator
@@ -45,8 +52,7 @@ DIMENSION_LABELS = {
 }
 VISIT_FIELD = "visit"
 VISITS = ("3m", "6m", "12m")
-DATE_FIELD = "interview_date"
-RETURNEE_FIELD = "lived_abroad_3m"
+CONSENT_GIVEN = "yes"  # the answer of the consent field that lets a visit be scored
 ABOVE_PREFIX = "above_threshold_"
 TOLERANCE = 1e-9  # a score this close to the threshold (or to the previous score) counts as equal
 _SECONDS_1970_TO_2000 = 946_684_800
@@ -74,27 +80,101 @@ SCORE_COLUMNS = (
 # --- who is scored, and the visit frame ---------------------------------------------------------------
 
 
-def scored_rows(submissions: pl.DataFrame, monitoring_rounds: Sequence[str]) -> pl.Expr:
-    """True for the rows that get a score: every visit of a monitoring round, and the return migrants
-    (`lived_abroad_3m = 'yes'`) of a survey round."""
-    monitoring = pl.col("round").is_in(list(monitoring_rounds))
-    if RETURNEE_FIELD in submissions.columns:
-        monitoring = monitoring | (pl.col(RETURNEE_FIELD).cast(pl.Utf8) == "yes")
-    return monitoring.fill_null(False)
+@dataclass(frozen=True)
+class ScoreRules:
+    """Who a study scores and what each visit records, from its settings: the condition true for a
+    return migrant (`population.returnee_rule`, scored in survey rounds; empty: none), the field dating a
+    visit (`scoring.interview_date_field`; empty: the submission time) and the yes/no field recording
+    consent (`scoring.consent_field`; empty: no consent check)."""
+
+    returnee_rule: str = ""
+    interview_date_field: str = ""
+    consent_field: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ScoreRules:
+        return cls(returnee_rule=settings.population.returnee_rule.strip(),
+                   interview_date_field=settings.scoring.interview_date_field.strip(),
+                   consent_field=settings.scoring.consent_field.strip())
+
+    @property
+    def named_fields(self) -> tuple[tuple[str, str], ...]:
+        """(setting, field) of the date and consent fields the settings name."""
+        named = (("scoring.interview_date_field", self.interview_date_field),
+                 ("scoring.consent_field", self.consent_field))
+        return tuple((setting, name) for setting, name in named if name)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The date and consent fields the settings name (kept on the monitoring form)."""
+        return tuple(name for _, name in self.named_fields)
+
+
+def check_rules(rules: ScoreRules, instrument: Instrument) -> None:
+    """ConfigError when a setting of `rules` names a field the questionnaire lacks, or the returnee rule
+    is not a condition: one line naming each setting, its field and the file."""
+    questionnaire = instrument.path.name if instrument.path else "the questionnaire"
+    problems, hints = [], []
+    for setting, name in rules.named_fields:
+        if not instrument.has(name):
+            problems.append(f"{setting} names '{name}', a field {questionnaire} lacks")
+            hints.append(f"Set {setting} to a field of the survey sheet, or leave it empty.")
+    problem = _returnee_rule_problem(rules.returnee_rule, instrument, questionnaire)
+    if problem:
+        problems.append(problem)
+        hints.append("Write population.returnee_rule as an XLSForm condition on the questionnaire's "
+                     "fields, e.g. returnee_rule = \"${lived_abroad} = 'yes'\".")
+    if problems:
+        raise ConfigError(f"{SETTINGS_FILE}: {'; '.join(problems)}.", " ".join(hints))
+
+
+def _returnee_rule_problem(rule: str, instrument: Instrument, questionnaire: str) -> str:
+    """What is wrong with the returnee rule ('' when nothing is, or when there is no rule)."""
+    if not rule:
+        return ""
+    try:
+        absent = sorted(name for name in referenced_fields(rule) if not instrument.has(name))
+        if absent:
+            named = ", ".join(f"${{{name}}}" for name in absent)
+            return f"population.returnee_rule names {named}, field(s) {questionnaire} lacks"
+        kind = translate(rule, instrument).kind
+    except SpecError as error:
+        return f"population.returnee_rule {rule!r} cannot be read ({error.message.rstrip('.')})"
+    if kind != "boolean":
+        return f"population.returnee_rule {rule!r} gives a {kind}, not a condition"
+    return ""
+
+
+def scored_rows(submissions: pl.DataFrame, monitoring_rounds: Sequence[str], rules: ScoreRules,
+                instrument: Instrument) -> pl.Expr:
+    """True for the rows that get a score: every visit of a monitoring round and the return migrants
+    (`rules.returnee_rule`) of a survey round, each only with consent when `rules.consent_field` is set."""
+    chosen = pl.col("round").is_in(list(monitoring_rounds))
+    if rules.returnee_rule:
+        chosen = chosen | translate(rules.returnee_rule, instrument).expr
+    if rules.consent_field:
+        chosen = chosen & (pl.col(rules.consent_field).cast(pl.Utf8) == CONSENT_GIVEN)
+    return chosen.fill_null(False)
 
 
 def _text_or_null(columns: Sequence[str], name: str, alias: str) -> pl.Expr:
     return (pl.col(name).cast(pl.Utf8) if name and name in columns else pl.lit(None, pl.Utf8)).alias(alias)
 
 
-def visit_columns(submissions: pl.DataFrame, design: DesignSettings) -> list[pl.Expr]:
+def visit_columns(submissions: pl.DataFrame, design: DesignSettings, date_field: str = "") -> list[pl.Expr]:
     """Who and when (`round, _uuid, case_id, community_id, visit, interview_date, _submission_time`) and
-    the design (`stratum, psu, weight`) of each visit. As `indicators.derive` does, no stratum gives one
+    the design (`stratum, psu, weight`) of each visit. The interview date is `date_field`'s answer, or the
+    day of the submission time without a date field. As `indicators.derive` does, no stratum gives one
     stratum 'all', no PSU makes each visit its own PSU, no weight weighs 1 (also row by row, where a
     monitoring round has none)."""
     columns = submissions.columns
-    date = pl.col(DATE_FIELD).cast(pl.Date, strict=False) if DATE_FIELD in columns else pl.lit(None, pl.Date)
     time = pl.col("_submission_time") if "_submission_time" in columns else pl.lit(None, pl.Datetime)
+    if not date_field:
+        date = time.cast(pl.Datetime, strict=False).dt.date()
+    elif date_field in columns:
+        date = pl.col(date_field).cast(pl.Date, strict=False)
+    else:
+        date = pl.lit(None, pl.Date)
     weight = (
         pl.col(design.weight).cast(pl.Float64, strict=False) if design.weight in columns else pl.lit(None)
     )
@@ -322,12 +402,23 @@ def score_visits(
     design: DesignSettings,
     rounds: Sequence[str],
     monitoring_rounds: Sequence[str] = (),
+    rules: ScoreRules = ScoreRules(),
 ) -> pl.DataFrame:
-    """Score every visit of `submissions` (any number of rounds) that gets a score, compare each with the
-    case's previous visit and flag it: identity and design columns, then `SCORE_COLUMNS`."""
-    chosen = submissions.filter(scored_rows(submissions, monitoring_rounds))
+    """Score every visit of `submissions` (any number of rounds) that gets a score (`scored_rows`),
+    compare each with the case's previous visit and flag it: identity and design columns, then
+    `SCORE_COLUMNS`. The fields `rules` names are checked against the questionnaire (`check_rules`)."""
+    check_rules(rules, spec.instrument)
+    needed = {*(referenced_fields(rules.returnee_rule) if rules.returnee_rule else ()), *rules.fields}
+    missing = sorted(needed - set(submissions.columns))
+    if missing:
+        raise EstimationError(
+            f"The submissions lack field(s) that {SETTINGS_FILE} names for the score: {', '.join(missing)}.",
+            "Ingest the rounds with the questionnaire these settings were written for.",
+        )
+    chosen = submissions.filter(scored_rows(submissions, monitoring_rounds, rules, spec.instrument))
     values = recode(chosen, spec)
-    visits = pl.concat([chosen.select(visit_columns(chosen, design)), score(values, spec)], how="horizontal")
+    visits = pl.concat([chosen.select(visit_columns(chosen, design, rules.interview_date_field)),
+                        score(values, spec)], how="horizontal")
     flagged = flag(previous_visits(visits, rounds), spec.threshold)
     return flagged.with_columns(
         pl.lit(spec.name).alias("weights"),

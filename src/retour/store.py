@@ -615,6 +615,22 @@ def _create_actor_edits(con: Connection) -> None:
     con.execute("CREATE SEQUENCE actor_edits_id_seq START 1")
 
 
+@migration("0210_remove_kept_uploads")
+def _remove_kept_uploads(con: Connection) -> None:
+    """Delete the raw exports earlier dashboards kept in the study folder's `uploads/` (issue 22): they
+    held names and phone numbers in clear. The `uploads` table keeps each upload's history."""
+    found = con.execute("SELECT path FROM duckdb_databases() "
+                        "WHERE database_name = current_database()").fetchall()
+    folder = Path(found[0][0]).parent / "uploads" if found and found[0][0] else None
+    if folder is not None and folder.is_dir():
+        for file in folder.iterdir():
+            if file.is_file() and file.suffix.lower() in (".csv", ".xlsx"):
+                file.unlink()
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    con.execute("UPDATE uploads SET stored_as = ''")
+
+
 def open_read_only(path: Path | str) -> Connection:
     """A read-only connection to an existing store; StoreError 'in use' while another process writes."""
     if not Path(path).exists():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from dashboard_fixtures import add_users, write_results
+from dashboard_fixtures import add_users, shape_of, write_results
 from retour.config import load_project
 from retour.dashboard import create_app
 from retour.study import init_study
@@ -79,6 +79,16 @@ def upload_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from serve(
         make_study(tmp_path_factory.mktemp("browser") / "upload", TESTS / "data" / "mini_form.xlsx")
     )
+
+
+@pytest.fixture(scope="session")
+def other_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard of the second example study (senegal-2025), with results for its own shape."""
+    root = tmp_path_factory.mktemp("browser") / "other"
+    project = init_study(root, "senegal-2025")
+    write_results(project.store_path, ("baseline",), shape=shape_of(root))
+    add_users(project.store_path)
+    yield from serve(root)
 
 
 @pytest.fixture(scope="session")

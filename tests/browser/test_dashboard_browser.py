@@ -44,10 +44,10 @@ def test_analyst_reads_switches_language_overrides_uploads_and_downloads(browser
     sheet = page.frame_locator("iframe.factsheet-frame")
     sheet.locator("body").wait_for(timeout=120_000)
     assert "Kati" in sheet.locator("body").inner_text()
-    assert page.locator("text=Profil de la communauté").count() >= 1
+    assert page.locator("h2", has_text="Profil socio-économique").count() == 1  # the catalogue's block title
     shoot(page, "04-community-fr")
     page.click("#switch-language")
-    page.wait_for_selector("text=Community profile")
+    page.wait_for_selector("h2:has-text('Socio-economic profile')")
     assert page.locator("h1").inner_text() == "Kati"
     assert "/communities/kati" in page.url
     shoot(page, "05-community-en")
@@ -124,4 +124,26 @@ def test_admin_sees_the_accounts(browser, live_url, shoot):
     page.wait_for_selector("#accounts")
     assert page.locator("#accounts tbody tr").count() == 3
     shoot(page, "13-users")
+    page.context.close()
+
+
+def test_another_study_reads_in_its_own_names(browser, other_url, shoot):
+    """The second example study: its communes, blocks and groups, in both languages, and no Mali name."""
+    page = signed_in(browser, other_url, "vera")
+    page.goto(f"{other_url}/communities/velingara?round=baseline")
+    assert page.locator("h1").inner_text() == "Vélingara"
+    assert page.locator(".page-head .places").inner_text() == "Département : Vélingara · Région : Kolda"
+    assert page.locator("h2", has_text="Vie sociale et bien-être").count() == 1
+    assert page.locator("h2", has_text="Par groupe · Genre").count() == 1
+    shoot(page, "14-other-study-community-fr")
+    page.click("#switch-language")
+    page.wait_for_selector("h2:has-text('Social life and well-being')")
+    assert page.locator("h2", has_text="By group · Gender").count() == 1
+    assert page.locator(".page-head .places").inner_text() == "Department: Vélingara · Region: Kolda"
+    shoot(page, "15-other-study-community-en")
+    page.goto(f"{other_url}/actors")
+    choices = page.locator("select[name=community] option").all_inner_texts()
+    assert {"Bakel", "Goudiry", "Kounkané", "Vélingara"} <= set(choices)
+    assert not {"Bafoulabé", "Kati", "Kayes", "Kita", "Sikasso", "Kirané"} & set(choices)
+    shoot(page, "16-other-study-actors")
     page.context.close()

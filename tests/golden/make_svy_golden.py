@@ -25,10 +25,21 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
 
 from retour.estimate import Design, EstimationSpec  # noqa: E402
-from retour.gaps import GAP_PAIRS  # noqa: E402
 
 SEED = 20180305
-GROUPS = ("migration_status", "sex", "age_band", "area_type")
+LEVELS = {  # the groups of the synthetic surveys, each with its levels in report order
+    "migration_status": ("returnee", "non_migrant"),
+    "sex": ("women", "men"),
+    "age_band": ("15_24", "25_34"),
+    "area_type": ("urban", "rural"),
+}
+GROUPS = tuple(LEVELS)
+PAIRS = {  # the levels (a, b) each group compares: gaps a - b
+    "migration_status": ("returnee", "non_migrant"),
+    "sex": ("women", "men"),
+    "age_band": ("25_34", "15_24"),
+    "area_type": ("urban", "rural"),
+}
 INDICATORS = ("paid_job", "can_borrow", "all_yes_in_kati", "none_in_kita", "household_size")
 KINDS = {"household_size": "mean"}
 
@@ -181,9 +192,9 @@ def svy_gaps(frame: pl.DataFrame, case: Case) -> pl.DataFrame:
     alpha = 1 - case.spec.confidence
     rows = []
     for community, dim, by, where in _domains(frame):
-        if by is None or dim not in GAP_PAIRS:
+        if by is None or dim not in PAIRS:
             continue
-        a, b = GAP_PAIRS[dim]
+        a, b = PAIRS[dim]
         for indicator in INDICATORS:
             try:
                 means = sample.estimation.mean(indicator, by=by, where=where, drop_nulls=True, alpha=alpha)

@@ -16,6 +16,7 @@ from retour.cli.common import (
     app,
     emit,
     info,
+    info_synthetic,
     records_of,
     stderr,
 )
@@ -37,7 +38,7 @@ def estimate_command(
                          ] = None,
     group_dimension: Annotated[str | None, typer.Option(
         "--group-dimension", "-g",
-        help="Print only this breakdown: all, migration_status, sex, age_band or area_type.")] = None,
+        help="Print only this breakdown: all, or the id of a group of indicators.toml.")] = None,
     gaps: Annotated[bool, typer.Option(
         "--gaps", help="Print the gaps between groups (a - b, with tests) instead of the estimates.")
     ] = False,
@@ -49,16 +50,16 @@ def estimate_command(
     Each estimate has its standard error (Taylor linearisation over strata and clusters), a confidence
     interval (estimation.ci_method: wilson or logit for proportions; t for means), the respondents
     with an answer (n), the weighted n, the design effect and the count of missing answers. Estimates
-    resting on fewer than estimation.min_cell respondents are flagged `suppressed`. Gaps compare
-    returnees with non-migrants, women with men, 25-34 with 15-24 and urban with rural: difference,
-    interval, design-based t test, p-value adjusted over the table (Benjamini-Hochberg). The options
-    only filter what is printed; everything is stored. A table shows the main columns; CSV and JSON
-    show them all.
+    resting on fewer than estimation.min_cell respondents are flagged `suppressed`. The groups and
+    their levels are those of indicators.toml; a group with `compare = ["a", "b"]` gets the gaps a - b:
+    difference, interval, design-based t test, p-value adjusted over the table (Benjamini-Hochberg). The
+    options only filter what is printed; everything is stored. A table shows the main columns; CSV and
+    JSON show them all.
 
     Example:
         retour estimate my-study
-        retour estimate my-study --round midterm --community kati --group-dimension sex
-        retour estimate my-study --gaps --indicator paid_job_or_iga --format csv
+        retour estimate my-study --round midterm --community COMMUNITY --group-dimension GROUP
+        retour estimate my-study --gaps --indicator INDICATOR --format csv
     """
     import polars as pl
     from rich.progress import Progress
@@ -73,6 +74,8 @@ def estimate_command(
                                 progress=lambda step, share: bar.update(task, completed=share,
                                                                         description=f"Estimate: {step}"))
     table = result.gaps if gaps else result.estimates
+    if group_dimension is not None:
+        _check_group(group_dimension, result, gaps)
     chosen = {"community_id": community, "indicator_id": indicator, "group_dimension": group_dimension}
     for column, value in chosen.items():
         if value is None:
@@ -88,12 +91,36 @@ def estimate_command(
     info(f"{stored} estimations et {n_gaps} écarts enregistrés ({suppressed} sur moins de {min_cell} "
          f"répondants) / {stored} estimates and {n_gaps} gaps stored ({suppressed} resting on fewer than "
          f"{min_cell} respondents).")
+    if result.groups_without_comparison:
+        info(_without_comparison(result.groups_without_comparison))
     columns = (_GAP_TABLE if gaps else _ESTIMATE_TABLE) if output is OutputFormat.TABLE else table.columns
     title = "Écarts entre groupes / gaps between groups" if gaps else "Estimations / estimates"
     emit(records_of(table), output, title=f"{title} ({round_name})", columns=columns)
-    if project.settings.study.synthetic:
-        info("Données synthétiques calibrées sur des agrégats publiés / "
-             "Synthetic data calibrated to published aggregates.")
+    info_synthetic(project)
+
+
+def _check_group(group_dimension: str, result: Any, gaps: bool) -> None:
+    """A RetourError when `--group-dimension` names no group of the catalogue, or asks for the gaps of
+    a group that compares no levels."""
+    known = result.estimates["group_dimension"].unique(maintain_order=True).to_list()
+    if group_dimension not in known:
+        groups = ", ".join(g for g in known if g != "all") or "none"
+        raise RetourError(f"No group '{group_dimension}' in indicators.toml.",
+                          f"Use all, or a group of the study: {groups}.")
+    if gaps and group_dimension in result.groups_without_comparison:
+        raise RetourError(f"Group '{group_dimension}' compares no levels, so it has no gaps.",
+                          f'Add compare = ["a", "b"] (two of its levels) to the group {group_dimension} in '
+                          "indicators.toml, then run `retour estimate` again.")
+
+
+def _without_comparison(groups: tuple[str, ...]) -> str:
+    """The one line saying which groups get no gaps, and the setting that gives them some."""
+    from rich.markup import escape
+
+    names = ", ".join(groups)
+    return escape(f"Pas d'écarts pour les groupes sans comparaison : {names} / No gaps for groups without "
+                  f'a comparison: {names}; add compare = ["a", "b"] (two of its levels) to the group in '
+                  "indicators.toml.")
 
 
 _TABLEAU_1_COLUMNS = ["pillar", "rank", "community_id", "score", "score_low", "score_high", "rank_low",
@@ -156,14 +183,18 @@ def index_command(
         tables = build_index(project, round_name,
                              progress=lambda step, share: bar.update(task, completed=share,
                                                                      description=f"Index: {step}"))
+    from retour.cli.common import warn
+    from retour.index.spec import small_pillar_warnings
+    from retour.study import load_index_spec
+
+    for line in small_pillar_warnings(load_index_spec(project)):
+        warn(line)
     level = round(project.settings.index.interval_level * 100)
     pillars = tuple(tables.index_scores["pillar"].unique(maintain_order=True).to_list())
     emit(records_of(tableau_1(tables.index_scores, pillars)), output, columns=_TABLEAU_1_COLUMNS,
          title=f"Tableau 1 : score de réintégration / reintegration score ({round_name}, "
                f"intervalles {level} % / {level}% intervals)")
-    if project.settings.study.synthetic:
-        info("Données synthétiques calibrées sur des agrégats publiés / "
-             "Synthetic data calibrated to published aggregates.")
+    info_synthetic(project)
 
 
 def _as_percent(column: str) -> Any:
@@ -333,8 +364,10 @@ def score_command(
     Answers are recoded to 0..1 and weighted as the weights file says (scoring.weights_file, or
     --weights FILE); its name and hash are printed with every score. A dimension is scored over the
     answered questions when they carry at least scoring.min_answered_share of its weight; otherwise it
-    gets no score, and the reason says why. In a survey round the return migrants are scored, in a
-    monitoring round every visit. Scores are stored per round.
+    gets no score, and the reason says why. In a survey round the respondents for whom
+    population.returnee_rule holds are scored, in a monitoring round every visit; with
+    scoring.consent_field set, only visits with consent. Visits are dated by
+    scoring.interview_date_field (else the submission time). Scores are stored per round.
 
     Example:
         retour score my-study --round baseline
@@ -370,9 +403,7 @@ def score_command(
             _emit_scores(scores, output, language, title)
             info(f"{scored.scores.height} visit(s) scored, {int(scored.scores['flagged'].sum())} flagged; "
                  f"weights {weights_text}.")
-    if project.settings.study.synthetic:
-        info("Données synthétiques calibrées sur des agrégats publiés / "
-             "Synthetic data calibrated to published aggregates.")
+    info_synthetic(project)
 
 
 def _emit_scores(scores: Any, output: OutputFormat, language: str, title: str) -> None:

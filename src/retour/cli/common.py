@@ -101,6 +101,15 @@ def info(message: str) -> None:
     stderr.print(message, highlight=False)
 
 
+def info_synthetic(project: Any) -> None:
+    """Say on stderr, in each of the study's languages, that its data are synthetic (not for real data)."""
+    from retour.study import synthetic_notes
+
+    notes = synthetic_notes(project)
+    if notes:
+        info(" / ".join(notes.values()) + ".")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"retour {__version__}")

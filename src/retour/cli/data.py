@@ -25,30 +25,41 @@ from retour.cli.common import (
 def synth_command(
     study: StudyDir,
     round_name: RoundOption = "baseline",
+    rows: Annotated[int | None, typer.Option(
+        "--rows", min=1, help="Respondents to draw from the questionnaire (default 200). A study whose "
+                              "generator sets its own sample size refuses it.", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random generator: the same seed gives the "
                                                      "same files, byte for byte.")] = 20180305,
+    layout: Annotated[str, typer.Option(
+        "--layout", metavar="kobo|odk", help="Layout of the export: kobo (XLSX and CSV, `group/question` "
+                                             "headers, one 0/1 column per choice) or odk (ODK Central CSV, "
+                                             "`group-question` headers).")] = "kobo",
     shift: Annotated[Path | None, typer.Option(
-        "--shift", help="Stated changes for a later round, per community and indicator, and the programme's "
-                        "effect on beneficiaries (e.g. shifts_midterm.toml).", show_default=False)] = None,
-    panel: Annotated[bool, typer.Option("--panel", help="Re-interview the baseline respondents (same "
-                                                        "case_id) instead of a fresh sample.")] = False,
+        "--shift", help="Study generator only: stated changes for a later round, per community and "
+                        "indicator, and the programme's effect on beneficiaries (e.g. shifts_midterm.toml).",
+        show_default=False)] = None,
+    panel: Annotated[bool, typer.Option("--panel", help="Study generator only: re-interview the baseline "
+                                                        "respondents (same case_id) instead of a fresh "
+                                                        "sample.")] = False,
     check: Annotated[bool, typer.Option(
-        "--check", help="Write nothing: print every calibration target with the value this seed achieves and "
-                        "the gap, say whether the exports in data/ are what this seed gives; exit 1 if a "
-                        "target is missed.")] = False,
+        "--check", help="Write nothing: say whether the exports in data/ are what this seed gives and, with "
+                        "a study generator, print its calibration targets with the value this seed achieves "
+                        "and the gap; exit 1 if a target is missed.")] = False,
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Generate synthetic survey data calibrated to the study's published figures (synth_targets.toml)
-    and write it into the study's data/ folder as a KoboToolbox export (XLSX and CSV, named
+    """Generate synthetic survey data and write it into the study's data/ folder as an export (named
     *-synthetic), ready for `retour ingest`.
 
-    The baseline reproduces every fact-sheet figure per community to within one respondent, the
-    sample-wide findings to within two points, and the ranking of Tableau 1. A later round moves every
-    community value by the changes stated in --shift and gives programme beneficiaries the stated effect.
+    Without a generator of its own ([synth] generator in retour.toml), the data are drawn from the
+    questionnaire alone: every choice list, constraint, relevance and required field is respected, design
+    fields are filled from [design] and communities.yaml, identifying fields get made-up values, and the
+    export ingests without a blocking problem. A study generator (the example's) calibrates the data to
+    published figures; a later round then moves every community value by the changes stated in --shift.
     With --check the data are generated in memory only: the files in data/ are left as they are.
 
     Example:
-        retour synth my-study --round baseline --seed 1
+        retour synth my-study --round baseline --rows 300 --seed 1
+        retour synth my-study --layout odk
         retour synth my-study --check
         retour synth my-study --round midterm --shift my-study/shifts_midterm.toml --panel
     """
@@ -56,18 +67,19 @@ def synth_command(
     from retour.study import synthesise
 
     project = load_project(study)
-    run = synthesise(project, round_name, seed, shift=shift, panel=panel, check=check, write=not check)
+    if layout not in ("kobo", "odk"):
+        raise typer.BadParameter("use kobo or odk.", param_hint="--layout")
+    run = synthesise(project, round_name, seed, shift=shift, panel=panel, check=check, write=not check,
+                     rows=rows, layout=layout)
     for path in run.paths:
         info(f"Wrote / écrit : {path}")
-    info(f"{run.respondents} respondents / répondants, round {run.round_name}, seed {run.seed}. "
-         "Données synthétiques calibrées sur des agrégats publiés / "
-         "Synthetic data calibrated to published aggregates.")
+    info(f"{run.respondents} respondents / répondants, round {run.round_name}, seed {run.seed}. {run.note}.")
     if not check:
         return
     _say_existing(run.existing, seed)
-    emit([row.as_record() for row in run.checks], output,
-         title="Calibration targets / cibles de calibrage",
-         columns=["target", "scope", "source", "expected", "achieved", "gap", "tolerance", "ok"])
+    if not run.checks:
+        return
+    emit([row.as_record() for row in run.checks], output, title="Calibration targets / cibles de calibrage")
     if run.missed:
         warn(f"{run.missed} target(s) missed / cible(s) manquée(s).")
         raise typer.Exit(1)
@@ -168,7 +180,7 @@ def problems_command(
         retour problems my-study
         retour problems my-study --round baseline --format csv
         retour problems my-study --csv
-        retour problems my-study --csv --output supervisor-kayes.csv --language en
+        retour problems my-study --csv --output supervisor-north.csv --language en
     """
     from retour.config import load_project
     from retour.study import list_problems, write_cleaning_log
@@ -185,4 +197,8 @@ def problems_command(
         info(f"Wrote {count} problem(s) to {csv_file}.")
         return
     problems = list_problems(project, round_name, language)
+    if output is OutputFormat.CSV:  # a CSV may be opened in Excel: no answer runs as a formula (issue 22)
+        from retour.spreadsheet_safety import neutralise_frame
+
+        problems = neutralise_frame(problems)
     emit(records_of(problems), output, title=f"Open problems ({problems.height})", columns=_PROBLEM_COLUMNS)

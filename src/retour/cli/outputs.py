@@ -16,6 +16,7 @@ from retour.cli.common import (
     app,
     emit,
     info,
+    info_synthetic,
     records_of,
     stderr,
     warn,
@@ -77,9 +78,7 @@ def report_command(
          columns=["kind", "community", "language", "format", "pages", "path"])
     info(f"{len(written)} file(s) written to {project.output_dir / round_name} "
          f"in {time.perf_counter() - started:.1f} s.")
-    if project.settings.study.synthetic:
-        info("Données synthétiques calibrées sur des agrégats publiés / "
-             "Synthetic data calibrated to published aggregates.")
+    info_synthetic(project)
 
 
 class CompareSection(StrEnum):
@@ -154,7 +153,7 @@ def compare_command(
     indicator: Annotated[str | None, typer.Option("--indicator", "-i", help="Show one indicator only.")
                          ] = None,
     by: Annotated[str | None, typer.Option(
-        "--by", help="Also show the change by group: migration_status, sex, age_band or area_type.")] = None,
+        "--by", help="Also show the change by group: the id of a group of indicators.toml.")] = None,
     show: Annotated[CompareSection, typer.Option("--show", help="Which part to print.")
                     ] = CompareSection.ALL,
     pairing: Annotated[Pairing, typer.Option(
@@ -187,9 +186,15 @@ def compare_command(
 
     if language not in ("fr", "en"):
         raise typer.BadParameter("use fr or en.", param_hint="--language")
-    if by is not None and by not in ("migration_status", "sex", "age_band", "area_type"):
-        raise typer.BadParameter("use migration_status, sex, age_band or area_type.", param_hint="--by")
     project = load_project(study)
+    if by is not None:
+        from retour.errors import ConfigError
+        from retour.study.index import group_ids
+
+        groups = group_ids(project)
+        if by not in groups:
+            raise ConfigError(f"No group '{by}' in indicators.toml (--by).",
+                              f"Use one of the study's groups: {', '.join(groups) or 'none'}.")
     result = compare_rounds(project, from_round, to_round, did=did, pairing=pairing.value)
     linkage = result.linkage
     info(f"{from_round} -> {to_round}: " + (
@@ -219,6 +224,4 @@ def compare_command(
         records = [{"section": name, **row} for name in wanted for row in records_of(sections[name])]
         keys = list(dict.fromkeys(key for name in wanted for key in ["section", *sections[name].columns]))
         emit(records, output, columns=keys)
-    if project.settings.study.synthetic:
-        info("Données synthétiques calibrées sur des agrégats publiés / "
-             "Synthetic data calibrated to published aggregates.")
+    info_synthetic(project)

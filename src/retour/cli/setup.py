@@ -7,14 +7,24 @@ from typing import Annotated
 
 import typer
 
-from retour.cli.common import FormatOption, OutputFormat, app, emit, info, records_of, stderr
+from retour.cli.common import FormatOption, OutputFormat, app, emit, info, info_synthetic, records_of, stderr
+
+
+def _shipped_examples() -> str:
+    """The shipped example studies, for --example's help. Read from the package folder as
+    `retour.study.example_names` does, so that `retour --help` need not import the study layer."""
+    from importlib import resources
+
+    folder = resources.files("retour") / "examples"
+    return ", ".join(sorted(path.name for path in folder.iterdir() if path.joinpath("retour.toml").is_file()))
 
 
 @app.command("init")
 def init_command(
     directory: Annotated[Path, typer.Argument(help="Folder to create the study in.", show_default=False)],
-    template: Annotated[str, typer.Option("--template", "-t",
-                                          help="Shipped example study to copy.")] = "mali-2018",
+    template: Annotated[str, typer.Option("--example", "--template", "-t", metavar="NAME",
+                                          help=f"Shipped example study to copy: {_shipped_examples()}.")
+                        ] = "mali-2018",
     force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty: add the "
                                                         "example's files that are missing and leave every "
                                                         "existing file as it is.")] = False,
@@ -24,11 +34,13 @@ def init_command(
 ) -> None:
     """Create a study folder (settings, questionnaire, indicator catalogue, registers) from an example.
 
-    The store, data/ and out/ of a folder that is already a study are never touched.
+    The store and out/ of a folder that is already a study are never touched; files already in data/
+    are kept.
 
     Example:
         retour init my-study
         retour form my-study
+        retour init my-study --example senegal-2025
         retour init my-study --force
     """
     from retour.study import create_study
@@ -38,9 +50,10 @@ def init_command(
     if not made.kept:
         info(f"Created study '{made.project.settings.study.id}' in {root}.")
     else:
-        names = ", ".join(path.name for path in made.written) or "none"
+        names = ", ".join(path.relative_to(directory).as_posix() for path in made.written) or "none"
         info(f"Added {len(made.written)} file(s) of the example to {root}: {names}.")
-        info(f"Left alone {len(made.kept)} existing file(s): {', '.join(path.name for path in made.kept)}. "
+        kept = ", ".join(path.relative_to(directory).as_posix() for path in made.kept)
+        info(f"Left alone {len(made.kept)} existing file(s): {kept}. "
              "Pass --overwrite to replace them with the example's.")
     info(f"Next: retour form {directory}")
 
@@ -61,7 +74,9 @@ def form_command(
     Every problem is listed with its sheet, row and column. Exit code 1 when there is any error
     (warnings, such as a missing translation, do not stop the XForm from being written). With
     --monitoring, the short form for follow-up visits (3, 6 and 12 months after return) is derived from
-    the questionnaire, the indicator catalogue and the score weights, then checked the same way.
+    the questionnaire, the indicator catalogue and the score weights, then checked the same way; it
+    asks the interview date and consent only when scoring.interview_date_field and
+    scoring.consent_field name them.
 
     Example:
         retour form my-study
@@ -128,10 +143,6 @@ def demo_command(
     emit(records_of(run.tableau_1), output, title="Tableau 1")
     timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.seconds.items())
     info(f"{run.rows_ingested} respondents; {len(run.outputs)} files in {run.output_dir} ({timing}).")
-    info(f"{_synthetic_line()}")
+    from retour.config import load_project
 
-
-def _synthetic_line() -> str:
-    from retour.study import SYNTHETIC_NOTE
-
-    return f"{SYNTHETIC_NOTE['fr']} / {SYNTHETIC_NOTE['en']}."
+    info_synthetic(load_project(study_dir))

@@ -1,17 +1,22 @@
 """What dashboard users change: needs overrides, actor edits, their language, uploaded exports.
 
 Each action checks its input, then writes through the store's one writer (`StoreAccess.write`). A bad
-input raises `FormError` with a catalogue key, shown next to the form. Uploads are saved under
-`DIR/uploads/` (never a served path) and handed to the study's ingest stage.
+input raises `FormError` with a catalogue key, shown next to the form. An uploaded export is copied to a
+private temporary file (0600, in a 0700 folder outside the study folder), handed to the study's ingest
+stage and removed whatever the outcome: only the protected rows reach the store, with the upload's history
+(file name, size, time, user, result); the raw export, names and phone numbers in clear, is never kept
+(issue 22). Ingest parses and checks the file before it holds the writer lock for the store write.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import io
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from retour import store
 from retour.config import Project
@@ -20,6 +25,7 @@ from retour.dashboard.access import StoreAccess
 from retour.errors import RetourError
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
+_COPY_CHUNK = 1024 * 1024
 MIN_REASON_LENGTH = 5
 MAX_TEXT_LENGTH = 2000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -88,7 +94,6 @@ class UploadResult:
     """What became of an uploaded export: counts, every problem found, or why it failed."""
 
     file_name: str
-    stored_as: str
     status: str
     rows_read: int | None = None
     accepted: int | None = None
@@ -110,45 +115,61 @@ def check_upload(file_name: str, size: int, max_bytes: int) -> str:
     return suffix
 
 
-def save_upload(project: Project, file_name: str, content: bytes) -> Path:
-    """Keep the upload under DIR/uploads/ with a time-stamped, sanitised name; return its path."""
-    folder = project.path("uploads")
-    folder.mkdir(exist_ok=True)
+def private_copy(content: BinaryIO | bytes, folder: Path, file_name: str, max_bytes: int) -> tuple[Path, int]:
+    """Copy an upload into `folder` as a file only its owner may read (0600), under its sanitised name
+    (ingest names the file in its problems); stop one byte past `max_bytes`. Returns the path and size."""
     stem = _UNSAFE.sub("_", Path(file_name).stem).strip("._")[:80] or "export"
-    moment = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    target = folder / f"{moment}-{stem}{Path(file_name).suffix.lower()}"
-    target.write_bytes(content)
-    return target
+    target = folder / f"{stem}{Path(file_name).suffix.lower()}"
+    source = io.BytesIO(content) if isinstance(content, bytes) else content
+    size = 0
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        while size <= max_bytes and (chunk := source.read(min(_COPY_CHUNK, max_bytes + 1 - size))):
+            size += file.write(chunk)
+    return target, size
 
 
 def receive_upload(
     project: Project,
     access: StoreAccess,
     file_name: str,
-    content: bytes,
+    content: BinaryIO | bytes,
     round_name: str,
     by: str,
     max_bytes: int,
     language: str | None = None,
 ) -> UploadResult:
-    """Check, save and ingest an uploaded export, log it, and return the summary and problems (their
-    messages in `language`, the uploading user's)."""
-    check_upload(file_name, len(content), max_bytes)
-    path = save_upload(project, file_name, content)
-    try:
-        result = _ingest(project, access, path, round_name, language)
-        outcome = UploadResult(file_name=file_name, stored_as=path.name, status="ingested", **result)
-    except RetourError as error:
-        outcome = UploadResult(file_name=file_name, stored_as=path.name, status="failed", message=str(error))
+    """Check an uploaded export, ingest it from a private temporary file that is removed whatever happens,
+    log it, and return the summary and problems (their messages in `language`, the uploading user's)."""
+    check_upload(file_name, 1, max_bytes)  # the type, before a byte is written anywhere
+    with tempfile.TemporaryDirectory(prefix="retour-upload-") as folder:  # 0700, outside the study folder
+        path, size = private_copy(content, Path(folder), file_name, max_bytes)
+        check_upload(file_name, size, max_bytes)
+        try:
+            result = _ingest(project, access, path, round_name, language)
+            outcome = UploadResult(file_name=file_name, status="ingested", **result)
+        except RetourError as error:  # said without the temporary folder's path (a server detail)
+            message = str(error).replace(f"{path.parent}{os.sep}", "").replace(str(path.parent), "")
+            outcome = UploadResult(file_name=file_name, status="failed", message=message)
+        except Exception:
+            _log_upload(access, UploadResult(file_name=file_name, status="failed", message="internal error"),
+                        round_name, by, size)
+            raise
+    _log_upload(access, outcome, round_name, by, size)
+    return outcome
+
+
+def _log_upload(access: StoreAccess, outcome: UploadResult, round_name: str, by: str, size: int) -> None:
+    """Keep the upload's history in the store: who sent which file, its size, when, and what came of it."""
     access.write(
         lambda con: store.record_upload(
             con,
             {
-                "file_name": file_name,
-                "stored_as": outcome.stored_as,
+                "file_name": outcome.file_name,
+                "stored_as": "",  # nothing is kept: the column dates from when exports were (issue 22)
                 "round": round_name,
                 "uploaded_by": by,
-                "size_bytes": len(content),
+                "size_bytes": size,
                 "rows_read": outcome.rows_read,
                 "accepted": outcome.accepted,
                 "quarantined": outcome.quarantined,
@@ -158,16 +179,15 @@ def receive_upload(
             },
         )
     )
-    return outcome
 
 
 def _ingest(project: Project, access: StoreAccess, path: Path, round_name: str,
             language: str | None = None) -> dict[str, Any]:
-    """Run the study's ingest stage on a saved export under the writer lock; counts and problem records."""
+    """Run the study's ingest stage on the private copy: read and check it with no lock held, then write
+    through the app's one writer; counts and problem records."""
     from retour import study
 
-    with access.exclusive():
-        summary = study.ingest_export(project, path, round_name)
+    summary = study.ingest_export(project, path, round_name, access=access)
     return {
         "rows_read": summary.rows_read,
         "accepted": summary.accepted,

@@ -1,6 +1,7 @@
 """Files the dashboard hands out: result tables as an XLSX workbook, fact sheets as PDF.
 
-Tables are written as stored, one sheet per table. A fact sheet PDF comes from the report module's
+Tables are written as stored, one sheet per table, with text cells that a spreadsheet would run as a
+formula escaped (`retour.spreadsheet_safety`, issue 22). A fact sheet PDF comes from the report module's
 renderer when it has one; until then from the dashboard's own print template, through WeasyPrint.
 """
 
@@ -13,18 +14,21 @@ import xlsxwriter
 
 from retour.dashboard import pages
 from retour.dashboard.access import StoreAccess
+from retour.spreadsheet_safety import neutralise_frame
 
 STATIC = __import__("pathlib").Path(__file__).parent / "static"
 
 
 def tables_xlsx(access: StoreAccess, round_name: str) -> bytes:
-    """Every stored result table of the round, one worksheet each, in one workbook."""
+    """Every stored result table of the round, one worksheet each, in one workbook; numbers as numbers,
+    text never as a formula."""
     buffer = io.BytesIO()
-    with xlsxwriter.Workbook(buffer, {"in_memory": True}) as workbook:
+    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    with xlsxwriter.Workbook(buffer, options) as workbook:
         for table in pages.RESULT_TABLES:
             frame = access.results(table, round_name)
             if frame.height:
-                frame.write_excel(workbook=workbook, worksheet=table[:31], autofit=True)
+                neutralise_frame(frame).write_excel(workbook=workbook, worksheet=table[:31], autofit=True)
     return buffer.getvalue()
 
 

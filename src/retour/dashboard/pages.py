@@ -8,6 +8,7 @@ pipeline stage. They never write; see `actions` for what analysts change.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -19,9 +20,6 @@ from retour.dashboard.labels import Labels
 
 PILLARS = ("economic", "social", "psychosocial", "composite")
 LEVELS = ("priority", "important", "outside_reach", "none")
-GROUP_PAIRS = (("migration_status", "returnee", "non_migrant"), ("sex", "women", "men"))
-PROFILE_BLOCKS = ("profil_socio_economique", "profil_migratoire", "reintegration_durable")
-SERVICES_THEME = "services"
 RESULT_TABLES = (
     "estimates",
     "gaps",
@@ -174,60 +172,74 @@ def _indicator_rows(
     ]
 
 
+Breakdown = tuple[str, tuple[str, ...], tuple[str, str] | None]  # group, levels shown, levels compared
+
+
+def group_breakdowns(labels: Labels, gaps: pl.DataFrame) -> list[Breakdown]:
+    """(group, levels shown, levels compared or None) for every group, in catalogue order. The pair
+    compared is the one the stored gap tests were computed for, else the catalogue's `compare`; groups
+    the stored gaps name but the catalogue does not come last."""
+    stored: dict[str, tuple[str, str]] = {}
+    if gaps.height and {"group_dimension", "group_a", "group_b"} <= set(gaps.columns):
+        for dimension, group_a, group_b in gaps.select("group_dimension", "group_a", "group_b").iter_rows():
+            stored.setdefault(dimension, (group_a, group_b))
+    breakdowns = []
+    for group in labels.groups:
+        pair = stored.get(group.id) or group.compare
+        breakdowns.append((group.id, tuple(dict.fromkeys((*(pair or ()), *group.levels))), pair))
+    known = {group.id for group in labels.groups}
+    breakdowns += [(dimension, pair, pair) for dimension, pair in stored.items() if dimension not in known]
+    return breakdowns
+
+
 def _group_rows(
-    estimates: pl.DataFrame, gaps: pl.DataFrame, community_id: str, indicator_ids: list[str]
+    labels: Labels, estimates: pl.DataFrame, gaps: pl.DataFrame, community_id: str, indicator_ids: list[str]
 ) -> list[dict[str, Any]]:
-    """Per group pair and indicator: both groups' estimates and the stored gap test."""
+    """Per group and indicator: each level's estimate and, for the levels compared, the stored gap test."""
     mine = estimates.filter(pl.col("community_id") == community_id) if estimates.height else estimates
     by_key = {(r["group_dimension"], r["group"], r["indicator_id"]): r for r in _rows(mine)}
     gap_rows = gaps.filter(pl.col("community_id") == community_id) if gaps.height else gaps
     gap_by_key = {(r["group_dimension"], r["indicator_id"]): r for r in _rows(gap_rows)}
     tables = []
-    for dimension, group_a, group_b in GROUP_PAIRS:
+    for dimension, levels, compared in group_breakdowns(labels, gaps):
         lines = []
         for indicator_id in indicator_ids:
-            first, second = (
-                by_key.get((dimension, group_a, indicator_id)),
-                by_key.get((dimension, group_b, indicator_id)),
-            )
-            if first is None and second is None:
+            values = [by_key.get((dimension, level, indicator_id)) for level in levels]
+            if all(value is None for value in values):
                 continue
             lines.append(
                 {
                     "indicator_id": indicator_id,
-                    "a": first,
-                    "b": second,
-                    "gap": gap_by_key.get((dimension, indicator_id)),
+                    "values": values,
+                    "gap": gap_by_key.get((dimension, indicator_id)) if compared else None,
+                    "proportion": labels.is_proportion(indicator_id),
                 }
             )
         if lines:
-            tables.append({"dimension": dimension, "group_a": group_a, "group_b": group_b, "lines": lines})
+            tables.append({"dimension": dimension, "levels": levels, "compare": compared, "lines": lines})
     return tables
 
 
 def community(access: StoreAccess, labels: Labels, round_name: str, community_id: str) -> dict[str, Any]:
-    """A community's fact-sheet content for one round, read from the stored tables."""
+    """A community's fact-sheet content for one round, read from the stored tables: one table per block
+    of the fact sheet (the catalogue's blocks and order), then indicators the catalogue lacks."""
     estimates = access.results("estimates", round_name)
     overall = _overall(estimates)
     own = overall.filter(pl.col("community_id") == community_id) if overall.height else overall
     sample = overall.filter(pl.col("community_id") == "all") if overall.height else overall
-    order = labels.indicator_order()
     stored_ids = set(own.get_column("indicator_id").to_list()) if own.height else set()
-    extra = sorted(stored_ids - set(order))
-    profile_blocks = []
-    for block in PROFILE_BLOCKS:
-        ids = [
-            i
-            for i in order
-            if labels.indicator_blocks.get(i) == block
-            and labels.indicator_themes.get(i) != SERVICES_THEME
-            and i in stored_ids
+    blocks = []
+    for block in labels.blocks:
+        panels = [
+            {"titles": panel.titles, "rows": _indicator_rows(labels, own, sample, list(panel.indicator_ids))}
+            for panel in block.panels
         ]
-        profile_blocks.append({"block": block, "rows": _indicator_rows(labels, own, sample, ids)})
+        blocks.append({"id": block.id, "panels": [panel for panel in panels if panel["rows"]]})
+    extra = sorted(stored_ids - set(labels.indicator_order()))
     if extra:
-        profile_blocks.append({"block": "other", "rows": _indicator_rows(labels, own, sample, extra)})
-    services_ids = [i for i in order if labels.indicator_themes.get(i) == SERVICES_THEME and i in stored_ids]
-    fiche_ids = [i for i in order if labels.indicator_blocks.get(i) in PROFILE_BLOCKS] or sorted(stored_ids)
+        other = {"titles": {}, "rows": _indicator_rows(labels, own, sample, extra)}
+        blocks.append({"id": None, "panels": [other]})
+    fiche_ids = labels.fiche_indicator_ids() or sorted(stored_ids)
     scores = access.results("index_scores", round_name)
     mine_scores = scores.filter(pl.col("community_id") == community_id) if scores.height else scores
     needs = access.results("needs", round_name)
@@ -235,9 +247,8 @@ def community(access: StoreAccess, labels: Labels, round_name: str, community_id
     return {
         "community_id": community_id,
         "has_data": bool(own.height or mine_scores.height),
-        "profile_blocks": [block for block in profile_blocks if block["rows"]],
-        "services": _indicator_rows(labels, own, sample, services_ids),
-        "groups": _group_rows(estimates, access.results("gaps", round_name), community_id, fiche_ids),
+        "blocks": [block for block in blocks if block["panels"]],
+        "groups": _group_rows(labels, estimates, access.results("gaps", round_name), community_id, fiche_ids),
         "scores": {row["pillar"]: row for row in _rows(mine_scores)},
         "needs": [row for row in _rows(mine_needs) if row.get("level") in ("priority", "important")],
         "n_communities": scores.get_column("community_id").n_unique() if scores.height else 0,
@@ -394,8 +405,11 @@ def actor(access: StoreAccess, register: Any, actor_id: str) -> dict[str, Any] |
     return match.row(0, named=True)
 
 
-def locator_svg(labels: Labels, community_id: str, language: str) -> str | None:
-    """The report's locator map (inline SVG) with the community marked; None without coordinates."""
+def locator_svg(
+    labels: Labels, community_id: str, language: str, country: str = "", boundaries: Path | None = None
+) -> str | None:
+    """The report's locator map (inline SVG) with the community marked; None without coordinates.
+    `country` is the study's ISO code and `boundaries` its own GeoJSON file (or None)."""
     if community_id not in labels.coordinates:
         return None
     from retour.report.maps import MapPoint, locator_map
@@ -404,4 +418,10 @@ def locator_svg(labels: Labels, community_id: str, language: str) -> str | None:
         MapPoint(id=key, label=labels.community(key, language), lat=lat, lon=lon, focus=key == community_id)
         for key, (lat, lon) in sorted(labels.coordinates.items())
     )
-    return locator_map(points, language, title=labels.community(community_id, language))
+    return locator_map(
+        points,
+        language,
+        title=labels.community(community_id, language),
+        country=country,
+        boundaries=boundaries,
+    )

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import MutableHeaders
 
 from retour import __version__
-from retour.config import Project
+from retour.config import Project, pick_text
 from retour.dashboard.access import StoreAccess, StoreBusy
 from retour.dashboard.auth import LoginLimiter, Role, Session, SessionSigner, csrf_matches, role_allows
 from retour.dashboard.i18n import (
@@ -34,7 +34,6 @@ from retour.dashboard.i18n import (
 from retour.dashboard.labels import Labels
 from retour.dashboard.users import find_user
 from retour.errors import StoreError
-from retour.study import SYNTHETIC_NOTE
 
 COOKIE = "retour_session"
 PUBLIC_PATHS = frozenset({"/login", "/health"})
@@ -234,6 +233,13 @@ def url_with(request: Request, path: str | None = None, **changes: object) -> st
     return f"{target}?{urlencode(query)}" if query else target
 
 
+def synthetic_note(texts: Mapping[str, str], language: str) -> str:
+    """The study's synthetic-data note (`study.synthetic_note`) in `language` as a sentence, else the
+    dashboard's own words for synthetic data."""
+    note = pick_text(texts, language) or translate("common.synthetic", language)
+    return note[:1].upper() + note[1:]
+
+
 def render(
     request: Request,
     template: str,
@@ -266,7 +272,7 @@ def render_text(request: Request, template: str, context: Mapping[str, Any] | No
         "csrf": session_of(request).csrf,
         "labels": dashboard.labels,
         "study": settings.study,
-        "synthetic_note": SYNTHETIC_NOTE.get(language, ""),
+        "synthetic_note": synthetic_note(settings.study.synthetic_note, language),
         "settings": settings,
         "version": __version__,
         "path": request.url.path,

@@ -15,6 +15,8 @@ no arithmetic.
     reference_round = "baseline"       # default: [index] reference_round of retour.toml
     geometric_floor = 0.01
     pillars = ["economic", "social", "psychosocial"]
+    min_indicators_per_pillar = 3      # a pillar with fewer indicators is built, with a warning
+                                       # (docs/methodology.md, section 4: why a pillar needs several)
 
     [pillar_weights]                   # weights of the pillars in the composite (default equal)
     economic = 1.0
@@ -31,7 +33,8 @@ no arithmetic.
     weights = ["catalogue", "equal"]
 
 The catalogue supplies each indicator's pillar, `higher_is_better` and weight; indicators without a
-pillar (or with pillar "none") stay out of the index.
+pillar (or with pillar "none") stay out of the index. A pillar without indicators is an error; one
+with fewer than `min_indicators_per_pillar` is only named by `small_pillar_warnings`.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ PILLARS = ("economic", "social", "psychosocial")
 COMPOSITE = "composite"
 WEIGHTINGS = ("catalogue", "equal")
 GOALPOSTS_FROM = ("reference_round", "each_round")
+MIN_INDICATORS_PER_PILLAR = 3
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class IndexSpec:
     reference_round: str = "baseline"
     geometric_floor: float = DEFAULT_FLOOR
     alternatives: MethodAlternatives = field(default_factory=MethodAlternatives)
+    min_indicators_per_pillar: int = MIN_INDICATORS_PER_PILLAR
 
     def __post_init__(self) -> None:
         _check(self)
@@ -122,6 +127,11 @@ class IndexSpec:
     def pillar_members(self, pillar: str) -> np.ndarray:
         """Positions (in indicator order) of the indicators of `pillar`."""
         return np.array([i for i, ind in enumerate(self.indicators) if ind.pillar == pillar], dtype=int)
+
+    def small_pillars(self) -> dict[str, tuple[str, ...]]:
+        """Pillar -> its indicator ids, for the pillars with fewer than `min_indicators_per_pillar`."""
+        members = {p: tuple(i.indicator_id for i in self.indicators if i.pillar == p) for p in self.pillars}
+        return {p: ids for p, ids in members.items() if len(ids) < self.min_indicators_per_pillar}
 
     def composite_weights(self) -> np.ndarray:
         return np.array(self.pillar_weights or (1.0,) * len(self.pillars), dtype=float)
@@ -185,7 +195,7 @@ class IndexSpec:
         if "goalposts" in options:
             options["goalposts_from"] = options.pop("goalposts")
         allowed = {"normalisation", "aggregation", "weights", "composite", "goalposts_from",
-                   "reference_round", "geometric_floor"}
+                   "reference_round", "geometric_floor", "min_indicators_per_pillar"}
         extra = set(options) - allowed
         if extra:
             known = sorted((allowed - {"goalposts_from"}) | {"goalposts", "pillars", "pillar_weights",
@@ -303,6 +313,9 @@ def _check(spec: IndexSpec) -> None:
         if len(spec.pillar_weights) != len(spec.pillars):
             problems.append("pillar_weights needs one weight per pillar")
         check_weights(np.array(spec.pillar_weights), "pillar_weights")
+    minimum = spec.min_indicators_per_pillar
+    if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 1:
+        problems.append(f"min_indicators_per_pillar must be a whole number of 1 or more (got {minimum!r})")
     if not spec.geometric_floor > 0:
         problems.append(f"geometric_floor must be above 0 (got {spec.geometric_floor})")
     fixed = {g.indicator_id for g in spec.goalposts}
@@ -321,3 +334,16 @@ def _check(spec: IndexSpec) -> None:
     if problems:
         raise SpecError("Index spec invalid: " + "; ".join(problems) + ".",
                         "Fix index.toml or the pillars, directions and weights in indicators.toml.")
+
+
+def small_pillar_warnings(spec: IndexSpec) -> list[str]:
+    """One line per pillar with fewer indicators than `min_indicators_per_pillar`: the index is still
+    built, but such a pillar's score rests on one or two estimates (docs/methodology.md, section 4)."""
+    setting = f"min_indicators_per_pillar = {spec.min_indicators_per_pillar} in index.toml"
+    return [
+        f"pillar '{pillar}' has {len(ids)} indicator(s) ({', '.join(ids)}), fewer than {setting}: its "
+        f"score rests on few estimates. Set pillar = \"{pillar}\" on more indicators in indicators.toml, "
+        "or lower min_indicators_per_pillar."
+        for pillar, ids in spec.small_pillars().items()
+        if ids  # a pillar without indicators is an error of the spec itself
+    ]

@@ -90,18 +90,19 @@ def _translations(record: dict[str, object]) -> dict[str, tuple[str, str]]:
             for language in messages.LANGUAGES if record.get(f"message_{language}") is not None}
 
 
-def read_export(path: Path | str, instrument: Instrument, reader: str | None = None) -> RawExport:
+def read_export(path: Path | str, instrument: Instrument, reader: str | None = None,
+                limits: readers.IngestSettings = readers.DEFAULT_LIMITS) -> RawExport:
     """Read an export (reader chosen from the file unless named) and match its columns to the questionnaire.
 
-    IngestError when the file cannot be read, or fewer than half of the questionnaire's fields have a
-    column (the export of another questionnaire).
+    IngestError when the file cannot be read, is over one of the `limits` (`[ingest]` settings), or fewer
+    than half of the questionnaire's fields have a column (the export of another questionnaire).
     """
     path = Path(path)
     data = readers.read_bytes(path)
     spec = readers.choose_reader(path, data, reader)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib and the parser both run outside Python's lock
         digest = pool.submit(readers.file_digest, data)
-        table = spec.read(data, path)
+        table = spec.read(data, path, limits)
     column_map = columns.map_columns(table.headers, instrument, spec.group_separator)
     _check_questionnaire(path, instrument, column_map)
     return RawExport(path=path, reader=spec.name, file_sha256=digest.result(),
@@ -129,7 +130,8 @@ def _check_questionnaire(path: Path, instrument: Instrument, column_map: ColumnM
 def ingest(path: Path | str, instrument: Instrument, *, round_name: str | None = None,
            stored: pl.DataFrame | None = None, design: Sequence[str] = DEFAULT_DESIGN,
            secret: bytes | None = None, gps_decimals: int = 2, language: str = "en",
-           reader: str | None = None, progress: Progress | None = None) -> Batch:
+           reader: str | None = None, progress: Progress | None = None,
+           limits: readers.IngestSettings = readers.DEFAULT_LIMITS) -> Batch:
     """Read an export, check every row and return the Batch (pure apart from reading the file).
 
     `stored` (`_uuid, round, _content_hash` from `store.read_submission_ids`) lets the checks tell an
@@ -138,7 +140,7 @@ def ingest(path: Path | str, instrument: Instrument, *, round_name: str | None =
     """
     report = progress or (lambda step, fraction: None)
     protection = privacy.plan(instrument, secret, gps_decimals)
-    raw = read_export(path, instrument, reader)
+    raw = read_export(path, instrument, reader, limits)
     report("read", 0.25)
     with ThreadPoolExecutor(max_workers=1) as pool:  # identifiers are hashed while the answers are typed
         hashing = pool.submit(privacy.hash_fields, raw.frame, protection)

@@ -2,8 +2,10 @@
 
 One reader per source, registered with `@reader(name)`: Kobo and ODK Central CSV, Kobo XLSX. A reader
 only decodes the file (encoding, BOM, separator, Excel cells) and drops blank rows and columns; it knows
-nothing of the questionnaire. Matching headers to questions is `columns.py`; checking values is
-`checks.py`.
+nothing of the questionnaire. Before parsing, a reader holds the file to the `[ingest]` limits (columns,
+cells, unzipped size and compression of a workbook, text per cell; issue 22), so that memory grows with
+the data a file holds, never with what a hostile file declares. Matching headers to questions is
+`columns.py`; checking values is `checks.py`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import codecs
 import hashlib
 import io
 import re
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
+from retour.config import IngestSettings
 from retour.errors import IngestError
 
 ROW = "_row"  # 1-based data row number in the source file (the header is row 0)
@@ -41,7 +46,8 @@ class Table:
     blank_rows: int
 
 
-ReadFunction = Callable[[bytes, Path], Table]
+ReadFunction = Callable[[bytes, Path, IngestSettings], Table]
+DEFAULT_LIMITS = IngestSettings()
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,140 @@ def _sniff_headers(data: bytes) -> list[str]:
     return [cell.strip().strip('"') for cell in first.split(_separator(first))]
 
 
+# ------------------------------------------------------------------------------------------- limits
+
+_XLSX_CHUNK = 16 * 1024 * 1024
+_SCAN_CHUNK = 4 * 1024 * 1024
+_RATIO_CHECKED_FROM = 1_000_000  # small members (styles, a few rows) may compress far better than data
+_CELL_REFERENCE = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+
+
+def _refuse(path: Path, found: str, setting: str, limit: int) -> IngestError:
+    """The one-line refusal of a file over a limit: which file, what was found, the limit, its setting."""
+    return IngestError(f"{Path(path).name}: {found}, over the limit of {limit:,} "
+                       f"(setting {setting} under [ingest] in retour.toml); nothing was stored.",
+                       "If the file is a genuine export, raise that setting and ingest it again.")
+
+
+def check_csv_limits(data: bytes, separator: str, path: Path, limits: IngestSettings) -> None:
+    """IngestError when a CSV (as UTF-8 bytes, without BOM) has more columns or cells than the limits
+    allow: columns are counted on the header line (separators outside quotes), rows on line ends (an
+    upper bound: a quoted answer may span lines), both without parsing the file."""
+    end = data.find(b"\n")
+    header = data if end < 0 else data[:end]
+    columns = re.sub(rb'"[^"]*"', b"", header).count(separator.encode()) + 1
+    if columns > limits.max_columns:
+        raise _refuse(path, f"{columns:,} columns in the header", "max_columns", limits.max_columns)
+    rows = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - 1
+    if columns * rows > limits.max_cells:
+        raise _refuse(path, f"up to {columns * rows:,} cells ({rows:,} lines x {columns:,} columns)",
+                      "max_cells", limits.max_cells)
+
+
+def _runs(chunk: bytes | memoryview, stops: bytes, run: int) -> tuple[int, int]:
+    """Longest stretch of `chunk` without a byte of `stops` (counting `run`, the stretch the previous
+    chunk ended with), and the stretch this chunk ends with. Vectorised: linear in the chunk's size."""
+    view = np.frombuffer(chunk, dtype=np.uint8)
+    found = np.zeros(view.size, dtype=bool)
+    for stop in stops:
+        found |= view == stop
+    at = np.flatnonzero(found)
+    if at.size == 0:
+        return run + view.size, run + view.size
+    inner = int(np.diff(at).max()) - 1 if at.size > 1 else 0
+    ending = view.size - int(at[-1]) - 1
+    return max(run + int(at[0]), inner, ending), ending
+
+
+def check_csv_cells(data: bytes, separator: str, path: Path, limits: IngestSettings) -> None:
+    """IngestError when a stretch between separators or line ends is longer than `max_cell_bytes`: the
+    cell holding it is at least that long. Streamed, before parsing. (A quoted cell made mostly of
+    separators passes here; `check_cell_lengths` measures it once parsed.)"""
+    run = 0
+    whole = memoryview(data)
+    for start in range(0, len(data), _SCAN_CHUNK):
+        longest, run = _runs(whole[start:start + _SCAN_CHUNK], separator.encode() + b"\n", run)
+        if longest > limits.max_cell_bytes:
+            raise _refuse(path, f"a cell of at least {longest:,} bytes", "max_cell_bytes",
+                          limits.max_cell_bytes)
+
+
+def check_cell_lengths(cells: pl.DataFrame, path: Path, limits: IngestSettings) -> None:
+    """IngestError naming the row (0: the header) and length of a cell longer than `max_cell_bytes`."""
+    if not cells.width or not cells.height:
+        return
+    longest = cells.select(pl.all().str.len_bytes().max()).row(0)
+    for name, length in zip(cells.columns, longest, strict=True):
+        if length is not None and length > limits.max_cell_bytes:
+            row = int(cells.get_column(name).str.len_bytes().arg_max() or 0)
+            raise _refuse(path, f"a cell of {int(length):,} bytes in row {row}", "max_cell_bytes",
+                          limits.max_cell_bytes)
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _chunks(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A member's unzipped bytes, piece by piece (never more than `file_size`: zipfile stops there)."""
+    with archive.open(member) as stream:
+        while chunk := stream.read(_XLSX_CHUNK):
+            yield chunk
+
+
+def _scan_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path, limits: IngestSettings,
+                 is_sheet: bool) -> int:
+    """Stream one XML member: IngestError on a text run longer than `max_cell_bytes`; for a worksheet,
+    the number of cells its cell references span (last row x last column), which the parser allocates."""
+    run = last_row = last_column = 0  # run: text since the last '<' or '>' (it may go on in the next chunk)
+    tail = b""
+    for chunk in _chunks(archive, member):
+        longest, run = _runs(chunk, b"<>", run)
+        if longest > limits.max_cell_bytes:
+            raise _refuse(path, f"a text of at least {longest:,} bytes in {member.filename}",
+                          "max_cell_bytes", limits.max_cell_bytes)
+        if is_sheet:
+            text = tail + chunk
+            for letters, row in set(_CELL_REFERENCE.findall(text)):
+                last_column = max(last_column, _column_number(letters))
+                last_row = max(last_row, int(row))
+            tail = text[-32:]
+    return last_row * last_column
+
+
+def check_xlsx_limits(data: bytes, path: Path, limits: IngestSettings) -> None:
+    """IngestError when a workbook unzips to more than `max_xlsx_uncompressed_mb` (sizes from the zip
+    directory), compresses suspiciously well (a zip bomb), spans more cells than `max_cells` or holds a
+    longer text than `max_cell_bytes`: all before the workbook is parsed, reading members as a stream."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return  # not a zip: the reader says the file is not a readable workbook
+    with archive:
+        members = archive.infolist()
+        unzipped = sum(member.file_size for member in members)
+        if unzipped > limits.max_xlsx_uncompressed_mb * 1_000_000:
+            raise _refuse(path, f"{unzipped // 1_000_000:,} MB once unzipped", "max_xlsx_uncompressed_mb",
+                          limits.max_xlsx_uncompressed_mb)
+        for member in members:
+            ratio = member.file_size // max(member.compress_size, 1)
+            if member.file_size > _RATIO_CHECKED_FROM and ratio > limits.max_xlsx_compression_ratio:
+                raise _refuse(path, f"{member.filename} unzips {ratio:,} times larger ({member.file_size:,} "
+                              "bytes), as a zip bomb does", "max_xlsx_compression_ratio",
+                              limits.max_xlsx_compression_ratio)
+        for member in members:
+            if not member.filename.endswith(".xml"):
+                continue
+            is_sheet = member.filename.startswith("xl/worksheets/")
+            cells = _scan_member(archive, member, path, limits, is_sheet)
+            if cells > limits.max_cells:
+                raise _refuse(path, f"{member.filename} spans {cells:,} cells (rows x columns)", "max_cells",
+                              limits.max_cells)
+
+
 # ---------------------------------------------------------------------------------------------- CSV
 
 
@@ -191,8 +331,9 @@ def _parse(data: bytes, separator: str, path: Path) -> pl.DataFrame:
                           "extra separator, then export again.") from None
 
 
-def _read_csv(data: bytes, path: Path) -> Table:
-    """Parse UTF-8 bytes as they are (the common case, no copy); other encodings are decoded first."""
+def _read_csv(data: bytes, path: Path, limits: IngestSettings) -> Table:
+    """Parse UTF-8 bytes as they are (the common case, no copy); other encodings are decoded first.
+    Columns and cells are checked against `limits` before parsing, cell lengths right after."""
     encoding = "utf-8"
     if data.startswith(codecs.BOM_UTF8):
         data, encoding = data[3:], "utf-8-sig"
@@ -209,6 +350,8 @@ def _read_csv(data: bytes, path: Path) -> Table:
         separator = _separator(_header_line(head))
     if not data or data.isspace():  # not data.strip(): that would copy the whole file
         raise IngestError(f"{path} is empty.", _EXPORT_AGAIN)
+    check_csv_limits(data, separator, path, limits)
+    check_csv_cells(data, separator, path, limits)
     try:
         cells = _parse(data, separator, path)
     except pl.exceptions.ComputeError:  # not UTF-8: Windows-1252 / Latin-1
@@ -217,6 +360,7 @@ def _read_csv(data: bytes, path: Path) -> Table:
         cells = _parse(text.encode("utf-8"), separator, path)
     if cells.height == 0:
         raise IngestError(f"{path} is empty.", _EXPORT_AGAIN)
+    check_cell_lengths(cells, path, limits)
     headers = ["" if value is None else str(value) for value in cells.row(0)]
     return _tidy(headers, cells.slice(1), encoding, separator)
 
@@ -245,24 +389,25 @@ def _refuse_mixed_encodings(data: bytes, path: Path) -> None:
 
 
 @reader("kobo_csv", suffixes=(".csv", ".txt", ".tsv"))
-def read_kobo_csv(data: bytes, path: Path) -> Table:
+def read_kobo_csv(data: bytes, path: Path, limits: IngestSettings = DEFAULT_LIMITS) -> Table:
     """KoboToolbox CSV: ',' or ';', UTF-8 (with or without BOM) or Latin-1, groups as `group/question`."""
-    return _read_csv(data, path)
+    return _read_csv(data, path, limits)
 
 
 @reader("odk_csv", suffixes=(".csv", ".txt", ".tsv"), group_separator="-",
         claims=lambda headers: bool(_ODK_HEADERS & set(headers)))
-def read_odk_csv(data: bytes, path: Path) -> Table:
+def read_odk_csv(data: bytes, path: Path, limits: IngestSettings = DEFAULT_LIMITS) -> Table:
     """ODK Central or Briefcase CSV: groups as `group-question`, metadata KEY, SubmissionDate, instanceID."""
-    return _read_csv(data, path)
+    return _read_csv(data, path, limits)
 
 
 # --------------------------------------------------------------------------------------------- XLSX
 
 
 @reader("kobo_xlsx", suffixes=(".xlsx", ".xlsm", ".xls"))
-def read_kobo_xlsx(data: bytes, path: Path) -> Table:
+def read_kobo_xlsx(data: bytes, path: Path, limits: IngestSettings = DEFAULT_LIMITS) -> Table:
     """KoboToolbox XLSX (first sheet): numbers and dates arrive as Excel values and are read as text."""
+    check_xlsx_limits(data, path, limits)
     try:
         cells = pl.read_excel(io.BytesIO(data), sheet_id=1, has_header=False, infer_schema_length=0,
                               engine="calamine")

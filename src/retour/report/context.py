@@ -2,13 +2,14 @@
 
 The stamp identifies exactly what an output was made from: the retour version, the hash of the
 study's configuration files, the hash of the data, the round and the date of the report; for a
-synthetic study it adds the note that the data are synthetic, calibrated to published aggregates.
+synthetic study it adds the study's note on its synthetic data (`study.synthetic_note`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from retour.config import pick_text
 from retour.report.data import ReportData
 from retour.report.i18n import Formatter
 
@@ -20,17 +21,18 @@ def round_label(data: ReportData, fmt: Formatter, name: str | None = None) -> st
     name = name or data.round_name
     for round_settings in data.settings.rounds:
         if round_settings.name == name:
-            label = round_settings.label_fr if fmt.language == "fr" else round_settings.label_en
-            return label or round_settings.name
+            labels = {"fr": round_settings.label_fr, "en": round_settings.label_en}
+            return labels.get(fmt.language) or round_settings.name
     return name
 
 
 def synthetic_note(data: ReportData, fmt: Formatter) -> str:
-    """The synthetic-data note in the language, or '' for real data."""
+    """The synthetic-data notice in the reader's language (`study.synthetic_note`, else "Synthetic
+    data"), or '' for real data."""
     if not data.synthetic:
         return ""
-    stored = data.stamp.get(f"synthetic_note_{fmt.language}")
-    return stored or fmt._("Synthetic data calibrated to published aggregates")
+    note = pick_text(dict(data.settings.study.synthetic_note), fmt.language) or fmt._("Synthetic data")
+    return note[:1].upper() + note[1:]
 
 
 def stamp_text(data: ReportData, fmt: Formatter) -> str:

@@ -1,10 +1,10 @@
 """The results bundle a report is made from (`ReportData`), and lookups into it; nothing is computed here.
 
 A bundle holds stored results of one round in the shapes of the store contracts (estimates and gaps,
-index scores, needs), the indicator catalogue's labels and directions, and the study's registers
-(communities, actors, recommendations). The sample mean of an indicator is the stored estimate with
-`community_id == "all"`. A value flagged `suppressed` (fewer than `min_cell` respondents) is returned
-as a suppressed cell: templates print "—" with a footnote, never the number.
+index scores, needs), the indicator catalogue's labels, directions, groups and fact-sheet blocks, and the
+study's registers (communities, actors, recommendations). The sample mean of an indicator is the stored
+estimate with `community_id == "all"`. A value flagged `suppressed` (fewer than `min_cell` respondents) is
+returned as a suppressed cell: templates print "—" with a footnote, never the number.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from retour.actors import Actor, Recommendation
-from retour.config import Settings
+from retour.config import Settings, pick_text
+from retour.indicators import FicheBlock, Group
 from retour.report.narrative import Community
 
 ALL = "all"
@@ -72,11 +74,12 @@ class IndicatorInfo:
     short_label_en: str = ""
 
     def label(self, language: str) -> str:
-        return self.label_fr if language == "fr" else self.label_en
+        return pick_text({"fr": self.label_fr, "en": self.label_en}, language, self.id)
 
     def short_label(self, language: str) -> str:
-        """The choice's own label for shares of answers ("Petty trade"), else the full label."""
-        short = self.short_label_fr if language == "fr" else self.short_label_en
+        """The catalogue's short label, the choice's own label for shares of answers ("Petty trade"), else
+        the full label."""
+        short = {"fr": self.short_label_fr, "en": self.short_label_en}.get(language, "")
         return short or self.label(language)
 
 
@@ -133,6 +136,10 @@ class ReportData:
     actors: tuple[Actor, ...] = ()
     recommendations: tuple[Recommendation, ...] = ()
     generated_on: dt.date = field(default_factory=dt.date.today)
+    folder: Path | None = None  # the study folder (for files the settings name); None: a bundle made by hand
+    groups: tuple[Group, ...] = ()  # the catalogue's groups (labels, levels, which levels are compared)
+    fiche_blocks: tuple[FicheBlock, ...] = ()  # the catalogue's fact-sheet blocks, in order
+    themes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # theme -> language -> name
     # change since the baseline (the stored comparison of that pair): changes, score_changes, need_changes
     changes: pl.DataFrame = field(default_factory=pl.DataFrame)
     score_changes: pl.DataFrame = field(default_factory=pl.DataFrame)
@@ -198,16 +205,20 @@ class ReportData:
         """Catalogue entry of an indicator (its id as label when the catalogue lacks it)."""
         return self._indicators.get(indicator_id) or IndicatorInfo(indicator_id, indicator_id, indicator_id)
 
-    def indicator_ids(self, *, theme: str | None = None, prefix: str | None = None) -> tuple[str, ...]:
-        """Catalogue ids (in catalogue order) with that theme and/or id prefix, that have estimates."""
+    def indicator_ids(self, *, theme: str | None = None, block: str | None = None) -> tuple[str, ...]:
+        """Catalogue ids (in catalogue order) with that theme and/or fiche block, that have estimates."""
         estimated = self._estimated_ids
         return tuple(
             i
             for i, info in self._indicators.items()
             if (theme is None or info.theme == theme)
-            and (prefix is None or i.startswith(prefix))
+            and (block is None or info.fiche_block == block)
             and i in estimated
         )
+
+    def compared_groups(self) -> tuple[Group, ...]:
+        """The catalogue's groups that compare two of their levels (`compare`), in catalogue order."""
+        return tuple(group for group in self.groups if group.compare is not None)
 
     # --- estimates --------------------------------------------------------------------------------
 

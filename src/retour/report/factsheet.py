@@ -6,62 +6,32 @@ is left out (None or empty), never filled with a placeholder. Suppressed values 
 `has_suppressed`, which prints the footnote. The fiche compares stored values only: a tile is
 "better" or "worse" than the sample mean by the indicator's direction in the catalogue, and shaded
 when the sample mean lies outside the community's stored confidence interval.
+
+What the fact sheet shows of the survey is the catalogue's: its `[[fiche_blocks]]` in order, each with
+its tiles (the indicators whose `fiche_block` is the block) and its bar panels (see
+`retour.indicators.FicheBlock`); every sentence about the community and the population comes from the
+study's settings and registers. The identity, map, index scores, opportunities and constraints, actors
+and recommendations are on every fact sheet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from retour.config import pick_text
+from retour.indicators import FicheBlock, FichePanel
 from retour.report import charts
 from retour.report.data import PILLARS, Cell, ReportData
 from retour.report.i18n import N_, Formatter
 from retour.report.maps import MapPoint, locator_map
 
-SOCIO_ECONOMIC_TILES = (
-    "paid_job_or_iga",
-    "can_borrow_money",
-    "reduced_food_consumption",
-    "has_friends_group",
-    "reached_high_school_or_more",
-    "left_school_early",
-    "seeking_job",
-    "has_support_network",
-    "interested_in_own_business",
-    "illness_or_accident_last_year",
-    "wants_psych_services",
-)
-MIGRATION_TILES = ("born_in_other_community", "receives_remittances", "family_or_friends_abroad")
-REINTEGRATION_TILES = ("return_migrants_share", "access_psychosocial_services", "feels_discriminated")
-SERVICES = (
-    "satisfied_education",
-    "satisfied_id_papers",
-    "satisfied_housing",
-    "satisfied_healthcare",
-    "satisfied_drinking_water",
-    "satisfied_justice_police",
-)
-# Shares of answers, found in the catalogue by theme (falling back on the id prefix).
-FAMILIES = {
-    "activity_domains": ("activity_domains", "activity_domain_"),
-    "business_obstacles": ("business_obstacles", "business_obstacle_"),
-    "reasons_left": ("reasons_left", "reason_left_"),
-    "desire_to_leave": ("desire_to_leave", "desire_to_leave_"),
-    "perception_returnees": ("perception_returnees", "perception_returnees_"),
-}
-SHARE_FAMILIES = ("desire_to_leave", "perception_returnees")  # drawn as 100 % bars
 TOP_ITEMS = 3
+STACK_TILES = 4  # a block's tiles stand in a column beside its panels up to this many; else in a grid
+GRID_COLUMNS = 4
 MAX_ACTORS = 6  # on the fact sheet, the study's own table first; 4 in the densest layouts
 DENSE_ACTORS = 4
 DIMENSION_MARKS = ("economic", "social", "psychosocial", "c4d")
-_SERVICE_LABELS = {
-    "satisfied_education": N_("Education"),
-    "satisfied_id_papers": N_("Identity papers"),
-    "satisfied_housing": N_("Housing"),
-    "satisfied_healthcare": N_("Health care"),
-    "satisfied_drinking_water": N_("Drinking water"),
-    "satisfied_justice_police": N_("Justice and police"),
-}
 _PILLAR_LABELS = {
     "economic": N_("Economic"),
     "social": N_("Social"),
@@ -69,12 +39,8 @@ _PILLAR_LABELS = {
     "composite": N_("Composite"),
 }
 _DIMENSION_LABELS = {"economic": N_("Economic"), "social": N_("Social"), "psychosocial": N_("Psychosocial")}
-
-
-def family_ids(data: ReportData, family: str) -> tuple[str, ...]:
-    """Indicator ids of a share-of-answers family (catalogue theme, else id prefix)."""
-    theme, prefix = FAMILIES[family]
-    return data.indicator_ids(theme=theme) or data.indicator_ids(prefix=prefix)
+_AREA_TYPE_WORDS = {"urban": N_("Urban"), "rural": N_("Rural")}
+_PANEL_NOTES = {"gap_bars": N_("Gap to the sample mean, in percentage points")}
 
 
 def tone(data: ReportData, indicator_id: str, value: Cell, mean: Cell) -> tuple[str, bool]:
@@ -134,10 +100,11 @@ def tiles(data: ReportData, fmt: Formatter, community_id: str, ids: Sequence[str
     return found
 
 
-def top_items(data: ReportData, fmt: Formatter, community_id: str, family: str) -> list[dict[str, Any]]:
-    """The family's most frequent answers in the community (largest stored estimates first)."""
+def top_items(data: ReportData, fmt: Formatter, community_id: str,
+              ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The most frequent answers among `ids` in the community (largest stored estimates first)."""
     shown = []
-    for indicator_id in family_ids(data, family):
+    for indicator_id in ids:
         cell = data.cell(community_id, indicator_id)
         if cell.shown and cell.estimate > 0:
             shown.append((cell.estimate, indicator_id))
@@ -155,10 +122,10 @@ def top_items(data: ReportData, fmt: Formatter, community_id: str, family: str) 
     ]
 
 
-def family_suppressed(data: ReportData, community_id: str, family: str, share: bool = False) -> bool:
-    """Whether small numbers hide the family in the community: all its stored cells are suppressed
-    (for a 100 % bar, `share`: any of them, since a bar with a missing part would mislead)."""
-    cells = [data.cell(community_id, i) for i in family_ids(data, family)]
+def all_suppressed(data: ReportData, community_id: str, ids: Sequence[str], share: bool = False) -> bool:
+    """Whether small numbers hide a panel's indicators in the community: all their stored cells are
+    suppressed (for a 100 % bar, `share`: any of them, since a bar with a missing part would mislead)."""
+    cells = [data.cell(community_id, i) for i in ids]
     stored = [c for c in cells if c.suppressed or c.estimate is not None]
     if not stored:
         return False
@@ -166,9 +133,8 @@ def family_suppressed(data: ReportData, community_id: str, family: str, share: b
     return any(flags) if share else all(flags)
 
 
-def share_chart(data: ReportData, fmt: Formatter, community_id: str, family: str) -> str | None:
-    """100 % bars of a family (community beside the sample mean), or None when nothing can be shown."""
-    ids = family_ids(data, family)
+def share_chart(data: ReportData, fmt: Formatter, community_id: str, ids: Sequence[str]) -> str | None:
+    """100 % bars of shares (community beside the sample mean), or None when nothing can be shown."""
     if not ids:
         return None
     categories = [data.indicator(i).short_label(fmt.language) for i in ids]
@@ -187,22 +153,21 @@ def share_chart(data: ReportData, fmt: Formatter, community_id: str, family: str
     return charts.to_svg(charts.share_bars(segments, categories, width=215), fmt.language)
 
 
-def share_legend(data: ReportData, fmt: Formatter, family: str) -> list[dict[str, str]]:
-    ids = family_ids(data, family)
+def share_legend(data: ReportData, fmt: Formatter, ids: Sequence[str]) -> list[dict[str, str]]:
     return [
         {"label": data.indicator(i).short_label(fmt.language), "colour": colour}
         for i, colour in zip(ids, charts.SHARE_COLOURS, strict=False)
     ]
 
 
-def service_chart(data: ReportData, fmt: Formatter, community_id: str) -> str | None:
-    """Diverging bars of the six services' satisfaction gaps to the sample mean, or None."""
+def gap_chart(data: ReportData, fmt: Formatter, community_id: str, ids: Sequence[str]) -> str | None:
+    """Diverging bars of the indicators' gaps to the sample mean (labelled by their short labels), or None."""
     bars = []
-    for indicator_id in SERVICES:
+    for indicator_id in ids:
         value, mean = data.cell(community_id, indicator_id), data.sample_mean(indicator_id)
         if value.estimate is None and not value.suppressed:
             continue
-        label = fmt._(_SERVICE_LABELS[indicator_id])
+        label = data.indicator(indicator_id).short_label(fmt.language)
         if value.shown and mean.shown:
             kind, _distinct = tone(data, indicator_id, value, mean)
             points = value.estimate - mean.estimate
@@ -219,6 +184,109 @@ def service_chart(data: ReportData, fmt: Formatter, community_id: str) -> str | 
     if not bars:
         return None
     return charts.to_svg(charts.service_gaps(bars, width=190), fmt.language)
+
+
+def _panel_cell(data: ReportData, fmt: Formatter, community_id: str, block: FicheBlock,
+                panel: FichePanel) -> dict[str, Any] | None:
+    """What one bar panel of a block shows, or None when it has nothing to show."""
+    ids = data.indicator_ids(theme=panel.theme, block=block.id)
+    title, note = fmt.pick(dict(panel.title)), fmt.pick(dict(panel.note))
+    hidden = all_suppressed(data, community_id, ids, share=panel.kind == "share_bars")
+    cell: dict[str, Any] = {"kind": panel.kind, "title": title, "hidden": hidden,
+                            "suppressed": any(data.cell(community_id, i).suppressed for i in ids)}
+    if panel.kind == "gap_bars":
+        cell |= {"chart": gap_chart(data, fmt, community_id, ids),
+                 "note": note or fmt._(_PANEL_NOTES["gap_bars"])}
+        return cell if cell["chart"] else None
+    if panel.kind == "share_bars":
+        cell |= {"chart": share_chart(data, fmt, community_id, ids), "legend": share_legend(data, fmt, ids),
+                 "note": note}
+        return cell if cell["chart"] or hidden else None
+    cell |= {"shares": top_items(data, fmt, community_id, ids), "note": note}
+    return cell if cell["shares"] or hidden else None
+
+
+def _block_rows(data: ReportData, fmt: Formatter, community_id: str,
+                block: FicheBlock) -> list[dict[str, Any]]:
+    """A block's rows: `grid` rows of tiles across the page, and `panels` rows of side-by-side cells (a
+    column of tiles, bar panels; consecutive top-shares panels share one cell, `lists`)."""
+    panels = list(block.panels)
+    if not any(panel.kind == "tiles" for panel in panels):
+        panels.insert(0, FichePanel(kind="tiles"))
+    block_tiles = tiles(data, fmt, community_id, [
+        i for i in data.indicator_ids(block=block.id) if data.indicator(i).theme not in block.panel_themes])
+    stacked = len(panels) > 1 and len(block_tiles) <= STACK_TILES
+    rows: list[dict[str, Any]] = []
+
+    def cells() -> list[dict[str, Any]]:
+        if not rows or rows[-1]["kind"] != "panels":
+            rows.append({"kind": "panels", "cells": [], "legend": False})
+        return rows[-1]["cells"]
+
+    for panel in panels:
+        if panel.kind == "tiles":
+            if not block_tiles:
+                continue
+            title = fmt.pick(dict(panel.title))
+            if stacked:
+                cells().append({"kind": "tiles", "tiles": block_tiles, "title": title})
+            else:
+                rows.append({"kind": "grid", "tiles": block_tiles, "title": title, "columns": GRID_COLUMNS,
+                             "legend": False})
+            continue
+        cell = _panel_cell(data, fmt, community_id, block, panel)
+        if cell is None:
+            continue
+        if cell["kind"] == "top_shares":
+            row_cells = cells()
+            if not row_cells or row_cells[-1]["kind"] != "lists":
+                row_cells.append({"kind": "lists", "lists": []})
+            row_cells[-1]["lists"].append(cell)
+        else:
+            cells().append(cell)
+    return rows
+
+
+def blocks(data: ReportData, fmt: Formatter, community_id: str) -> list[dict[str, Any]]:
+    """The catalogue's fact-sheet blocks for the community, in order, each with its page (the last of
+    two or more opens page 2) and its rows; the tile legend follows the first tiles shown."""
+    found = []
+    for position, block in enumerate(data.fiche_blocks):
+        rows = _block_rows(data, fmt, community_id, block)
+        if not rows:
+            continue
+        last = position == len(data.fiche_blocks) - 1
+        found.append({"id": block.id, "title": block.title_in(fmt.language),
+                      "note": fmt.pick(dict(block.note)), "rows": rows,
+                      "page": 2 if last and position else 1})
+    for block in found:
+        for row in block["rows"]:
+            if row["kind"] == "grid" or any(cell["kind"] == "tiles" for cell in row["cells"]):
+                row["legend"] = True
+                return found
+    return found
+
+
+def _shown_tiles(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every tile of the blocks."""
+    shown = []
+    for block in found:
+        for row in block["rows"]:
+            shown += row.get("tiles", [])
+            for cell in row.get("cells", []):
+                shown += cell.get("tiles", [])
+    return shown
+
+
+def _panels_suppressed(found: list[dict[str, Any]]) -> bool:
+    """Whether a bar panel of the blocks is hidden, or a gap bar left out, by small numbers."""
+    for block in found:
+        for row in block["rows"]:
+            for cell in row.get("cells", []):
+                for panel in cell.get("lists", [cell]):
+                    if panel.get("hidden") or (panel["kind"] == "gap_bars" and panel.get("suppressed")):
+                        return True
+    return False
 
 
 def pillars(data: ReportData, fmt: Formatter, community_id: str) -> dict[str, Any] | None:
@@ -297,7 +365,7 @@ def actor_rows(data: ReportData, fmt: Formatter, community_id: str) -> dict[str,
     rows = [
         {
             "name": actor.name,
-            "what": actor.description_fr if fmt.language == "fr" else actor.description_en,
+            "what": fmt.pick({"fr": actor.description_fr, "en": actor.description_en}),
             "marks": [dimension in actor.dimensions for dimension in DIMENSION_MARKS],
             "uncertain": actor.uncertain_dimensions,
         }
@@ -317,7 +385,7 @@ def recommendation_boxes(data: ReportData, fmt: Formatter, community_id: str) ->
     names = data.actor_names()
     boxes, others = [], []
     for recommendation in data.recommendations_for(community_id):
-        title = recommendation.title_fr if fmt.language == "fr" else recommendation.title_en
+        title = fmt.pick({"fr": recommendation.title_fr, "en": recommendation.title_en})
         if not title:
             continue
         if getattr(recommendation, "source", "fiche") != "fiche":
@@ -326,7 +394,7 @@ def recommendation_boxes(data: ReportData, fmt: Formatter, community_id: str) ->
         boxes.append(
             {
                 "title": title,
-                "what": recommendation.what_fr if fmt.language == "fr" else recommendation.what_en,
+                "what": fmt.pick({"fr": recommendation.what_fr, "en": recommendation.what_en}),
                 "partners": [names.get(p, p) for p in recommendation.partners],
             }
         )
@@ -336,7 +404,7 @@ def recommendation_boxes(data: ReportData, fmt: Formatter, community_id: str) ->
 
 
 def identity(data: ReportData, fmt: Formatter, community_id: str) -> dict[str, Any]:
-    """Name, place, type, population and languages of the community, as printed on the fiche."""
+    """Name, places, type, population and languages of the community, as printed on the fiche."""
     community = data.community(community_id)
     population = ""
     if community.population is not None:
@@ -345,11 +413,17 @@ def identity(data: ReportData, fmt: Formatter, community_id: str) -> dict[str, A
             population = fmt._(
                 "{population} (census {year})", population=population, year=community.census_year
             )
+    places = [
+        fmt._("{level}: {place}", level=pick_text(dict(level.label), fmt.language, level.id),
+              place=community.places[level.id])
+        for level in data.settings.places.admin_levels
+        if community.places.get(level.id)
+    ]
+    kind = type_words(fmt, community.type, community.type_label)
     return {
         "name": community.name,
-        "cercle": community.cercle,
-        "region": community.region,
-        "type": fmt._("Urban commune") if community.type == "urban" else fmt._("Rural commune"),
+        "place": " · ".join([*places, kind] if kind else places),
+        "type": kind,
         "type_note": fmt.pick(dict(community.type_note)),
         "population": population,
         "population_note": fmt.pick(dict(community.population_note)),
@@ -362,6 +436,24 @@ def identity(data: ReportData, fmt: Formatter, community_id: str) -> dict[str, A
     }
 
 
+def type_words(fmt: Formatter, area_type: str, words: Mapping[str, str]) -> str:
+    """A community type in the reader's language: the register's words, else "Urban" or "Rural", else
+    its id."""
+    if words:
+        return pick_text(dict(words), fmt.language, area_type)
+    return fmt._(_AREA_TYPE_WORDS[area_type]) if area_type in _AREA_TYPE_WORDS else area_type
+
+
+def respondents(data: ReportData, fmt: Formatter, count: int | None) -> str:
+    """ "86 respondents (young people aged 15 to 34)": the study's population description, if any."""
+    if count is None:
+        return ""
+    who = pick_text(dict(data.settings.population.description), fmt.language)
+    if who:
+        return fmt._("{n} respondents ({who})", n=fmt.integer(count), who=who)
+    return fmt._("{n} respondents", n=fmt.integer(count))
+
+
 def locator(data: ReportData, fmt: Formatter, community_id: str) -> str | None:
     """The locator map, or None when the community has no coordinates."""
     focus = data.community(community_id)
@@ -372,42 +464,33 @@ def locator(data: ReportData, fmt: Formatter, community_id: str) -> str | None:
         for c in data.communities
         if c.has_coordinates()
     ]
-    return locator_map(points, fmt.language, title=fmt._("Location of {name}", name=focus.name))
+    study = data.settings.study
+    boundaries = data.folder / study.boundaries if study.boundaries and data.folder is not None else None
+    return locator_map(points, fmt.language, title=fmt._("Location of {name}", name=focus.name),
+                       country=study.country, boundaries=boundaries)
 
 
 def factsheet_context(data: ReportData, community_id: str, fmt: Formatter) -> dict[str, Any]:
     """Everything `factsheet.html` prints for one community in one language."""
-    socio = tiles(data, fmt, community_id, SOCIO_ECONOMIC_TILES)
-    migration = tiles(data, fmt, community_id, MIGRATION_TILES)
-    reintegration = tiles(data, fmt, community_id, REINTEGRATION_TILES)
+    found = blocks(data, fmt, community_id)
+    index = pillars(data, fmt, community_id)
+    if index is not None:  # the index scores stand in the last row of the last block
+        rows = found[-1]["rows"] if found else []
+        if rows and rows[-1]["kind"] == "panels":
+            rows[-1]["cells"].append({"kind": "index"})
+        elif found:
+            rows.append({"kind": "panels", "cells": [{"kind": "index"}], "legend": False})
     context: dict[str, Any] = {
         "community_id": community_id,
         "identity": identity(data, fmt, community_id),
         "map": locator(data, fmt, community_id),
-        "sample_size": data.sample_size(community_id),
-        "socio_tiles": socio,
-        "migration_tiles": migration,
-        "reintegration_tiles": reintegration,
-        "services": service_chart(data, fmt, community_id),
-        "domains": top_items(data, fmt, community_id, "activity_domains"),
-        "obstacles": top_items(data, fmt, community_id, "business_obstacles"),
-        "reasons_left": top_items(data, fmt, community_id, "reasons_left"),
-        "hidden": {
-            family: family_suppressed(data, community_id, family, share=family in SHARE_FAMILIES)
-            for family in FAMILIES
-        },
-        "desire": share_chart(data, fmt, community_id, "desire_to_leave"),
-        "desire_legend": share_legend(data, fmt, "desire_to_leave"),
-        "perception": share_chart(data, fmt, community_id, "perception_returnees"),
-        "perception_legend": share_legend(data, fmt, "perception_returnees"),
-        "pillars": pillars(data, fmt, community_id),
+        "respondents": respondents(data, fmt, data.sample_size(community_id)),
+        "blocks": found,
+        "index_placed": bool(found) and index is not None,
+        "pillars": index,
         "dimensions": dimensions(data, fmt, community_id),
         "actors": actor_rows(data, fmt, community_id),
         "recommendations": recommendation_boxes(data, fmt, community_id),
     }
-    context["has_suppressed"] = (
-        any(t["suppressed"] for t in socio + migration + reintegration)
-        or any(data.cell(community_id, i).suppressed for i in SERVICES)
-        or any(context["hidden"].values())
-    )
+    context["has_suppressed"] = any(t["suppressed"] for t in _shown_tiles(found)) or _panels_suppressed(found)
     return context

@@ -3,11 +3,17 @@
 The register is hand-written by the study team, in French and English. Reading it checks every entry
 and raises one SpecError listing every problem (file, entry, field, value, fix). A narrative field
 that is missing or empty is simply absent from the record: fact sheets leave its block out.
+
+Where a community lies is given by the study's administrative levels (`[[places.admin_levels]]` in
+retour.toml): each entry gives a value for each level id (e.g. `region: ...`); a key that is neither a
+field of an entry nor a declared level is a problem. The register may name its community types in each
+language (`types: {urban: {fr: ..., en: ...}}`); a community's `type` must then be one of them, else
+urban or rural.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +36,9 @@ class Community:
 
     id: str
     name: str
-    cercle: str
-    region: str
     type: str
+    places: Mapping[str, str] = field(default_factory=dict)  # administrative level id -> name of the place
+    type_label: Texts = field(default_factory=dict)  # the register's words for the community's type
     latitude: float | None = None
     longitude: float | None = None
     population: int | None = None
@@ -171,22 +177,47 @@ def _coordinates(
     return lat, lon
 
 
-def parse_community(entry: Any, position: int, source: str, problems: list[SpecProblem]) -> Community | None:
-    """One register entry as a Community; problems are appended to `problems`."""
+ENTRY_FIELDS = frozenset({
+    "id", "name", "type", "coordinates", "population", "census_year", "languages", "type_note",
+    "population_note", "description", "opportunities", "constraints", "challenges",
+})
+
+
+def _places(entry: Mapping[str, Any], levels: Sequence[str], source: str, label: str | int,
+            problems: list[SpecProblem]) -> dict[str, str]:
+    """The entry's place at each administrative level; a key that is no field nor level is a problem."""
+    for key in sorted(set(entry) - ENTRY_FIELDS - set(levels), key=str):
+        problems.append(problem(
+            source, label, str(key), None, "is neither a field of a community nor an administrative level "
+            "of the study (setting places.admin_levels in retour.toml).",
+            f"Declare it with [[places.admin_levels]] id = \"{key}\" (declared: "
+            f"{', '.join(levels) or 'none'}), or remove it."))
+    return {level: text_field(entry, level, source, label, problems) for level in levels}
+
+
+def parse_community(entry: Any, position: int, source: str, problems: list[SpecProblem],
+                    levels: Sequence[str] = (), types: Mapping[str, Texts] | None = None) -> Community | None:
+    """One register entry as a Community; problems are appended to `problems`.
+
+    `levels`: the study's administrative level ids; `types`: the register's type words (None: urban or
+    rural, unnamed)."""
     if not isinstance(entry, Mapping):
         problems.append(problem(source, position, None, entry, "an entry must be a mapping."))
         return None
     label = entry["id"] if isinstance(entry.get("id"), str) else position
-    names = {
-        name: text_field(entry, name, source, label, problems) for name in ("id", "name", "cercle", "region")
-    }
+    names = {name: text_field(entry, name, source, label, problems) for name in ("id", "name")}
     area_type = text_field(entry, "type", source, label, problems)
-    if area_type and area_type not in AREA_TYPES:
-        problems.append(problem(source, label, "type", area_type, "must be urban or rural."))
+    allowed = tuple(types) if types else AREA_TYPES
+    if area_type and area_type not in allowed:
+        problems.append(problem(source, label, "type", area_type, f"must be one of: {', '.join(allowed)}.",
+                                "Use a type named under `types:` at the top of the register." if types
+                                else ""))
     latitude, longitude = _coordinates(entry, source, str(label), problems)
     return Community(
         **names,
         type=area_type,
+        places=_places(entry, levels, source, label, problems),
+        type_label=dict((types or {}).get(area_type, {})),
         latitude=latitude,
         longitude=longitude,
         population=_number(entry, "population", int, source, str(label), problems),
@@ -207,13 +238,30 @@ def parse_community(entry: Any, position: int, source: str, problems: list[SpecP
     )
 
 
-def parse_communities(raw: Any, source: str = COMMUNITIES_FILE) -> tuple[Community, ...]:
-    """Every community of a parsed register, checked; one SpecError lists every problem."""
+def _types(raw: Any, source: str, problems: list[SpecProblem]) -> dict[str, dict[str, str]] | None:
+    """The register's `types: {type: {fr: ..., en: ...}}`, or None when it names no types."""
+    value = raw.get("types") if isinstance(raw, Mapping) else None
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not value:
+        problems.append(problem(source, None, "types", value, "must map each community type to its words.",
+                                "Write `types: {urban: {fr: Commune urbaine, en: Urban municipality}}`."))
+        return None
+    return {str(kind): _texts(texts, source, "types", f"types.{kind}", problems)
+            for kind, texts in value.items()}
+
+
+def parse_communities(raw: Any, source: str = COMMUNITIES_FILE,
+                      levels: Sequence[str] = ()) -> tuple[Community, ...]:
+    """Every community of a parsed register, checked; one SpecError lists every problem.
+
+    `levels`: the study's administrative level ids (`places.admin_levels`), which entries give."""
     problems: list[SpecProblem] = []
+    types = _types(raw, source, problems)
     found = [
         c
         for position, entry in enumerate(entries(raw, "communities"), start=1)
-        if (c := parse_community(entry, position, source, problems)) is not None
+        if (c := parse_community(entry, position, source, problems, levels, types)) is not None
     ]
     ids = [c.id for c in found]
     for duplicated in sorted({i for i in ids if i and ids.count(i) > 1}):
@@ -242,7 +290,15 @@ def parse_communities(raw: Any, source: str = COMMUNITIES_FILE) -> tuple[Communi
     return tuple(found)
 
 
-def load_communities(root: Path) -> tuple[Community, ...]:
-    """The community register of a study folder (`communities.yaml`)."""
-    path = Path(root) / COMMUNITIES_FILE
-    return parse_communities(read_yaml(path), source=str(path))
+def load_communities(root: Path, levels: Sequence[str] | None = None) -> tuple[Community, ...]:
+    """The community register of a study folder (`communities.yaml`); `levels` defaults to the
+    administrative levels of the folder's retour.toml."""
+    root = Path(root)
+    if levels is None:
+        from retour.config import SETTINGS_FILE, load_settings
+
+        settings = root / SETTINGS_FILE
+        levels = ([level.id for level in load_settings(settings).places.admin_levels]
+                  if settings.exists() else [])
+    path = root / COMMUNITIES_FILE
+    return parse_communities(read_yaml(path), source=str(path), levels=levels)

@@ -2,9 +2,11 @@
 
 Chapters: the sample and method (and what the numbers can and cannot say), the ranking of communities
 (Tableau 1, with score and rank intervals), the needs matrix (Tableau 2, coloured as in the study), the
-main gaps between return migrants and non-migrants and between women and men (with their
-Benjamini-Hochberg adjusted p-values), the actor landscape, and communication for development. Every
-number is a stored result, formatted here; nothing is estimated.
+main gaps between the two levels each catalogue group compares (`compare`, with their
+Benjamini-Hochberg adjusted p-values), the actor landscape, and communication for development (the
+catalogue's indicators of theme `c4d`). Every sentence about the population, the groups and the places
+comes from the study's settings and catalogue. Every number is a stored result, formatted here;
+nothing is estimated.
 """
 
 from __future__ import annotations
@@ -13,38 +15,17 @@ from typing import Any
 
 import polars as pl
 
+from retour.config import pick_text
 from retour.report import charts
 from retour.report.context import round_label
-from retour.report.data import ALL, PILLARS, ReportData
+from retour.report.data import ALL, PILLARS, ReportData, short_label
+from retour.report.factsheet import type_words
 from retour.report.i18n import N_, Formatter
 
 SIGNIFICANCE = 0.05
 MAX_GAPS = 12
 EXAMPLE_ACTORS = 4  # actors named per community in the landscape table
-C4D_FAMILIES = (
-    ("consults_", N_("Whom they consult before an important decision")),
-    ("info_source_", N_("Where they get information")),
-    ("platform_", N_("Social media platforms used (users of social media)")),
-)
-LEGAL_ROUTES = "knows_legal_routes"
-C4D_GROUPS = (
-    ("all", "all"),
-    ("migration_status", "returnee"),
-    ("migration_status", "non_migrant"),
-    ("sex", "women"),
-    ("sex", "men"),
-)
-GAP_SETS = (
-    ("migration_status", "returnee", "non_migrant", N_("Return migrants compared with non-migrants")),
-    ("sex", "women", "men", N_("Women compared with men")),
-)
-GROUP_NAMES = {
-    "all": N_("All"),
-    "returnee": N_("Return migrants"),
-    "non_migrant": N_("Non-migrants"),
-    "women": N_("Women"),
-    "men": N_("Men"),
-}
+C4D_THEME = "c4d"  # the catalogue theme of the communication-for-development chapter
 PILLAR_NAMES = {
     "economic": N_("Economic"),
     "social": N_("Social"),
@@ -76,35 +57,72 @@ def _value(fmt: Formatter, data: ReportData, indicator_id: str, value: float | N
 
 
 def sample(data: ReportData, fmt: Formatter) -> dict[str, Any]:
-    """Respondents per community and in all, and the headline figures of the cover."""
+    """Respondents per community (with its places and type) and in all, and the cover's headline figures."""
+    levels = data.settings.places.admin_levels
     rows = [
         {
             "name": c.name,
-            "region": c.region,
-            "type": fmt._("Urban") if c.type == "urban" else fmt._("Rural"),
+            "places": [c.places.get(level.id, "") for level in levels],
+            "type": type_words(fmt, c.type, c.type_label),
             "n": fmt.integer(data.sample_size(c.id)),
         }
         for c in data.communities
     ]
-    returnees = data.sample_mean("return_migrants_share")
     composite = [data.score(c.id, "composite") for c in data.communities]
     scores = [s["score"] for s in composite if s and s.get("score") is not None]
     return {
+        "levels": [pick_text(dict(level.label), fmt.language, level.id) for level in levels],
         "rows": rows,
         "total": fmt.integer(data.sample_size(ALL)),
         "communities": len(data.communities),
-        "returnees": fmt.percent(returnees.estimate) if returnees.shown else "",
         "composite_range": (f"{fmt.decimal(min(scores))}–{fmt.decimal(max(scores))}" if scores else ""),
     }
+
+
+def _surveyed(data: ReportData, fmt: Formatter) -> str:
+    """Who was surveyed, as the method says it: the population's description, else its ages."""
+    population = data.settings.population
+    total = fmt.integer(data.sample_size(ALL))
+    who = pick_text(dict(population.description), fmt.language)
+    if who:
+        return fmt._("{n} respondents ({who})", n=total, who=who)
+    if population.age_min is not None and population.age_max is not None:
+        return fmt._("{n} respondents aged {low} to {high}", n=total, low=population.age_min,
+                     high=population.age_max)
+    return fmt._("{n} respondents", n=total)
+
+
+def _groups_sentence(data: ReportData, fmt: Formatter) -> str:
+    """ "Results are broken down by Sex: Women, Men; ...", and who returnees are, from the catalogue and
+    the settings."""
+    listed = [
+        fmt._("{group}: {levels}", group=group.label(fmt.language),
+              levels=", ".join(group.level_label(level, fmt.language) for level in group.levels))
+        for group in data.groups
+    ]
+    sentences = ([fmt._("Results are broken down by {groups}.", groups=fmt._("; ").join(listed))]
+                 if listed else [])
+    definition = pick_text(dict(data.settings.population.returnee_definition), fmt.language)
+    if definition:
+        sentences.append(fmt._("Return migrants are respondents who {definition}.", definition=definition))
+    if data.compared_groups():
+        sentences.append(fmt._(
+            "Gaps between groups are tested with design-based tests, and p-values are adjusted for the "
+            "number of tests with the Benjamini–Hochberg procedure (false discovery rate)."))
+    return " ".join(sentences)
 
 
 def method(data: ReportData, fmt: Formatter) -> dict[str, Any]:
     """Paragraphs of the method chapter, with the study's own settings filled in."""
     settings = data.settings
     design = settings.design
+    population = settings.population
     spec = data.index_spec
     none = fmt._("none")
+    ages = population.age_min is not None and population.age_max is not None
     return {
+        "surveyed": fmt._("The survey interviewed {who} in {k} communities during the {round} round.",
+                          who=_surveyed(data, fmt), k=len(data.communities), round=round_label(data, fmt)),
         "design": fmt._(
             "Every estimate is weighted by the sampling weight (field {weight}) and takes the design into "
             "account: strata ({stratum}) and clusters ({psu}). Standard errors are linearised (Taylor "
@@ -116,18 +134,13 @@ def method(data: ReportData, fmt: Formatter) -> dict[str, Any]:
             confidence=fmt.percent(settings.estimation.confidence),
             ci_method=settings.estimation.ci_method,
         ),
-        "groups": fmt._(
-            "Results are broken down by migration status (return migrants lived more than three months "
-            "abroad), sex, age band (15–24, 25–34) and area type. Gaps between groups are tested with "
-            "design-based tests, and p-values are adjusted for the number of tests with the "
-            "Benjamini–Hochberg procedure (false discovery rate)."
-        ),
+        "groups": _groups_sentence(data, fmt),
         "index": fmt._(
             "The index places each community on three pillars (economic, social, psychosocial) scored "
             "from 0 to 1, 1 being the best of the communities surveyed. Each indicator is normalised by "
             "{normalisation}, with goalposts taken from the {reference} round so that later rounds stay "
             "comparable; a pillar is the {aggregation} of its indicators, and the composite score is the "
-            "unweighted mean of the three pillars, as in the 2018 study. Scores and ranks carry {level} "
+            "unweighted mean of the three pillars. Scores and ranks carry {level} "
             "intervals from a survey bootstrap ({replicates} replicates) and from alternative methods.",
             normalisation=fmt._(
                 METHOD_NAMES.get(str(spec.get("normalisation", "minmax")), "min-max scaling")
@@ -147,7 +160,9 @@ def method(data: ReportData, fmt: Formatter) -> dict[str, Any]:
         "cannot": [
             fmt._("Explain why a community differs: the survey describes, it does not establish causes."),
             fmt._("Separate communities whose intervals overlap: their order may be due to chance."),
-            fmt._("Speak for people outside the 15–34 age band or outside the communities surveyed."),
+            fmt._("Speak for people outside the ages surveyed ({low} to {high}) or outside the communities "
+                  "surveyed.", low=population.age_min, high=population.age_max) if ages
+            else fmt._("Speak for people outside the population or the communities surveyed."),
             fmt._("Give an absolute standard: an index score places a community among those surveyed."),
             fmt._(
                 "Publish values resting on fewer than {min_cell} respondents: they are shown as —.",
@@ -237,11 +252,13 @@ def needs_matrix(data: ReportData, fmt: Formatter) -> dict[str, Any] | None:
 
 
 def main_gaps(data: ReportData, fmt: Formatter) -> list[dict[str, Any]]:
-    """For each comparison, the whole-sample gaps, smallest adjusted p-value first (at most MAX_GAPS)."""
+    """For each group that compares two levels, the whole-sample gaps, smallest adjusted p-value first
+    (at most MAX_GAPS); titled "A compared with B" with the levels' labels."""
     if data.gaps.is_empty():
         return []
     found = []
-    for dimension, group_a, group_b, title in GAP_SETS:
+    for group in data.compared_groups():
+        dimension, (group_a, group_b) = group.id, group.compare
         frame = data.gaps.filter(
             (pl.col("community_id") == ALL)
             & (pl.col("group_dimension") == dimension)
@@ -253,44 +270,39 @@ def main_gaps(data: ReportData, fmt: Formatter) -> list[dict[str, Any]]:
         frame = frame.sort(
             pl.col("suppressed").cast(pl.Int8), "p_adjusted", pl.col("difference").abs() * -1, nulls_last=True
         )
-        rows = []
-        for row in frame.head(MAX_GAPS).iter_rows(named=True):
-            indicator_id = row["indicator_id"]
-            hidden = bool(row.get("suppressed"))
-            mean = data.indicator(indicator_id).kind == "mean"
-            a = data.cell(ALL, indicator_id, dimension, group_a)
-            b = data.cell(ALL, indicator_id, dimension, group_b)
-            rows.append(
-                {
-                    "label": data.indicator(indicator_id).label(fmt.language),
-                    "a": _value(fmt, data, indicator_id, a.estimate if a.shown else None),
-                    "b": _value(fmt, data, indicator_id, b.estimate if b.shown else None),
-                    "difference": fmt.percent(None)
-                    if hidden
-                    else (fmt.decimal(row["difference"], 2) if mean else fmt.points(row["difference"])),
-                    "interval": ""
-                    if hidden or row.get("ci_low") is None
-                    else (
-                        f"{fmt.decimal(row['ci_low'], 2)} – {fmt.decimal(row['ci_high'], 2)}"
-                        if mean
-                        else f"{fmt.points(row['ci_low'])} – {fmt.points(row['ci_high'])}"
-                    ),
-                    "p_adjusted": fmt.percent(None) if hidden else fmt.p_value(row["p_adjusted"]),
-                    "significant": not hidden
-                    and row["p_adjusted"] is not None
-                    and row["p_adjusted"] < SIGNIFICANCE,
-                }
-            )
-        found.append(
-            {
-                "title": fmt._(title),
-                "a": fmt._(GROUP_NAMES[group_a]),
-                "b": fmt._(GROUP_NAMES[group_b]),
-                "rows": rows,
-                "tested": frame.height,
-            }
-        )
+        rows = [_gap_row(data, fmt, row, dimension, group_a, group_b)
+                for row in frame.head(MAX_GAPS).iter_rows(named=True)]
+        a, b = group.level_label(group_a, fmt.language), group.level_label(group_b, fmt.language)
+        found.append({"title": fmt._("{a} compared with {b}", a=a, b=b), "a": a, "b": b, "rows": rows,
+                      "tested": frame.height})
     return found
+
+
+def _gap_row(data: ReportData, fmt: Formatter, row: dict[str, Any], dimension: str, group_a: str,
+             group_b: str) -> dict[str, Any]:
+    """One line of a gap table: both groups' values, the difference with its interval, the p-value."""
+    indicator_id = row["indicator_id"]
+    hidden = bool(row.get("suppressed"))
+    mean = data.indicator(indicator_id).kind == "mean"
+    a = data.cell(ALL, indicator_id, dimension, group_a)
+    b = data.cell(ALL, indicator_id, dimension, group_b)
+    return {
+        "label": data.indicator(indicator_id).label(fmt.language),
+        "a": _value(fmt, data, indicator_id, a.estimate if a.shown else None),
+        "b": _value(fmt, data, indicator_id, b.estimate if b.shown else None),
+        "difference": fmt.percent(None)
+        if hidden
+        else (fmt.decimal(row["difference"], 2) if mean else fmt.points(row["difference"])),
+        "interval": ""
+        if hidden or row.get("ci_low") is None
+        else (
+            f"{fmt.decimal(row['ci_low'], 2)} – {fmt.decimal(row['ci_high'], 2)}"
+            if mean
+            else f"{fmt.points(row['ci_low'])} – {fmt.points(row['ci_high'])}"
+        ),
+        "p_adjusted": fmt.percent(None) if hidden else fmt.p_value(row["p_adjusted"]),
+        "significant": not hidden and row["p_adjusted"] is not None and row["p_adjusted"] < SIGNIFICANCE,
+    }
 
 
 def actor_landscape(data: ReportData, fmt: Formatter) -> dict[str, Any] | None:
@@ -329,52 +341,68 @@ def _shown(
     return _value(fmt, data, indicator_id, cell.estimate if cell.shown else None)
 
 
-def _c4d_items(data: ReportData, fmt: Formatter) -> list[tuple[str, str, list[str]]]:
-    """(family title, family prefix, indicator ids by sample mean) for the C4D families present."""
-    found = []
-    for prefix, title in C4D_FAMILIES:
-        ids = list(data.indicator_ids(prefix=prefix))
+def _family_title(label: str) -> str:
+    """The part of a choice-share label before its colon ("Get information from: Radio" -> "Get
+    information from"); '' for a label without one."""
+    found = short_label(label)
+    return label[: len(label) - len(found)].rstrip(" :") if found else ""
+
+
+def _c4d_families(data: ReportData, fmt: Formatter) -> list[tuple[str, list[str], bool]]:
+    """(title, indicator ids by sample mean, shares of one question) of the C4D theme: shares of one
+    question together, titled by their common label; indicators of their own last, together."""
+    families: dict[str, list[str]] = {}
+    for indicator_id in data.indicator_ids(theme=C4D_THEME):
+        title = _family_title(data.indicator(indicator_id).label(fmt.language))
+        families.setdefault(title, []).append(indicator_id)
+    for ids in families.values():
         ids.sort(key=lambda i: -(data.sample_mean(i).estimate or 0.0) if data.sample_mean(i).shown else 0.0)
-        if ids:
-            found.append((fmt._(title), prefix, ids))
+    found = [(title, ids, True) for title, ids in families.items() if title]
+    if "" in families:
+        found.append((fmt._("Other indicators"), families[""], False))
     return found
 
 
+def _c4d_columns(data: ReportData, fmt: Formatter) -> list[tuple[str, str, str]]:
+    """(header, group id, level) of the C4D tables by group: all, then both levels of each compared group."""
+    columns = [(fmt._("All"), ALL, ALL)]
+    for group in data.compared_groups():
+        columns += [(group.level_label(level, fmt.language), group.id, level)
+                    for level in group.compare or ()]
+    return columns
+
+
 def c4d(data: ReportData, fmt: Formatter) -> dict[str, Any] | None:
-    """Whom young people consult, their channels and platforms, and knowledge of legal routes."""
-    families = _c4d_items(data, fmt)
-    legal = [LEGAL_ROUTES] if data.indicator_ids(prefix=LEGAL_ROUTES) else []
-    if not families and not legal:
+    """The catalogue's communication-for-development indicators (theme `c4d`): by group, by community."""
+    families = _c4d_families(data, fmt)
+    if not families:
         return None
-    by_group = []
-    for title, _prefix, ids in families + (
-        [(fmt._("Knowledge of legal routes"), "", legal)] if legal else []
-    ):
-        rows = []
-        for indicator_id in ids:
-            rows.append(
+    columns = _c4d_columns(data, fmt)
+    by_group = [
+        {
+            "title": title,
+            "rows": [
                 {
                     "label": data.indicator(indicator_id).short_label(fmt.language),
-                    "cells": [
-                        _shown(fmt, data, ALL, indicator_id, dimension, group)
-                        for dimension, group in C4D_GROUPS
-                    ],
+                    "cells": [_shown(fmt, data, ALL, indicator_id, dimension, group)
+                              for _header, dimension, group in columns],
                 }
-            )
-        by_group.append({"title": title, "rows": rows})
-    columns = [i for _title, _prefix, ids in families for i in ids[:3]] + legal
+                for indicator_id in ids
+            ],
+        }
+        for title, ids, _shares in families
+    ]
+    # by community: the most frequent answer of each question, and the indicators of their own
+    shown = [i for _title, ids, shares in families for i in (ids[:1] if shares else ids)]
     places = [(c.name, c.id) for c in data.communities] + [(fmt._("Whole sample"), ALL)]
     by_community = {
-        "columns": [data.indicator(i).short_label(fmt.language) for i in columns],
+        "columns": [data.indicator(i).short_label(fmt.language) for i in shown],
         "rows": [
-            {"name": name, "cells": [_shown(fmt, data, key, i) for i in columns]} for name, key in places
+            {"name": name, "cells": [_shown(fmt, data, key, i) for i in shown]} for name, key in places
         ],
     }
-    return {
-        "groups": [fmt._(GROUP_NAMES[g]) for _d, g in C4D_GROUPS],
-        "by_group": by_group,
-        "by_community": by_community,
-    }
+    return {"groups": [header for header, _d, _g in columns], "by_group": by_group,
+            "by_community": by_community}
 
 
 def synthesis_context(data: ReportData, fmt: Formatter) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 The workbook has one sheet of estimates per theme of the indicator catalogue, then the gaps, the index
 scores, the rank probabilities, the needs, and a sheet of notes with the stamp; headers are frozen and
 filterable, proportions formatted as percentages. Sheet names fit Excel's 31 characters: a title too
-long in some language has a short name (`SHEET_TITLES`) and its full title in the sheet's first row.
+long is cut to fit, with its full title in the sheet's first row. Theme names come from the catalogue.
 CSV files keep stable snake_case columns and both languages' labels. A value resting on fewer than
 `min_cell` respondents (`suppressed`) is never written: its estimate, standard error, interval and
 design effect are blank in CSV and "—" in the workbook.
@@ -25,38 +25,6 @@ from retour.report.i18n import N_, SUPPRESSED, Formatter
 
 VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "deff")
 GAP_VALUE_COLUMNS = ("difference", "se", "ci_low", "ci_high", "statistic", "p_value", "p_adjusted")
-THEME_LABELS = {
-    "socio_economic": N_("Socio-economic profile"),
-    "services": N_("Basic services"),
-    "wellbeing": N_("Well-being"),
-    "reintegration": N_("Reintegration"),
-    "education": N_("Education"),
-    "migration": N_("Migration"),
-    "c4d": N_("Communication for development"),
-    "activity_domains": N_("Fields of activity"),
-    "business_obstacles": N_("Obstacles to business"),
-    "desire_to_leave": N_("Wish to leave"),
-    "reasons_left": N_("Reasons for having left"),
-    "reasons_to_leave": N_("Reasons to leave"),
-    "reasons_to_stay": N_("Reasons to stay"),
-    "perception_returnees": N_("Perception of returnees"),
-    "other": N_("Other indicators"),
-}
-GROUP_LABELS = {
-    "all": N_("All"),
-    "returnee": N_("Return migrants"),
-    "non_migrant": N_("Non-migrants"),
-    "women": N_("Women"),
-    "men": N_("Men"),
-    "15_24": N_("15–24 years"),
-    "25_34": N_("25–34 years"),
-    "urban": N_("Urban"),
-    "rural": N_("Rural"),
-    "migration_status": N_("Migration status"),
-    "sex": N_("Sex"),
-    "age_band": N_("Age band"),
-    "area_type": N_("Area type"),
-}
 LEVEL_LABELS = {
     "priority": N_("Priority"),
     "important": N_("Important"),
@@ -64,17 +32,32 @@ LEVEL_LABELS = {
     "none": N_("Not a priority"),
 }
 SHEET_NAME_LIMIT = 31  # Excel refuses longer sheet names
-# Short sheet names for titles longer than SHEET_NAME_LIMIT in some language (full title -> short one).
-SHEET_TITLES = {
-    THEME_LABELS["c4d"]: N_("Comm. for development"),
-    THEME_LABELS["perception_returnees"]: N_("Views of returnees"),
-}
 PILLAR_LABELS = {
     "economic": N_("Economic"),
     "social": N_("Social"),
     "psychosocial": N_("Psychosocial"),
     "composite": N_("Composite"),
 }
+
+
+def theme_title(data: ReportData, fmt: Formatter, theme: str) -> str:
+    """A catalogue theme's name in the reader's language (`[themes]` of indicators.toml), else its id;
+    indicators without a theme are "Other indicators"."""
+    texts = data.themes.get(theme, {})
+    if texts:
+        return texts.get(fmt.language) or next(iter(texts.values()))
+    return fmt._("Other indicators") if theme == "other" else theme
+
+
+def group_words(data: ReportData, fmt: Formatter, group_id: str, level: str | None = None) -> str:
+    """A catalogue group's label, or with `level` that level's label, in the reader's language; "All"
+    for the whole sample; the id for a group the catalogue lacks."""
+    if (level or group_id) == "all":
+        return fmt._("All")
+    group = next((g for g in data.groups if g.id == group_id), None)
+    if group is None:
+        return level or group_id
+    return group.level_label(level, fmt.language) if level else group.label(fmt.language)
 
 
 _NOT_IN_SHEET_NAMES = str.maketrans({"/": "-", "\\": "-", ":": " ", "?": "", "*": "", "[": "(", "]": ")"})
@@ -226,7 +209,7 @@ def _estimate_rows(book: _Workbook, data: ReportData, frame: pl.DataFrame) -> li
     for row in frame.iter_rows(named=True):
         proportion = row["kind"] != "mean"
         value_format = book.percent if proportion else book.number
-        label = row["label_fr"] if fmt.language == "fr" else row["label_en"]
+        label = data.indicator(row["indicator_id"]).label(fmt.language)
         community = (
             fmt._("Whole sample")
             if row["community_id"] == "all"
@@ -234,8 +217,8 @@ def _estimate_rows(book: _Workbook, data: ReportData, frame: pl.DataFrame) -> li
         )
         cells: list[tuple[Any, Any]] = [
             (community, book.text),
-            (fmt._(GROUP_LABELS.get(row["group_dimension"], row["group_dimension"])), book.text),
-            (fmt._(GROUP_LABELS.get(row["group"], row["group"])), book.text),
+            (group_words(data, fmt, row["group_dimension"]), book.text),
+            (group_words(data, fmt, row["group_dimension"], row["group"]), book.text),
             (label or row["indicator_id"], book.text),
             (row["indicator_id"], book.text),
         ]
@@ -274,9 +257,7 @@ def _write_workbook(data: ReportData, path: Path, fmt: Formatter, rank_probabili
     if not estimates.is_empty():
         for theme in estimates["theme"].unique(maintain_order=True).to_list():
             rows = _estimate_rows(book, data, estimates.filter(pl.col("theme") == theme))
-            label = THEME_LABELS.get(theme)
-            short = SHEET_TITLES.get(label) if label else None
-            book.table(fmt._(label) if label else theme, headers, rows, widths, short and fmt._(short))
+            book.table(theme_title(data, fmt, theme), headers, rows, widths)
     _gap_sheet(book, data)
     _index_sheet(book, data)
     _rank_sheet(book, data, rank_probabilities)
@@ -303,8 +284,8 @@ def _gap_sheet(book: _Workbook, data: ReportData) -> None:
                     else data.community_name(row["community_id"]),
                     book.text,
                 ),
-                (fmt._(GROUP_LABELS.get(row["group_a"], row["group_a"])), book.text),
-                (fmt._(GROUP_LABELS.get(row["group_b"], row["group_b"])), book.text),
+                (group_words(data, fmt, row["group_dimension"], row["group_a"]), book.text),
+                (group_words(data, fmt, row["group_dimension"], row["group_b"]), book.text),
                 (info.label(fmt.language), book.text),
                 *[
                     ((SUPPRESSED, book.suppressed) if hidden else (row[c], value_format))
@@ -401,9 +382,7 @@ def _needs_sheet(book: _Workbook, data: ReportData) -> None:
     rows = []
     for r in data.needs.iter_rows(named=True):
         label = r.get(f"issue_label_{fmt.language}") or r["issue_id"]
-        evidence = (
-            r.get("evidence_fr") if fmt.language == "fr" and r.get("evidence_fr") else r.get("evidence")
-        )
+        evidence = {"fr": r.get("evidence_fr")}.get(fmt.language) or r.get("evidence")  # `evidence`: English
         rows.append(
             [
                 (data.community_name(r["community_id"]), book.text),

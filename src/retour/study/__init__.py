@@ -24,22 +24,38 @@ from retour.errors import ConfigError
 
 INSTRUMENT_FILE = "instrument.xlsx"
 
-SYNTHETIC_NOTE = {
-    "fr": "Données synthétiques calibrées sur des agrégats publiés",
-    "en": "Synthetic data calibrated to published aggregates",
-}
+def synthetic_notes(project: Project) -> dict[str, str]:
+    """The synthetic-data notice in each of the study's languages (`study.synthetic_note`, else the
+    reports' words for "Synthetic data"); empty for real data."""
+    from retour.config import pick_text
+    from retour.report.i18n import translations
+
+    study = project.settings.study
+    if not study.synthetic:
+        return {}
+    notes = {}
+    for language in study.languages:
+        words = pick_text(dict(study.synthetic_note), language)
+        note = words or translations(language).gettext("Synthetic data")
+        notes[language] = note[:1].upper() + note[1:]
+    return notes
+
+
+def example_names() -> tuple[str, ...]:
+    """Names of the example studies shipped inside the package (`examples/` folders with a retour.toml)."""
+    folder = Path(str(resources.files("retour") / "examples"))
+    return tuple(sorted(path.name for path in folder.iterdir() if (path / "retour.toml").is_file()))
 
 
 def example_study_path(name: str = "mali-2018") -> Path:
-    """Folder of a study shipped inside the package."""
-    path = Path(str(resources.files("retour") / "examples" / name))
-    if not path.is_dir():
-        known = ", ".join(sorted(p.name for p in path.parent.iterdir() if p.is_dir()))
-        raise ConfigError(f"No example study called '{name}'.", f"Shipped examples: {known}.")
-    return path
+    """Folder of a study shipped inside the package; a ConfigError listing the shipped ones if unknown."""
+    if name not in example_names():
+        raise ConfigError(f"No example study called '{name}'.",
+                          f"Shipped examples: {', '.join(example_names())}.")
+    return Path(str(resources.files("retour") / "examples" / name))
 
 
-_NOT_COPIED = ("__pycache__", "*.duckdb", "out", "data")  # never written by `retour init`
+_NOT_COPIED = ("__pycache__", "*.duckdb", "out")  # never written by `retour init`
 
 
 @dataclass(frozen=True)
@@ -57,7 +73,8 @@ def create_study(target: Path, template: str = "mali-2018", force: bool = False,
 
     A folder that is not empty needs `force`, which only adds the example's files that are missing and
     keeps every existing file as it is; `overwrite` also replaces existing files with the example's (the
-    user's edits are lost). The store, the secret, data/ and out/ are never written.
+    user's edits are lost). The store, the secret and out/ are never written; an example's shipped
+    exports (data/) are copied like its other files.
     """
     target = Path(target)
     if target.exists() and not target.is_dir():
@@ -95,9 +112,8 @@ def stamp(project: Project, data_hash: str, round_name: str | None = None) -> di
         "data_hash": data_hash,
         "round": round_name or "",
     }
-    if project.settings.study.synthetic:
-        result["synthetic_note_fr"] = SYNTHETIC_NOTE["fr"]
-        result["synthetic_note_en"] = SYNTHETIC_NOTE["en"]
+    for language, note in synthetic_notes(project).items():
+        result[f"synthetic_note_{language}"] = note
     return result
 
 
@@ -242,8 +258,10 @@ from retour.study.scores import (  # noqa: E402
 from retour.study.synth import SYNTH_SEED, SynthRun, synthesise  # noqa: E402
 
 __all__ = [
-    "INSTRUMENT_FILE", "SYNTHETIC_NOTE", "NewStudy", "create_study", "example_study_path", "init_study",
+    "INSTRUMENT_FILE", "NewStudy", "create_study", "example_names", "example_study_path",
+    "init_study",
     "stamp",
+    "synthetic_notes",
     # dashboard
     "add_dashboard_user", "change_dashboard_password", "list_dashboard_users", "remove_dashboard_user",
     "serve_dashboard",

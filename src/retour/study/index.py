@@ -57,10 +57,27 @@ def _frozen_index_spec(con: Any, spec: IndexSpec, round_name: str) -> IndexSpec:
 
 @dataclass(frozen=True)
 class RoundEstimates:
-    """A round's stored estimates (contract 4, table `estimates`) and gaps (table `gaps`)."""
+    """A round's stored estimates (contract 4, table `estimates`) and gaps (table `gaps`), and the
+    catalogue groups that compare no levels, so have no gaps."""
 
     estimates: pl.DataFrame
     gaps: pl.DataFrame
+    groups_without_comparison: tuple[str, ...] = ()
+
+
+def group_levels(catalogue: Any) -> dict[str, tuple[str, ...]]:
+    """Each catalogue group's levels in report order, the groups in catalogue order."""
+    return {group.id: tuple(group.levels) for group in catalogue.groups}
+
+
+def group_ids(project: Project) -> tuple[str, ...]:
+    """The ids of the study's groups (indicators.toml), in catalogue order."""
+    return tuple(group.id for group in _index_catalogue(project).groups)
+
+
+def compared_levels(catalogue: Any) -> dict[str, tuple[str, str]]:
+    """The (a, b) each catalogue group compares (its `compare` setting), for the groups that have one."""
+    return {group.id: group.compare for group in catalogue.groups if group.compare is not None}
 
 
 def estimate_round(project: Project, round_name: str | None = None,
@@ -69,13 +86,15 @@ def estimate_round(project: Project, round_name: str | None = None,
 
     Derives the respondent-level indicators from the round's stored submissions, estimates them under
     the study design (retour.toml [design], [estimation]) for every community and the whole sample,
-    overall and by group, computes the gaps between groups, writes the `estimates` and `gaps` tables
-    and records an `estimate` run. `progress(step, share)` is told how far the work is (0..1).
+    overall and by group (the catalogue's groups and levels, in its order), computes the gaps a - b
+    of the groups that compare two levels (`compare` in indicators.toml), writes the `estimates` and
+    `gaps` tables and records an `estimate` run. `progress(step, share)` is told how far the work is
+    (0..1).
     """
     from retour import store
     from retour.errors import EstimationError
     from retour.estimate import EstimationSpec, estimates_of
-    from retour.gaps import GAP_PAIRS, gaps_of
+    from retour.gaps import gaps_of
     from retour.indicators import derive
     from retour.linearise import Design, linearise
 
@@ -95,14 +114,14 @@ def estimate_round(project: Project, round_name: str | None = None,
         respondents = derive(submissions, catalogue, _index_area_types(project), settings.design)
         design = Design("stratum", "psu", "weight", "fpc" if settings.design.fpc else None)
         spec = EstimationSpec.from_settings(settings.estimation)
-        groups = tuple(group.id for group in catalogue.groups)
+        levels = group_levels(catalogue)
         step("estimate", 0.3)
-        linearised = linearise(respondents, catalogue.ids, design, ("community_id",), groups,
-                               {i.id: i.kind for i in catalogue.indicators}, spec.lonely_psu,
-                               {group.id: group.levels for group in catalogue.groups})
+        linearised = linearise(respondents, catalogue.ids, design, ("community_id",), tuple(levels),
+                               {i.id: i.kind for i in catalogue.indicators}, spec.lonely_psu, levels)
         estimates = estimates_of(linearised, spec)
         step("gaps", 0.6)
-        gaps = gaps_of(linearised, spec, {dim: pair for dim, pair in GAP_PAIRS.items() if dim in groups})
+        pairs = compared_levels(catalogue)
+        gaps = gaps_of(linearised, spec, pairs)
         step("write", 0.9)
         store.write_results(con, "estimates", estimates, round_name)
         store.write_results(con, "gaps", gaps, round_name)
@@ -111,7 +130,8 @@ def estimate_round(project: Project, round_name: str | None = None,
     finally:
         con.close()
     step("done", 1.0)
-    return RoundEstimates(estimates=estimates, gaps=gaps)
+    return RoundEstimates(estimates=estimates, gaps=gaps,
+                          groups_without_comparison=tuple(g for g in levels if g not in pairs))
 
 
 def build_index(project: Project, round_name: str | None = None,

@@ -6,7 +6,7 @@ import codecs
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from retour.config import Project
 from retour.errors import ConfigError, Problem
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 
+T = TypeVar("T")
 CLEANING_LOG_COLUMNS = ("round", "file", "row", "uuid", "column", "value", "code", "severity", "message",
                         "fix_hint", "correction")
 
@@ -114,13 +115,15 @@ def _checked_the_same_way(project: Project, con: Any, round_name: str, file_sha2
 
 def ingest_export(project: Project, path: Path | str, round_name: str,
                   progress: Callable[[str, float], None] | None = None,
-                  reader: str | None = None) -> IngestSummary:
+                  reader: str | None = None, access: StoreGate | None = None) -> IngestSummary:
     """Ingest one Kobo or ODK export into the study store: check, quarantine, write in one transaction.
 
     The same file ingested again into the same round changes nothing (and says so), unless the
     questionnaire, the study's settings or retour changed since: then it is checked again, and rows the
     old rules quarantined can be released. Identifying fields
     are hashed with the study secret (see `retour.ingest.privacy`). Records an `ingest` run.
+    The file is held to the `[ingest]` limits, read and checked before the store is opened for writing
+    (through `access`, else a connection of this process's own).
     """
     import json
 
@@ -136,8 +139,9 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
     del data
     instrument = load_instrument(project.path(INSTRUMENT_FILE))
     needs_secret = any(question.identifying == "hash" for question in instrument.questions)
-    con = store.connect(project.store_path)
-    try:
+    gate = access if access is not None else _OwnStore(project.store_path)
+
+    def look_up(con: Any) -> tuple[IngestSummary | None, Any, int]:
         previous = store.find_batch(con, round_name, file_sha256)
         if previous is not None and _checked_the_same_way(project, con, round_name, file_sha256):
             return IngestSummary(
@@ -147,24 +151,38 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
                 released=0, blank_rows=int(previous["blank_rows"]),
                 problems=_stored_problems(con, int(previous["batch_id"])),
                 already_ingested=True, batch_id=int(previous["batch_id"]),
-                data_hash=store.data_hash(con, round_name))
-        secret = (privacy.load_secret(project.root, project.settings.privacy.secret_env)
-                  if needs_secret else None)
-        batch = ingest(path, instrument, round_name=round_name, stored=store.read_submission_ids(con),
-                       design=_design_fields(project), secret=secret,
-                       gps_decimals=project.settings.privacy.gps_precision_decimals,
-                       language=project.settings.study.languages[0], reader=reader, progress=progress)
-        if progress is not None:
-            progress("write", 0.95)
-        written = store.write_batch(con, batch, round_name, instrument.form_id, instrument.version)
+                data_hash=store.data_hash(con, round_name)), None, 0
+        return None, store.read_submission_ids(con), _last_batch(con)
+
+    done, stored, last_batch = gate.read(look_up)
+    if done is not None:
+        return done
+    secret = (privacy.load_secret(project.root, project.settings.privacy.secret_env)
+              if needs_secret else None)
+
+    def check(stored_ids: Any) -> Any:
+        return ingest(path, instrument, round_name=round_name, stored=stored_ids,
+                      design=_design_fields(project), secret=secret,
+                      gps_decimals=project.settings.privacy.gps_precision_decimals,
+                      language=project.settings.study.languages[0], reader=reader, progress=progress,
+                      limits=project.settings.ingest)
+
+    batch = check(stored)  # parsed and checked before the store is held for writing (issue 22)
+    if progress is not None:
+        progress("write", 0.95)
+
+    def write(con: Any) -> tuple[Any, dict[str, int], str]:
+        checked = batch if _last_batch(con) == last_batch else check(store.read_submission_ids(con))
+        written = store.write_batch(con, checked, round_name, instrument.form_id, instrument.version)
         data_hash = store.data_hash(con, round_name)
-        details = {"file": path.name, "file_sha256": batch.file_sha256, "batch_id": written["batch_id"],
-                   "rows_read": batch.rows_read, "accepted": batch.accepted.height,
-                   "quarantined": batch.quarantined.height}
+        details = {"file": path.name, "file_sha256": checked.file_sha256, "batch_id": written["batch_id"],
+                   "rows_read": checked.rows_read, "accepted": checked.accepted.height,
+                   "quarantined": checked.quarantined.height}
         store.record_run(con, "ingest", round_name, stamp(project, data_hash, round_name),
                          json.dumps(details))
-    finally:
-        con.close()
+        return checked, written, data_hash
+
+    batch, written, data_hash = gate.write(write)
     if progress is not None:
         progress("done", 1.0)
     return IngestSummary(
@@ -173,6 +191,41 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
         quarantined=batch.quarantined.height, released=written["released"], blank_rows=batch.blank_rows,
         problems=tuple(batch.problems), already_ingested=False, batch_id=written["batch_id"],
         data_hash=data_hash)
+
+
+def _last_batch(con: Any) -> int:
+    """Id of the store's latest batch (0 when none): if it moved, another ingest wrote in between."""
+    from retour import store
+
+    batches = store.read_batches(con)
+    return int(batches.get_column("batch_id").max() or 0) if batches.height else 0
+
+
+class StoreGate(Protocol):
+    """How a stage reaches the store: `read` and `write` run a function on a connection. The dashboard's
+    `StoreAccess` is one (a read-only read, and its one writer lock held only for the write)."""
+
+    def read(self, function: Callable[[Any], T]) -> T: ...
+
+    def write(self, function: Callable[[Any], T]) -> T: ...
+
+
+class _OwnStore:
+    """The store opened by this process for each step (the CLI): no lock beyond DuckDB's own."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self, function: Callable[[Any], T]) -> T:
+        from retour import store
+
+        con = store.connect(self.path)
+        try:
+            return function(con)
+        finally:
+            con.close()
+
+    write = read
 
 
 def list_problems(project: Project, round_name: str | None = None,
@@ -195,11 +248,14 @@ def write_cleaning_log(project: Project, target: Path | str, round_name: str | N
     """Write the open problems as a CSV cleaning log for a field supervisor; return how many rows.
 
     Columns: round, file, row, uuid, column, value, code, severity, message, fix_hint and an empty
-    `correction` column to fill in. UTF-8 with a BOM, so that Excel shows accents.
+    `correction` column to fill in. UTF-8 with a BOM, so that Excel shows accents. Answers that Excel
+    would run as a formula (`=HYPERLINK(...)`) are written as text, behind a `'` (issue 22).
     """
     import polars as pl
 
-    problems = list_problems(project, round_name, language)
+    from retour.spreadsheet_safety import neutralise_frame
+
+    problems = neutralise_frame(list_problems(project, round_name, language))
     log = problems.select("round", "file", "row", "uuid", "column", "value", "code", "severity", "message",
                           pl.col("hint").alias("fix_hint"), pl.lit("").alias("correction"))
     target = Path(target)

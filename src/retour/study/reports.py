@@ -14,23 +14,28 @@ from retour.study.needs import load_actor_register
 from retour.study.rounds import baseline_round, change_base, refresh_comparison
 
 
-def _report_indicators(project: Project) -> list[dict[str, Any]]:
-    """Catalogue entries the reports label and colour indicators with (choice shares expanded)."""
+def _report_catalogue(project: Project
+                      ) -> tuple[list[dict[str, Any]], tuple[Any, ...], tuple[Any, ...], dict[str, Any]]:
+    """What reports take from the catalogue: its indicators (choice shares expanded) as records, its
+    groups and its fact-sheet blocks. A catalogue that cannot be checked against the questionnaire
+    gives its indicators as written, no groups and no blocks."""
     from retour.registers import catalogue_indicators, read_toml
 
     path = project.path("indicators.toml")
     if not path.exists():
-        return []
+        return [], (), (), {}
     try:
         from retour.indicators import load_catalogue
         from retour.schema import load_instrument
 
         catalogue = load_catalogue(path, load_instrument(project.path(INSTRUMENT_FILE)))
-        return [{"id": i.id, "label_fr": i.label_fr, "label_en": i.label_en, "kind": i.kind,
-                 "higher_is_better": i.higher_is_better, "pillar": i.pillar, "theme": i.theme,
-                 "fiche_block": i.fiche_block} for i in catalogue.indicators]
+        records = [{"id": i.id, "label_fr": i.label_fr, "label_en": i.label_en, "kind": i.kind,
+                    "higher_is_better": i.higher_is_better, "pillar": i.pillar, "theme": i.theme,
+                    "fiche_block": i.fiche_block, "short_label_fr": i.short_label_fr,
+                    "short_label_en": i.short_label_en} for i in catalogue.indicators]
+        return records, catalogue.groups, catalogue.fiche_blocks, dict(catalogue.themes)
     except (ImportError, OSError, RetourError):
-        return list(catalogue_indicators(read_toml(path)).values())
+        return list(catalogue_indicators(read_toml(path)).values()), (), (), {}
 
 
 RESULT_STAGES = (("estimate", "estimates"), ("index", "index_scores"), ("needs", "needs"))  # in run order
@@ -135,12 +140,17 @@ def report_data(project: Project, round_name: str, con: Any, with_changes: bool 
         stored = store.read_results(con, table, round_name, key={"from_round": base})
         return stored.drop("round", strict=False)
 
+    indicators, groups, fiche_blocks, themes = _report_catalogue(project)
     return ReportData(
         settings=project.settings,
         round_name=round_name,
         stamp=record.stamp,
-        communities=load_communities(project.root),
-        indicators=indicator_frame(_report_indicators(project)),
+        communities=load_communities(project.root, [lvl.id for lvl in project.settings.places.admin_levels]),
+        indicators=indicator_frame(indicators),
+        folder=project.root,
+        groups=groups,
+        fiche_blocks=fiche_blocks,
+        themes=themes,
         estimates=estimates.drop("round"),
         gaps=store.read_results(con, "gaps", round_name).drop("round", strict=False),
         index_scores=store.read_results(con, "index_scores", round_name).drop("round", strict=False),

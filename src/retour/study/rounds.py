@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from retour.config import Project
 from retour.errors import ConfigError
 from retour.study import _community_ids, _index_area_types, _index_catalogue, stamp
-from retour.study.index import load_index_spec
+from retour.study.index import group_levels, load_index_spec
 
 if TYPE_CHECKING:
     import polars as pl
@@ -24,10 +24,11 @@ def compare_rounds(project: Project, from_round: str, to_round: str, did: bool =
     """Compare two rounds and store the result: indicator, score and needs changes (and the
     difference-in-differences between beneficiaries and comparison respondents when `did`).
 
-    Reads both rounds' submissions (re-derived with the catalogue) and stored needs; scores use the
-    reference round's stored goalposts. Writes the COMPARISON_TABLES under the later round with a
-    `from_round` column: each pair of rounds is kept, and comparing the same pair again replaces only
-    its rows. Records a `compare` run whose data hash covers what was read (`comparison_inputs_hash`).
+    Reads both rounds' submissions (re-derived with the catalogue, broken down by its groups) and
+    stored needs; scores use the reference round's stored goalposts. Writes the COMPARISON_TABLES
+    under the later round with a `from_round` column: each pair of rounds is kept, and comparing the
+    same pair again replaces only its rows. Records a `compare` run whose data hash covers what was
+    read (`comparison_inputs_hash`).
     `pairing`: auto, independent or panel (see `retour.rounds`).
     """
     import json
@@ -56,7 +57,7 @@ def compare_rounds(project: Project, from_round: str, to_round: str, did: bool =
             design=Design(stratum="stratum", psu="psu", weight="weight",
                           fpc="fpc" if settings.design.fpc else None),
             estimation=EstimationSpec.from_settings(settings.estimation),
-            kinds={i.id: i.kind for i in catalogue.indicators},
+            kinds={i.id: i.kind for i in catalogue.indicators}, groups=group_levels(catalogue),
             index=_comparison_index_spec(project, con, catalogue, from_round),
             pairing=pairing, case_id=settings.design.case_id, did=did, communities=_community_ids(project))
         inputs = comparison_inputs_hash(project, con, from_round, to_round)

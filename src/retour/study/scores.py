@@ -57,12 +57,27 @@ def load_score_weights(project: Project, weights_file: Path | str | None = None)
 
 
 def _all_visits(project: Project, submissions: pl.DataFrame, spec: ScoreSpec) -> pl.DataFrame:
-    """Every scored visit of every round, each compared with the case's previous visit."""
-    from retour.score import score_visits
+    """Every scored visit of every round (`population.returnee_rule`, `scoring.consent_field` and
+    `scoring.interview_date_field` of retour.toml), each compared with the case's previous visit."""
+    from retour.score import ScoreRules, score_visits
 
     rounds = project.settings.rounds
     return score_visits(submissions, spec, project.settings.design, [r.name for r in rounds],
-                        [r.name for r in rounds if r.kind == "monitoring"])
+                        [r.name for r in rounds if r.kind == "monitoring"],
+                        ScoreRules.from_settings(project.settings))
+
+
+def _survey_round_needs_a_rule(project: Project, round_name: str) -> None:
+    """ConfigError when a survey round is to be scored and retour.toml gives no returnee rule."""
+    from retour.config import SETTINGS_FILE
+
+    if project.settings.population.returnee_rule.strip():
+        return
+    raise ConfigError(f"Round '{round_name}' is a survey round, whose return migrants are scored, and "
+                      f"population.returnee_rule is empty in {project.path(SETTINGS_FILE)}.",
+                      "Set it to the condition true for a return migrant, e.g. [population] returnee_rule = "
+                      "\"${lived_abroad} = 'yes'\"; if the round holds follow-up visits, set kind = "
+                      "\"monitoring\" for it instead.")
 
 
 def score_round(project: Project, round_name: str | None = None,
@@ -80,11 +95,13 @@ def score_round(project: Project, round_name: str | None = None,
     from retour import store
     from retour.errors import EstimationError
     from retour.estimate import EstimationSpec
-    from retour.score import RETURNEE_FIELD, SCORE_COLUMNS, summarise
+    from retour.score import SCORE_COLUMNS, summarise
 
     settings = project.settings
     round_settings = settings.round(round_name) if round_name else settings.rounds[0]
     name = round_settings.name
+    if round_settings.kind == "survey":
+        _survey_round_needs_a_rule(project, name)
     spec = load_score_weights(project, weights_file)
     con = store.connect(project.store_path)
     try:
@@ -93,15 +110,11 @@ def score_round(project: Project, round_name: str | None = None,
         if in_round.height == 0:
             raise EstimationError(f"No accepted submissions in round '{name}'.",
                                   f"Ingest an export first: retour ingest {project.root} FILE --round {name}")
-        if round_settings.kind == "survey" and (RETURNEE_FIELD not in in_round.columns
-                                                or in_round[RETURNEE_FIELD].null_count() == in_round.height):
-            raise ConfigError(f"Round '{name}' is a survey round, whose return migrants are scored, and its "
-                              f"submissions have no '{RETURNEE_FIELD}' answer.",
-                              'If it holds follow-up visits, set kind = "monitoring" for it in retour.toml.')
         visits = _all_visits(project, submissions, spec).filter(pl.col("round") == name)
         if visits.height == 0:
-            raise EstimationError(f"No return migrant to score in round '{name}'.",
-                                  f"A survey round scores those with {RETURNEE_FIELD} = 'yes' only.")
+            who = "return migrant" if round_settings.kind == "survey" else "visit"
+            raise EstimationError(f"No {who} to score in round '{name}'.",
+                                  _who_is_scored(project, round_settings.kind))
         summary = summarise(visits, spec, EstimationSpec.from_settings(settings.estimation))
         scores = visits.select("round", *SCORE_COLUMNS)
         store.write_results(con, "scores", scores, name)
@@ -114,6 +127,15 @@ def score_round(project: Project, round_name: str | None = None,
         con.close()
     return ScoredRound(round=name, scores=scores, summary=summary, weights=spec.name,
                        weights_hash=spec.weights_hash, threshold=spec.threshold)
+
+
+def _who_is_scored(project: Project, kind: str) -> str:
+    """Which rows of a round the score takes, as the study's settings say."""
+    rule = project.settings.population.returnee_rule.strip()
+    consent = project.settings.scoring.consent_field.strip()
+    who = (f"the respondents for whom population.returnee_rule ({rule}) holds" if kind == "survey"
+           else "every visit")
+    return f"A {kind} round scores {who}" + (f", with {consent} = 'yes'." if consent else ".")
 
 
 def case_history(project: Project, case_id: str, weights_file: Path | str | None = None) -> pl.DataFrame:
@@ -138,8 +160,9 @@ def case_history(project: Project, case_id: str, weights_file: Path | str | None
     visits = _all_visits(project, submissions, spec).filter(pl.col("case_id") == hashed)
     if visits.height == 0:
         raise ConfigError(f"No scored visit of case '{case_id}'.",
-                          "Check the case id as written on the form; only return migrants and monitoring "
-                          "visits are scored, and the study secret must be the one used at ingest.")
+                          "Check the case id as written on the form; only return migrants "
+                          "(population.returnee_rule) and monitoring visits are scored, and the study "
+                          "secret must be the one used at ingest.")
     history = chronological(visits, [r.name for r in project.settings.rounds])
     return history.select("round", *SCORE_COLUMNS)
 
@@ -150,9 +173,11 @@ def write_monitoring_form(project: Project, validate: bool = True,
     retour, pyxform and ODK Validate, and write its XForm (`out/monitoring.xml`) when it is valid."""
     from retour.form import FormCheck, check_form
     from retour.monitoring import FORM_FILE, derive_form, write_form
+    from retour.score import ScoreRules
 
     spec = load_score_weights(project, weights_file)
-    form = derive_form(project.path(INSTRUMENT_FILE), spec, project.settings.design)
+    form = derive_form(project.path(INSTRUMENT_FILE), spec, project.settings.design,
+                       ScoreRules.from_settings(project.settings))
     target = write_form(form, project.output_dir / FORM_FILE)
     check, xform = check_form(target, validate=validate)
     if xform is None:

@@ -1,148 +1,167 @@
-"""Answers of synthetic respondents: the container, the drawing helpers and the design fields.
+"""Draw answers to one question from its type alone, for every respondent at once.
 
-`Answers` holds one value per respondent and field (None when the field is not asked) and turns them
-into a frame typed as stored submissions. The helpers draw answer scales and select_multiple
-probabilities; the sections that use them are `livelihood.py` and `society.py`. Vectorised over
-respondents; answers marked ASSUMED rest on no published figure.
+Each drawer is registered with `@drawer(type)` and returns a polars Series typed as stored submissions
+are (select answers and text as Utf8, select_multiple space-separated, integer Int64, decimal Float64,
+dates Date). Select answers follow probabilities drawn once per question, so answers differ between
+questions as real ones do; numbers are drawn within the bounds a simple constraint gives
+(`constraints.numeric_bounds`). Vectorised over respondents; no answer here rests on any real figure.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from retour.schema import Instrument
-from retour.synth.population import CODES, Assigner
+from retour.schema import Question
+from retour.synth.constraints import numeric_bounds
 
-URBAN = frozenset({"bamako_commune_iv", "kayes", "kita"})
-SATISFIED = ("satisfied", "very_satisfied")
-NOT_SATISFIED = ("very_dissatisfied", "dissatisfied", "neutral")
-SERVICES = ("education", "id_papers", "housing", "healthcare", "drinking_water", "justice_police")
-EMOTIONS = ("anger", "fear", "loneliness", "low_self_esteem", "sadness")
-_DTYPES = {"integer": pl.Int64, "decimal": pl.Float64, "date": pl.Date, "today": pl.Date}
+DEFAULT_INTEGERS = (0, 50)  # range of a whole number with no bound in its constraint
+DEFAULT_DECIMALS = (0.0, 1000.0)
+FIELDWORK_DAYS = 14  # interviews and dates fall in the two weeks from the round's date
+DTYPES = {"integer": pl.Int64, "decimal": pl.Float64, "range": pl.Float64, "date": pl.Date, "today": pl.Date}
 
 
-@dataclass
-class Answers:
-    """Answers per field: `single` holds one value per respondent (None when not asked); `multiple`
-    holds the ticked choices of select_multiple fields as a boolean matrix."""
+@dataclass(frozen=True)
+class Draw:
+    """What a drawer needs besides the question: the generator, how many answers, the first day of
+    fieldwork and the attempt (0 first; a later attempt redraws answers that broke a constraint)."""
 
+    rng: np.random.Generator
     size: int
-    single: dict[str, np.ndarray] = field(default_factory=dict)
-    multiple: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
-
-    def put(self, name: str, values: np.ndarray, asked: np.ndarray | None = None) -> None:
-        column = np.asarray(values, dtype=object).copy()
-        if asked is not None:
-            column[~asked] = None
-        self.single[name] = column
-
-    def yes_no(self, name: str, yes: np.ndarray, asked: np.ndarray | None = None) -> None:
-        self.put(name, np.where(yes, "yes", "no"), asked)
-
-    def choose(self, name: str, choices: Sequence[str], index: np.ndarray) -> None:
-        """A select_one from category indices (-1 = not asked)."""
-        names = np.array([*choices, ""], dtype=object)
-        column = names[np.where(index < 0, len(choices), index)]
-        column[index < 0] = None
-        self.single[name] = column
-
-    def tick(self, name: str, choices: Sequence[str], ticked: np.ndarray) -> None:
-        self.multiple[name] = (tuple(choices), np.asarray(ticked, dtype=bool))
-
-    def frame(self, instrument: Instrument) -> pl.DataFrame:
-        """One column per questionnaire field in form order, typed as stored submissions are (select
-        answers as text, select_multiple space-separated, integer Int64, decimal Float64, dates Date)."""
-        columns: dict[str, pl.Series] = {}
-        for question in instrument.questions:
-            name = question.name
-            if name in self.multiple:
-                choices, ticked = self.multiple[name]
-                joined = np.full(self.size, "", dtype=object)
-                for i, choice in enumerate(choices):
-                    joined = np.where(ticked[:, i], joined + " " + choice, joined)
-                text = np.where(joined == "", None, joined)
-                columns[name] = pl.Series(name, [v[1:] if v else None for v in text.tolist()], dtype=pl.Utf8)
-                continue
-            values = self.single.get(name, np.full(self.size, None, dtype=object))
-            columns[name] = pl.Series(
-                name, values.tolist(), dtype=_DTYPES.get(question.type, pl.Utf8), strict=False
-            )
-        return pl.DataFrame(columns)
+    start: dt.date
+    attempt: int = 0
 
 
-def _levels(
-    assigner: Assigner,
-    yes: np.ndarray,
-    high: Sequence[str],
-    low: Sequence[str],
-    high_weights: Sequence[float],
-    low_weights: Sequence[float],
-) -> np.ndarray:
-    """Category index on a scale: a level among `high` for yes, among `low` otherwise."""
-    n = assigner.people.size
-    top = assigner.pick(np.tile(high_weights, (n, 1)), np.ones(n, dtype=bool))
-    bottom = assigner.pick(np.tile(low_weights, (n, 1)), np.ones(n, dtype=bool))
-    return np.where(yes, len(low) + top, bottom)
+Drawer = Callable[[Question, Draw], pl.Series]
+DRAWERS: dict[str, Drawer] = {}
 
 
-def put_scale(
-    answers: Answers,
-    name: str,
-    yes: np.ndarray,
-    assigner: Assigner,
-    high: Sequence[str],
-    low: Sequence[str],
-    high_weights: Sequence[float],
-    low_weights: Sequence[float],
-    order: Sequence[str],
-) -> None:
-    index = _levels(assigner, yes, high, low, high_weights, low_weights)
-    names = [*low, *high]
-    answers.choose(name, order, np.array([list(order).index(value) for value in names])[index])
+def drawer(*types: str) -> Callable[[Drawer], Drawer]:
+    """Register the drawer of answers to questions of `types`."""
+
+    def register(function: Drawer) -> Drawer:
+        for kind in types:
+            if kind in DRAWERS:
+                raise RuntimeError(f"drawer for {kind} registered twice")
+            DRAWERS[kind] = function
+        return function
+
+    return register
 
 
-def choice_probabilities(
-    assigner: Assigner, probabilities: Mapping[str, np.ndarray | float], choices: Sequence[str]
-) -> np.ndarray:
-    """(respondents, choices) probabilities from per-choice scalars or per-respondent arrays."""
-    n = assigner.people.size
-    return np.column_stack(
-        [np.broadcast_to(np.asarray(probabilities.get(c, 0.0), dtype=float), (n,)) for c in choices]
-    )
+def draw_answers(question: Question, draw: Draw) -> pl.Series:
+    """`draw.size` answers to `question` (text answers for a type with no drawer of its own)."""
+    return DRAWERS.get(question.type, _text)(question, draw).rename(question.name)
 
 
-def choices_of(instrument: Instrument, name: str) -> tuple[str, ...]:
-    return instrument.question(name).choice_names
+def column_type(question: Question) -> pl.DataType:
+    """The polars type of the question's answers."""
+    return DTYPES.get(question.type, pl.Utf8)
 
 
-def design_fields(a: Assigner, answers: Answers) -> None:
-    """Interview identification: date, community (= stratum), cluster, weight, case id, consent, programme."""
-    people = a.people
-    targets = a.plan.targets
-    communities = np.array(targets.communities, dtype=object)[people.community]
-    codes = np.array([CODES.get(c, c[:3].upper()) for c in targets.communities], dtype=object)[
-        people.community
-    ]
-    start = a.plan.fieldwork[0]
-    answers.put(
-        "interview_date",
-        np.array([start + dt.timedelta(days=int(d)) for d in range(int(people.day.max()) + 1)], dtype=object)[
-            people.day
-        ],
-    )
-    answers.put("community", communities)
-    answers.put("stratum", communities)
-    cluster_numbers = np.char.zfill(people.cluster.astype(str), 2).astype(object)
-    answers.put("cluster", communities + "-" + cluster_numbers)
-    answers.put("weight", np.full(people.size, targets.weight))
-    # the year a person was first interviewed: a panel keeps its case ids, a fresh sample gets new ones
-    year = np.char.zfill((people.cohort % 100).astype(str), 2).astype(object)
-    serial = np.char.zfill(people.serial.astype(str), 4).astype(object)
-    answers.put("case_id", "ML" + year + "-" + codes + "-" + serial)
-    answers.yes_no("consent", np.ones(people.size, dtype=bool))
-    answers.yes_no("beneficiary", people.beneficiary)
+def _pick(rng: np.random.Generator, probabilities: np.ndarray, size: int) -> np.ndarray:
+    """Indices drawn with `probabilities` (one row of cumulative sums searched per respondent)."""
+    cumulative = np.cumsum(probabilities)
+    return np.minimum(np.searchsorted(cumulative, rng.random(size) * cumulative[-1], side="right"),
+                      len(probabilities) - 1)
+
+
+@drawer("select_one")
+def _select_one(question: Question, draw: Draw) -> pl.Series:
+    names = np.array(question.choice_names or ("1",), dtype=object)
+    weights = draw.rng.dirichlet(np.full(len(names), 2.0))
+    if draw.attempt:  # a retry: any choice, evenly
+        weights = np.full(len(names), 1.0)
+    return pl.Series(question.name, names[_pick(draw.rng, weights, draw.size)].tolist(), dtype=pl.Utf8)
+
+
+@drawer("select_multiple")
+def _select_multiple(question: Question, draw: Draw) -> pl.Series:
+    """One or more choices each; from the second attempt on, one choice only (which satisfies the usual
+    'none cannot go with another answer' constraint)."""
+    names = list(question.choice_names or ("1",))
+    count = len(names)
+    first = _pick(draw.rng, np.ones(count), draw.size)
+    ticked = np.zeros((draw.size, count), dtype=bool)
+    ticked[np.arange(draw.size), first] = True
+    if draw.attempt == 0 and count > 1:
+        ticked |= draw.rng.random((draw.size, count)) < draw.rng.uniform(0.05, 0.35, count)
+    frame = pl.DataFrame({name: ticked[:, index] for index, name in enumerate(names)})
+    joined = pl.concat_str([pl.when(pl.col(name)).then(pl.lit(name)) for name in names], separator=" ",
+                           ignore_nulls=True)
+    return frame.select(joined.alias(question.name)).to_series()
+
+
+@drawer("integer")
+def _integer(question: Question, draw: Draw) -> pl.Series:
+    bounds = numeric_bounds(question.constraint, question.name, whole=True)
+    low = int(bounds.low) if bounds.low is not None else None
+    high = int(bounds.high) if bounds.high is not None else None
+    if low is None and high is None:
+        low, high = DEFAULT_INTEGERS
+    elif low is None:
+        low = high - (DEFAULT_INTEGERS[1] - DEFAULT_INTEGERS[0])
+    elif high is None:
+        high = low + (DEFAULT_INTEGERS[1] - DEFAULT_INTEGERS[0])
+    if low > high:
+        low, high = DEFAULT_INTEGERS
+    return pl.Series(question.name, draw.rng.integers(low, high + 1, draw.size), dtype=pl.Int64)
+
+
+@drawer("decimal", "range")
+def _decimal(question: Question, draw: Draw) -> pl.Series:
+    bounds = numeric_bounds(question.constraint, question.name, whole=False)
+    low, high = bounds.low, bounds.high
+    span = DEFAULT_DECIMALS[1] - DEFAULT_DECIMALS[0]
+    if low is None and high is None:
+        low, high = DEFAULT_DECIMALS
+    elif low is None:
+        low = high - span
+    elif high is None:
+        high = low + span
+    if low > high:
+        low, high = DEFAULT_DECIMALS
+    values = np.round(draw.rng.uniform(low, high, draw.size), 2)
+    return pl.Series(question.name, np.clip(values, low, high), dtype=pl.Float64)
+
+
+@drawer("date", "today")
+def _date(question: Question, draw: Draw) -> pl.Series:
+    days = draw.rng.integers(0, FIELDWORK_DAYS, draw.size)
+    start = np.datetime64(draw.start, "D")
+    return pl.Series(question.name, start + days.astype("timedelta64[D]"), dtype=pl.Date)
+
+
+@drawer("start", "end", "dateTime", "datetime")
+def _date_time(question: Question, draw: Draw) -> pl.Series:
+    seconds = draw.rng.integers(0, FIELDWORK_DAYS * 86_400, draw.size).astype("timedelta64[s]")
+    times = np.datetime64(draw.start, "s") + seconds
+    return pl.Series(question.name, times.astype("datetime64[us]")).dt.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@drawer("time")
+def _time(question: Question, draw: Draw) -> pl.Series:
+    minutes = draw.rng.integers(8 * 60, 18 * 60, draw.size)
+    return pl.Series(question.name, [f"{m // 60:02d}:{m % 60:02d}:00" for m in range(24 * 60)]
+                     ).gather(minutes)
+
+
+@drawer("geopoint")
+def _geopoint(question: Question, draw: Draw) -> pl.Series:
+    """Points anywhere on land or sea between the polar circles, with an altitude and an accuracy."""
+    latitude = np.round(draw.rng.uniform(-60.0, 60.0, draw.size), 6)
+    longitude = np.round(draw.rng.uniform(-180.0, 180.0, draw.size), 6)
+    frame = pl.DataFrame({"lat": latitude, "lon": longitude})
+    return frame.select(pl.format("{} {} 0 5", "lat", "lon").alias(question.name)).to_series()
+
+
+@drawer("text", "deviceid", "username", "phonenumber", "email", "simserial", "subscriberid")
+def _text(question: Question, draw: Draw) -> pl.Series:
+    """Short made-up text: the field's name and a number (`synthetic-<name>-<n>` for identifying fields)."""
+    numbers = pl.Series(question.name, draw.rng.integers(1, 10_000, draw.size))
+    prefix = f"synthetic-{question.name}-" if question.identifying else f"{question.name} "
+    return pl.select((pl.lit(prefix) + numbers.cast(pl.Utf8).str.zfill(4)).alias(question.name)).to_series()

@@ -1,10 +1,13 @@
-"""Write synthetic submissions the way KoboToolbox exports them: XLSX and CSV, marked as synthetic.
+"""Write synthetic submissions the way KoboToolbox or ODK Central exports them, marked as synthetic.
 
-Headers are `group/question` (each question's `group_path`); a select_multiple is one space-separated
-column followed by one 0/1 column per choice (`group/question/choice`, empty when not asked); metadata
-columns `_id, _uuid, _submission_time, _index` close the row, as in a Kobo export. File names end in
-`-synthetic`, the XLSX's document properties say so, and a README in the folder lists what was written.
-Output is byte-for-byte the same for the same frame.
+Kobo layout (XLSX and CSV): headers are `group/question` (each question's `group_path`); a select_multiple
+is one space-separated column followed by one 0/1 column per choice (`group/question/choice`, empty when
+not asked); metadata columns `_id, _uuid, _submission_time, _index` close the row. ODK layout (CSV, as
+ODK Central exports it): `SubmissionDate` first, headers `group-question`, a select_multiple as one
+space-separated column, then `meta-instanceID` and `KEY` (`uuid:...`). File names end in `-synthetic`,
+the XLSX's document properties say so, and a README in the folder lists what was written. Output is
+byte-for-byte the same for the same frame. The frame holds one typed column per field plus `_uuid` and
+`_submission_time`, whichever generator made it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import xlsxwriter
 from retour.schema import Instrument
 
 README = "README-synthetic.md"
+LAYOUTS = ("kobo", "odk")
 _FIXED_TIME = dt.datetime(2018, 3, 5, 0, 0, 0)  # document date, fixed so files are reproducible
 
 
@@ -52,6 +56,23 @@ def kobo_table(frame: pl.DataFrame, instrument: Instrument) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
 
+def odk_table(frame: pl.DataFrame, instrument: Instrument) -> pl.DataFrame:
+    """Submissions laid out as an ODK Central CSV export: `group-question` headers, `uuid:` ids."""
+    instance = pl.lit("uuid:") + frame.get_column("_uuid")
+    columns: list[pl.Series | pl.Expr] = [
+        frame.get_column("_submission_time").dt.strftime("%Y-%m-%dT%H:%M:%S.000Z").alias("SubmissionDate")
+    ]
+    for question in instrument.questions:
+        if question.name not in frame.columns:
+            continue
+        values = frame.get_column(question.name)
+        if values.dtype == pl.Date:
+            values = values.dt.strftime("%Y-%m-%d")
+        columns.append(values.rename("-".join((*question.group_path, question.name))))
+    columns += [instance.alias("meta-instanceID"), instance.alias("KEY")]
+    return frame.select(columns)
+
+
 def _xlsx_bytes(table: pl.DataFrame, sheet: str, note: str) -> bytes:
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"strings_to_numbers": False, "strings_to_urls": False,
@@ -79,21 +100,28 @@ def _xlsx_bytes(table: pl.DataFrame, sheet: str, note: str) -> bytes:
     return buffer.getvalue()
 
 
-def _update_readme(directory: Path, stem: str, note: str) -> Path:
+def _update_readme(directory: Path, names: list[str], note: str) -> Path:
+    stem = Path(names[0]).stem
     path = directory / README
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     header = ["# Synthetic data / Données synthétiques", ""]
     entries = sorted(
         {line for line in lines if line.startswith("- ") and f"`{stem}." not in line}
-        | {f"- `{stem}.xlsx`, `{stem}.csv`: {note}"}
+        | {"- " + ", ".join(f"`{name}`" for name in names) + f": {note}"}
     )
     path.write_text("\n".join([*header, *entries]) + "\n", encoding="utf-8")
     return path
 
 
-def export_files(frame: pl.DataFrame, instrument: Instrument, stem: str, note: str) -> dict[str, bytes]:
-    """File name -> content of what `write_export` writes (`stem`-synthetic.xlsx and .csv), in memory."""
+def export_files(frame: pl.DataFrame, instrument: Instrument, stem: str, note: str,
+                 layout: str = "kobo") -> dict[str, bytes]:
+    """File name -> content of what `write_export` writes (`stem`-synthetic.xlsx and .csv in the Kobo
+    layout, `stem`-synthetic.csv in the ODK layout), in memory."""
     stem = stem if stem.endswith("-synthetic") else f"{stem}-synthetic"
+    if layout == "odk":
+        return {f"{stem}.csv": odk_table(frame, instrument).write_csv().encode("utf-8")}
+    if layout != "kobo":
+        raise ValueError(f"unknown export layout {layout!r}; layouts: {', '.join(LAYOUTS)}")
     table = kobo_table(frame, instrument)
     return {
         f"{stem}.xlsx": _xlsx_bytes(table, instrument.form_id or "data", note),
@@ -102,14 +130,14 @@ def export_files(frame: pl.DataFrame, instrument: Instrument, stem: str, note: s
 
 
 def write_export(
-    frame: pl.DataFrame, instrument: Instrument, directory: Path, stem: str, note: str
+    frame: pl.DataFrame, instrument: Instrument, directory: Path, stem: str, note: str, layout: str = "kobo"
 ) -> list[Path]:
-    """Write `stem`-synthetic.xlsx and .csv (Kobo layout) into `directory`; return the files written."""
+    """Write the export of `export_files` into `directory`, and the README; return the files written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, content in export_files(frame, instrument, stem, note).items():
+    for name, content in export_files(frame, instrument, stem, note, layout).items():
         (directory / name).write_bytes(content)
         paths.append(directory / name)
-    readme = _update_readme(directory, paths[0].name.removesuffix(".xlsx"), note)
+    readme = _update_readme(directory, [path.name for path in paths], note)
     return [*paths, readme]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from retour.config import Project
 from retour.dashboard import actions, pages
 from retour.dashboard.auth import Role
 from retour.dashboard.routes.common import chosen_round, round_context
@@ -28,9 +28,11 @@ REGISTER_FILES = (
 
 
 @cache
-def _register(project: Project, stamp: tuple[float, ...]) -> Any:  # stamp: re-read when a file changes
+def _register(root: Path, config_hash: str, stamp: tuple[float, ...]) -> Any:  # re-read when a file changes
     from retour import study
+    from retour.config import load_project
 
+    project = load_project(root)  # keyed by folder, not by Project: its settings hold texts (dicts)
     if not project.path("actors.yaml").exists():
         return None
     return study.load_actor_register(project, edits=False)  # pages lay the stored edits over it
@@ -43,7 +45,7 @@ def register_of(request: Request) -> Any:
         project.path(name).stat().st_mtime if project.path(name).exists() else 0.0 for name in REGISTER_FILES
     )
     try:
-        return _register(project, stamp)
+        return _register(project.root, project.config_hash(), stamp)
     except RetourError as error:
         raise PageError(503, "actors.missing", detail=str(error)) from None
 

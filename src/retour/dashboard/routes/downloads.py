@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from retour.dashboard import exports, pages
+from retour.dashboard.i18n import LANGUAGES
 from retour.dashboard.routes.common import chosen_round, round_context
 from retour.dashboard.web import PageError, dashboard_of, language_of, render, render_text
 
@@ -36,7 +37,9 @@ def factsheet_pdf(request: Request, community_id: str, lang: str | None = None) 
     round_name = chosen_round(request)
     if community_id not in pages.community_ids(dashboard.access, dashboard.labels, round_name):
         raise PageError(404, "error.not_found.title", "error.not_found.body", what=community_id)
-    language = lang if lang in ("fr", "en") else language_of(request)
+    language = lang if lang in LANGUAGES else language_of(request)
+    study = dashboard.project.settings.study
+    boundaries = dashboard.project.path(study.boundaries) if study.boundaries else None
 
     def print_page() -> str:
         content = pages.community(dashboard.access, dashboard.labels, round_name, community_id)
@@ -47,7 +50,9 @@ def factsheet_pdf(request: Request, community_id: str, lang: str | None = None) 
                 **round_context(request, round_name),
                 **content,
                 "lang": language,
-                "map_svg": pages.locator_svg(dashboard.labels, community_id, language),
+                "map_svg": pages.locator_svg(
+                    dashboard.labels, community_id, language, study.country, boundaries
+                ),
                 "min_cell": dashboard.project.settings.estimation.min_cell,
             },
         )

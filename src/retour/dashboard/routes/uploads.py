@@ -41,14 +41,13 @@ def upload(
 ) -> Response:
     dashboard = dashboard_of(request)
     round_name = chosen_round(request, form_round)
-    content = export.file.read(dashboard.max_upload_bytes + 1)
     result, error, status = None, None, 200
     try:
         result = actions.receive_upload(
             dashboard.project,
             dashboard.access,
             export.filename or "export",
-            content,
+            export.file,  # copied to a private temporary file, never kept (issue 22)
             round_name,
             viewer_of(request).name,
             dashboard.max_upload_bytes,

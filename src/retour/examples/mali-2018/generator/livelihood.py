@@ -9,14 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from retour.schema import Instrument
-from retour.synth import calibrate
-from retour.synth.answers import (
+
+from . import calibrate
+from .answers import (
     URBAN,
     Answers,
     choice_probabilities,
     choices_of,
 )
-from retour.synth.population import Assigner
+from .population import Assigner
 
 
 def profile(a: Assigner, answers: Answers) -> None:

@@ -14,8 +14,9 @@ import numpy as np
 import polars as pl
 
 from retour.indicators import PILLARS, Catalogue, derive
-from retour.synth.calibrate import index_scores
-from retour.synth.targets import SERVICES, SynthTargets
+
+from .calibrate import index_scores
+from .targets import SERVICES, SynthTargets
 
 SAMPLE_TOLERANCE = 0.02
 INDEX_TOLERANCE = 0.03

@@ -20,8 +20,9 @@ import numpy as np
 
 from retour.errors import SpecError
 from retour.indicators import PILLARS, Catalogue
-from retour.synth import calibrate
-from retour.synth.targets import Shifts, SynthTargets
+
+from . import calibrate
+from .targets import Shifts, SynthTargets
 
 LATENTS = ("economic", "social", "psychosocial", "education", "mobility")
 # Correlation of the latent levels between people (ASSUMED: moderate, positive except mobility).

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from retour.schema import Instrument
-from retour.synth import calibrate
-from retour.synth.answers import (
+
+from . import calibrate
+from .answers import (
     EMOTIONS,
     NOT_SATISFIED,
     SATISFIED,
@@ -22,7 +23,7 @@ from retour.synth.answers import (
     choices_of,
     put_scale,
 )
-from retour.synth.population import Assigner
+from .population import Assigner
 
 
 def services(a: Assigner, answers: Answers) -> None:
