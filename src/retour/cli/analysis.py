@@ -239,7 +239,7 @@ def needs_command(
     Example:
         retour needs my-study
         retour needs my-study --matrix
-        retour needs my-study --set kayes water priority --why "Boreholes failed since the survey"
+        retour needs my-study --set north_town water priority --why "Boreholes failed since the survey"
     """
     from retour.config import load_project
     from retour.needs import summary
@@ -291,7 +291,7 @@ def actors_command(
     Contacts in actors.yaml are never printed.
 
     Example:
-        retour actors my-study --community kayes
+        retour actors my-study --community north_town
         retour actors my-study --gaps
         retour actors my-study --chains
     """

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from retour import __version__
 from retour.errors import RetourError
+from retour.spreadsheet_safety import neutralise_records
 
 app = typer.Typer(
     name="retour",
@@ -67,7 +68,7 @@ def emit(records: Sequence[Mapping[str, Any]], output: OutputFormat, title: str 
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(neutralise_records(rows))  # opened in spreadsheets: no text runs as a formula
         sys.stdout.write(buffer.getvalue())
     else:
         table = Table(title=title, show_lines=False, header_style="bold")

@@ -22,6 +22,7 @@ from retour.index.tables import rank_probability_table
 from retour.report.context import stamp_text, synthetic_note
 from retour.report.data import ReportData
 from retour.report.i18n import N_, SUPPRESSED, Formatter
+from retour.spreadsheet_safety import neutralise_frame, neutralise_text
 
 VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "deff")
 GAP_VALUE_COLUMNS = ("difference", "se", "ci_low", "ci_high", "statistic", "p_value", "p_adjusted")
@@ -132,7 +133,8 @@ def write_csv(data: ReportData, folder: Path, rank_probabilities: pl.DataFrame |
         if frame.is_empty():
             continue
         path = folder / f"{name}.csv"
-        frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S"), *stamp).write_csv(path)
+        dated = frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S"), *stamp)
+        neutralise_frame(dated).write_csv(path)
         written.append(path)
     return written
 
@@ -141,7 +143,8 @@ class _Workbook:
     """A workbook with the report's formats (header, percent, decimals, suppressed)."""
 
     def __init__(self, path: Path, fmt: Formatter) -> None:
-        self.book = xlsxwriter.Workbook(str(path))
+        # Text is written as text: never read as a formula or a link (names and reasons come from people).
+        self.book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
         self.fmt = fmt
         self.header = self.book.add_format(
             {
@@ -189,13 +192,13 @@ class _Workbook:
         title above the headers when the sheet's name is shorter)."""
         sheet, top = self.sheet(title, short)
         for column, (header, width) in enumerate(zip(headers, widths, strict=True)):
-            sheet.write(top, column, header, self.header)
+            sheet.write(top, column, neutralise_text(header), self.header)
             sheet.set_column(column, column, width)
         for row_number, row in enumerate(rows, start=top + 1):
             for column, (value, cell_format) in enumerate(row):
                 if value is None:
                     continue
-                sheet.write(row_number, column, value, cell_format)
+                sheet.write(row_number, column, neutralise_text(value), cell_format)
         sheet.freeze_panes(top + 1, 0)
         sheet.autofilter(top, 0, top + max(len(rows), 1), len(headers) - 1)
 

@@ -47,7 +47,10 @@ def example_names() -> tuple[str, ...]:
     return tuple(sorted(path.name for path in folder.iterdir() if (path / "retour.toml").is_file()))
 
 
-def example_study_path(name: str = "mali-2018") -> Path:
+DEFAULT_EXAMPLE = "mali-2018"  # the example study `retour init` and `retour demo` use unless told otherwise
+
+
+def example_study_path(name: str = DEFAULT_EXAMPLE) -> Path:
     """Folder of a study shipped inside the package; a ConfigError listing the shipped ones if unknown."""
     if name not in example_names():
         raise ConfigError(f"No example study called '{name}'.",
@@ -67,7 +70,7 @@ class NewStudy:
     kept: tuple[Path, ...]
 
 
-def create_study(target: Path, template: str = "mali-2018", force: bool = False,
+def create_study(target: Path, template: str = DEFAULT_EXAMPLE, force: bool = False,
                  overwrite: bool = False) -> NewStudy:
     """Copy a shipped example study into `target`.
 
@@ -99,7 +102,7 @@ def create_study(target: Path, template: str = "mali-2018", force: bool = False,
     return NewStudy(project=load_project(target), written=tuple(written), kept=tuple(kept))
 
 
-def init_study(target: Path, template: str = "mali-2018", force: bool = False) -> Project:
+def init_study(target: Path, template: str = DEFAULT_EXAMPLE, force: bool = False) -> Project:
     """Create a study folder from a shipped example study (see `create_study`); existing files are kept."""
     return create_study(target, template, force=force).project
 

@@ -28,6 +28,7 @@ OPTIONAL_BLANK = 0.1  # share of optional questions left unanswered where asked
 CONSISTENCY_PASSES = 3  # passes that clear answers whose relevance a later answer made false
 DEFAULT_START = dt.date(2024, 1, 8)  # fieldwork start of a round without a date in retour.toml
 NO_ANSWER = frozenset({"calculate", "note"})
+ROW_REDRAWS = 20  # times a respondent the form would refuse is interviewed again
 
 
 @dataclass(frozen=True)
@@ -146,25 +147,69 @@ def _consistent(frame: pl.DataFrame, instrument: Instrument, draw: Draw) -> pl.D
     return frame
 
 
-def draw_submissions(instrument: Instrument, plan: FormPlan, seed: int) -> pl.DataFrame:
-    """`plan.rows` synthetic submissions of `instrument`, deterministic for `seed`: `_uuid`,
-    `_submission_time` and one typed column per field (as `retour.synth.export` writes them)."""
-    rng = np.random.default_rng(seed)
-    size = plan.rows
-    start = plan.date or DEFAULT_START
-    draw = Draw(rng=rng, size=size, start=start)
-    frame = pl.DataFrame([pl.Series(question.name, [None] * size, dtype=column_type(question))
-                          for question in instrument.questions])
-    design = draw_design(instrument, plan.design, plan.communities, rng, size)
-    everyone = np.ones(size, dtype=bool)
+def _answer_all(frame: pl.DataFrame, instrument: Instrument, design: dict[str, pl.Series],
+                draw: Draw) -> pl.DataFrame:
+    """`frame` (with its design fields) with every other question answered in form order."""
+    everyone = np.ones(frame.height, dtype=bool)
     for question in instrument.questions:
         if question.name in design:
-            frame = frame.with_columns(design[question.name])
-        elif question.type == "calculate":
+            continue
+        if question.type == "calculate":
             frame = _calculate(frame, question, instrument)
         elif question.type not in NO_ANSWER:
             frame = _answer(frame, question, instrument, draw, everyone)
-    frame = _consistent(frame, instrument, draw)
+    return _consistent(frame, instrument, draw)
+
+
+def _incomplete(frame: pl.DataFrame, instrument: Instrument) -> np.ndarray:
+    """Rows the form would refuse: a required question asked but unanswered, or a broken constraint
+    (a required answer whose constraint depends on an optional question left empty, for instance)."""
+    bad = np.zeros(frame.height, dtype=bool)
+    for question in instrument.questions:
+        if question.type in NO_ANSWER or question.name not in frame.columns:
+            continue
+        answered = frame.get_column(question.name).is_not_null().to_numpy()
+        if question.required:
+            asked = _evaluate(frame, _rule(question.relevance, instrument, question.name, frame))
+            bad |= asked & ~answered
+        constraint = _rule(question.constraint, instrument, question.name, frame)
+        if constraint is not None:
+            bad |= answered & ~_evaluate(frame, constraint)
+    return bad
+
+
+def draw_submissions(instrument: Instrument, plan: FormPlan, seed: int) -> pl.DataFrame:
+    """`plan.rows` synthetic submissions of `instrument`, deterministic for `seed`: `_uuid`,
+    `_submission_time` and one typed column per field (as `retour.synth.export` writes them).
+
+    A respondent the form would refuse (see `_incomplete`) is interviewed again, keeping their design
+    fields, up to ROW_REDRAWS times; one still refused after that is an error naming the question."""
+    rng = np.random.default_rng(seed)
+    size = plan.rows
+    start = plan.date or DEFAULT_START
+    frame = pl.DataFrame([pl.Series(question.name, [None] * size, dtype=column_type(question))
+                          for question in instrument.questions])
+    design = draw_design(instrument, plan.design, plan.communities, rng, size)
+    frame = frame.with_columns(*design.values())
+    frame = _answer_all(frame, instrument, design, Draw(rng=rng, size=size, start=start))
+    for attempt in range(1, ROW_REDRAWS + 1):
+        bad = _incomplete(frame, instrument)
+        if not bad.any():
+            break
+        order = pl.Series("_row", np.arange(size))
+        blank = frame.filter(pl.Series(bad)).select(
+            pl.col(name) if name in design else pl.lit(None, dtype).alias(name)
+            for name, dtype in frame.schema.items())
+        redone = _answer_all(blank, instrument, design,
+                             Draw(rng=rng, size=blank.height, start=start, attempt=attempt))
+        frame = (pl.concat([frame.with_columns(order).filter(~pl.Series(bad)),
+                            redone.with_columns(order.filter(pl.Series(bad)))])
+                 .sort("_row").drop("_row"))
+    else:
+        if _incomplete(frame, instrument).any():
+            raise RetourError("The questionnaire cannot be filled in: some required answers never satisfy "
+                              "their constraints.",
+                              "Check the constraints and relevance of the required questions.")
     seconds = rng.integers(0, 14, size) * 86_400 + rng.integers(8 * 3600, 18 * 3600, size)
     times = np.datetime64(dt.datetime.combine(start, dt.time()), "s") + seconds.astype("timedelta64[s]")
     meta = pl.DataFrame([_uuids(rng, size), pl.Series("_submission_time", times.astype("datetime64[us]"))])
