@@ -40,8 +40,8 @@ def test_utf16_catalogue_is_one_error_line(study_dir, capsys):
     catalogue = study_dir / "indicators.toml"
     catalogue.write_text(catalogue.read_text(encoding="utf-8"), encoding="utf-16")
     assert _run(capsys, "estimate", str(study_dir)) == [
-        f"Error: Indicator catalogue {catalogue} is saved as UTF-16, not UTF-8. {SAVE}"
-    ]
+        f"Error: {catalogue}: File indicators.toml is saved as UTF-16, not UTF-8. {SAVE}"
+    ]  # found by the settings check every stage runs first (`retour check` lists the same)
 
 
 def test_a_folder_where_the_settings_file_should_be(study_dir, capsys):

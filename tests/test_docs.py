@@ -88,3 +88,77 @@ def test_every_registry_entry_is_documented():
     for kind, registry in registries.items():
         for name in registry:
             assert f"`{name}`" in methodology, f"{kind} `{name}` is not described in docs/methodology.md"
+
+
+def test_study_files_reference_lists_every_key_each_parser_accepts():
+    from dataclasses import fields
+
+    from retour.indicators import INDICATOR_KEYS, Indicator
+
+    assert INDICATOR_KEYS == {item.name for item in fields(Indicator)}  # the table holds the dataclass
+    reference = (ROOT / "docs" / "study-files.md").read_text(encoding="utf-8")
+    for file, table, keys in GENERATOR.STUDY_FILE_TABLES:
+        assert f"## `{file}`" in reference and f"### {table}" in reference
+        for key in GENERATOR.study_file_keys(keys):
+            assert key.meaning and key.type, f"{file} {table}: key {key.name} has no meaning or type"
+            assert f"| `{key.name}` | {key.type} |" in reference
+
+
+def test_a_key_the_reference_does_not_list_is_refused_with_the_listed_keys(tmp_path):
+    from retour.errors import SpecError
+    from retour.index.spec import INDEX_KEY_DOCS, IndexSpec
+
+    index = tmp_path / "index.toml"
+    index.write_text('normalisation = "minmax"\nnormalization = "rank"\n', encoding="utf-8")
+    with pytest.raises(SpecError) as refused:
+        IndexSpec.from_toml(index, ())
+    assert "unknown key(s) normalization." in refused.value.message
+    listed = sorted(key.name for key in INDEX_KEY_DOCS)
+    assert refused.value.hint == f"Keys allowed: {', '.join(listed)}."
+
+
+def test_a_key_the_reference_does_not_list_is_refused_in_every_study_file(example_dir):
+    """Each parser names the file, the entry, the key and the keys docs/study-files.md lists (issue 16)."""
+    import tomllib
+
+    from retour import actors, needs
+    from retour.errors import SpecError
+    from retour.indicators import CATALOGUE_KEY_DOCS, CHOICE_SHARE_KEY_DOCS, GROUP_KEY_DOCS, check_catalogue
+    from retour.keydocs import allowed_keys_hint
+    from retour.report.narrative import REGISTER_KEY_DOCS, parse_communities
+    from retour.schema import load_instrument
+
+    raw = tomllib.loads((example_dir / "indicators.toml").read_text(encoding="utf-8"))
+    raw["groups"][0]["colour"] = "red"
+    raw["choice_shares"][0]["pillar"] = "social"
+    raw["indicator"] = []
+    _, problems = check_catalogue(raw, load_instrument(example_dir / "instrument.xlsx"), "indicators.toml")
+    assert {(p.source, p.column, p.hint) for p in problems} == {
+        ("indicators.toml", "groups[1].colour", allowed_keys_hint(GROUP_KEY_DOCS)),
+        ("indicators.toml", "choice_shares[1].pillar", allowed_keys_hint(CHOICE_SHARE_KEY_DOCS)),
+        ("indicators.toml", "indicator", allowed_keys_hint(CATALOGUE_KEY_DOCS)),
+    }
+
+    issue = {"id": "water", "label_fr": "Eau", "label_en": "Water", "dimension": "social", "notes": ""}
+    with pytest.raises(SpecError) as refused:
+        needs.parse_spec({"issues": [issue]})
+    assert refused.value.message.splitlines()[1] == (
+        "  - needs.toml, entry 'water', field 'notes': is not a key of an issue. Hint: Keys allowed: "
+        "dimension, id, indicators, label_en, label_fr, note_en, note_fr, outside_reach, rules.")
+    with pytest.raises(SpecError) as refused:
+        parse_communities({"communities": [{"id": "k", "name": "K", "type": "rural"}], "typos": {}})
+    assert refused.value.message.splitlines()[1] == (
+        "  - communities.yaml, field 'typos': is not a top-level key of the register. Hint: "
+        + allowed_keys_hint(REGISTER_KEY_DOCS))
+
+    problems = []
+    actors.parse_actors({"actors": [{"id": "a", "name": "A", "kind": "ngo", "scope": "national",
+                                     "website": "x"}]}, [], [], problems)
+    actors.parse_recommendations({"recommendations": [{"id": "r", "comunity": "k"}]}, [], [], [], problems)
+    unknown = [p.describe() for p in problems if "is not a key" in p.message]
+    assert unknown == [
+        "actors.yaml, entry 'a', field 'website': is not a key of an actor. Hint: "
+        + allowed_keys_hint(actors.ACTOR_KEY_DOCS),
+        "recommendations.yaml, entry 'r', field 'comunity': is not a key of a recommendation. Hint: "
+        + allowed_keys_hint(actors.RECOMMENDATION_KEY_DOCS),
+    ]

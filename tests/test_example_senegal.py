@@ -398,26 +398,12 @@ def dashboard_url(study):
     yield from serve(study)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from browser.conftest import CHROMIUM, CHROMIUM_ARGS
-
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.mark.slow
 @pytest.mark.browser
-def test_dashboard_pages_show_the_study_communes_and_labels(chromium, dashboard_url):
+def test_dashboard_pages_show_the_study_communes_and_labels(browser, dashboard_url):
     from dashboard_fixtures import PASSWORD
 
-    page = chromium.new_context(viewport={"width": 1360, "height": 900}).new_page()
+    page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
     page.goto(f"{dashboard_url}/login")
     page.fill("input[name=username]", "ana")
     page.fill("input[name=password]", PASSWORD)

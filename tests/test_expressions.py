@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from retour.errors import SpecError
 from retour.expressions import parse, referenced_choices, referenced_fields, to_polars
+from retour.indicators import Indicator, indicator_expression
 from retour.schema import Choice, Instrument, Question
 
 
@@ -66,8 +67,9 @@ FRAME = pl.DataFrame(
         ("${paid_job} = 'yes' or ${iga} = 'yes'", [True, False, None, None]),
         ("${paid_job} = 'yes' and ${iga} = 'yes'", [False, False, False, False]),
         ("${a} >= 15 and ${a} <= 34", [True, False, None, True]),
-        ("selected(${platforms}, 'whatsapp')", [True, False, None, False]),
-        ("count-selected(${platforms})", [2.0, 0.0, None, 1.0]),
+        ("selected(${platforms}, 'whatsapp')", [True, False, False, False]),  # ODK: a skip is empty
+        ("count-selected(${platforms})", [2.0, 0.0, 0.0, 1.0]),
+        ("selected(${platforms}, ${paid_job})", [False, False, False, False]),
         ("if(${a} < 18, 'minor', 'adult')", ["minor", "adult", "adult", "adult"]),
         ("not(${paid_job} = 'yes')", [False, True, None, True]),
         ("${a} + ${b} * 2", [21.0, 40.0, None, 34.0]),
@@ -223,3 +225,22 @@ def test_selected_and_count_selected_agree_with_python(answers, choice):
         choice in answer for answer in answers
     ]
     assert evaluate("count-selected(${platforms})", frame) == [float(len(answer)) for answer in answers]
+
+
+def test_selected_on_a_skipped_question_is_false_so_a_share_of_all_youth_counts_everyone():
+    """ODK evaluates selected() of a question skipped by relevance as false (issue 16): an indicator over
+    everyone keeps those who were not asked in its denominator; a universe narrows it to those asked."""
+    youth = pl.DataFrame({"paid_job": ["yes", "yes", "no", "no"],  # platforms asked only when paid_job = yes
+                          "platforms": ["whatsapp", "viber", None, None]})
+    share = Indicator(id="uses_whatsapp", label_fr="", label_en="",
+                      formula="selected(${platforms}, 'whatsapp')")
+    of_those_asked = Indicator(id="uses_whatsapp_if_working", label_fr="", label_en="",
+                               formula=share.formula, universe="${paid_job} = 'yes'")
+    values = youth.select(indicator_expression(share, INSTRUMENT),
+                          indicator_expression(of_those_asked, INSTRUMENT))
+    assert values["uses_whatsapp"].to_list() == [1.0, 0.0, 0.0, 0.0]
+    assert values["uses_whatsapp"].mean() == 0.25  # a share of all youth, not of the two asked
+    assert values["uses_whatsapp_if_working"].to_list() == [1.0, 0.0, None, None]
+    assert values["uses_whatsapp_if_working"].mean() == 0.5
+    counted = youth.select(to_polars("count-selected(${platforms})", INSTRUMENT).alias("n"))["n"].to_list()
+    assert counted == [1.0, 1.0, 0.0, 0.0]

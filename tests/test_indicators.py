@@ -278,7 +278,7 @@ def derived(instrument, catalogue):
         ("paid_job_or_iga", [1.0, 0.0, 1.0, None]),
         ("debt_above_monthly_income", [1.0, 0.0, None, None]),  # r3 has debts of unknown size: missing
         ("left_school_early", [1.0, 0.0, 0.0, None]),
-        ("left_school_to_work", [1.0, 0.0, 0.0, None]),
+        ("left_school_to_work", [1.0, 0.0, 0.0, 0.0]),  # r4 gave no reason 'work': selected() is false
         ("reached_high_school_or_more", [0.0, 0.0, 1.0, None]),  # r2 never went to school: 0, not missing
         ("satisfied_housing", [1.0, 0.0, None, None]),
         ("off_grid", [0.0, 1.0, None, None]),

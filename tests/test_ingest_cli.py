@@ -67,18 +67,56 @@ def test_ingesting_the_same_file_again_says_nothing_changed(study, capsys):
 def test_after_a_settings_fix_the_same_file_is_checked_again(study, capsys):
     settings = study / "retour.toml"
     good = settings.read_text(encoding="utf-8")
-    settings.write_text(good.replace('psu = "cluster"', 'psu = "grappe"'), encoding="utf-8")
+    settings.write_text(good.replace('psu = "cluster"', 'psu = "months_abroad"'), encoding="utf-8")
     main(["ingest", str(study), str(DATA / "mini_kobo.csv"), "--round", "baseline", "--format", "json"])
     first = {r["item"]: r["count"] for r in json.loads(capsys.readouterr().out) if r["item"] != "problem"}
-    assert first["accepted"] == 0 and first["quarantined"] == 8  # the design names a field the form lacks
+    assert first["accepted"] == 4 and first["quarantined"] == 4  # the design names a field half the rows skip
     settings.write_text(good, encoding="utf-8")
     main(["ingest", str(study), str(DATA / "mini_kobo.csv"), "--round", "baseline", "--format", "json"])
     out, err = capsys.readouterr()
     again = {r["item"]: r["count"] for r in json.loads(out) if r["item"] != "problem"}
     assert "already ingested" not in err
-    assert again["accepted"] == 8 and again["new"] == 8 and again["released"] == 8
+    assert again["accepted"] == 8 and again["new"] == 4 and again["released"] == 4
     main(["ingest", str(study), str(DATA / "mini_kobo.csv"), "--round", "baseline"])
     assert "was already ingested into round 'baseline' (batch 2): nothing changed." in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("psu", "error"), [
+    ("grappe", "Error: mini_kobo.csv: every row lacks the design column 'grappe' ([design] psu). If the "
+               "export names it 'cluster', write psu = \"cluster\" under [design] in retour.toml.\n"),
+    ("clustr", "Error: mini_kobo.csv: every row lacks the design column 'clustr' ([design] psu). If the "
+               "export names it 'cluster', write psu = \"cluster\" under [design] in retour.toml.\n"),
+    ("zz", "Error: mini_kobo.csv: every row lacks the design column 'zz' ([design] psu). Write psu = "
+           "\"...\" under [design] in retour.toml with the export's name for it, or add 'zz' to the "
+           "questionnaire and export again.\n"),
+])
+def test_an_export_without_a_design_column_stops_with_the_settings_line_to_write(study, capsys, psu, error):
+    settings = study / "retour.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace('psu = "cluster"', f'psu = "{psu}"'),
+                        encoding="utf-8")
+    with pytest.raises(SystemExit) as stopped:
+        main(["ingest", str(study), str(DATA / "mini_kobo.csv"), "--round", "baseline"])
+    assert stopped.value.code == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", error)
+    main(["problems", str(study), "--format", "csv"])
+    assert capsys.readouterr().out == "round,file,row,uuid,column,value,code,severity,message,hint\n"
+
+
+def test_a_missing_design_column_names_the_closest_column_of_the_export(study):
+    from retour.ingest import ingest
+    from retour.schema import load_instrument
+
+    batch = ingest(DATA / "mini_kobo.csv", load_instrument(study / "instrument.xlsx"),
+                   design=("community", "clustr", "weight"), secret=b"x" * 32)
+    [problem] = [p for p in batch.problems if p.code == "missing_design_column"]
+    assert (problem.column, problem.value) == ("clustr", "cluster")
+    assert problem.translations["en"][1] == (
+        "If the export names it 'cluster', write 'cluster' in place of 'clustr' under [design] in "
+        "retour.toml.")
+    assert problem.translations["fr"][1] == (
+        "Si l'export le nomme « cluster », écrivez « cluster » à la place de « clustr » sous [design] dans "
+        "retour.toml.")
 
 
 def test_a_clean_export_in_csv_format(study, capsys):

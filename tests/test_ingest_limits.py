@@ -166,3 +166,41 @@ def test_a_workbook_is_held_to_its_cell_span_text_length_and_unzipped_size():
     with pytest.raises(IngestError, match="2 MB once unzipped, over the limit of 1 "):
         readers.read_kobo_xlsx(buffer.getvalue(), Path("big.xlsx"),
                                IngestSettings(max_xlsx_uncompressed_mb=1))
+
+
+def _senegal_export() -> tuple[Path, bytes]:
+    example = Path(__file__).resolve().parent.parent / "src" / "retour" / "examples" / "senegal-2025"
+    return example, (example / "data" / "baseline-synthetic.csv").read_bytes()
+
+
+def test_an_export_cut_in_its_last_row_is_reported_as_truncated(tmp_path):
+    from retour.ingest import read_export
+    from retour.schema import load_instrument
+
+    example, data = _senegal_export()
+    rows = data.count(b"\n") - 1  # data rows of the whole file (it ends with a line end)
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(data[:-40])  # a download stopped 40 bytes before the end
+    with pytest.raises(IngestError) as refused:
+        read_export(cut, load_instrument(example / "instrument.xlsx"))
+    assert str(refused.value).startswith(
+        f"{cut} ends in the middle of data row {rows} (line {rows + 1} of the file, spreadsheet row "
+        f"{rows + 1}): it has ")
+    assert "Was the file cut while copying or downloading?" in str(refused.value)
+    whole = tmp_path / "whole.csv"
+    whole.write_bytes(data.rstrip(b"\r\n"))  # no line end after a complete last row is fine
+    assert read_export(whole, load_instrument(example / "instrument.xlsx")).frame.height == rows
+
+
+def test_a_header_only_export_says_it_has_no_data_rows(tmp_path):
+    example, data = _senegal_export()
+    study = tmp_path / "study"
+    init_study(study, "senegal-2025")
+    header = tmp_path / "header.csv"
+    header.write_bytes(data.split(b"\n", 1)[0] + b"\n")
+    done = subprocess.run([sys.executable, "-m", "retour.cli", "ingest", str(study), str(header), "--round",
+                           "baseline"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: {header} has a header but no data rows. Export again with the submissions (check the "
+        "export's filters and dates).")

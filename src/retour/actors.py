@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from retour.keydocs import KeyDoc, allowed_keys_hint, unknown_keys
 from retour.registers import (
     SpecProblem,
     entries,
@@ -50,6 +51,71 @@ FRAMING_LABELS = {
     "support_lasting_reintegration": ("Support lasting reintegration", "Favoriser une réintégration durable"),
 }
 _ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+
+# The keys of the three register files and of their entries (docs/study-files.md is generated from
+# them; the parsers refuse any other key).
+_ID_DOC = KeyDoc("id", "text", "", "Stable identifier: lower-case letters, digits and `_`.")
+ACTORS_FILE_KEY_DOCS = (
+    KeyDoc("actors", "list of mappings", "", "The actors (keys below)."),
+    KeyDoc("categories", "list of mappings", "none", "Categories of structural partners (keys below); "
+           "when given, actors' `categories` must be among them."),
+)
+CATEGORY_KEY_DOCS = (
+    _ID_DOC,
+    KeyDoc("label_fr", "text", "", "What French readers see."),
+    KeyDoc("label_en", "text", "", "What English readers see."),
+)
+ACTOR_KEY_DOCS = (
+    _ID_DOC,
+    KeyDoc("name", "text", "", "The actor's name as printed."),
+    KeyDoc("kind", "text", "", "What sort of organisation it is.", KINDS),
+    KeyDoc("scope", "text", "community", "Works in the communities listed, or nationally.", SCOPES),
+    KeyDoc("communities", "list of texts", "required but for a national actor", "Community ids "
+           "(communities.yaml) it works in."),
+    KeyDoc("dimensions", "list of texts", "none", "The dimensions it works on.", DIMENSIONS),
+    KeyDoc("uncertain_dimensions", "boolean", "false", "The dimensions are inferred, not recorded."),
+    KeyDoc("issues", "list of texts", "none", "Issue ids of needs.toml it can address: what matches "
+           "actors to needs."),
+    KeyDoc("categories", "list of texts", "none", "Its categories of structural partner (ids under "
+           "`categories:`)."),
+    KeyDoc("listed_in", "list of texts", "none", "Where the study lists the actor (free tags)."),
+    KeyDoc("description_fr", "text", "none", "What it does, in French (give both languages or neither)."),
+    KeyDoc("description_en", "text", "none", "What it does, in English."),
+    KeyDoc("strengths_fr", "text", "none", "Its strengths, in French (editable in the dashboard)."),
+    KeyDoc("strengths_en", "text", "none", "Its strengths, in English."),
+    KeyDoc("weaknesses_fr", "text", "none", "Its weaknesses, in French (editable in the dashboard)."),
+    KeyDoc("weaknesses_en", "text", "none", "Its weaknesses, in English."),
+    KeyDoc("contact", "text", "none", "How to reach it; never printed unless asked for."),
+)
+VALUE_CHAINS_FILE_KEY_DOCS = (
+    KeyDoc("value_chains", "list of mappings", "", "The value chains (keys below)."),
+)
+VALUE_CHAIN_KEY_DOCS = (
+    _ID_DOC,
+    KeyDoc("label_fr", "text", "", "What French readers see."),
+    KeyDoc("label_en", "text", "", "What English readers see."),
+    KeyDoc("communities", "list of texts", "none", "Community ids (communities.yaml) the chain concerns."),
+    KeyDoc("partners", "list of texts", "none", "Actor ids (actors.yaml) of its partners."),
+    KeyDoc("communities_uncertain", "boolean", "false", "The communities are inferred, not recorded."),
+    KeyDoc("note_fr", "text", "none", "A note, in French."),
+    KeyDoc("note_en", "text", "none", "A note, in English."),
+)
+RECOMMENDATIONS_FILE_KEY_DOCS = (
+    KeyDoc("recommendations", "list of mappings", "", "The recommendations (keys below)."),
+)
+RECOMMENDATION_KEY_DOCS = (
+    _ID_DOC,
+    KeyDoc("community", "text", "", "The community id (communities.yaml) it is for."),
+    KeyDoc("title_fr", "text", "", "Its title, in French."),
+    KeyDoc("title_en", "text", "", "Its title, in English."),
+    KeyDoc("what_fr", "text", "", "What is recommended, in French."),
+    KeyDoc("what_en", "text", "", "What is recommended, in English."),
+    KeyDoc("needs", "list of texts", "none", "Issue ids of needs.toml it answers."),
+    KeyDoc("partners", "list of texts", "none", "Actor ids (actors.yaml) of potential partners."),
+    KeyDoc("framing", "text", "", "Which aim it serves.", FRAMINGS),
+    KeyDoc("framing_inferred", "boolean", "false", "The framing is inferred, not recorded."),
+    KeyDoc("source", "text", "fiche", "Where the recommendation comes from."),
+)
 
 
 @dataclass(frozen=True)
@@ -158,18 +224,30 @@ def _check_id(value: str, source: str, label: str | int, seen: set[str], problem
     seen.add(value)
 
 
-def _identified_entries(raw: Any, key: str, noun: str, source: str,
-                        problems: list[SpecProblem]) -> Iterator[tuple[Mapping[str, Any], str | int, str]]:
+def _unknown_keys(entry: Mapping[str, Any], keys: Sequence[KeyDoc], what: str, source: str,
+                  label: str | int | None, problems: list[SpecProblem]) -> None:
+    """A problem for each key of `entry` that `keys` does not declare, naming the keys allowed."""
+    problems += [problem(source, label, key, None, f"is not a key of {what}.", allowed_keys_hint(keys))
+                 for key in unknown_keys(entry, keys)]
+
+
+def _identified_entries(raw: Any, key: str, noun: str, source: str, problems: list[SpecProblem],
+                        keys: Sequence[KeyDoc], file_keys: Sequence[KeyDoc]
+                        ) -> Iterator[tuple[Mapping[str, Any], str | int, str]]:
     """Each mapping listed under `key`, with its label (its id, else its position) and its checked id.
 
-    Entries that are not mappings, and ids that are malformed or used twice, are recorded as problems.
+    Entries that are not mappings, ids that are malformed or used twice, and keys of the file
+    (`file_keys`) or of an entry (`keys`) that are not declared are recorded as problems.
     """
+    if isinstance(raw, Mapping):
+        _unknown_keys(raw, file_keys, "the top level", source, None, problems)
     seen: set[str] = set()
     for position, entry in enumerate(entries(raw, key), start=1):
         if not isinstance(entry, Mapping):
             problems.append(problem(source, position, None, entry, f"{noun} must be a mapping."))
             continue
         label = entry["id"] if isinstance(entry.get("id"), str) else position
+        _unknown_keys(entry, keys, noun, source, label, problems)
         entry_id = text_field(entry, "id", source, label, problems)
         _check_id(entry_id, source, label, seen, problems)
         yield entry, label, entry_id
@@ -200,7 +278,14 @@ def parse_actors(raw: Any, community_ids: Collection[str], issue_ids: Collection
     actors = []
     categories = {c["id"] for c in entries(raw, "categories") if isinstance(c, Mapping) and "id" in c} \
         if isinstance(raw, Mapping) else set()
-    for entry, label, actor_id in _identified_entries(raw, "actors", "an actor", source, problems):
+    for position, category in enumerate(entries(raw, "categories") if isinstance(raw, Mapping) else [],
+                                        start=1):
+        if isinstance(category, Mapping):
+            _unknown_keys(category, CATEGORY_KEY_DOCS, "a category", source, category.get("id", position),
+                          problems)
+    listed = _identified_entries(raw, "actors", "an actor", source, problems, ACTOR_KEY_DOCS,
+                                 ACTORS_FILE_KEY_DOCS)
+    for entry, label, actor_id in listed:
         scope = entry.get("scope", "community")
         if scope not in SCOPES:
             problems.append(problem(source, label, "scope", scope, "is not a scope.",
@@ -245,7 +330,9 @@ def parse_value_chains(raw: Any, community_ids: Collection[str], actor_ids: Coll
                        source: str = VALUE_CHAINS_FILE) -> tuple[ValueChain, ...]:
     """Value chains of a parsed `value_chains.yaml` (a list under `value_chains`)."""
     chains = []
-    for entry, label, chain_id in _identified_entries(raw, "value_chains", "a value chain", source, problems):
+    listed = _identified_entries(raw, "value_chains", "a value chain", source, problems, VALUE_CHAIN_KEY_DOCS,
+                                 VALUE_CHAINS_FILE_KEY_DOCS)
+    for entry, label, chain_id in listed:
         communities = list_field(entry, "communities", source, label, problems)
         _check_members(communities, community_ids, source, str(label), "communities", "community", problems)
         partners = list_field(entry, "partners", source, label, problems)
@@ -266,7 +353,8 @@ def parse_recommendations(raw: Any, community_ids: Collection[str], issue_ids: C
                           source: str = RECOMMENDATIONS_FILE) -> tuple[Recommendation, ...]:
     """Recommendations of a parsed `recommendations.yaml` (a list under `recommendations`)."""
     found = []
-    listed = _identified_entries(raw, "recommendations", "a recommendation", source, problems)
+    listed = _identified_entries(raw, "recommendations", "a recommendation", source, problems,
+                                 RECOMMENDATION_KEY_DOCS, RECOMMENDATIONS_FILE_KEY_DOCS)
     for entry, label, recommendation_id in listed:
         community = text_field(entry, "community", source, label, problems)
         if community:

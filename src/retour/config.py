@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from retour.errors import ConfigError
 from retour.textfiles import read_toml_file
@@ -229,17 +230,62 @@ class ReportSettings(_Section):
         return pick_text(self.organisation, language)
 
 
+class StoreSettings(_Section):
+    """How retour keeps the study store and the files it writes (issue 22)."""
+
+    backups_kept: int = Field(default=3, ge=0,
+                              description="Copies of the store kept in backups/ (taken before each ingest "
+                              "and each migration, and by `retour backup`); the oldest go first; 0 keeps "
+                              "none.")
+    private_files: bool = Field(default=True,
+                                description="Create the store, its backups, secrets and everything under "
+                                "out/ readable by their owner only (files 0600, folders 0700); false keeps "
+                                "the system's default modes, e.g. to share out/ with a group.")
+
+
 class DashboardSettings(_Section):
     session_minutes: int = Field(default=480, ge=5, le=10080,
-                                 description="Minutes a dashboard login stays valid without signing in again.")
+                                 description="Minutes a dashboard login stays valid without signing in again "
+                                 "(however active the user is).")
+    session_idle_minutes: int = Field(default=60, ge=5, le=10080,
+                                      description="Minutes without any request after which a dashboard "
+                                      "session ends (checked to the minute).")
+    secure_cookies: bool = Field(default=False,
+                                 description="Mark the dashboard's cookies Secure, so browsers send them "
+                                 "over HTTPS only; set it when a reverse proxy serves the dashboard over "
+                                 "HTTPS (or use `retour serve --secure-cookies`).")
     login_attempts_per_minute: int = Field(default=5, ge=1,
-                                           description="Failed logins allowed per user name and address "
-                                           "in one minute before the dashboard refuses further attempts.")
+                                           description="Failed logins allowed per client address in one "
+                                           "minute before the dashboard refuses further attempts from it.")
+    login_attempts_per_account: int = Field(default=10, ge=1,
+                                            description="Failed logins allowed per user name in one minute, "
+                                            "from all addresses together, before that account refuses "
+                                            "further attempts for the rest of the minute.")
+    password_checks: int = Field(default=2, ge=1, le=64,
+                                 description="Password checks the dashboard runs at once (each takes 64 MiB "
+                                 "for Argon2); a login arriving while all are busy gets 429 at once.")
+    trusted_proxies: tuple[str, ...] = Field(default=(),
+                                             description="Addresses or networks (`10.0.0.0/8`) of the "
+                                             "reverse proxies whose X-Forwarded-For and X-Forwarded-Proto "
+                                             "headers are believed; empty: none is, and the client address "
+                                             "is the connection's.")
     upload_max_mb: float = Field(default=20.0, gt=0,
                                  description="Largest survey export (in MB) an analyst may upload.")
     secret_env: str = Field(default="RETOUR_DASHBOARD_SECRET",
-                            description="Environment variable holding the key that signs dashboard sessions; "
-                            "when unset, a key is generated once and kept in the study folder.")
+                            description="Environment variable holding the key the dashboard's form tokens "
+                            "(CSRF) are made with; when unset, a key is generated once and kept in the study "
+                            "folder.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy)  # strict, as uvicorn reads it: 10.0.0.0/8, not 10.0.0.1/8
+            except ValueError:
+                raise ValueError(f"'{proxy}' is not an IP address or network "
+                                 f"(write e.g. \"127.0.0.1\" or \"10.0.0.0/8\")") from None
+        return proxies
 
 
 class Settings(_Section):
@@ -257,6 +303,7 @@ class Settings(_Section):
     scoring: ScoringSettings = ScoringSettings()
     report: ReportSettings = ReportSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    store: StoreSettings = StoreSettings()
 
     @model_validator(mode="after")
     def _rounds_unique(self) -> Settings:
@@ -341,7 +388,11 @@ def load_project(root: Path) -> Project:
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"Study folder {root} does not exist.", "Create one with: retour init DIR")
-    return Project(root=root.resolve(), settings=load_settings(root / SETTINGS_FILE))
+    settings = load_settings(root / SETTINGS_FILE)
+    from retour.private_files import keep_files_private
+
+    keep_files_private(settings.store.private_files)  # what this study's commands write stays private
+    return Project(root=root.resolve(), settings=settings)
 
 
 def settings_table() -> list[dict[str, str]]:

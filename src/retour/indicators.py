@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import polars as pl
 from retour.config import DesignSettings, pick_text
 from retour.errors import EstimationError, Problem, SpecError
 from retour.expressions import referenced_choices, referenced_fields, translate
+from retour.keydocs import KeyDoc, allowed_keys_hint, key_names, unknown_keys
 from retour.schema import Instrument
 from retour.textfiles import read_toml_file
 
@@ -144,9 +145,9 @@ def _fiche_panel(entry: Any, where: str, themes: set[str], problems: list[Proble
                                  'title = {...}}.'))
         return None
     kind, theme = str(entry.get("kind", "")), str(entry.get("theme", ""))
-    for key in sorted(set(entry) - {"kind", "theme", "title", "note"}):
-        problems.append(_problem("unknown_key", f"{where}.{key}", f"unknown key '{key}'.", None,
-                                 "Keys of a panel: kind, theme, title, note."))
+    for key in unknown_keys(entry, FICHE_PANEL_KEY_DOCS):
+        problems.append(_problem("unknown_key", f"{where}.{key}", f"unknown key '{key}' in a panel.", None,
+                                 allowed_keys_hint(FICHE_PANEL_KEY_DOCS)))
     if kind not in PANEL_KINDS:
         problems.append(_problem("bad_panel_kind", f"{where}.kind", f"panel kind '{kind}' is unknown.", kind,
                                  f"Use one of {', '.join(PANEL_KINDS)}."))
@@ -185,9 +186,10 @@ def parse_fiche_blocks(raw: Any, indicators: tuple[Indicator, ...], problems: li
             problems.append(_problem("bad_block_id", f"{where}.id",
                                      f"'{identifier}' is not a new valid block id.", identifier,
                                      "Give each block its own id: lower-case letters, digits and _."))
-        for key in sorted(set(entry) - {"id", "title", "note", "panels"}):
-            problems.append(_problem("unknown_key", f"{where}.{key}", f"unknown key '{key}'.", None,
-                                     "Keys of a fiche block: id, title, note, panels."))
+        for key in unknown_keys(entry, FICHE_BLOCK_KEY_DOCS):
+            problems.append(_problem("unknown_key", f"{where}.{key}",
+                                     f"unknown key '{key}' in fiche block '{identifier}'.", None,
+                                     allowed_keys_hint(FICHE_BLOCK_KEY_DOCS)))
         panels = entry.get("panels", [])
         themes = {indicator.theme for indicator in indicators if indicator.fiche_block == identifier}
         found = [_fiche_panel(panel, f"{where}.panels[{position}]", themes, problems)
@@ -285,6 +287,9 @@ def _expand_choice_shares(
 ) -> list[dict[str, Any]]:
     """One proportion per choice of a select question: `${f} = 'c'` or `selected(${f}, 'c')`."""
     name = str(entry.get("field", ""))
+    problems += [_problem("unknown_key", f"{where}.{key}", f"unknown key '{key}' in the choice shares of "
+                          f"'{name}'.", None, allowed_keys_hint(CHOICE_SHARE_KEY_DOCS))
+                 for key in unknown_keys(entry, CHOICE_SHARE_KEY_DOCS)]
     if not instrument.has(name) or instrument.question(name).type not in SELECT_TYPES:
         problems.append(
             _problem(
@@ -379,7 +384,89 @@ def _check_expression(
         )
 
 
-INDICATOR_KEYS = frozenset(item.name for item in fields(Indicator))
+# The keys of an `[[indicators]]` entry (docs/study-files.md is generated from them; a test holds them
+# to the fields of Indicator).
+INDICATOR_KEY_DOCS = (
+    KeyDoc("id", "text", "", "Stable identifier: lower-case letters, digits and `_`, starting with a "
+           "letter."),
+    KeyDoc("label_fr", "text", "", "What French readers see."),
+    KeyDoc("label_en", "text", "", "What English readers see."),
+    KeyDoc("short_label_fr", "text", "derived from the label", "A few words for chart bars, in French."),
+    KeyDoc("short_label_en", "text", "derived from the label", "A few words for chart bars, in English."),
+    KeyDoc("formula", "XLSForm expression", "", "Over the questionnaire's fields: a condition for a "
+           "proportion (1 when true), a number for a mean (see Formulas in docs/catalogue.md)."),
+    KeyDoc("universe", "XLSForm condition", EVERYONE, "Who is in the denominator; a missing answer inside "
+           "it is missing, not \"no\"."),
+    KeyDoc("kind", "text", "proportion", "A share of respondents or a mean.", KINDS),
+    KeyDoc("higher_is_better", "boolean", "none (descriptive)", "Direction; required when the indicator "
+           "feeds a pillar."),
+    KeyDoc("pillar", "text", "none", "The pillar index the indicator feeds.", (*PILLARS, "none")),
+    KeyDoc("theme", "text", "other", "Grouping in tables and fact-sheet panels (named under [themes])."),
+    KeyDoc("weight", "number", "1", "Weight within its pillar."),
+    KeyDoc("fiche_block", "text", "not on the fact sheet",
+           "The fact-sheet block the indicator is printed in."),
+)
+INDICATOR_KEYS = key_names(INDICATOR_KEY_DOCS)
+_TEXTS = "table: language = text"
+CATALOGUE_KEY_DOCS = (
+    KeyDoc("indicators", "list of tables", "none", "The indicators, in catalogue order (keys below)."),
+    KeyDoc("choice_shares", "list of tables", "none", "One proportion per choice of a select question "
+           "(keys below); they follow the indicators."),
+    KeyDoc("groups", "list of tables", "none", "The breakdowns of results (keys below)."),
+    KeyDoc("fiche_blocks", "list of tables", "one block per `fiche_block` named, tiles only",
+           "The community fact sheet's blocks, in order (keys below)."),
+    KeyDoc("themes", "table", "none", "Names of the themes by language (keys below)."),
+    KeyDoc("area_types", "table: community id = text", "none", "Area type of each community, used when "
+           "there is no communities.yaml."),
+)
+CHOICE_SHARE_KEY_DOCS = (
+    KeyDoc("field", "text", "", "A select_one or select_multiple question; each of its choices gives an "
+           "indicator (`${field} = 'choice'` or `selected(${field}, 'choice')`)."),
+    KeyDoc("id_prefix", "text", "the field's name and `_`", "Put before each choice's name to make the "
+           "indicator id."),
+    KeyDoc("label_fr", "text", "{choice}", "French label; `{choice}` stands for the choice's French label."),
+    KeyDoc("label_en", "text", "{choice}", "English label; `{choice}` stands for the choice's English "
+           "label."),
+    KeyDoc("skip", "list of texts", "none", "Choices that give no indicator."),
+    KeyDoc("universe", "XLSForm condition", EVERYONE, "Who is in the denominator of each share."),
+    KeyDoc("theme", "text", "other", "Theme of the indicators (a share_bars or top_shares panel draws "
+           "one theme)."),
+    KeyDoc("fiche_block", "text", "not on the fact sheet", "The fact-sheet block the shares are drawn in."),
+)
+GROUP_KEY_DOCS = (
+    KeyDoc("id", "text", "", "Stable identifier of the breakdown (a column of the estimates)."),
+    KeyDoc("label_fr", "text", "the id", "What French readers see."),
+    KeyDoc("label_en", "text", "the id", "What English readers see."),
+    KeyDoc("levels", "list of texts", "", "The levels; a respondent whose value is none of them is in no "
+           "level."),
+    KeyDoc("expression", "XLSForm expression", "or `source`", "Gives each respondent a level (a text)."),
+    KeyDoc("source", "text", "or `expression`", "Take the level from the community's area type (in "
+           "communities.yaml) instead of an expression.", (GROUP_SOURCE_REGISTER,)),
+    KeyDoc("compare", "list of two texts", "no gaps", "Two levels [a, b] whose gap a - b is estimated and "
+           "tested."),
+    KeyDoc("level_labels", "table: level = {language = text}", "the level ids", "Names of the levels by "
+           "language."),
+)
+FICHE_BLOCK_KEY_DOCS = (
+    KeyDoc("id", "text", "", "The block's id, named by indicators' `fiche_block`: lower-case letters, "
+           "digits and `_`."),
+    KeyDoc("title", _TEXTS, "the id", "The block's heading by language."),
+    KeyDoc("note", _TEXTS, "none", "A note printed under the block, by language."),
+    KeyDoc("panels", "list of tables", "tiles only", "The block's panels, in order (keys below)."),
+)
+FICHE_PANEL_KEY_DOCS = (
+    KeyDoc("kind", "text", "", "tiles: the block's indicators beside the sample mean; gap_bars: bars "
+           "against the sample mean; top_shares: the three largest shares; share_bars: 100 % bars.",
+           PANEL_KINDS),
+    KeyDoc("theme", "text", "required but for tiles", "The theme of the block's indicators the panel "
+           "draws."),
+    KeyDoc("title", _TEXTS, "none", "The panel's heading by language."),
+    KeyDoc("note", _TEXTS, "none", "A note printed under the panel, by language."),
+)
+THEME_KEY_DOCS = (
+    KeyDoc("<theme id>", _TEXTS, "the id", "One key per theme named by indicators' `theme`: its name by "
+           "language, e.g. `my_theme = {fr = \"...\", en = \"...\"}`."),
+)
 
 
 def _check_entry(entry: Mapping[str, Any], where: str) -> list[Problem]:
@@ -464,6 +551,9 @@ def _group_from(
     entry: Mapping[str, Any], instrument: Instrument, where: str, problems: list[Problem]
 ) -> Group:
     identifier = str(entry.get("id", ""))
+    problems += [_problem("unknown_key", f"{where}.{key}", f"unknown key '{key}' in group '{identifier}'.",
+                          None, allowed_keys_hint(GROUP_KEY_DOCS))
+                 for key in unknown_keys(entry, GROUP_KEY_DOCS)]
     levels = tuple(str(level) for level in entry.get("levels", []))
     expression = str(entry.get("expression", "")).strip()
     source = str(entry.get("source", "")).strip()
@@ -543,9 +633,21 @@ def check_catalogue(
     raw: Mapping[str, Any], instrument: Instrument, source: str = ""
 ) -> tuple[Catalogue, list[Problem]]:
     """Build a catalogue from parsed TOML and list every problem found (none: the catalogue is valid)."""
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        _problem("unknown_key", key, f"unknown top-level key '{key}'.", None,
+                 allowed_keys_hint(CATALOGUE_KEY_DOCS))
+        for key in unknown_keys(raw, CATALOGUE_KEY_DOCS)
+    ]
+    listed = raw.get("indicators", [])
+    listed = listed if isinstance(listed, list) else [listed]
     entries: list[tuple[str, Mapping[str, Any]]] = [
-        (f"indicators[{number}]", entry) for number, entry in enumerate(raw.get("indicators", []), start=1)
+        (f"indicators[{number}]", entry) for number, entry in enumerate(listed, start=1)
+        if isinstance(entry, Mapping)
+    ]
+    problems += [  # issue 22: a wrong-typed entry is a problem, not a traceback
+        _problem("not_a_table", f"indicators[{number}]", "each [[indicators]] entry must be a table of keys.",
+                 entry)
+        for number, entry in enumerate(listed, start=1) if not isinstance(entry, Mapping)
     ]
     for number, entry in enumerate(raw.get("choice_shares", []), start=1):
         where = f"choice_shares[{number}]"

@@ -26,6 +26,7 @@ from typing import Any
 
 import polars as pl
 
+from retour.keydocs import KeyDoc, allowed_keys_hint, unknown_keys
 from retour.registers import SpecProblem, problem, raise_problems
 
 LEVELS = ("priority", "important", "outside_reach", "none")
@@ -50,6 +51,63 @@ PILLAR_LABELS = {
     "composite": ("composite", "composite"),
 }
 _ROUNDING = 9  # differences are compared after rounding, so 36% - 46% counts as exactly 10 points
+
+# The keys of needs.toml and of its tables (docs/study-files.md is generated from them; the parser
+# refuses any other key).
+NEEDS_KEY_DOCS = (
+    KeyDoc("issues", "list of tables", "", "The issues, in the order of the needs matrix (keys below)."),
+    KeyDoc("assessed", "list of tables", "none", "Analysts' recorded judgements of issues (keys below)."),
+)
+ISSUE_KEY_DOCS = (
+    KeyDoc("id", "text", "", "Stable identifier of the issue, named by assessments, overrides and the "
+           "registers' `issues` and `needs`."),
+    KeyDoc("label_fr", "text", "", "What French readers see."),
+    KeyDoc("label_en", "text", "", "What English readers see."),
+    KeyDoc("dimension", "text", "", "The dimension the issue belongs to.", DIMENSIONS),
+    KeyDoc("indicators", "list of texts", "none", "Indicators of indicators.toml shown as evidence."),
+    KeyDoc("rules", "list of tables", "none (not measured)", "Rules setting the level, priority rules "
+           "first (keys below)."),
+    KeyDoc("outside_reach", "boolean", "false", "Out of direct reach: a matter for national advocacy; "
+           "no rule applies."),
+    KeyDoc("note_fr", "text", "none", "For an issue outside reach: the verdict French readers see."),
+    KeyDoc("note_en", "text", "none", "For an issue outside reach: the verdict English readers see."),
+)
+RULE_KEY_DOCS = (
+    KeyDoc("level", "text", "", "The level the rule sets when it is met.", RULE_LEVELS),
+    KeyDoc("match", "text", "any", "Met when any, or all, of its conditions hold.", ("any", "all")),
+    KeyDoc("conditions", "list of tables", "", "The tests (keys below)."),
+)
+_ONE_TEST = "one test per condition"
+CONDITION_KEY_DOCS = (
+    KeyDoc("indicator", "text", "or `pillar`", "The indicator tested, with one of below_mean_by, "
+           "above_mean_by, below, above."),
+    KeyDoc("pillar", "text", "or `indicator`", "The index pillar tested, with among_lowest or score_below.",
+           PILLARS),
+    KeyDoc("below_mean_by", "number", _ONE_TEST, "Holds when 100 (p_c - p_all) <= -t: t points below "
+           "the sample mean."),
+    KeyDoc("above_mean_by", "number", _ONE_TEST, "Holds when 100 (p_c - p_all) >= t."),
+    KeyDoc("below", "number", _ONE_TEST, "Holds when 100 p_c < t (p_c for a mean)."),
+    KeyDoc("above", "number", _ONE_TEST, "Holds when 100 p_c > t (p_c for a mean)."),
+    KeyDoc("among_lowest", "integer", _ONE_TEST, "Holds when the community is among the k lowest-ranked "
+           "on the pillar."),
+    KeyDoc("score_below", "number", _ONE_TEST, "Holds when the community's pillar score is below s."),
+)
+ASSESSMENT_KEY_DOCS = (
+    KeyDoc("community", "text", "", "The community (an id of communities.yaml)."),
+    KeyDoc("issue", "text", "", "The issue (an id of [[issues]])."),
+    KeyDoc("level", "text", "", "The level the analyst gives.", LEVELS),
+    KeyDoc("reason_fr", "text", "", "Why, for French readers."),
+    KeyDoc("reason_en", "text", "", "Why, for English readers."),
+    KeyDoc("source", "text", "", "Where the judgement comes from (e.g. focus groups)."),
+    KeyDoc("rounds", "list of texts", "every round", "The rounds (retour.toml [[rounds]]) it applies to."),
+)
+
+
+def _unknown_keys(entry: Mapping[str, Any], keys: tuple[KeyDoc, ...], what: str, source: str,
+                  label: Any, problems: list[SpecProblem]) -> None:
+    """A problem for each key of `entry` that `keys` does not declare, naming the keys allowed."""
+    problems += [problem(source, label, key, None, f"is not a key of {what}.", allowed_keys_hint(keys))
+                 for key in unknown_keys(entry, keys)]
 
 NEEDS_SCHEMA = {
     "community_id": pl.Utf8, "issue_id": pl.Utf8, "issue_label_fr": pl.Utf8, "issue_label_en": pl.Utf8,
@@ -156,6 +214,7 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "needs.toml",
     Indicator, community and round ids are checked against the collections given (None: not checked).
     """
     problems: list[SpecProblem] = []
+    _unknown_keys(raw, NEEDS_KEY_DOCS, "the top level", source, None, problems)
     issues: list[Issue] = []
     seen: set[str] = set()
     raw_issues = raw.get("issues", [])
@@ -185,6 +244,7 @@ def _parse_issue(entry: Any, position: int, source: str, indicator_ids: Collecti
         problems.append(problem(source, position, None, entry, "an issue must be a table."))
         return None
     label = entry.get("id") if isinstance(entry.get("id"), str) else position
+    _unknown_keys(entry, ISSUE_KEY_DOCS, "an issue", source, label, problems)
     texts = {}
     for name in ("id", "label_fr", "label_en", "dimension"):
         value = entry.get(name)
@@ -227,6 +287,7 @@ def _parse_rule(raw: Any, label: str, source: str, indicator_ids: Collection[str
     if not isinstance(raw, Mapping):
         problems.append(problem(source, label, None, raw, "a rule must be a table."))
         return None
+    _unknown_keys(raw, RULE_KEY_DOCS, "a rule", source, label, problems)
     level = raw.get("level")
     if level not in RULE_LEVELS:
         problems.append(problem(source, label, "level", level, "is not a level a rule can set.",
@@ -286,6 +347,7 @@ def _parse_assessment(raw: Any, position: int, source: str, issue_ids: Collectio
     if not isinstance(raw, Mapping):
         problems.append(problem(source, label, None, raw, "an assessment must be a table."))
         return None
+    _unknown_keys(raw, ASSESSMENT_KEY_DOCS, "an assessment", source, label, problems)
     texts = {}
     for name in ("community", "issue", "level", "reason_fr", "reason_en", "source"):
         value = raw.get(name)

@@ -21,16 +21,43 @@ from typing import Any
 from retour.errors import Problem, SpecError
 from retour.expressions import referenced_fields
 from retour.indicators import Catalogue, Indicator
+from retour.keydocs import KeyDoc, key_names
 from retour.schema import Instrument
 from retour.textfiles import read_toml_file
 
 DIMENSIONS = ("economic", "social", "psychosocial")
 SELECT_ONE = "select_one"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_TOP_KEYS = frozenset({"name", "label_fr", "label_en", "dimensions", "weights", "recodes", "sub_indicators"})
-_SUB_KEYS = frozenset(
-    {"id", "dimension", "label_fr", "label_en", "indicator", "field", "fields", "recode", "weight"}
+# The keys of score_weights.toml and of each [[sub_indicators]] entry (docs/study-files.md reads them).
+SCORE_KEY_DOCS = (
+    KeyDoc("name", "text", "", "Name of the weight set, printed with its hash beside every score."),
+    KeyDoc("label_fr", "text", "the name", "The weight set's name for French readers."),
+    KeyDoc("label_en", "text", "the name", "The weight set's name for English readers."),
+    KeyDoc("dimensions", "table: dimension = number", "1 each", "Weight of each dimension in the overall "
+           "score.", DIMENSIONS),
+    KeyDoc("weights", "table: sub-indicator id = number", "1 each", "Weight of each sub-indicator within "
+           "its dimension."),
+    KeyDoc("recodes", "table of tables: scale.answer = number", "none", "Named scales recoding answers to "
+           "0 (worst) .. 1 (best), used by a sub-indicator's `recode`."),
+    KeyDoc("sub_indicators", "list of tables", "the default file's", "The sub-indicators (keys below); "
+           "a file with only `name`, `dimensions` and `weights` changes the weights of the default ones."),
 )
+SUB_INDICATOR_KEY_DOCS = (
+    KeyDoc("id", "text", "", "Stable identifier: lower-case letters, digits and `_`."),
+    KeyDoc("dimension", "text", "", "The dimension the sub-indicator counts in.", DIMENSIONS),
+    KeyDoc("label_fr", "text", "", "What French readers see."),
+    KeyDoc("label_en", "text", "", "What English readers see."),
+    KeyDoc("indicator", "text", "", "A 0/1 indicator of indicators.toml (turned round when lower is "
+           "better); or give `field`/`fields` with a `recode`."),
+    KeyDoc("field", "text", "", "A select_one question whose answer is recoded."),
+    KeyDoc("fields", "list of texts", "", "A question and its follow-up, answers joined by a space "
+           "(a follow-up not asked is left out)."),
+    KeyDoc("recode", "text or table: answer = number", "", "A scale of [recodes], or an inline table; an "
+           "answer it does not list counts as not answered."),
+    KeyDoc("weight", "number", "1", "Weight within its dimension."),
+)
+_TOP_KEYS = key_names(SCORE_KEY_DOCS)
+_SUB_KEYS = key_names(SUB_INDICATOR_KEY_DOCS)
 
 
 @dataclass(frozen=True)
@@ -241,6 +268,9 @@ def _sub_indicator(
     where: str,
     problems: list[Problem],
 ) -> SubIndicator | None:
+    if not isinstance(entry, Mapping):  # issue 22: a wrong-typed entry is a problem, not a traceback
+        problems.append(_problem(where, "each [[sub_indicators]] entry must be a table of keys.", entry))
+        return None
     for key in sorted(set(entry) - _SUB_KEYS):
         problems.append(
             _problem(
@@ -374,6 +404,9 @@ def check_score_spec(
     recodes = raw.get("recodes", {})
     weights = raw.get("weights", {})
     entries = raw.get("sub_indicators", [])
+    if not isinstance(entries, list):
+        problems.append(_problem("sub_indicators", "must be a list of [[sub_indicators]] tables.", entries))
+        entries = []
     subs = [
         _sub_indicator(entry, catalogue, recodes, weights, f"sub_indicators[{number}]", problems)
         for number, entry in enumerate(entries, start=1)

@@ -8,6 +8,7 @@ kept per pair of rounds (the later round and `from_round`), each pair replaced o
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -81,19 +82,128 @@ def migrate(con: Connection) -> list[str]:
 
 
 def connect(path: Path | str = ":memory:", read_only: bool = False) -> Connection:
-    """Open (and, unless read-only, migrate) the store at `path`; ':memory:' for a throw-away store."""
+    """Open (and, unless read-only, migrate) the store at `path`; ':memory:' for a throw-away store.
+
+    A damaged file is a StoreError naming it and the way back (issue 22); before migrations change an
+    existing store, a copy is kept in the study's backups/ (see `retour.store_backup`).
+    """
+    if read_only:
+        return open_read_only(path)
     try:
-        if read_only:
-            return duckdb.connect(str(path), read_only=True)
         con = duckdb.connect(str(path))
-    except duckdb.IOException as error:
-        if "lock" in str(error).lower():
-            raise StoreError(f"The store {path} is in use by another retour process.",
-                             "Wait for it to finish (or stop `retour serve`), then try again.") from None
-        raise StoreError(f"Cannot open the store {path}: {error}") from None
-    con.execute("SET enable_progress_bar = false")  # retour draws its own progress on stderr
-    migrate(con)
+    except duckdb.Error as error:
+        raise _open_error(path, error) from None
+    _opened(con, path)
+    try:
+        con.execute("SET enable_progress_bar = false")  # retour draws its own progress on stderr
+        if str(path) != ":memory:" and _pending_migrations(con):
+            from retour.store_backup import keep_copy_before_migration
+
+            keep_copy_before_migration(con, Path(path))
+        migrate(con)
+    except duckdb.Error as error:
+        con.close()
+        damaged = damage_error(error, path)
+        if damaged is None:
+            raise
+        raise damaged from None
     return con
+
+
+# Words of DuckDB's errors on a file that is cut short, overwritten or not a database at all.
+_DAMAGE_SIGNS = ("not a valid duckdb database", "corrupt database", "could not read enough bytes",
+                 "checksum", "failed to read database header", "invalid database header",
+                 "serialization error", "failed to deserialize", "invalid block")
+_last_opened: list[Path] = []  # the file store this process opened last, to name it in a damage error
+
+
+def _opened(con: Connection, path: Path | str) -> None:
+    """Note the file store just opened, narrow its mode, and refuse it if it is shorter than it says."""
+    if str(path) == ":memory:":
+        return
+    _last_opened[:] = [Path(path)]
+    private_store_file(Path(path))
+    if Path(f"{path}.wal").exists():  # blocks replayed from the log may not be in the file yet
+        return
+    # Each used block has its own place in the file (free blocks at the end may be cut off by DuckDB
+    # itself), so a healthy file holds at least the headers and every used block.
+    size = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchall()
+    if size and Path(path).stat().st_size < _HEADERS_BYTES + int(size[0][0]) * int(size[0][1]):
+        con.close()  # cut short (a copy interrupted, a full disk): blocks it lists are missing
+        raise damaged_store(path)
+
+
+_HEADERS_BYTES = 3 * 4096  # DuckDB's file header and its two database headers come before block 0
+
+
+def private_store_file(path: Path) -> None:
+    """Make the store file and its write-ahead log readable by their owner only (issue 22), unless the
+    study relaxed it ([store] private_files = false)."""
+    from retour.private_files import files_are_private
+
+    if not files_are_private():
+        return
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError:  # gone, or not ours to change: the folder's own mode still protects it
+            continue
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether a DuckDB error says the store file is damaged (cut short, overwritten, not a store)."""
+    text = str(error).lower()
+    return isinstance(error, duckdb.Error) and any(sign in text for sign in _DAMAGE_SIGNS)
+
+
+def damaged_store(path: Path | str) -> StoreError:
+    """The one-line error for a damaged store file: which file, and the way back."""
+    from retour.store_backup import list_backups
+
+    path = Path(path)
+    root = path.parent
+    backups = list_backups(path)
+    rebuild = (f"rebuild it: move {path.name} away and ingest the exports again "
+               f"(retour ingest {root} FILE --round ROUND).")
+    if backups:
+        return StoreError(f"The store {path} is damaged and cannot be read.",
+                          f"Restore the copy retour kept ({backups[0].name}) with `retour backup {root} "
+                          f"--restore`, or {rebuild}")
+    return StoreError(f"The store {path} is damaged and cannot be read.",
+                      f"No copy is kept in {root / 'backups'}: restore one of your own, or {rebuild}")
+
+
+def damage_error(error: BaseException, path: Path | str | None = None) -> StoreError | None:
+    """`damaged_store` for a DuckDB error that says the store file is damaged, else None.
+
+    Without `path`, the file this process opened last is named (damage found by a query, not at open).
+    """
+    if not is_damage(error):
+        return None
+    if path is None or str(path) == ":memory:":
+        if not _last_opened:
+            return None
+        path = _last_opened[0]
+    return damaged_store(path)
+
+
+def _open_error(path: Path | str, error: duckdb.Error) -> StoreError:
+    damaged = damage_error(error, path)
+    if damaged is not None:
+        return damaged
+    if "lock" in str(error).lower():
+        return StoreError(f"The store {path} is in use by another retour process.",
+                          "Wait for it to finish (or stop `retour serve`), then try again.")
+    return StoreError(f"Cannot open the store {path}: {error}")
+
+
+def _pending_migrations(con: Connection) -> bool:
+    """Whether an existing store (one with migrations applied) has migrations still to run."""
+    if not table_exists(con, "schema_migrations"):
+        return False
+    applied = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    return bool(applied) and bool(set(MIGRATIONS) - applied)
 
 
 @contextmanager
@@ -631,18 +741,40 @@ def _remove_kept_uploads(con: Connection) -> None:
     con.execute("UPDATE uploads SET stored_as = ''")
 
 
+@migration("0220_dashboard_sessions")
+def _create_dashboard_sessions(con: Connection) -> None:
+    """Dashboard sessions kept on the server (issue 22): the cookie holds a random token, the store only
+    its SHA-256, so a session ends for good when it is revoked (logout, new password or role, removal)."""
+    con.execute("""
+        CREATE TABLE dashboard_sessions (
+            token_sha256 VARCHAR PRIMARY KEY,
+            user_name VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            last_seen_at TIMESTAMP NOT NULL,
+            revoked_at TIMESTAMP,
+            revoked_why VARCHAR
+        )
+    """)
+
+
 def open_read_only(path: Path | str) -> Connection:
-    """A read-only connection to an existing store; StoreError 'in use' while another process writes."""
+    """A read-only connection to an existing store; StoreError 'in use' while another process writes,
+    and the damaged-store line when the file cannot be read as a store."""
     if not Path(path).exists():
         raise StoreError(f"The store {path} does not exist yet.",
                          "Run `retour ingest` (or `retour demo`) first.")
     try:
-        return duckdb.connect(str(path), read_only=True)
-    except (duckdb.IOException, duckdb.ConnectionException) as error:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        damaged = damage_error(error, path)
+        if damaged is not None:
+            raise damaged from None
         if "lock" in str(error).lower() or "configuration" in str(error).lower():
             raise StoreError(f"The store {path} is in use by another retour process.",
                              "Wait for it to finish, then try again.") from None
         raise StoreError(f"Cannot open the store {path}: {error}") from None
+    _opened(con, path)
+    return con
 
 
 def read_users(con: Connection) -> pl.DataFrame:
@@ -688,14 +820,54 @@ def update_user(con: Connection, name: str, *, password_hash: str | None = None,
     with transaction(con):
         changed = con.execute(f"UPDATE users SET {', '.join(assignments)} WHERE name = ? RETURNING name",
                               [*params, name]).fetchall()
+        if changed and (password_hash is not None or role is not None):
+            revoke_dashboard_sessions(con, name, "new password" if password_hash is not None else "new role")
     return bool(changed)
 
 
 def remove_user(con: Connection, name: str) -> bool:
-    """Delete a dashboard user; False if there was no such user."""
+    """Delete a dashboard user and end their sessions; False if there was no such user."""
     with transaction(con):
         removed = con.execute("DELETE FROM users WHERE name = ? RETURNING name", [name]).fetchall()
+        revoke_dashboard_sessions(con, name, "user removed")
     return bool(removed)
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def read_dashboard_sessions(con: Connection) -> pl.DataFrame:
+    """Every dashboard session not revoked: token digest, user, created and last seen (UTC)."""
+    if not table_exists(con, "dashboard_sessions"):
+        return pl.DataFrame(schema={"token_sha256": pl.Utf8, "user_name": pl.Utf8,
+                                    "created_at": pl.Datetime, "last_seen_at": pl.Datetime})
+    return frame(con, "SELECT token_sha256, user_name, created_at, last_seen_at FROM dashboard_sessions "
+                      "WHERE revoked_at IS NULL")
+
+
+def add_dashboard_session(con: Connection, token_sha256: str, user_name: str, now: datetime.datetime,
+                          forget_before: datetime.datetime) -> None:
+    """Record a new session opened at `now` (UTC); rows created before `forget_before` are deleted."""
+    with transaction(con):
+        con.execute("DELETE FROM dashboard_sessions WHERE created_at < ?", [forget_before])
+        con.execute("INSERT INTO dashboard_sessions (token_sha256, user_name, created_at, last_seen_at) "
+                    "VALUES (?, ?, ?, ?)", [token_sha256, user_name, now, now])
+
+
+def touch_dashboard_session(con: Connection, token_sha256: str, now: datetime.datetime) -> None:
+    """Move a session's `last_seen_at` to `now` (UTC)."""
+    con.execute("UPDATE dashboard_sessions SET last_seen_at = ? WHERE token_sha256 = ?", [now, token_sha256])
+
+
+def revoke_dashboard_sessions(con: Connection, user_name: str | None = None, why: str = "",
+                              token_sha256: str | None = None) -> int:
+    """End a user's sessions, or the one session with `token_sha256`; returns how many ended."""
+    column, value = ("token_sha256", token_sha256) if token_sha256 is not None else ("user_name", user_name)
+    ended = con.execute(f"UPDATE dashboard_sessions SET revoked_at = ?, revoked_why = ? "
+                        f"WHERE {column} = ? AND revoked_at IS NULL RETURNING token_sha256",
+                        [_utc_now(), why, value]).fetchall()
+    return len(ended)
 
 
 def set_need_override(con: Connection, round_name: str, community_id: str, issue_id: str, level: str,

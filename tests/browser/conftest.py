@@ -91,18 +91,6 @@ def other_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from serve(root)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def shoot() -> object:
     """Save a full-page screenshot under tests/artifacts/screenshots/NAME.png."""

@@ -8,7 +8,7 @@ stable snake_case keys); progress and warnings go to stderr. A `RetourError` bec
 `data`, `analysis`, `outputs` and `serve`, imported here so that each is registered before `app` is used.
 """
 
-from retour.cli import analysis, data, outputs, serve, setup
+from retour.cli import analysis, check, data, outputs, serve, setup
 from retour.cli.common import (
     PIPELINE_ORDER,
     FormatOption,
@@ -25,4 +25,5 @@ from retour.cli.common import (
 )
 
 __all__ = ["PIPELINE_ORDER", "FormatOption", "OutputFormat", "RoundOption", "StudyDir", "analysis", "app",
-           "data", "emit", "info", "main", "outputs", "records_of", "root_command", "serve", "setup", "warn"]
+           "check", "data", "emit", "info", "main", "outputs", "records_of", "root_command", "serve", "setup",
+           "warn"]

@@ -68,7 +68,7 @@ def estimate_command(
     from retour.study import estimate_round
 
     project = load_project(study)
-    with Progress(console=stderr, transient=True) as bar:
+    with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
         task = bar.add_task("Estimate", total=1.0)
         result = estimate_round(project, round_name,
                                 progress=lambda step, share: bar.update(task, completed=share,
@@ -178,7 +178,7 @@ def index_command(
         emit(records_of(contributions), output, columns=_EXPLAIN_COLUMNS,
              title=f"{explain}: contributions aux scores / contributions to the scores ({round_name})")
         return
-    with Progress(console=stderr, transient=True) as bar:
+    with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
         task = bar.add_task("Index", total=1.0)
         tables = build_index(project, round_name,
                              progress=lambda step, share: bar.update(task, completed=share,

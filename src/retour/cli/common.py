@@ -145,8 +145,8 @@ def _only_community(frame: Any, community: str | None) -> Any:
 
 
 # Commands in the order a study goes through them, for `retour --help` and docs/cli.md.
-PIPELINE_ORDER = ("init", "demo", "form", "synth", "ingest", "problems", "estimate", "index", "needs",
-                  "actors", "score", "report", "compare", "serve", "users")
+PIPELINE_ORDER = ("init", "demo", "check", "form", "synth", "ingest", "problems", "estimate", "index",
+                  "needs", "actors", "score", "report", "compare", "serve", "users", "backup")
 
 
 def _keep_examples(command: Any) -> None:
@@ -170,7 +170,10 @@ def main(argv: Iterable[str] | None = None) -> None:
     """Entry point of the `retour` console script: the one place errors become `Error: ...`, exit 1."""
     command = root_command()
     try:
-        command.main(args=list(argv) if argv is not None else None, prog_name="retour", standalone_mode=False)
+        code = command.main(args=list(argv) if argv is not None else None, prog_name="retour",
+                            standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's `typer.Exit(1)` comes back as its exit code here
+            sys.exit(code)
     except RetourError as error:
         if _state["debug"]:
             raise
@@ -191,3 +194,11 @@ def main(argv: Iterable[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as error:  # a damaged store found by a query rather than at opening (issue 22)
+        from retour.store import damage_error
+
+        damaged = damage_error(error)
+        if damaged is None or _state["debug"]:
+            raise
+        typer.echo(f"Error: {damaged}", err=True)
+        sys.exit(1)

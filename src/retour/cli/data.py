@@ -202,3 +202,40 @@ def problems_command(
 
         problems = neutralise_frame(problems)
     emit(records_of(problems), output, title=f"Open problems ({problems.height})", columns=_PROBLEM_COLUMNS)
+
+
+@app.command("backup")
+def backup_command(
+    study: StudyDir,
+    restore: Annotated[bool, typer.Option(
+        "--restore", help="Put a kept copy back as the store instead of taking one: the newest, or FILE. "
+                          "The copy must read to the end; the store it replaces is moved aside "
+                          "(retour.duckdb.replaced-<time>), not deleted.")] = False,
+    copy: Annotated[Path | None, typer.Argument(
+        help="With --restore: the copy to restore (a file of backups/, by name or path).",
+        show_default=False, metavar="[FILE]")] = None,
+) -> None:
+    """Take a copy of the study's store into DIR/backups/, or put one back with --restore.
+
+    retour also takes a copy by itself before each ingest and each migration of the store, and keeps
+    the newest ([store] backups_kept in retour.toml, 3 by default). A copy reads the whole store, so a
+    damaged store is reported rather than copied.
+
+    Example:
+        retour backup my-study
+        retour backup my-study --restore
+        retour backup my-study --restore retour-20250301T101500.000000Z.duckdb
+    """
+    from retour.config import load_project
+    from retour.store_backup import back_up
+    from retour.store_backup import restore as restore_copy
+
+    project = load_project(study)
+    if copy is not None and not restore:
+        raise typer.BadParameter("a FILE goes with --restore.", param_hint="FILE")
+    if restore:
+        restored = restore_copy(project.store_path, copy)
+        info(f"Restored {restored} as {project.store_path}.")
+        return
+    taken = back_up(project.store_path, project.settings.store.backups_kept)
+    info(f"Copied {project.store_path} to {taken}.")

@@ -18,20 +18,29 @@ def serve_command(
                                                      "reverse proxy with HTTPS sits in front.")
                     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
+    secure_cookies: Annotated[bool, typer.Option(
+        "--secure-cookies", help="Mark the cookies Secure (sent over HTTPS only), for a dashboard served "
+                                 "over HTTPS by a reverse proxy; same as `[dashboard] secure_cookies`.")
+                              ] = False,
 ) -> None:
     """Start the study's dashboard (a web app) and keep it running until Ctrl+C.
 
     Every page but the sign-in page needs a user: add one first with `retour users DIR add`. The
     dashboard reads the store between requests only, so other retour commands can run meanwhile.
+    Behind a reverse proxy with HTTPS, add --secure-cookies and list the proxy's address in
+    `[dashboard] trusted_proxies`.
 
     Example:
         retour users my-study add amina --role admin
         retour serve my-study --port 8000
     """
     from retour.config import load_project
+    from retour.store_backup import check_store
     from retour.study import serve_dashboard
 
-    serve_dashboard(load_project(study), host, port, notify=info)
+    project = load_project(study)
+    check_store(project.store_path)  # a damaged store: one line and the way back, before listening (issue 22)
+    serve_dashboard(project, host, port, notify=info, secure_cookies=secure_cookies)
 
 
 users_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
@@ -111,6 +120,23 @@ def users_list_command(context: typer.Context, output: FormatOption = OutputForm
          columns=["name", "role", "language", "created_at", "password_changed_at"])
 
 
+@users_app.command("role")
+def users_role_command(
+    context: typer.Context,
+    name: UserName,
+    role: Annotated[UserRole, typer.Argument(help="The user's new role.", show_default=False)],
+) -> None:
+    """Give a dashboard user another role; their open sessions end, so they sign in again with it.
+
+    Example:
+        retour users my-study role amina admin
+    """
+    from retour.study.dashboard import change_dashboard_role
+
+    user = change_dashboard_role(context.obj, name, role.value)
+    info(f"{user['name']} is now {user['role']}.")
+
+
 @users_app.command("remove")
 def users_remove_command(context: typer.Context, name: UserName) -> None:
     """Remove a dashboard user; their open sessions end at once.
@@ -127,7 +153,7 @@ def users_remove_command(context: typer.Context, name: UserName) -> None:
 @users_app.command("passwd")
 def users_passwd_command(context: typer.Context, name: UserName,
                          password_stdin: PasswordStdin = False) -> None:
-    """Set a new password for a dashboard user; sessions opened with the old one end.
+    """Set a new password for a dashboard user; their open sessions end.
 
     Example:
         retour users my-study passwd amina

@@ -10,6 +10,13 @@ import typer
 from retour.cli.common import FormatOption, OutputFormat, app, emit, info, info_synthetic, records_of, stderr
 
 
+def _default_example() -> str:
+    """The example `init` copies unless told otherwise (examples/DEFAULT), read without the study layer."""
+    from importlib import resources
+
+    return (resources.files("retour") / "examples" / "DEFAULT").read_text(encoding="utf-8").strip()
+
+
 def _shipped_examples() -> str:
     """The shipped example studies, for --example's help. Read from the package folder as
     `retour.study.example_names` does, so that `retour --help` need not import the study layer."""
@@ -22,9 +29,17 @@ def _shipped_examples() -> str:
 @app.command("init")
 def init_command(
     directory: Annotated[Path, typer.Argument(help="Folder to create the study in.", show_default=False)],
-    template: Annotated[str, typer.Option("--example", "--template", "-t", metavar="NAME",
-                                          help=f"Shipped example study to copy: {_shipped_examples()}.")
-                        ] = "mali-2018",
+    template: Annotated[str | None, typer.Option(
+        "--example", "--template", "-t", metavar="NAME",
+        help=f"Shipped example study to copy: {_shipped_examples()} (default {_default_example()}).")] = None,
+    blank: Annotated[bool, typer.Option("--blank", help="Write a blank study instead: every settings file "
+                                                        "with its keys explained in comments, no "
+                                                        "questionnaire.")] = False,
+    from_form: Annotated[Path | None, typer.Option(
+        "--from-form", metavar="FORM.xlsx", show_default=False,
+        help="Draft the study from your questionnaire (XLSForm): copy it as instrument.xlsx, guess the "
+             "design fields, propose one commented-out indicator per select and number question and list "
+             "the communities of the community question.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty: add the "
                                                         "example's files that are missing and leave every "
                                                         "existing file as it is.")] = False,
@@ -32,30 +47,64 @@ def init_command(
         "--overwrite", help="Like --force, but replace existing files with the example's: files you edited "
                             "(retour.toml, indicators.toml, ...) are replaced and your edits lost.")] = False,
 ) -> None:
-    """Create a study folder (settings, questionnaire, indicator catalogue, registers) from an example.
+    """Create a study folder (settings, questionnaire, indicator catalogue, registers) from an example,
+    from your questionnaire (--from-form) or blank (--blank).
 
     The store and out/ of a folder that is already a study are never touched; files already in data/
-    are kept.
+    are kept. With --from-form, each design field guessed from the questionnaire is marked
+    `# guessed from FIELD (TYPE)` in retour.toml, and one it could not guess `# set me`.
 
     Example:
         retour init my-study
         retour form my-study
         retour init my-study --example senegal-2025
+        retour init my-study --from-form my-form.xlsx
+        retour init my-study --blank
         retour init my-study --force
     """
-    from retour.study import create_study
+    from retour.study import create_blank_study, create_study, create_study_from_form
 
-    made = create_study(directory, template=template, force=force, overwrite=overwrite)
+    if sum((blank, from_form is not None, template is not None)) > 1:
+        raise typer.BadParameter("give only one of --example, --blank and --from-form.")
+    if blank:
+        made = create_blank_study(directory, force=force, overwrite=overwrite)
+    elif from_form is not None:
+        made = create_study_from_form(directory, from_form, force=force, overwrite=overwrite)
+    else:
+        example = template or _default_example()
+        made = create_study(directory, template=example, force=force, overwrite=overwrite)
     root = made.project.root
+    origin, theirs = ("the example", "the example's") if not (blank or from_form) else (
+        "a new study", "those of a new study")
     if not made.kept:
         info(f"Created study '{made.project.settings.study.id}' in {root}.")
     else:
         names = ", ".join(path.relative_to(directory).as_posix() for path in made.written) or "none"
-        info(f"Added {len(made.written)} file(s) of the example to {root}: {names}.")
+        info(f"Added {len(made.written)} file(s) of {origin} to {root}: {names}.")
         kept = ", ".join(path.relative_to(directory).as_posix() for path in made.kept)
         info(f"Left alone {len(made.kept)} existing file(s): {kept}. "
-             "Pass --overwrite to replace them with the example's.")
-    info(f"Next: retour form {directory}")
+             f"Pass --overwrite to replace them with {theirs}.")
+    from rich.markup import escape
+
+    for line in _next_steps(directory, blank, from_form is not None):
+        info(escape(line))  # the lines name [design]: not rich markup
+
+
+def _next_steps(directory: Path, blank: bool, from_form: bool) -> list[str]:
+    """What to do after `retour init`, in order."""
+    if blank:
+        return [f"Next: copy your questionnaire (XLSForm) to {directory / 'instrument.xlsx'}, set the "
+                f"[design] fields of {directory / 'retour.toml'} to its field names, then run "
+                f"`retour form {directory}`.",
+                f"Or start again from the questionnaire: retour init {directory} --from-form FORM.xlsx "
+                "--overwrite"]
+    if from_form:
+        return [f"Next: check the [design] lines of {directory / 'retour.toml'} (`# set me` where nothing "
+                f"was guessed), keep and complete candidates in {directory / 'indicators.toml'} (at least "
+                "one per pillar), then:",
+                f"  retour form {directory}",
+                f"  retour synth {directory} --rows 300"]
+    return [f"Next: retour form {directory}"]
 
 
 @app.command("form")
@@ -116,7 +165,7 @@ def demo_command(
                              ] = "all",
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Run the whole pipeline on the example study mali-2018 and print its Tableau 1.
+    """Run the whole pipeline on the default example study and print its Tableau 1.
 
     Creates the study folder if needed, generates the synthetic baseline (calibrated to the 2018 study's
     published figures), ingests it, estimates every indicator, builds the index, classifies needs and

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retour.config import Project
 from retour.dashboard.access import StoreAccess
-from retour.dashboard.auth import LoginLimiter, SessionSigner, load_secret
+from retour.dashboard.auth import LoginLimiter, SessionPolicy, load_secret
 from retour.dashboard.labels import Labels, load_labels
 from retour.dashboard.routes import ROUTERS
 from retour.dashboard.web import (
@@ -78,8 +78,15 @@ def create_app(project: Project, access: StoreAccess | None = None) -> FastAPI:
     dashboard = Dashboard(
         project=project,
         access=access,
-        signer=SessionSigner(load_secret(project), settings.session_minutes * 60),
-        limiter=LoginLimiter(settings.login_attempts_per_minute, 60.0),
+        sessions=SessionPolicy(
+            load_secret(project),
+            settings.session_minutes,
+            settings.session_idle_minutes,
+            settings.secure_cookies,
+        ),
+        limiter=LoginLimiter(
+            settings.login_attempts_per_minute, settings.login_attempts_per_account, settings.password_checks
+        ),
         labels=labels,
         templates=_templates(),
     )

@@ -1,12 +1,16 @@
-"""Dashboard security primitives: password hashes, signed sessions, CSRF tokens, login limits, roles.
+"""Dashboard security primitives: password hashes, session tokens, CSRF tokens, login limits, roles.
 
-Passwords are hashed with Argon2id (argon2-cffi). A session is a signed, timestamped cookie
-(itsdangerous) holding the user name, a per-session CSRF token and a fingerprint of the user's password
-hash, so changing a password ends every session opened before. Nothing here touches the store or HTTP.
+Passwords are hashed with Argon2id (argon2-cffi). A session cookie holds nothing but a random token
+(`secrets.token_urlsafe(32)`); the store keeps only its SHA-256, with the user and the times that decide
+the idle and absolute timeouts, so logging out or a new password ends a session for good (issue 22). The
+CSRF token is a keyed digest of the session token. Login attempts are limited per client address and per
+account, in tables that forget and never grow past a fixed size, and only a few password checks run at
+once. Nothing here touches the store or HTTP.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -14,22 +18,27 @@ import re
 import secrets
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from retour.config import Project
 from retour.errors import ConfigError
 
 SECRET_FILE = ".retour-dashboard-secret"
 MIN_PASSWORD_LENGTH = 8
+LIMITER_MAX_KEYS = 10_000
+"""Addresses (or accounts) a login limiter remembers at most; the least recently failing go first."""
+TOUCH_SECONDS = 60
+"""A session's last-seen time is written at most once a minute, never on every request."""
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _HASHER = PasswordHasher()
 
 
@@ -94,7 +103,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def load_secret(project: Project) -> bytes:
-    """The key that signs sessions: from the environment variable in settings, else a file kept in DIR."""
+    """The key CSRF tokens are made with: from the environment variable in settings, else a file in DIR."""
     from_env = os.environ.get(project.settings.dashboard.secret_env, "")
     if from_env:
         return from_env.encode()
@@ -106,49 +115,73 @@ def load_secret(project: Project) -> bytes:
     return Path(path).read_text().strip().encode()
 
 
+def utc_now() -> dt.datetime:
+    """The current time in UTC, without a time zone (as the store keeps times)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 @dataclass(frozen=True)
 class Session:
-    """What the session cookie carries. `user` is None before login (the CSRF token already exists)."""
+    """A browser's session: the random token its cookie holds, the CSRF token derived from it, and the
+    language chosen before signing in. Whether it is signed in is for the store to say."""
 
+    token: str
     csrf: str
-    user: str | None = None
-    fingerprint: str = ""
     language: str | None = None
 
 
-class SessionSigner:
-    """Signs sessions into cookie values and reads them back, refusing altered or expired ones."""
+class SessionPolicy:
+    """Makes session tokens and judges stored sessions against the idle and absolute timeouts.
 
-    def __init__(self, secret: bytes, max_age_seconds: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt="retour-dashboard-session")
+    `clock` gives the current UTC time (tests move it); `secret` keys the CSRF tokens.
+    """
+
+    def __init__(
+        self,
+        secret: bytes,
+        absolute_minutes: int,
+        idle_minutes: int,
+        secure_cookies: bool = False,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
         self._secret = secret
-        self.max_age_seconds = max_age_seconds
+        self.absolute = dt.timedelta(minutes=absolute_minutes)
+        self.idle = dt.timedelta(minutes=idle_minutes)
+        self.secure_cookies = secure_cookies
+        self.clock = clock
 
-    def new(self, user: str | None = None, password_hash: str = "", language: str | None = None) -> Session:
-        """A fresh session with a new CSRF token (always issued anew at login, against fixation)."""
-        fingerprint = self.fingerprint(password_hash) if user else ""
-        return Session(csrf=secrets.token_urlsafe(32), user=user, fingerprint=fingerprint, language=language)
+    @property
+    def max_age_seconds(self) -> int:
+        return int(self.absolute.total_seconds())
 
-    def fingerprint(self, password_hash: str) -> str:
-        """A keyed digest of the password hash: a new password makes older sessions invalid."""
-        return hmac.new(self._secret, password_hash.encode(), hashlib.sha256).hexdigest()[:24]
+    def start(self, language: str | None = None) -> Session:
+        """A session with a new random token (issued anew at login and logout, against fixation)."""
+        return self.resume(secrets.token_urlsafe(32), language)  # type: ignore[return-value]
 
-    def dump(self, session: Session) -> str:
-        return self._serializer.dumps([session.csrf, session.user, session.fingerprint, session.language])
-
-    def load(self, value: str | None) -> Session | None:
-        """The session in a cookie value; None when missing, tampered with or older than max age."""
-        if not value:
+    def resume(self, token: str | None, language: str | None = None) -> Session | None:
+        """The session a cookie's token stands for; None when the value is not a token retour makes."""
+        if not token or not _TOKEN.match(token):
             return None
-        try:
-            csrf, user, fingerprint, language = self._serializer.loads(value, max_age=self.max_age_seconds)
-        except (BadSignature, ValueError, TypeError):
-            return None
-        return Session(csrf=csrf, user=user, fingerprint=fingerprint, language=language)
+        csrf = hmac.new(self._secret, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()
+        return Session(token=token, csrf=csrf, language=language)
 
     @staticmethod
-    def with_language(session: Session, language: str) -> Session:
-        return replace(session, language=language)
+    def digest(session: Session) -> str:
+        """The SHA-256 of the session token: all the store keeps of it."""
+        return hashlib.sha256(session.token.encode()).hexdigest()
+
+    def is_live(self, created_at: dt.datetime, last_seen_at: dt.datetime) -> bool:
+        """Whether a stored session is within both its absolute and its idle timeout."""
+        now = self.clock()
+        return now - created_at < self.absolute and now - last_seen_at < self.idle
+
+    def needs_touch(self, last_seen_at: dt.datetime) -> bool:
+        """Whether `last_seen_at` is old enough (a minute) to be written again."""
+        return (self.clock() - last_seen_at).total_seconds() >= TOUCH_SECONDS
+
+    def forget_before(self) -> dt.datetime:
+        """Sessions created before this time are past the absolute timeout: the store may delete them."""
+        return self.clock() - self.absolute
 
 
 def csrf_matches(session: Session, token: str | None) -> bool:
@@ -156,41 +189,107 @@ def csrf_matches(session: Session, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(session.csrf.encode(), str(token).encode())
 
 
-class LoginLimiter:
-    """Failed logins per key (user name + client address) in a sliding window; thread-safe.
+class FailureCounter:
+    """Failed logins per key in a sliding window, remembering at most `max_keys` keys; thread-safe.
 
-    After `attempts` failures within `window_seconds`, `retry_after(key)` gives the seconds to wait.
+    Each key keeps at most `attempts` times, and keys are ordered by their latest failure, so the table
+    is bounded however many addresses or names an attacker invents: when it is full, the key that failed
+    least recently (usually one whose failures have all left the window) is forgotten.
     """
 
     def __init__(
-        self, attempts: int, window_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic
+        self,
+        attempts: int,
+        window_seconds: float = 60.0,
+        max_keys: int = LIMITER_MAX_KEYS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.attempts = attempts
         self.window_seconds = window_seconds
+        self.max_keys = max_keys
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and now - failures[0] >= self.window_seconds:
-            failures.popleft()
-        return failures
+    def __len__(self) -> int:
+        return len(self._failures)
 
     def retry_after(self, key: str) -> int:
         """0 when an attempt is allowed, else whole seconds until the oldest failure leaves the window."""
         with self._lock:
+            failures = self._failures.get(key)
+            if failures is None:
+                return 0
             now = self._clock()
-            failures = self._recent(key, now)
+            while failures and now - failures[0] >= self.window_seconds:
+                failures.popleft()
+            if not failures:
+                del self._failures[key]
+                return 0
             if len(failures) < self.attempts:
                 return 0
             return max(1, int(failures[0] + self.window_seconds - now + 0.999))
 
     def failed(self, key: str) -> None:
         with self._lock:
-            now = self._clock()
-            self._recent(key, now).append(now)
+            failures = self._failures.pop(key, None)
+            if failures is None:
+                while len(self._failures) >= self.max_keys:
+                    self._failures.popitem(last=False)
+                failures = deque(maxlen=self.attempts)
+            failures.append(self._clock())
+            self._failures[key] = failures
 
-    def succeeded(self, key: str) -> None:
+    def forget(self, key: str) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+
+class LoginLimiter:
+    """Who may try a password now: failures per client address and per account, and a cap on password
+    checks running at once (each Argon2 check takes 64 MiB; a login finding them all busy is refused
+    at once rather than queued)."""
+
+    def __init__(
+        self,
+        per_address: int,
+        per_account: int,
+        concurrent_checks: int,
+        window_seconds: float = 60.0,
+        max_keys: int = LIMITER_MAX_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.addresses = FailureCounter(per_address, window_seconds, max_keys, clock)
+        self.accounts = FailureCounter(per_account, window_seconds, max_keys, clock)
+        self._checks = threading.BoundedSemaphore(concurrent_checks)
+
+    @staticmethod
+    def account_key(user_name: str) -> str:
+        return user_name.strip().lower()[:64]
+
+    def retry_after(self, address: str, user_name: str) -> int:
+        """Seconds to wait before the next attempt from `address` on `user_name` (0: go ahead)."""
+        return max(
+            self.addresses.retry_after(address), self.accounts.retry_after(self.account_key(user_name))
+        )
+
+    def failed(self, address: str, user_name: str | None) -> None:
+        """Count a failure for the address, and for the account when it exists (`user_name` not None)."""
+        self.addresses.failed(address)
+        if user_name is not None:
+            self.accounts.failed(self.account_key(user_name))
+
+    def succeeded(self, user_name: str) -> None:
+        """The account's failures are forgotten; the address's are not (a valid account of one's own
+        must not reset the count of guesses at others')."""
+        self.accounts.forget(self.account_key(user_name))
+
+    @contextmanager
+    def password_check(self) -> Iterator[bool]:
+        """True inside when a password check may run now, False when all slots are busy."""
+        acquired = self._checks.acquire(blocking=False)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._checks.release()

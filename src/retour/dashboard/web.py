@@ -1,6 +1,7 @@
 """HTTP plumbing of the dashboard: session cookie, login and CSRF guard, roles, page rendering, errors.
 
-Every request gets a signed session cookie (anonymous until login, already carrying its CSRF token).
+Every request gets a session cookie holding only a random token (anonymous until login; the CSRF token
+is derived from it); the store says whether the token's session is signed in and still live (issue 22).
 `guard` runs before every route: it checks the CSRF token of every POST (form field `csrf_token` or
 header `X-CSRF-Token`, which HTMX sends) and sends anyone not signed in to `/login`, except for the
 public paths. `require` refuses a role below the one a route needs with a 403 page, in the user's language.
@@ -16,12 +17,13 @@ from urllib.parse import quote, urlencode
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 
 from retour import __version__
 from retour.config import Project, pick_text
 from retour.dashboard.access import StoreAccess, StoreBusy
-from retour.dashboard.auth import LoginLimiter, Role, Session, SessionSigner, csrf_matches, role_allows
+from retour.dashboard.auth import LoginLimiter, Role, Session, SessionPolicy, csrf_matches, role_allows
 from retour.dashboard.i18n import (
     LANGUAGE_NAMES,
     LANGUAGES,
@@ -32,10 +34,12 @@ from retour.dashboard.i18n import (
     translate,
 )
 from retour.dashboard.labels import Labels
-from retour.dashboard.users import find_user
+from retour.dashboard.users import session_user
 from retour.errors import StoreError
 
 COOKIE = "retour_session"
+LANGUAGE_COOKIE = "retour_language"
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 PUBLIC_PATHS = frozenset({"/login", "/health"})
 STATIC_PREFIX = "/static/"
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -47,7 +51,7 @@ class Dashboard:
 
     project: Project
     access: StoreAccess
-    signer: SessionSigner
+    sessions: SessionPolicy
     limiter: LoginLimiter
     labels: Labels
     templates: jinja2.Environment
@@ -100,7 +104,7 @@ def session_of(request: Request) -> Session:
 
 
 def replace_session(request: Request, session: Session) -> None:
-    """Send a new session cookie with the response (at login, logout, language change)."""
+    """Send a new session cookie with the response (at login and logout), and its language if any."""
     request.state.session = session
     request.state.new_session = session
 
@@ -109,8 +113,14 @@ def viewer_of(request: Request) -> Viewer:
     return request.state.viewer
 
 
+def cookie_header(name: str, value: str, max_age: int, secure: bool) -> str:
+    """A Set-Cookie value: HttpOnly, SameSite=lax, on every path, Secure when asked."""
+    attributes = f"Max-Age={max_age}; Path=/; HttpOnly; SameSite=lax" + ("; Secure" if secure else "")
+    return f"{name}={value}; {attributes}"
+
+
 class SessionMiddleware:
-    """Pure ASGI middleware: read the signed session cookie (or start an anonymous session), write it
+    """Pure ASGI middleware: read the session cookie's token (or start an anonymous session), write it
     back when it is new or replaced, and add the security headers to every response."""
 
     def __init__(self, app: Any, security_headers: Mapping[str, str]) -> None:
@@ -121,10 +131,12 @@ class SessionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        dashboard: Dashboard = scope["app"].state.dashboard
-        loaded = dashboard.signer.load(Request(scope).cookies.get(COOKIE))
+        policy: SessionPolicy = scope["app"].state.dashboard.sessions
+        cookies = Request(scope).cookies
+        language = cookies.get(LANGUAGE_COOKIE)
+        loaded = policy.resume(cookies.get(COOKIE), language if language in LANGUAGES else None)
         state = scope.setdefault("state", {})
-        state["session"] = loaded or dashboard.signer.new()
+        state["session"] = loaded or policy.start()
         state["new_session"] = None
 
         async def send_with_cookie(message: Any) -> None:
@@ -133,12 +145,18 @@ class SessionMiddleware:
                 for name, value in self.security_headers:
                     if name.decode() not in headers:
                         headers.raw.append((name, value))
+                session: Session = state["session"]
                 if loaded is None or state["new_session"] is not None:
-                    value = dashboard.signer.dump(state["session"])
                     headers.append(
                         "set-cookie",
-                        f"{COOKIE}={value}; Max-Age={dashboard.signer.max_age_seconds}; "
-                        "Path=/; HttpOnly; SameSite=lax",
+                        cookie_header(COOKIE, session.token, policy.max_age_seconds, policy.secure_cookies),
+                    )
+                if state["new_session"] is not None and session.language:
+                    headers.append(
+                        "set-cookie",
+                        cookie_header(
+                            LANGUAGE_COOKIE, session.language, LANGUAGE_COOKIE_SECONDS, policy.secure_cookies
+                        ),
                     )
             await send(message)
 
@@ -147,15 +165,10 @@ class SessionMiddleware:
 
 def _signed_in(request: Request) -> Viewer | None:
     dashboard = dashboard_of(request)
-    session = session_of(request)
-    if not session.user:
+    user = session_user(dashboard.access, dashboard.sessions, session_of(request))
+    if user is None:
         return None
-    user = find_user(dashboard.access, session.user)
-    if user is None or dashboard.signer.fingerprint(user["password_hash"]) != session.fingerprint:
-        return None
-    return Viewer(
-        name=user["name"], role=user["role"], language=pick_language(session.language, user["language"])
-    )
+    return Viewer(name=user["name"], role=user["role"], language=pick_language(user["language"]))
 
 
 async def guard(request: Request) -> None:
@@ -181,7 +194,7 @@ async def guard(request: Request) -> None:
     path = request.url.path
     if path in PUBLIC_PATHS or path.startswith(STATIC_PREFIX):
         return
-    viewer = _signed_in(request)
+    viewer = await run_in_threadpool(_signed_in, request)  # the store read must not hold the event loop
     if viewer is None:
         raise LoginRequired()
     request.state.viewer = viewer

@@ -9,7 +9,8 @@ can be rebuilt exactly. The arithmetic runs on arrays of shape (replicates, comm
 Method (design.md section 5): each indicator is normalised across communities so that 1 is best
 (min-max over the reference round by default); a pillar is the weighted arithmetic mean of its
 normalised indicators; the composite is the unweighted arithmetic mean of the pillars, the rule of the
-2018 Mali study (IOM / Samuel Hall). Ranks: 1 is the highest score; ties share the best rank.
+reference study of the first shipped example (IOM / Samuel Hall, 2018). Ranks: 1 is the highest score;
+ties share the best rank.
 References: OECD/JRC (2008), *Handbook on Constructing Composite Indicators*; Becker et al. (2022), COINr.
 """
 

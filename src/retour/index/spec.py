@@ -49,8 +49,9 @@ from typing import Any
 import numpy as np
 
 from retour.errors import SpecError
-from retour.index.aggregate import DEFAULT_FLOOR, check_weights, get_aggregator
-from retour.index.normalise import get_normaliser
+from retour.index.aggregate import AGGREGATORS, DEFAULT_FLOOR, check_weights, get_aggregator
+from retour.index.normalise import NORMALISERS, get_normaliser
+from retour.keydocs import KeyDoc, key_names
 from retour.textfiles import read_toml_file
 
 PILLARS = ("economic", "social", "psychosocial")
@@ -58,6 +59,37 @@ COMPOSITE = "composite"
 WEIGHTINGS = ("catalogue", "equal")
 GOALPOSTS_FROM = ("reference_round", "each_round")
 MIN_INDICATORS_PER_PILLAR = 3
+
+# The keys of index.toml and of its [alternatives] table (docs/study-files.md is generated from them).
+INDEX_KEY_DOCS = (
+    KeyDoc("normalisation", "text", "minmax", "How each indicator is put on a 0..1 scale where 1 is best.",
+           tuple(NORMALISERS)),
+    KeyDoc("aggregation", "text", "arithmetic", "How a pillar's normalised indicators are combined.",
+           tuple(AGGREGATORS)),
+    KeyDoc("weights", "text", "catalogue", "Indicator weights in a pillar: indicators.toml's `weight`, or "
+           "all equal.", WEIGHTINGS),
+    KeyDoc("composite", "text", "arithmetic", "How the pillar indices are combined into the composite.",
+           tuple(AGGREGATORS)),
+    KeyDoc("goalposts", "text", "reference_round", "Goalposts (min and max) frozen at the reference round, "
+           "or taken anew in each round.", GOALPOSTS_FROM),
+    KeyDoc("reference_round", "text", "[index] reference_round of retour.toml", "Round whose min and max "
+           "become the goalposts."),
+    KeyDoc("geometric_floor", "number", str(DEFAULT_FLOOR), "Smallest value a geometric or harmonic mean "
+           "takes in, so one 0 does not zero the pillar."),
+    KeyDoc("min_indicators_per_pillar", "integer", str(MIN_INDICATORS_PER_PILLAR), "Fewer indicators in a "
+           "pillar give a warning."),
+    KeyDoc("pillars", "list of texts", ", ".join(PILLARS), "The pillars indicators.toml's `pillar` names."),
+    KeyDoc("pillar_weights", "table: pillar = number", "1 each", "Weights of the pillars in the composite."),
+    KeyDoc("fixed_goalposts", "table of tables: indicator.low, indicator.high", "none", "Fixed goalposts "
+           "per indicator (the `goalposts` normalisation needs one for each)."),
+    KeyDoc("alternatives", "table", "none", "Method choices the uncertainty analysis re-runs the index "
+           "over (keys below)."),
+)
+ALTERNATIVES_KEY_DOCS = (
+    KeyDoc("normalisations", "list of texts", "none", "Normalisations to try.", tuple(NORMALISERS)),
+    KeyDoc("aggregations", "list of texts", "none", "Aggregations to try.", tuple(AGGREGATORS)),
+    KeyDoc("weights", "list of texts", "none", "Indicator weightings to try.", WEIGHTINGS),
+)
 
 
 @dataclass(frozen=True)
@@ -187,6 +219,7 @@ class IndexSpec:
         index.toml does not name one.
         """
         source, raw = _read_toml(index_toml)
+        _check_types(source, raw)
         options = {"reference_round": reference_round, **raw}
         pillars = tuple(options.pop("pillars", PILLARS))
         pillar_weights = options.pop("pillar_weights", None)
@@ -194,14 +227,10 @@ class IndexSpec:
         alternatives = options.pop("alternatives", {})
         if "goalposts" in options:
             options["goalposts_from"] = options.pop("goalposts")
-        allowed = {"normalisation", "aggregation", "weights", "composite", "goalposts_from",
-                   "reference_round", "geometric_floor", "min_indicators_per_pillar"}
-        extra = set(options) - allowed
+        extra = set(raw) - key_names(INDEX_KEY_DOCS)
         if extra:
-            known = sorted((allowed - {"goalposts_from"}) | {"goalposts", "pillars", "pillar_weights",
-                                                            "fixed_goalposts", "alternatives"})
             raise SpecError(f"{source}: unknown key(s) {', '.join(sorted(extra))}.",
-                            f"Keys allowed: {', '.join(known)}.")
+                            f"Keys allowed: {', '.join(sorted(key_names(INDEX_KEY_DOCS)))}.")
         try:
             return cls(
                 indicators=_indicators_from(getattr(catalogue, "indicators", catalogue), pillars),
@@ -213,6 +242,46 @@ class IndexSpec:
             )
         except SpecError as error:
             raise SpecError(f"{source}: {error.message}", error.hint) from None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_texts(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+
+
+# What each key of index.toml must hold, as a test and the words of the error (issue 22: a wrong type is
+# one line naming the key, not a traceback).
+_KEY_TYPES = {
+    "text": (lambda value: isinstance(value, str), 'a text in quotes, e.g. "minmax"'),
+    "number": (_is_number, "a number, e.g. 0.01"),
+    "integer": (lambda value: isinstance(value, int) and not isinstance(value, bool),
+                "a whole number, e.g. 3"),
+    "list of texts": (_is_texts, 'a list of texts, e.g. ["economic", "social"]'),
+    "table: pillar = number": (
+        lambda value: isinstance(value, Mapping) and all(_is_number(item) for item in value.values()),
+        "a table of numbers, e.g. pillar_weights = { economic = 1.0, social = 1.0 }"),
+    "table of tables: indicator.low, indicator.high": (
+        lambda value: isinstance(value, Mapping) and all(
+            isinstance(item, Mapping) and all(_is_number(bound) for bound in item.values())
+            for item in value.values()),
+        "tables of numbers, e.g. fixed_goalposts.INDICATOR = { low = 0.0, high = 1.0 }"),
+    "table": (lambda value: isinstance(value, Mapping) and all(_is_texts(item) for item in value.values()),
+              'a table of lists of texts, e.g. alternatives = { normalisations = ["minmax", "rank"] }'),
+}
+
+
+def _check_types(source: str, raw: Mapping[str, Any]) -> None:
+    """SpecError naming the first key of index.toml whose value has the wrong type."""
+    for doc in INDEX_KEY_DOCS:
+        if doc.name not in raw or doc.type not in _KEY_TYPES:
+            continue
+        test, expected = _KEY_TYPES[doc.type]
+        if not test(raw[doc.name]):
+            raise SpecError(f"{source}: {doc.name} = {raw[doc.name]!r} is not {expected.split(', e.g.')[0]}.",
+                            f"Write {doc.name} as {expected}.")
 
 
 def _read_toml(index_toml: Path | str | Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
@@ -276,7 +345,7 @@ def _goalpost(indicator_id: str, raw: Any) -> Goalpost:
 
 
 def _alternatives(raw: Mapping[str, Any]) -> MethodAlternatives:
-    allowed = {"normalisations", "weights", "aggregations"}
+    allowed = key_names(ALTERNATIVES_KEY_DOCS)
     if set(raw) - allowed:
         raise SpecError(f"unknown key(s) in [alternatives]: {', '.join(sorted(set(raw) - allowed))}.",
                         f"Keys allowed: {', '.join(sorted(allowed))}.")

@@ -103,6 +103,9 @@ def read_export(path: Path | str, instrument: Instrument, reader: str | None = N
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib and the parser both run outside Python's lock
         digest = pool.submit(readers.file_digest, data)
         table = spec.read(data, path, limits)
+    if table.frame.height == 0:
+        raise IngestError(f"{path} has a header but no data rows.",
+                          "Export again with the submissions (check the export's filters and dates).")
     column_map = columns.map_columns(table.headers, instrument, spec.group_separator)
     _check_questionnaire(path, instrument, column_map)
     return RawExport(path=path, reader=spec.name, file_sha256=digest.result(),

@@ -8,6 +8,7 @@ that cannot be translated) are returned as `Problem`s. This module reads nothing
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -91,12 +92,40 @@ def check(name: str) -> Callable[[Check], Check]:
     return register
 
 
-def _file_problem(context: Context, code: str, column: str | None, **parts: object) -> Problem:
-    translations = messages.render_all(code, column=column, **parts)
+def _file_problem(context: Context, code: str, column: str | None, value: str | None = None,
+                  template: str | None = None, **parts: object) -> Problem:
+    """A whole-file problem `code` on `column`, worded by `template` (the code's own words by default)."""
+    words = template or code
+    translations = messages.render_all(words, column=column, **parts)
     message, hint = translations[context.language] if context.language in translations else messages.render(
-        code, context.language, column=column, **parts)
-    return Problem(code, None, column, None, message, hint, messages.severity(code), context.source,
+        words, context.language, column=column, **parts)
+    return Problem(code, None, column, value, message, hint, messages.severity(code), context.source,
                    translations)
+
+
+def closest_field(name: str, context: Context) -> str | None:
+    """The export's column most like the design field `name` (difflib, by name or label), if any.
+
+    Candidates are the questionnaire's fields the export has a column for and that no other design
+    setting uses: the name `[design]` in retour.toml could give instead (issue 16).
+    """
+    by_text: dict[str, str] = {}
+    for question in context.instrument.questions:
+        if question.name in context.design or not context.column_map.has_answer_column(question.name):
+            continue
+        for text in (question.name, *question.labels.values()):
+            by_text.setdefault(text.casefold(), question.name)
+    found = difflib.get_close_matches(name.casefold(), list(by_text), n=1, cutoff=0.6)
+    return by_text[found[0]] if found else None
+
+
+def _missing_design_column(context: Context, name: str) -> Problem:
+    """Every row lacks the design field `name`; the value shown is the export's closest column, if any."""
+    closest = closest_field(name, context)
+    if closest is None:
+        return _file_problem(context, "missing_design_column", name)
+    return _file_problem(context, "missing_design_column", name, value=closest,
+                         template="missing_design_column_guess", closest=closest)
 
 
 def compile_rules(instrument: Instrument, language: str, source: str = "",
@@ -156,14 +185,14 @@ def check_columns(context: Context) -> Iterable[Finding | Problem]:
         if name not in wanted or context.present(name) or question.identifying == "drop":
             continue
         if name in context.design:
-            yield _file_problem(context, "missing_design_column", name)
+            yield _missing_design_column(context, name)
         elif question.required:
             yield _file_problem(context, "missing_column", name)
         else:
             yield _file_problem(context, "missing_optional_column", name)
     for name in context.design:
         if not context.instrument.has(name):
-            yield _file_problem(context, "missing_design_column", name)
+            yield _missing_design_column(context, name)
     if not any(column.field == UUID for column in context.column_map.of_kind("metadata")):
         yield _file_problem(context, "missing_uuid_column", UUID)
 

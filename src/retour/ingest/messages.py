@@ -56,12 +56,25 @@ MESSAGES: dict[str, tuple[Severity, Mapping[str, tuple[str, str]]]] = {
                "Exportez toutes les questions si celle-ci a été posée."),
     }),
     "missing_design_column": (BLOCKING, {
-        "en": ("The export has no column for the design field '{column}', which estimates need.",
-               "Add the {column} column to the questionnaire and export again "
-               "(see [design] in retour.toml)."),
+        "en": ("The export has no column for the design field '{column}', which estimates need: every row "
+               "is quarantined.",
+               "Write the export's name for this field under [design] in retour.toml, or add '{column}' to "
+               "the questionnaire and export again."),
         "fr": ("L'export n'a pas de colonne pour le champ du plan de sondage « {column} », nécessaire aux "
-               "estimations.", "Ajoutez la colonne {column} au questionnaire et exportez de nouveau "
-               "(voir [design] dans retour.toml)."),
+               "estimations : toutes les lignes sont mises en quarantaine.",
+               "Écrivez sous [design] dans retour.toml le nom que l'export donne à ce champ, ou ajoutez "
+               "« {column} » au questionnaire et exportez de nouveau."),
+    }),
+    # The same problem, worded when a column of the export looks like the missing field (`{closest}`).
+    "missing_design_column_guess": (BLOCKING, {
+        "en": ("The export has no column for the design field '{column}', which estimates need: every row "
+               "is quarantined.",
+               "If the export names it '{closest}', write '{closest}' in place of '{column}' under [design] "
+               "in retour.toml."),
+        "fr": ("L'export n'a pas de colonne pour le champ du plan de sondage « {column} », nécessaire aux "
+               "estimations : toutes les lignes sont mises en quarantaine.",
+               "Si l'export le nomme « {closest} », écrivez « {closest} » à la place de « {column} » sous "
+               "[design] dans retour.toml."),
     }),
     "missing_uuid_column": (WARNING, {
         "en": ("The export has no _uuid (or instanceID / KEY) column: each row is identified by its content.",

@@ -361,8 +361,28 @@ def _read_csv(data: bytes, path: Path, limits: IngestSettings) -> Table:
     if cells.height == 0:
         raise IngestError(f"{path} is empty.", _EXPORT_AGAIN)
     check_cell_lengths(cells, path, limits)
+    _refuse_truncation(data, separator, cells, path)
     headers = ["" if value is None else str(value) for value in cells.row(0)]
     return _tidy(headers, cells.slice(1), encoding, separator)
+
+
+def _refuse_truncation(data: bytes, separator: str, cells: pl.DataFrame, path: Path) -> None:
+    """An IngestError when the file stops in the middle of its last row: no line end after it, and
+    fewer fields than the header or a quote left open (a copy or download cut short). Reported as
+    truncation, not as answers missing from the last respondent."""
+    if cells.height < 2 or data.endswith((b"\n", b"\r")):
+        return
+    last = data[data.rfind(b"\n") + 1:].decode("utf-8", errors="replace")
+    open_quote = last.count('"') % 2 == 1
+    fields = re.sub(r'"[^"]*"', "", last).count(separator) + 1
+    if not open_quote and fields >= cells.width:
+        return
+    row = cells.height - 1  # data rows, the header excluded
+    line = data.count(b"\n") + 1
+    raise IngestError(f"{path} ends in the middle of data row {row} (line {line} of the file, spreadsheet "
+                      f"row {row + 1}): it has {min(fields, cells.width)} of the header's {cells.width} "
+                      "fields. Was the file cut while copying or downloading?",
+                      "Export or copy the file again in full.")
 
 
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retour.keydocs import KeyDoc, allowed_keys_hint, key_names, unknown_keys
 from retour.registers import SpecProblem, entries, problem, raise_problems, read_yaml, text_field
 
 COMMUNITIES_FILE = "communities.yaml"
@@ -177,10 +178,36 @@ def _coordinates(
     return lat, lon
 
 
-ENTRY_FIELDS = frozenset({
-    "id", "name", "type", "coordinates", "population", "census_year", "languages", "type_note",
-    "population_note", "description", "opportunities", "constraints", "challenges",
-})
+# The keys of communities.yaml and of each community (docs/study-files.md is generated from them).
+_TEXTS = "mapping: language -> text"
+_LISTS = "mapping: language -> list of texts"
+REGISTER_KEY_DOCS = (
+    KeyDoc("communities", "list of mappings", "", "The communities of the study (keys below)."),
+    KeyDoc("types", "mapping: type -> {language -> text}", "urban and rural, unnamed",
+           "The community types and their words by language; a community's `type` must be one of them."),
+)
+COMMUNITY_KEY_DOCS = (
+    KeyDoc("id", "text", "", "The community's id: a choice name of the questionnaire's community field."),
+    KeyDoc("name", "text", "", "The community's name as printed."),
+    KeyDoc("type", "text", "", "One of the types under `types:`; without them, urban or rural."),
+    KeyDoc("<admin level id>", "text", "", "One key per administrative level declared in retour.toml "
+           "(`[[places.admin_levels]] id = ...`): the place the community lies in at that level. A key "
+           "that is neither listed here nor a declared level is refused."),
+    KeyDoc("coordinates", "mapping: lat, lon", "none (no map)", "Latitude (-90..90) and longitude "
+           "(-180..180) in decimal degrees."),
+    KeyDoc("population", "whole number", "none", "Population of the community."),
+    KeyDoc("census_year", "whole number", "none", "Year of the population figure."),
+    KeyDoc("languages", _LISTS, "none", "Languages spoken, the same items in each language."),
+    KeyDoc("type_note", _TEXTS, "none", "A note on the community's type."),
+    KeyDoc("population_note", _TEXTS, "none", "A note on the population figure."),
+    KeyDoc("description", _TEXTS, "none", "The fact sheet's description of the community."),
+    KeyDoc("opportunities", "mapping: dimension -> " + _LISTS, "none", "Opportunities by dimension.",
+           DIMENSIONS),
+    KeyDoc("constraints", "mapping: dimension -> " + _LISTS, "none", "Constraints by dimension.",
+           DIMENSIONS),
+    KeyDoc("challenges", "mapping: kind -> " + _LISTS, "none", "Challenges by kind.", CHALLENGE_KINDS),
+)
+ENTRY_FIELDS = key_names(COMMUNITY_KEY_DOCS)
 
 
 def _places(entry: Mapping[str, Any], levels: Sequence[str], source: str, label: str | int,
@@ -257,6 +284,10 @@ def parse_communities(raw: Any, source: str = COMMUNITIES_FILE,
 
     `levels`: the study's administrative level ids (`places.admin_levels`), which entries give."""
     problems: list[SpecProblem] = []
+    if isinstance(raw, Mapping):
+        problems += [problem(source, None, key, None, "is not a top-level key of the register.",
+                             allowed_keys_hint(REGISTER_KEY_DOCS))
+                     for key in unknown_keys(raw, REGISTER_KEY_DOCS)]
     types = _types(raw, source, problems)
     found = [
         c

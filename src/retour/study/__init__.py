@@ -47,7 +47,8 @@ def example_names() -> tuple[str, ...]:
     return tuple(sorted(path.name for path in folder.iterdir() if (path / "retour.toml").is_file()))
 
 
-DEFAULT_EXAMPLE = "mali-2018"  # the example study `retour init` and `retour demo` use unless told otherwise
+# The example study `retour init` and `retour demo` use unless told otherwise: named in examples/DEFAULT.
+DEFAULT_EXAMPLE = (Path(str(resources.files("retour") / "examples")) / "DEFAULT").read_text().strip()
 
 
 def example_study_path(name: str = DEFAULT_EXAMPLE) -> Path:
@@ -70,6 +71,15 @@ class NewStudy:
     kept: tuple[Path, ...]
 
 
+def check_target(target: Path, force: bool, overwrite: bool) -> None:
+    """A ConfigError unless `target` may receive a new study: missing, empty, or `force`/`overwrite`."""
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{target} is a file, not a folder.", "Give a folder for the study.")
+    if target.exists() and any(target.iterdir()) and not (force or overwrite):
+        raise ConfigError(f"{target} exists and is not empty.",
+                          "Choose a new folder, or pass --force to add only the files that are missing.")
+
+
 def create_study(target: Path, template: str = DEFAULT_EXAMPLE, force: bool = False,
                  overwrite: bool = False) -> NewStudy:
     """Copy a shipped example study into `target`.
@@ -80,11 +90,7 @@ def create_study(target: Path, template: str = DEFAULT_EXAMPLE, force: bool = Fa
     exports (data/) are copied like its other files.
     """
     target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise ConfigError(f"{target} is a file, not a folder.", "Give a folder for the study.")
-    if target.exists() and any(target.iterdir()) and not (force or overwrite):
-        raise ConfigError(f"{target} exists and is not empty.",
-                          "Choose a new folder, or pass --force to add only the files that are missing.")
+    check_target(target, force, overwrite)
     source = example_study_path(template)
     written: list[Path] = []
     kept: list[Path] = []
@@ -174,11 +180,28 @@ def stage_inputs_hash(project: Project, stage: str) -> str:
     return project.config_hash(STAGE_INPUTS[stage])
 
 
+def stage_input_hashes(project: Project, stage: str) -> dict[str, str]:
+    """{file: `config_hash` of that file alone} over the settings files the stage reads (STAGE_INPUTS)."""
+    return {name: project.config_hash((name,)) for name in STAGE_INPUTS[stage]}
+
+
+def changed_inputs(project: Project, stage: str, details: dict[str, Any]) -> tuple[str, ...]:
+    """The settings files of `stage` whose hash differs from the one its run recorded in `details`
+    (`input_hashes`); all of STAGE_INPUTS when the run recorded none (runs before issue 16)."""
+    recorded = details.get("input_hashes")
+    if not isinstance(recorded, dict):
+        return STAGE_INPUTS[stage]
+    now = stage_input_hashes(project, stage)
+    changed = tuple(name for name in STAGE_INPUTS[stage] if recorded.get(name) != now[name])
+    return changed or STAGE_INPUTS[stage]
+
+
 def _stage_details(project: Project, stage: str) -> str:
-    """The `details` a stage's run records: the hash of the settings files it read."""
+    """The `details` a stage's run records: the hash of the settings files it read, together and each."""
     import json
 
-    return json.dumps({"inputs_hash": stage_inputs_hash(project, stage)})
+    return json.dumps({"inputs_hash": stage_inputs_hash(project, stage),
+                       "input_hashes": stage_input_hashes(project, stage)})
 
 
 def _stored_results(project: Project, round_name: str, *tables: str) -> list[Any]:
@@ -250,6 +273,7 @@ from retour.study.rounds import (  # noqa: E402
     comparison_state,
     refresh_comparison,
 )
+from retour.study.scaffold import create_blank_study, create_study_from_form  # noqa: E402
 from retour.study.scores import (  # noqa: E402
     MONITORING_XFORM,
     ScoredRound,
@@ -262,8 +286,8 @@ from retour.study.synth import SYNTH_SEED, SynthRun, synthesise  # noqa: E402
 
 __all__ = [
     "INSTRUMENT_FILE", "NewStudy", "create_study", "example_names", "example_study_path",
-    "init_study",
-    "stamp",
+    "init_study", "check_target", "create_blank_study", "create_study_from_form",
+    "stamp", "changed_inputs",
     "synthetic_notes",
     # dashboard
     "add_dashboard_user", "change_dashboard_password", "list_dashboard_users", "remove_dashboard_user",

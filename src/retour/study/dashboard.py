@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import socket
@@ -38,23 +39,45 @@ def listening_socket(host: str, port: int, study: Path | str = "DIR") -> socket.
     return sock
 
 
+def with_secure_cookies(project: Project) -> Project:
+    """The project with `[dashboard] secure_cookies` on (what `retour serve --secure-cookies` runs)."""
+    dashboard = project.settings.dashboard.model_copy(update={"secure_cookies": True})
+    return dataclasses.replace(project, settings=project.settings.model_copy(update={"dashboard": dashboard}))
+
+
+def server_config(project: Project, app: Any, host: str, port: int) -> Any:
+    """The uvicorn configuration for a study's dashboard app.
+
+    Forwarded headers (X-Forwarded-For, X-Forwarded-Proto) are believed only from the addresses in
+    `[dashboard] trusted_proxies`; with none (the default) they are ignored, so the client address the
+    login limits count is the connection's and cannot be forged (uvicorn alone would trust 127.0.0.1).
+    """
+    import uvicorn
+
+    proxies = project.settings.dashboard.trusted_proxies
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=bool(proxies),
+                          forwarded_allow_ips=list(proxies) if proxies else [])
+
+
 def serve_dashboard(project: Project, host: str = "127.0.0.1", port: int = 8000,
-                    notify: Callable[[str], None] | None = None) -> None:
+                    notify: Callable[[str], None] | None = None, secure_cookies: bool = False) -> None:
     """Run the dashboard of a study with uvicorn until interrupted (Ctrl+C).
 
     The port is taken first, so a port in use is a RetourError before anything starts, and `notify`
-    hears the dashboard's address only once it listens."""
+    hears the dashboard's address only once it listens. `secure_cookies` marks the cookies Secure (as
+    the setting of the same name does)."""
     import uvicorn
 
     from retour.dashboard import create_app
     from retour.dashboard.access import StoreAccess
     from retour.dashboard.users import list_users
 
+    if secure_cookies:
+        project = with_secure_cookies(project)
     access = StoreAccess(project.store_path)
     sock = listening_socket(host, port, project.root)
     try:
-        server = uvicorn.Server(uvicorn.Config(create_app(project, access), host=host, port=port,
-                                               log_level="warning"))
+        server = uvicorn.Server(server_config(project, create_app(project, access), host, port))
         if notify is not None:
             if not list_users(access):
                 notify(f"No dashboard user yet: add one with "
@@ -85,7 +108,7 @@ def list_dashboard_users(project: Project) -> list[dict[str, Any]]:
 
 
 def remove_dashboard_user(project: Project, name: str) -> dict[str, Any]:
-    """Delete a dashboard user; their open sessions end at their next request."""
+    """Delete a dashboard user; their open sessions end at once."""
     from retour.dashboard.access import StoreAccess
     from retour.dashboard.users import remove_user
 
@@ -93,8 +116,16 @@ def remove_dashboard_user(project: Project, name: str) -> dict[str, Any]:
 
 
 def change_dashboard_password(project: Project, name: str, password: str) -> dict[str, Any]:
-    """Give a dashboard user a new password; their sessions opened with the old one end."""
+    """Give a dashboard user a new password; their open sessions end."""
     from retour.dashboard.access import StoreAccess
     from retour.dashboard.users import change_password
 
     return change_password(StoreAccess(project.store_path), name, password)
+
+
+def change_dashboard_role(project: Project, name: str, role: str) -> dict[str, Any]:
+    """Give a dashboard user another role; their open sessions end."""
+    from retour.dashboard.access import StoreAccess
+    from retour.dashboard.users import change_role
+
+    return change_role(StoreAccess(project.store_path), name, role)

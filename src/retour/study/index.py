@@ -97,7 +97,9 @@ def estimate_round(project: Project, round_name: str | None = None,
     from retour.gaps import gaps_of
     from retour.indicators import derive
     from retour.linearise import Design, linearise
+    from retour.study.check import check_stage
 
+    check_stage(project, "estimate")  # every problem of the files it reads, before any work (issue 16)
     settings = project.settings
     round_name = round_name or settings.rounds[0].name
     settings.round(round_name)
@@ -149,7 +151,9 @@ def build_index(project: Project, round_name: str | None = None,
     from retour.index.tables import index_tables
     from retour.index.uncertainty import method_uncertainty, sampling_uncertainty
     from retour.indicators import derive
+    from retour.study.check import check_stage
 
+    check_stage(project, "index")  # every problem of the files it reads, before any work (issue 16)
     settings = project.settings
     round_name = round_name or settings.index.reference_round
     settings.round(round_name)

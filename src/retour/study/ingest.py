@@ -80,9 +80,12 @@ class IngestSummary:
         return rows
 
 
+_DESIGN_KEYS = ("community", "psu", "weight", "fpc")  # the [design] settings every stored row must fill
+
+
 def _design_fields(project: Project) -> tuple[str, ...]:
     design = project.settings.design
-    return tuple(name for name in (design.community, design.psu, design.weight, design.fpc) if name)
+    return tuple(name for name in (getattr(design, key) for key in _DESIGN_KEYS) if name)
 
 
 def _stored_problems(con: Any, batch_id: int) -> tuple[Problem, ...]:
@@ -140,6 +143,7 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
     instrument = load_instrument(project.path(INSTRUMENT_FILE))
     needs_secret = any(question.identifying == "hash" for question in instrument.questions)
     gate = access if access is not None else _OwnStore(project.store_path)
+    store_existed = project.store_path.exists()  # a copy is kept of a store that held something (issue 22)
 
     def look_up(con: Any) -> tuple[IngestSummary | None, Any, int]:
         previous = store.find_batch(con, round_name, file_sha256)
@@ -168,10 +172,15 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
                       limits=project.settings.ingest)
 
     batch = check(stored)  # parsed and checked before the store is held for writing (issue 22)
+    _refuse_without_design(project, batch, path.name)
     if progress is not None:
         progress("write", 0.95)
 
     def write(con: Any) -> tuple[Any, dict[str, int], str]:
+        if store_existed:
+            from retour.store_backup import copy_store
+
+            copy_store(con, project.store_path, project.settings.store.backups_kept)
         checked = batch if _last_batch(con) == last_batch else check(store.read_submission_ids(con))
         written = store.write_batch(con, checked, round_name, instrument.form_id, instrument.version)
         data_hash = store.data_hash(con, round_name)
@@ -191,6 +200,27 @@ def ingest_export(project: Project, path: Path | str, round_name: str,
         quarantined=batch.quarantined.height, released=written["released"], blank_rows=batch.blank_rows,
         problems=tuple(batch.problems), already_ingested=False, batch_id=written["batch_id"],
         data_hash=data_hash)
+
+
+def _refuse_without_design(project: Project, batch: Any, file_name: str) -> None:
+    """IngestError when every row is quarantined because the export lacks a design column: the fix is
+    a line of retour.toml (the field's name in this export), named here, so nothing is stored (issue 16)."""
+    from retour.errors import IngestError
+
+    missing = [problem for problem in batch.problems if problem.code == "missing_design_column"]
+    if not missing or batch.accepted.height or not batch.rows_read:
+        return
+    design = project.settings.design
+    sentences, fixes = [], []
+    for problem in missing:
+        field, guess = problem.column, problem.value  # the value of this problem is the closest column
+        key = next((key for key in _DESIGN_KEYS if getattr(design, key) == field), "")
+        sentences.append(f"every row lacks the design column '{field}' ([design] {key}).")
+        fixes.append(f"If the export names it '{guess}', write {key} = \"{guess}\" under [design] in "
+                     "retour.toml." if guess else
+                     f"Write {key} = \"...\" under [design] in retour.toml with the export's name for it, "
+                     f"or add '{field}' to the questionnaire and export again.")
+    raise IngestError(f"{file_name}: " + " ".join(sentences), " ".join(fixes))
 
 
 def _last_batch(con: Any) -> int:

@@ -111,7 +111,9 @@ def compute_needs(project: Project, round_name: str) -> pl.DataFrame:
     from retour import needs, store
     from retour.actors import match_needs
     from retour.errors import EstimationError
+    from retour.study.check import check_stage
 
+    check_stage(project, "needs")  # every problem of the files it reads, before any work (issue 16)
     project.settings.round(round_name)
     communities, labels = _community_ids(project), _indicator_labels(project)
     spec = load_needs_spec(project, labels, communities)

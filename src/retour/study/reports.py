@@ -9,7 +9,7 @@ from typing import Any
 
 from retour.config import Project
 from retour.errors import EstimationError, RetourError
-from retour.study import INSTRUMENT_FILE, STAGE_INPUTS, stage_inputs_hash, stamp
+from retour.study import INSTRUMENT_FILE, changed_inputs, stage_inputs_hash, stamp
 from retour.study.needs import load_actor_register
 from retour.study.rounds import baseline_round, change_base, refresh_comparison
 
@@ -89,11 +89,12 @@ def results_record(project: Project, con: Any, round_name: str) -> ResultsRecord
         if run is None or not stored[stage]:
             continue
         why = ""
-        recorded = json.loads(str(run["details"] or "{}")).get("inputs_hash")
+        details = json.loads(str(run["details"] or "{}"))
+        recorded = details.get("inputs_hash")
         inputs_then, inputs_now = ((recorded, stage_inputs_hash(project, stage)) if recorded
                                    else (run["config_hash"], config_now))
         if inputs_then != inputs_now:
-            files = ", ".join(STAGE_INPUTS[stage]) if recorded else "settings files"
+            files = ", ".join(changed_inputs(project, stage, details)) if recorded else "settings files"
             why = (f"the study's {files} changed after `retour {stage}` ran (config "
                    f"{inputs_then}, now {inputs_now})")
         elif held and run["data_hash"] != data_now:

@@ -1,7 +1,12 @@
-"""Sign in, sign out, language switch and the health check."""
+"""Sign in, sign out, language switch and the health check.
+
+A login is refused (429) while its client address or its account has too many recent failures, and
+at once while every password-check slot is busy; only then is the password checked (issue 22).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -11,7 +16,7 @@ from retour import __version__
 from retour.dashboard import actions
 from retour.dashboard.auth import verify_password
 from retour.dashboard.i18n import LANGUAGES
-from retour.dashboard.users import find_user
+from retour.dashboard.users import end_session, find_user, open_session
 from retour.dashboard.web import (
     dashboard_of,
     language_of,
@@ -32,14 +37,14 @@ def safe_next(target: str | None) -> str:
 
 
 @router.get("/health")
-def health() -> JSONResponse:
+async def health() -> JSONResponse:  # on the event loop: answers even while every worker thread is busy
     return JSONResponse({"status": "ok", "version": __version__})
 
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/", lang: str | None = None) -> Response:  # noqa: A002
     if lang in LANGUAGES:
-        replace_session(request, dashboard_of(request).signer.with_language(session_of(request), lang))
+        replace_session(request, replace(session_of(request), language=lang))
     return render(
         request, "login.html", {"next": safe_next(next), "message": None, "no_users": _no_users(request)}
     )
@@ -60,26 +65,17 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:  # noqa: A002
     dashboard = dashboard_of(request)
-    client = request.client.host if request.client else "unknown"
-    key = f"{username.strip().lower()}|{client}"
-    wait = dashboard.limiter.retry_after(key)
-    language = language_of(request)
+    address = request.client.host if request.client else "unknown"
+    wait = dashboard.limiter.retry_after(address, username)
     if wait:
-        return render(
-            request,
-            "login.html",
-            {
-                "next": safe_next(next),
-                "message": ("login.too_many", wait),
-                "username": username,
-                "no_users": False,
-            },
-            status=429,
-            headers={"Retry-After": str(wait)},
-        )
+        return _refused(request, username, next, wait)
     user = find_user(dashboard.access, username.strip())
-    if not verify_password(user["password_hash"] if user else None, password) or user is None:
-        dashboard.limiter.failed(key)
+    with dashboard.limiter.password_check() as allowed:
+        if not allowed:
+            return _refused(request, username, next, 1)
+        accepted = verify_password(user["password_hash"] if user else None, password)
+    if not accepted or user is None:
+        dashboard.limiter.failed(address, user["name"] if user else None)
         return render(
             request,
             "login.html",
@@ -91,17 +87,34 @@ def login(
             },
             status=401,
         )
-    dashboard.limiter.succeeded(key)
-    replace_session(
-        request, dashboard.signer.new(user["name"], user["password_hash"], user["language"] or language)
-    )
+    dashboard.limiter.succeeded(user["name"])
+    session = dashboard.sessions.start(user["language"] or language_of(request))
+    open_session(dashboard.access, dashboard.sessions, session, user["name"])
+    replace_session(request, session)
     return RedirectResponse(safe_next(next), status_code=303)
+
+
+def _refused(request: Request, username: str, next: str, wait: int) -> Response:  # noqa: A002
+    """429: the login form again, saying how many seconds to wait."""
+    return render(
+        request,
+        "login.html",
+        {
+            "next": safe_next(next),
+            "message": ("login.too_many", wait),
+            "username": username,
+            "no_users": False,
+        },
+        status=429,
+        headers={"Retry-After": str(wait)},
+    )
 
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
     dashboard = dashboard_of(request)
-    replace_session(request, dashboard.signer.new(language=viewer_of(request).language))
+    end_session(dashboard.access, dashboard.sessions, session_of(request))
+    replace_session(request, dashboard.sessions.start(viewer_of(request).language))
     return RedirectResponse("/login", status_code=303)
 
 
@@ -113,7 +126,6 @@ def switch_language(
     if language in LANGUAGES:
         viewer = viewer_of(request)
         actions.save_language(dashboard.access, viewer.name, language)
-        replace_session(request, dashboard.signer.with_language(session_of(request), language))
     target = safe_next(next)
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": target})
