@@ -11,7 +11,7 @@ study folders is `retour.study.synthesise`.
 from __future__ import annotations
 
 from retour.synth.export import LAYOUTS, export_files, write_export
-from retour.synth.form import FormPlan, draw_submissions
+from retour.synth.form import FormPlan, draw_submissions, draw_uuids
 from retour.synth.plugin import Generated, SynthRequest, load_generator, run_generator
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Generated",
     "SynthRequest",
     "draw_submissions",
+    "draw_uuids",
     "export_files",
     "load_generator",
     "run_generator",

@@ -111,7 +111,7 @@ def _calculate(frame: pl.DataFrame, question: Question, instrument: Instrument) 
     return frame.with_columns(value.alias(question.name))
 
 
-def _uuids(rng: np.random.Generator, n: int) -> pl.Series:
+def draw_uuids(rng: np.random.Generator, n: int) -> pl.Series:
     """Random (version 4) UUIDs drawn from the seeded generator, so a seed gives the same file."""
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
@@ -212,5 +212,6 @@ def draw_submissions(instrument: Instrument, plan: FormPlan, seed: int) -> pl.Da
                               "Check the constraints and relevance of the required questions.")
     seconds = rng.integers(0, 14, size) * 86_400 + rng.integers(8 * 3600, 18 * 3600, size)
     times = np.datetime64(dt.datetime.combine(start, dt.time()), "s") + seconds.astype("timedelta64[s]")
-    meta = pl.DataFrame([_uuids(rng, size), pl.Series("_submission_time", times.astype("datetime64[us]"))])
+    submitted = pl.Series("_submission_time", times.astype("datetime64[us]"))
+    meta = pl.DataFrame([draw_uuids(rng, size), submitted])
     return pl.concat([meta, frame], how="horizontal")

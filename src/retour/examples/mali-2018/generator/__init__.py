@@ -21,7 +21,7 @@ import polars as pl
 from retour.errors import ConfigError, SpecError
 from retour.indicators import Catalogue, load_catalogue
 from retour.schema import Instrument
-from retour.synth import Generated, SynthRequest
+from retour.synth import Generated, SynthRequest, draw_uuids
 
 from .answers import Answers, design_fields
 from .check import CheckRow, check_calibration
@@ -87,21 +87,6 @@ def _answer(a: Assigner, instrument: Instrument) -> Answers:
     return answers
 
 
-def _uuids(rng: np.random.Generator, n: int) -> pl.Series:
-    """Random (version 4) UUIDs drawn from the seeded generator, so a seed gives the same file."""
-    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    hexes = pl.Series("hex", np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype="S32").astype(str))
-    text = hexes.str
-    return pl.select(
-        pl.concat_str(
-            [text.slice(0, 8), text.slice(8, 4), text.slice(12, 4), text.slice(16, 4), text.slice(20, 12)],
-            separator="-",
-        ).alias("_uuid")
-    ).to_series()
-
-
 def _round(
     targets: SynthTargets,
     catalogue: Catalogue,
@@ -116,7 +101,7 @@ def _round(
     start = np.datetime64(dt.datetime.combine(plan.fieldwork[0], dt.time(8, 0)), "s")
     seconds = people.day * 86_400 + rng.integers(0, 10 * 3600, people.size)
     times = pl.Series("_submission_time", (start + seconds.astype("timedelta64[s]")).astype("datetime64[us]"))
-    frame = pl.concat([pl.DataFrame([_uuids(rng, people.size), times]), fields], how="horizontal")
+    frame = pl.concat([pl.DataFrame([draw_uuids(rng, people.size), times]), fields], how="horizontal")
     return Synthetic(
         round_name=plan.round_name,
         seed=seed,
